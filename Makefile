@@ -1,0 +1,130 @@
+# refbpf: an eBPF sampling profiler for running CPython processes.
+#
+#   make            build ./refbpf
+#   make test       build, then run every test (unit + root integration)
+#   make deps       install the Debian build and test dependencies
+#   make demo       profile the bundled demo server for a few seconds
+#   make asan       build ./build-asan/refbpf with ASan + UBSan
+#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running kernel
+#   make install PREFIX=/usr/local
+#
+# V=1 shows the commands.
+
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+BUILD ?= build
+PREFIX ?= /usr/local
+CLANG ?= clang
+CC ?= gcc
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+PYTHON ?= /usr/bin/python3
+SANITIZE ?=
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
+
+# Use the same system include directories as the host compiler, so BPF code
+# sees asm/ headers for the target architecture.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)| -idirafter \1|p }')
+
+WARNINGS := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+	-Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser \
+	$(SANITIZE) -MMD -MP
+LDLIBS := -lbpf -ldw -lelf -lz -lm
+LDFLAGS ?=
+ALL_LDFLAGS := $(LDFLAGS) $(SANITIZE)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# Everything but main() goes into a library the test tools link too.
+LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
+
+ifeq ($(BUILD),build)
+BIN := refbpf
+else
+BIN := $(BUILD)/refbpf
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench
+
+all: $(BIN)
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/refbpf.h $(VMLINUX_H) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-I$(BUILD) -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# User objects include the skeleton, so it must exist before they compile.
+$(USER_OBJS): | $(SKELS)
+
+$(BUILD)/user/%.o: user/%.c | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BIN): $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -o $@
+
+test-tools: $(TOOLS)
+
+# The one test command: every test, unit and integration. Root-only tests
+# say "skipped: <reason>" when run without privileges.
+test: $(BIN) $(TOOLS)
+	$(PYTHON) -m pytest -ra -v tests/
+
+test-unit: $(BIN) $(TOOLS)
+	$(PYTHON) -m pytest -ra -v -m "not root" tests/
+
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		CFLAGS="-O1 -g" build-asan/refbpf $(patsubst $(BUILD)/%,build-asan/%,$(TOOLS))
+
+deps:
+	./scripts/install-deps.sh
+
+demo: $(BIN)
+	./scripts/demo.sh
+
+bench: $(BIN)
+	$(PYTHON) bench/run.py
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/refbpf
+
+clean:
+	rm -rf build build-asan refbpf
+
+-include $(USER_OBJS:.o=.d) $(TOOLS:=.d)

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The sampler: on every cpu-clock tick of a target process, find the
+ * sampled thread's PyThreadState, walk its interpreter frames and send
+ * (code address, instruction, validation key) per frame to userspace.
+ * No strings, no line tables here: those are resolved in userspace.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "refbpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Per-target layout, keyed by tgid (host PID namespace). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct py_layout);
+} targets SEC(".maps");
+
+/* tid -> PyThreadState found last time; revalidated on every use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} tstate_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Samples are built here, then copied to the ring buffer at their size.
+ * One slot per CPU; a plain array because a sample is larger than a
+ * per-CPU map value may be. Sized to the CPU count by userspace. */
+struct scratch {
+	struct sample_event ev;
+	__u8 frame_buf[REFBPF_READ_SPAN];
+	__u8 code_buf[REFBPF_READ_SPAN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* Samples of target threads that produced no stack, by enum unwind_error. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNWIND_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwind_errors SEC(".maps");
+
+static __always_inline void count_error(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&unwind_errors, &reason);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+/* Field of `size` bytes at `off` in a span buffer; 0 when out of range. */
+static __always_inline __u64 span_field(const __u8 *buf, __u32 off, __u32 size)
+{
+	off &= REFBPF_READ_SPAN - 1;
+	if (off + 8 > REFBPF_READ_SPAN)
+		return 0;
+	__u64 v = *(const __u64 *)(buf + off);
+
+	if (size == 1)
+		return v & 0xff;
+	if (size == 4)
+		return v & 0xffffffff;
+	return v;
+}
+
+/* ---- finding the sampled thread's PyThreadState ---- */
+
+struct tstate_walk {
+	const struct py_layout *layout;
+	__u64 fsbase;
+	__u64 interp;
+	__u64 tstate;
+	__u64 found;		/* matching tstate with a running frame */
+	__u64 fallback;		/* matching tstate without one */
+	int done;
+};
+
+static __always_inline __u64 tstate_top_frame(const struct py_layout *l, __u64 tstate)
+{
+	__u64 frame = read_ptr(tstate + l->tstate_frame);
+
+	if (frame && (l->flags & LAYOUT_VIA_CFRAME))
+		frame = read_ptr(frame + l->cframe_current_frame);
+	return frame;
+}
+
+/* One step: visit one thread state, or move to the next interpreter. */
+static long tstate_walk_step(__u64 index, void *arg)
+{
+	struct tstate_walk *w = arg;
+	const struct py_layout *l = w->layout;
+
+	if (!w->tstate) {
+		if (!w->interp) {
+			w->done = 1;
+			return 1;
+		}
+		w->tstate = read_ptr(w->interp + l->interp_threads_head);
+		w->interp = read_ptr(w->interp + l->interp_next);
+		return 0;
+	}
+	if (read_ptr(w->tstate + l->tstate_thread_id) == w->fsbase) {
+		/* One OS thread may own a thread state in several
+		 * interpreters: the running one has a frame. */
+		if (tstate_top_frame(l, w->tstate)) {
+			w->found = w->tstate;
+			w->done = 1;
+			return 1;
+		}
+		if (!w->fallback)
+			w->fallback = w->tstate;
+	}
+	w->tstate = read_ptr(w->tstate + l->tstate_next);
+	return 0;
+}
+
+static __always_inline __u64 find_tstate(const struct py_layout *l, __u32 tid, __u64 fsbase,
+					 __u32 *err)
+{
+	__u64 *cached = bpf_map_lookup_elem(&tstate_cache, &tid);
+
+	if (cached && read_ptr(*cached + l->tstate_thread_id) == fsbase &&
+	    tstate_top_frame(l, *cached))
+		return *cached;
+
+	struct tstate_walk w = {
+		.layout = l,
+		.fsbase = fsbase,
+		.interp = read_ptr(l->runtime_addr + l->runtime_interpreters_head),
+	};
+
+	bpf_loop(REFBPF_MAX_TSTATES, tstate_walk_step, &w, 0);
+	__u64 ts = w.found ? w.found : w.fallback;
+
+	if (!ts) {
+		*err = w.done ? UNWIND_NO_TSTATE : UNWIND_TSTATE_WALK_LIMIT;
+		return 0;
+	}
+	bpf_map_update_elem(&tstate_cache, &tid, &ts, BPF_ANY);
+	return ts;
+}
+
+/* ---- walking the frames ---- */
+
+struct frame_walk {
+	const struct py_layout *l;
+	struct scratch *s;
+	__u64 frame;
+	__u32 n;
+	__u32 flags;
+};
+
+static long frame_walk_step(__u64 index, void *arg)
+{
+	struct frame_walk *w = arg;
+	const struct py_layout *l = w->l;
+	struct scratch *s = w->s;
+	__u64 frame = w->frame;
+
+	if (!frame)
+		return 1;
+	if (w->n >= REFBPF_MAX_FRAMES) {
+		w->flags |= SAMPLE_TRUNCATED;
+		return 1;
+	}
+	__u32 span = l->frame_span & (REFBPF_READ_SPAN - 1);
+
+	if (!span || bpf_probe_read_user(s->frame_buf, span, (void *)frame)) {
+		w->flags |= SAMPLE_READ_ERROR;
+		return 1;
+	}
+	__u64 code = span_field(s->frame_buf, l->frame_code, 8) & ~l->code_tag_mask;
+	__u64 instr = l->frame_model == FRAME_MODEL_FRAME_OBJECT ?
+			      span_field(s->frame_buf, l->frame_instr, 4) :
+			      span_field(s->frame_buf, l->frame_instr, 8);
+
+	w->frame = span_field(s->frame_buf, l->frame_previous, 8);
+	/* C-stack shim frames (3.12+) are no Python function. */
+	if ((l->flags & LAYOUT_HAS_OWNER) &&
+	    span_field(s->frame_buf, l->frame_owner, 1) >= l->frame_owner_skip)
+		return 0;
+	if (!code)
+		return 0;
+
+	__u32 n = w->n & (REFBPF_MAX_FRAMES - 1);
+	struct py_frame_rec *rec = &s->ev.frames[n];
+
+	rec->code = code;
+	rec->instr = instr;
+	rec->name_hash = 0;
+	rec->firstlineno = 0;
+	rec->reserved = FRAME_UNVALIDATED;
+
+	__u32 cspan = l->code_span & (REFBPF_READ_SPAN - 1);
+
+	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(code + l->code_span_start))) {
+		__u64 name = span_field(s->code_buf, l->code_name - l->code_span_start, 8);
+
+		rec->firstlineno =
+			(__s32)span_field(s->code_buf, l->code_firstlineno - l->code_span_start, 4);
+		if (name && !bpf_probe_read_user(&rec->name_hash, sizeof(rec->name_hash),
+						 (void *)(name + l->unicode_hash)))
+			rec->reserved = 0;
+	}
+	w->n++;
+	return 0;
+}
+
+static __always_inline int sample_thread(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	__u32 tid = (__u32)pid_tgid;
+	const struct py_layout *l = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (!l)
+		return 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u32 err = UNWIND_NO_TSTATE;
+	__u64 tstate = find_tstate(l, tid, fsbase, &err);
+
+	if (!tstate) {
+		count_error(err);
+		return 0;
+	}
+
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return 0;
+
+	struct frame_walk w = {
+		.l = l,
+		.s = s,
+		.frame = tstate_top_frame(l, tstate),
+	};
+
+	if (!w.frame) {
+		count_error(UNWIND_NO_FRAME);
+		return 0;
+	}
+	bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, &w, 0);
+	if (w.n == 0) {
+		count_error((w.flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME);
+		return 0;
+	}
+
+	s->ev.type = EVENT_SAMPLE;
+	s->ev.pid = tgid;
+	s->ev.tid = tid;
+	s->ev.cpu = cpu;
+	s->ev.time_ns = bpf_ktime_get_ns();
+	s->ev.tstate = tstate;
+	s->ev.flags = w.flags;
+	s->ev.nframes = w.n;
+
+	__u64 size = offsetof(struct sample_event, frames) +
+		     (__u64)(w.n & (2 * REFBPF_MAX_FRAMES - 1)) * sizeof(struct py_frame_rec);
+
+	if (size > sizeof(struct sample_event))
+		size = sizeof(struct sample_event);
+	if (bpf_ringbuf_output(&events, &s->ev, size, 0))
+		count_error(UNWIND_RINGBUF_FULL);
+	return 0;
+}
+
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	return sample_thread();
+}
+
+/* ---- process lifetime ---- */
+
+static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 code)
+{
+	struct process_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		return;
+	e->type = type;
+	e->pid = tgid;
+	e->exit_code = code;
+	e->reserved = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Fires for every exiting thread; the process is gone with its last one. */
+SEC("raw_tp/sched_process_exit")
+int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	bpf_map_delete_elem(&targets, &tgid);
+	send_process_event(EVENT_EXIT, tgid, BPF_CORE_READ(task, exit_code));
+	return 0;
+}
+
+/* exec replaces the address space: the layout no longer applies. */
+SEC("raw_tp/sched_process_exec")
+int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	bpf_map_delete_elem(&targets, &tgid);
+	send_process_event(EVENT_EXEC, tgid, 0);
+	return 0;
+}

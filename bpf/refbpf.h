@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by the BPF program and userspace. Fixed-width kernel types
+ * only, no includes: the BPF side gets them from vmlinux.h, userspace from
+ * <linux/types.h>.
+ */
+#ifndef REFBPF_H
+#define REFBPF_H
+
+/* Frames recorded per sample. Deeper stacks keep their innermost frames and
+ * are flagged SAMPLE_TRUNCATED. */
+#define REFBPF_MAX_FRAMES 1024
+/* Thread states visited when looking for the sampled thread's one. */
+#define REFBPF_MAX_TSTATES 2048
+/* Bytes read at once from a frame or a code object (a power of two). */
+#define REFBPF_READ_SPAN 128
+
+/* How the interpreter links its frames. */
+enum py_frame_model {
+	/* 3.8-3.10: PyFrameObject, f_back, int f_lasti. */
+	FRAME_MODEL_FRAME_OBJECT = 1,
+	/* 3.11+: _PyInterpreterFrame, previous, instruction pointer. */
+	FRAME_MODEL_INTERPRETER_FRAME = 2,
+};
+
+enum py_layout_flags {
+	/* tstate->cframe->current_frame (3.11, 3.12). */
+	LAYOUT_VIA_CFRAME = 1 << 0,
+	/* frame owner byte is meaningful (3.11+). */
+	LAYOUT_HAS_OWNER = 1 << 1,
+};
+
+/*
+ * Everything the BPF program needs to walk one process's Python stacks.
+ * Offsets in bytes. Filled by userspace (user/py_layout.c) per target
+ * process, stored in the `targets` map keyed by tgid.
+ */
+struct py_layout {
+	__u64 runtime_addr;		/* &_PyRuntime in the target */
+	__u64 code_tag_mask;		/* low bits to clear from the code pointer (3.14 stackrefs) */
+	__u32 version_hex;		/* PY_VERSION_HEX */
+	__u16 frame_model;		/* enum py_frame_model */
+	__u16 flags;			/* enum py_layout_flags */
+
+	__u16 runtime_interpreters_head;
+	__u16 interp_next;
+	__u16 interp_threads_head;
+	__u16 tstate_next;
+	__u16 tstate_thread_id;
+	__u16 tstate_frame;		/* frame / cframe / current_frame */
+	__u16 cframe_current_frame;
+
+	__u16 frame_code;		/* f_code / f_executable */
+	__u16 frame_previous;		/* f_back / previous */
+	__u16 frame_instr;		/* f_lasti (int) or prev_instr / instr_ptr (pointer) */
+	__u16 frame_owner;
+	__u16 frame_owner_skip;		/* skip frames whose owner >= this (C-stack shims) */
+
+	__u16 frame_span;		/* bytes read per frame: covers every frame field */
+
+	__u16 code_span_start;		/* code object bytes read per frame: */
+	__u16 code_span;		/* [start, start + span) covers firstlineno and name */
+	__u16 code_firstlineno;
+	__u16 code_name;
+	__u16 unicode_hash;		/* Py_hash_t in a str object */
+	__u16 reserved;
+};
+
+/* Per-frame record: enough to find and validate the code object later. */
+struct py_frame_rec {
+	__u64 code;		/* PyCodeObject address */
+	__u64 instr;		/* f_lasti (<= 3.10) or the raw instruction pointer */
+	__u64 name_hash;	/* co_name's cached str hash: tells reused addresses apart */
+	__s32 firstlineno;	/* co_firstlineno, same purpose */
+	__u32 reserved;		/* FRAME_UNVALIDATED when the key could not be read */
+};
+
+#define FRAME_UNVALIDATED 1
+
+enum sample_flags {
+	SAMPLE_TRUNCATED = 1 << 0,	/* more frames than REFBPF_MAX_FRAMES */
+	SAMPLE_READ_ERROR = 1 << 1,	/* the walk stopped early on a fault */
+};
+
+enum event_type {
+	EVENT_SAMPLE = 1,
+	EVENT_EXIT = 2,		/* a target's thread group is gone */
+	EVENT_EXEC = 3,		/* a target exec'd: its layout no longer applies */
+};
+
+struct sample_event {
+	__u32 type;		/* EVENT_SAMPLE */
+	__u32 pid;		/* tgid, host namespace */
+	__u32 tid;
+	__u32 cpu;
+	__u64 time_ns;
+	__u64 tstate;
+	__u32 flags;		/* enum sample_flags */
+	__u32 nframes;
+	/* innermost frame first */
+	struct py_frame_rec frames[REFBPF_MAX_FRAMES];
+};
+
+struct process_event {
+	__u32 type;		/* EVENT_EXIT, EVENT_EXEC */
+	__u32 pid;
+	__s32 exit_code;
+	__u32 reserved;
+};
+
+/* Why a sample of a target thread produced no Python stack. */
+enum unwind_error {
+	UNWIND_NO_TSTATE = 0,	/* thread has no PyThreadState (native thread, not started) */
+	UNWIND_NO_FRAME,	/* thread state without a running Python frame */
+	UNWIND_READ_FAULT,	/* target memory not readable from the sampling context */
+	UNWIND_RINGBUF_FULL,	/* userspace did not keep up: sample lost */
+	UNWIND_TSTATE_WALK_LIMIT, /* more thread states than we walk */
+	UNWIND_NR,
+};
+
+#endif /* REFBPF_H */

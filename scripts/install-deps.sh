@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what refbpf needs to build and test on Debian/Ubuntu.
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+packages=(
+	# build
+	make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+	# tests: pytest, pgrep, DWARF of Debian's python3 to cross-check layouts
+	python3 python3-pytest procps
+)
+# python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X.
+if [ -x /usr/bin/python3 ]; then
+	ver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+	[ -n "$ver" ] && packages+=("python${ver}-dbg")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: everything is installed"
+	exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+	|| DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+		$(printf '%s\n' "${missing[@]}" | grep -v -- '-dbg$')

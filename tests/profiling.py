@@ -1,0 +1,114 @@
+"""Helpers for the integration tests: start targets, run refbpf, read its
+outputs back."""
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = os.path.join(HERE, "targets")
+
+
+def target_path(name):
+    return os.path.join(TARGETS, name)
+
+
+def markers(script):
+    """{marker: line} for `# @marker` comments in a target script."""
+    found = {}
+    with open(script) as f:
+        for lineno, line in enumerate(f, 1):
+            m = re.search(r"#\s*@(\w+)", line)
+            if m:
+                found[m.group(1)] = lineno
+    return found
+
+
+class Target:
+    """A Python target process, started and waited for until it prints READY."""
+
+    def __init__(self, python, script, *args, env=None, ready=True, cwd=None):
+        self.script = script
+        self.proc = subprocess.Popen([python, script] + [str(a) for a in args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env, cwd=cwd, text=True)
+        self.pid = self.proc.pid
+        self.lines = []
+        if ready:
+            self.wait_for("READY", 20)
+
+    def wait_for(self, word, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+            if r:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                self.lines.append(line.rstrip("\n"))
+                if line.startswith(word):
+                    return line
+            elif self.proc.poll() is not None:
+                break
+        raise AssertionError("target %s did not print %s; stderr: %s" % (
+            self.script, word, self.proc.stderr.read() if self.proc.poll() is not None else ""))
+
+    def rest_of_output(self, timeout=60):
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.lines.extend(out.splitlines())
+        return self.lines
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run_refbpf(refbpf, args, timeout=120, check=True):
+    r = subprocess.run([refbpf] + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError("refbpf %s exited %d\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(map(str, args)), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*):(?P<line>-?\d+)\)$")
+
+
+def parse_folded(path):
+    """[(frames, count)] with frames root first as (qualname, file, line)."""
+    stacks = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            stack, count = line.rsplit(" ", 1)
+            frames = []
+            for part in stack.split(";"):
+                m = FRAME.match(part)
+                frames.append((m.group("name"), m.group("file"), int(m.group("line")))
+                              if m else (part, None, None))
+            stacks.append((frames, int(count)))
+    return stacks
+
+
+def function_samples(stacks, name):
+    """Samples in which a frame named `name` appears (once per sample)."""
+    return sum(count for frames, count in stacks if any(f[0] == name for f in frames))
+
+
+def self_samples(stacks, name):
+    return sum(count for frames, count in stacks if frames and frames[-1][0] == name)

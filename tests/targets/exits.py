@@ -1,0 +1,17 @@
+"""Runs a named function for SECONDS, then exits by itself.
+
+usage: exits.py SECONDS
+"""
+import sys
+import time
+
+
+def work_until_exit(deadline):
+    x = 0
+    while time.monotonic() < deadline:
+        x += 1
+
+
+if __name__ == "__main__":
+    print("READY", flush=True)
+    work_until_exit(time.monotonic() + float(sys.argv[1]))

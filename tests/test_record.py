@@ -1,0 +1,179 @@
+"""Root integration tests: profile real interpreters with the real binary."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import REFBPF
+from profiling import (Target, function_samples, markers, parse_folded, run_refbpf,
+                       self_samples, target_path)
+from pythons import find_interpreters
+
+INTERPRETERS = [i for i in find_interpreters() if i[2] >= (3, 8)]
+IDS = [i[0] for i in INTERPRETERS]
+
+pytestmark = pytest.mark.root
+
+
+def qualified(version, cls, name):
+    """The name refbpf shows: the qualified name where the version has one."""
+    return "%s.%s" % (cls, name) if version >= (3, 11) else name
+
+
+@pytest.fixture(params=INTERPRETERS, ids=IDS)
+def python(request):
+    label, path, version = request.param
+    if not os.access(path, os.X_OK):
+        pytest.skip("skipped: %s not found at %s" % (label, path))
+    return request.param
+
+
+def test_known_stack_exact(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    script = target_path("known_stack.py")
+    lines = markers(script)
+    folded = tmp_path / "out.folded"
+    with Target(path, script, 8, 5) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
+    stacks = parse_folded(folded)
+    total = sum(c for _, c in stacks)
+    assert total > 300, r.stdout
+    expected_prefix = [
+        ("<module>", script, lines["module"]),
+        ("main", script, lines["main"]),
+        (qualified(version, "Worker", "run"), script, lines["run"]),
+    ] + [("recurse", script, lines["recurse"])] * 5 + [
+        ("recurse", script, lines["call_leaf"]),
+    ]
+    exact = 0
+    for frames, count in stacks:
+        if frames[:-1] == expected_prefix and frames[-1][0] == "leaf" and \
+                frames[-1][2] in (lines["leaf_loop"], lines["leaf_body"]) and \
+                frames[-1][1] == script:
+            exact += count
+    # Everything but a few samples taken while the loop calls
+    # time.monotonic() (a C function: no Python frame of its own) is exact.
+    assert exact >= 0.95 * total, "\n".join("%r %d" % s for s in stacks[:10])
+    # The report names the function by its qualified name and first line.
+    assert "(%s)" % qualified(version, "Worker", "run") in r.stdout
+    assert "Python %d.%d" % version[:2] in r.stdout
+
+
+def test_pstats_loads_and_counts_recursion_once(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    script = target_path("known_stack.py")
+    out = tmp_path / "profile.out"
+    with Target(path, script, 6, 7) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 499, "-o", out])
+    check = r"""
+import pstats, sys
+s = pstats.Stats(sys.argv[1])
+recurse = [k for k in s.stats if k[2] == 'recurse']
+leaf = [k for k in s.stats if k[2] == 'leaf']
+assert len(recurse) == 1 and len(leaf) == 1, s.stats.keys()
+cc, nc, tt, ct, callers = s.stats[recurse[0]]
+lcc, lnc, ltt, lct, lcallers = s.stats[leaf[0]]
+# on the stack 8 times per sample, counted once
+assert ct <= s.total_tt * 1.0001 and cc == lcc, (ct, s.total_tt, cc, lcc)
+assert recurse[0] in callers, 'recursion edge missing'
+assert list(lcallers) == recurse, lcallers
+roots = [k for k, v in s.stats.items() if not v[4]]
+assert len(roots) == 1, roots
+print('ok', cc)
+"""
+    r = subprocess.run([path, "-c", check, str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ok")
+
+
+def test_known_time_shares(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("shares.py"), 10) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 4, "-F", 997, "--folded", folded])
+    stacks = parse_folded(folded)
+    total = sum(c for _, c in stacks)
+    assert total > 2000
+    for name, expected in (("share_one", 1 / 6), ("share_two", 2 / 6), ("share_three", 3 / 6)):
+        share = function_samples(stacks, name) / total
+        assert abs(share - expected) < 0.03, "%s: %.3f vs %.3f" % (name, share, expected)
+
+
+def test_every_thread_seen(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("threads.py"), 8, 4) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 499, "--folded", folded])
+    stacks = parse_folded(folded)
+    for i in range(4):
+        assert self_samples(stacks, "thread_work_%d" % i) > 20, r.stdout
+    assert "5 threads" in r.stdout or "threads: 5" in r.stdout or " 5 thread" in r.stdout, r.stdout
+
+
+def test_target_exit_ends_recording_with_names(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded, out = tmp_path / "out.folded", tmp_path / "p.out"
+    with Target(path, target_path("exits.py"), 2) as t:
+        start = time.monotonic()
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 60, "--folded", folded, "-o", out])
+        elapsed = time.monotonic() - start
+    assert elapsed < 10, "recording did not stop when the target exited"
+    assert self_samples(parse_folded(folded), "work_until_exit") > 50
+    assert "exited" in r.stdout
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_writes_outputs(sig, tmp_path, refbpf_bin):
+    label, path, version = INTERPRETERS[-1]
+    folded, out = tmp_path / "out.folded", tmp_path / "p.out"
+    with Target(path, target_path("known_stack.py"), 30) as t:
+        p = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "--folded", str(folded), "-o", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        p.send_signal(sig)
+        stdout, stderr = p.communicate(timeout=20)
+    assert p.returncode == 0, stderr
+    assert self_samples(parse_folded(folded), "leaf") > 50
+    assert "leaf" in stdout
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")], os.listdir(tmp_path)
+
+
+def test_attach_right_after_exec(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    t = Target(path, target_path("known_stack.py"), 4, ready=False)
+    try:
+        # No wait: the interpreter is still starting (or not even mapped).
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--folded", folded])
+    finally:
+        t.stop()
+    assert self_samples(parse_folded(folded), "leaf") > 50, r.stdout + r.stderr
+
+
+def test_reused_code_addresses_never_mislabelled(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    rounds, short, long_ = 24, 0.06, 0.18
+    with Target(path, target_path("reuse.py"), rounds, short, long_) as t:
+        p = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "-F", "1000", "--folded", str(folded)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = t.rest_of_output(timeout=60)
+        stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 0, stderr
+    codes = [l.split()[1:] for l in lines if l.startswith("CODE ")]
+    assert len(codes) == rounds
+    by_addr = {}
+    for name, addr in codes:
+        by_addr.setdefault(addr, []).append(name)
+    reused = [names for names in by_addr.values() if len(names) > 1]
+    assert reused, "the allocator reused no code object address: the test proves nothing"
+    stacks = parse_folded(folded)
+    for i, (name, addr) in enumerate(codes):
+        expected = (short if i % 2 == 0 else long_) * 1000
+        got = self_samples(stacks, name)
+        # A mislabel would move a function's samples to its neighbour.
+        assert 0.5 * expected <= got <= 1.5 * expected, "%s: %d samples, expected ~%d" % (
+            name, got, expected)

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "bpf_session.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "profiler.skel.h"
+
+struct bpf_session {
+	struct profiler_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **perf_links;
+	int *perf_fds;
+	int ncpus;
+	int nattached;
+	struct bpf_link *exit_link, *exec_link;
+};
+
+static int open_cpu_clock(int cpu, unsigned int rate_hz)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		/* cpu-clock counts nanoseconds: a fixed period gives every
+		 * sample the same weight, which a frequency target would not. */
+		.sample_period = 1000000000ull / rate_hz,
+	};
+
+	return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why, size_t whylen)
+{
+	int err = 0;
+
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		snprintf(why, whylen, "cannot count CPUs");
+		return -EINVAL;
+	}
+	s->perf_fds = calloc((size_t)s->ncpus, sizeof(*s->perf_fds));
+	s->perf_links = calloc((size_t)s->ncpus, sizeof(*s->perf_links));
+	if (!s->perf_fds || !s->perf_links)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		s->perf_fds[cpu] = open_cpu_clock(cpu, rate_hz);
+		if (s->perf_fds[cpu] < 0) {
+			err = -errno;
+			/* possible but offline CPUs */
+			if (err == -ENODEV)
+				continue;
+			snprintf(why, whylen, "cannot open a cpu-clock perf event on CPU %d: %s", cpu,
+				 strerror(-err));
+			return err;
+		}
+		s->perf_links[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_cpu_sample,
+								    s->perf_fds[cpu]);
+		if (!s->perf_links[cpu]) {
+			err = -errno;
+			snprintf(why, whylen, "cannot attach the sampler on CPU %d: %s", cpu,
+				 strerror(-err));
+			return err;
+		}
+		s->nattached++;
+	}
+	if (!s->nattached) {
+		snprintf(why, whylen, "no online CPU accepted a cpu-clock perf event");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static bool libbpf_verbose;
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+		return 0;
+	if (level != LIBBPF_WARN && !libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
+		     bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	struct bpf_session *s = calloc(1, sizeof(*s));
+	int err = 0;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	libbpf_verbose = verbose;
+	libbpf_set_print(print_libbpf);
+	s->skel = profiler_bpf__open_opts(&opts);
+	if (!s->skel) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open the BPF program: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	if (!err)
+		err = profiler_bpf__load(s->skel);
+	if (err) {
+		snprintf(why, whylen, "cannot load the BPF program: %s%s", strerror(-err),
+			 err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		goto cleanup;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), fn, ctx, NULL);
+	if (!s->rb) {
+		err = -errno;
+		snprintf(why, whylen, "cannot create the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	s->exit_link = bpf_program__attach(s->skel->progs.on_process_exit);
+	s->exec_link = bpf_program__attach(s->skel->progs.on_process_exec);
+	if (!s->exit_link || !s->exec_link) {
+		err = -errno;
+		snprintf(why, whylen, "cannot attach the process lifetime tracepoints: %s",
+			 strerror(-err));
+		goto cleanup;
+	}
+	err = attach_sampler(s, rate_hz, why, whylen);
+	if (err)
+		goto cleanup;
+	*out = s;
+	return 0;
+cleanup:
+	bpf_session_close(s);
+	return err;
+}
+
+void bpf_session_close(struct bpf_session *s)
+{
+	if (!s)
+		return;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		if (s->perf_links && s->perf_links[cpu])
+			bpf_link__destroy(s->perf_links[cpu]);
+		if (s->perf_fds && s->perf_fds[cpu] > 0)
+			close(s->perf_fds[cpu]);
+	}
+	free(s->perf_links);
+	free(s->perf_fds);
+	bpf_link__destroy(s->exit_link);
+	bpf_link__destroy(s->exec_link);
+	ring_buffer__free(s->rb);
+	profiler_bpf__destroy(s->skel);
+	free(s);
+}
+
+int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout)
+{
+	__u32 key = (__u32)pid;
+
+	return bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), layout,
+				    sizeof(*layout), BPF_ANY);
+}
+
+int bpf_session_remove_target(struct bpf_session *s, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+	int err = bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
+
+	return err == -ENOENT ? 0 : err;
+}
+
+int bpf_session_poll(struct bpf_session *s, int timeout_ms)
+{
+	return ring_buffer__poll(s->rb, timeout_ms);
+}
+
+int bpf_session_drain(struct bpf_session *s)
+{
+	return ring_buffer__consume(s->rb);
+}
+
+int bpf_session_unwind_errors(struct bpf_session *s, uint64_t out[UNWIND_NR])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 reason = 0; reason < UNWIND_NR; reason++) {
+		out[reason] = 0;
+		if (bpf_map__lookup_elem(s->skel->maps.unwind_errors, &reason, sizeof(reason), vals,
+					 sizeof(*vals) * (size_t)ncpus, 0))
+			continue;
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			out[reason] += vals[cpu];
+	}
+	free(vals);
+	return 0;
+}
+
+int bpf_session_ncpus(const struct bpf_session *s)
+{
+	return s->nattached;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The BPF side of a recording: load, attach, configure targets, poll. */
+#ifndef REFBPF_BPF_SESSION_H
+#define REFBPF_BPF_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/types.h>
+
+#include "refbpf.h"
+
+struct bpf_session;
+
+/* Called for every ring buffer record (sample or process event). */
+typedef int (*bpf_event_fn)(void *ctx, void *data, size_t size);
+
+/*
+ * Load the program and attach it to a cpu-clock event at `rate_hz` on every
+ * online CPU and to the process lifetime tracepoints. `btf_path` (NULL: the
+ * kernel's) is the BTF libbpf relocates against. On failure returns
+ * -errno and writes a one-line reason into `why`.
+ */
+int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
+		     bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen);
+void bpf_session_close(struct bpf_session *s);
+
+int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout);
+int bpf_session_remove_target(struct bpf_session *s, pid_t pid);
+
+/* Wait up to timeout_ms for events and dispatch them. Count or -errno. */
+int bpf_session_poll(struct bpf_session *s, int timeout_ms);
+/* Dispatch whatever is pending without waiting. */
+int bpf_session_drain(struct bpf_session *s);
+
+/* Sum of the per-CPU unwind error counters, by enum unwind_error. */
+int bpf_session_unwind_errors(struct bpf_session *s, uint64_t out[UNWIND_NR]);
+
+/* CPUs the sampler is attached to. */
+int bpf_session_ncpus(const struct bpf_session *s);
+
+#endif /* REFBPF_BPF_SESSION_H */

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+
+#define DEFAULT_RATE_HZ 100
+#define MAX_RATE_HZ 100000
+
+enum long_only_option {
+	OPT_FOLDED = 0x100,
+	OPT_BTF,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "rate", required_argument, NULL, 'F' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "sort", required_argument, NULL, 's' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ 0 },
+};
+
+void cli_usage(FILE *out)
+{
+	fputs("Usage: refbpf --pid PID [PID...] [options]\n"
+	      "\n"
+	      "Sample the Python stacks of running CPython processes with eBPF and\n"
+	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
+	      "-d expiry, or every target gone).\n"
+	      "\n"
+	      "  -p, --pid PID...       processes to profile: one or more PIDs, space-\n"
+	      "                         or comma-separated, e.g. -p $(pgrep -f server)\n"
+	      "  -F, --rate HZ          samples per second per CPU (default 100)\n"
+	      "  -d, --duration SECS    stop after SECS seconds (default: Ctrl-C)\n"
+	      "  -s, --sort KEY         cumulative (default), tottime, samples, ncalls,\n"
+	      "                         name, filename\n"
+	      "  -n, --limit N          print at most N rows\n"
+	      "  -o, --output FILE      write a pstats file (python -m pstats, snakeviz)\n"
+	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
+	      "      --btf PATH         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
+	      "  -v, --verbose          say what is attached, and libbpf's log\n"
+	      "  -h, --help             this text\n"
+	      "      --version          version and compiled-in features\n"
+	      "\n"
+	      "Examples:\n"
+	      "  sudo refbpf --pid $(pgrep -f server_dev)\n"
+	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n",
+	      out);
+}
+
+int cli_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Add every PID in `arg` ("1234", "1234,5678", "1234 5678"). */
+static int add_pids(struct cli_options *o, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \t\n", &save); tok; tok = strtok_r(NULL, ", \t\n", &save)) {
+		unsigned long pid;
+		pid_t *np;
+
+		if (cli_parse_ulong(tok, 1, INT_MAX, &pid)) {
+			fprintf(stderr, "refbpf: invalid PID '%s'\n", tok);
+			err = -EINVAL;
+			break;
+		}
+		np = realloc(o->pids, (o->npids + 1) * sizeof(*np));
+		if (!np) {
+			err = -ENOMEM;
+			break;
+		}
+		o->pids = np;
+		o->pids[o->npids++] = (pid_t)pid;
+	}
+	free(copy);
+	return err;
+}
+
+static int parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_options *o)
+{
+	unsigned long v;
+	bool pid_given = false;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->rate_hz = DEFAULT_RATE_HZ;
+	o->sort = REPORT_SORT_CUMULATIVE;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:vh", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			pid_given = true;
+			if (add_pids(o, optarg))
+				return -EINVAL;
+			break;
+		case 'F':
+			if (cli_parse_ulong(optarg, 1, MAX_RATE_HZ, &v)) {
+				fprintf(stderr, "refbpf: invalid rate '%s' (1-%d Hz)\n", optarg,
+					MAX_RATE_HZ);
+				return -EINVAL;
+			}
+			o->rate_hz = (unsigned int)v;
+			break;
+		case 'd':
+			if (parse_duration(optarg, &o->duration_s)) {
+				fprintf(stderr, "refbpf: invalid duration '%s' (seconds > 0)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 's':
+			o->sort = report_parse_sort(optarg);
+			if (o->sort < 0) {
+				fprintf(stderr,
+					"refbpf: unknown sort key '%s' (cumulative, tottime, samples, ncalls, name, filename)\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			if (cli_parse_ulong(optarg, 1, ULONG_MAX, &v)) {
+				fprintf(stderr, "refbpf: invalid limit '%s'\n", optarg);
+				return -EINVAL;
+			}
+			o->limit = v;
+			break;
+		case 'o':
+			o->pstats_path = optarg;
+			break;
+		case OPT_FOLDED:
+			o->folded_path = optarg;
+			break;
+		case OPT_BTF:
+			o->btf_path = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			o->help = true;
+			return 0;
+		case OPT_VERSION:
+			o->version = true;
+			return 0;
+		case ':':
+			fprintf(stderr, "refbpf: option '%s' needs a value\n", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "refbpf: unknown option '%s' (see --help)\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	/* getopt moves non-options to the end: with -p they are more PIDs. */
+	for (int i = optind; i < argc; i++) {
+		if (!pid_given) {
+			fprintf(stderr, "refbpf: unexpected argument '%s' (see --help)\n", argv[i]);
+			return -EINVAL;
+		}
+		if (add_pids(o, argv[i]))
+			return -EINVAL;
+	}
+	if (!o->npids) {
+		fprintf(stderr, pid_given ? "refbpf: --pid was given no PID (did pgrep find nothing?)\n"
+					  : "refbpf: no target: give --pid PID (see --help)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void cli_free(struct cli_options *o)
+{
+	free(o->pids);
+	o->pids = NULL;
+	o->npids = 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Command-line parsing for `refbpf [record]`. */
+#ifndef REFBPF_CLI_H
+#define REFBPF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct cli_options {
+	pid_t *pids;
+	size_t npids;
+	unsigned int rate_hz;
+	double duration_s;		/* 0: until Ctrl-C */
+	int sort;			/* enum report_sort */
+	size_t limit;			/* rows, 0 = all */
+	const char *pstats_path;	/* -o */
+	const char *folded_path;	/* --folded */
+	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
+	bool verbose;
+	bool help, version;
+};
+
+/*
+ * Parse argv. Returns 0, or -EINVAL after printing a one-line error.
+ * `--pid` takes one or more PIDs, comma- or space-separated, so that
+ * `-p $(pgrep -f NAME)` works however many PIDs it expands to.
+ */
+int cli_parse(int argc, char **argv, struct cli_options *o);
+void cli_free(struct cli_options *o);
+void cli_usage(FILE *out);
+
+/* Parse a whole decimal number in [min, max]. 0 or -EINVAL. */
+int cli_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+#endif /* REFBPF_CLI_H */

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * _Py_DebugOffsets parsing. The structure itself grows between releases,
+ * so each known release family has a table of where each offset lives in
+ * it; the values then come from the target.
+ */
+#include "debug_offsets.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Position (in bytes, inside _Py_DebugOffsets) of each uint64 we need. */
+struct debug_offsets_map {
+	uint32_t min_version, max_version;	/* PY_VERSION_HEX major.minor range */
+	size_t size;				/* bytes the structure needs */
+	uint16_t runtime_interpreters_head;
+	uint16_t interp_next, interp_threads_head;
+	uint16_t tstate_next, tstate_current_frame, tstate_thread_id;
+	uint16_t frame_previous, frame_executable, frame_instr_ptr, frame_owner;
+	uint16_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno,
+		code_adaptive;
+	uint16_t pyobject_ob_type;
+	uint16_t bytes_ob_size, bytes_ob_sval;
+	uint16_t unicode_state, unicode_length, unicode_ascii_size;
+};
+
+static const struct debug_offsets_map maps[] = {
+	{
+		/* 3.13: checked against the DWARF of a 3.13.0 build. */
+		.min_version = 0x030d0000, .max_version = 0x030dffff, .size = 584,
+		.runtime_interpreters_head = 40,
+		.interp_next = 64, .interp_threads_head = 72,
+		.tstate_next = 168, .tstate_current_frame = 184, .tstate_thread_id = 192,
+		.frame_previous = 232, .frame_executable = 240, .frame_instr_ptr = 248,
+		.frame_owner = 264,
+		.code_filename = 280, .code_name = 288, .code_qualname = 296,
+		.code_linetable = 304, .code_firstlineno = 312, .code_adaptive = 344,
+		.pyobject_ob_type = 360,
+		.bytes_ob_size = 520, .bytes_ob_sval = 528,
+		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+	},
+};
+
+bool debug_offsets_present(const uint8_t *buf, size_t len)
+{
+	return len >= 8 && !memcmp(buf, DEBUG_OFFSETS_COOKIE, 8);
+}
+
+static uint64_t u64_at(const uint8_t *buf, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* Offsets inside a structure that fit our 16-bit fields and the BPF reads. */
+static int get_offset(const uint8_t *buf, size_t pos, uint16_t *out, uint64_t limit)
+{
+	uint64_t v = u64_at(buf, pos);
+
+	if (v >= limit)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout *out,
+			uint64_t *version_hex, bool *free_threaded)
+{
+	const struct debug_offsets_map *m = NULL;
+	struct py_layout *w = &out->walk;
+	struct py_code_layout *c = &out->code;
+	uint64_t version;
+	int err = 0;
+
+	if (len < 24 || !debug_offsets_present(buf, len))
+		return -EINVAL;
+	version = u64_at(buf, 8);
+	*version_hex = version;
+	*free_threaded = u64_at(buf, 16) != 0;
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (version >= maps[i].min_version && version <= maps[i].max_version)
+			m = &maps[i];
+	if (!m)
+		return -ENOTSUP;
+	if (len < m->size)
+		return -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	out->version_hex = (uint32_t)(version & 0xffff0000);
+	w->frame_model = FRAME_MODEL_INTERPRETER_FRAME;
+	w->flags = LAYOUT_HAS_OWNER;
+	/* FRAME_OWNED_BY_CSTACK == 3 in 3.13: the entry shim frames. */
+	w->frame_owner_skip = 3;
+	out->instr_kind = INSTR_POINTER;
+	out->linetable_kind = LINETABLE_PEP657;
+
+	/* Structures we walk are far smaller than 64 KiB; frame and code
+	 * fields must fit the BPF read span. */
+	err |= get_offset(buf, m->runtime_interpreters_head, &w->runtime_interpreters_head, 1 << 16);
+	err |= get_offset(buf, m->interp_next, &w->interp_next, 1 << 16);
+	err |= get_offset(buf, m->interp_threads_head, &w->interp_threads_head, 1 << 16);
+	err |= get_offset(buf, m->tstate_next, &w->tstate_next, 1 << 16);
+	err |= get_offset(buf, m->tstate_current_frame, &w->tstate_frame, 1 << 16);
+	err |= get_offset(buf, m->tstate_thread_id, &w->tstate_thread_id, 1 << 16);
+	err |= get_offset(buf, m->frame_previous, &w->frame_previous, REFBPF_READ_SPAN - 8);
+	err |= get_offset(buf, m->frame_executable, &w->frame_code, REFBPF_READ_SPAN - 8);
+	err |= get_offset(buf, m->frame_instr_ptr, &w->frame_instr, REFBPF_READ_SPAN - 8);
+	err |= get_offset(buf, m->frame_owner, &w->frame_owner, REFBPF_READ_SPAN - 8);
+	err |= get_offset(buf, m->code_firstlineno, &w->code_firstlineno, 1 << 12);
+	err |= get_offset(buf, m->code_name, &w->code_name, 1 << 12);
+	err |= get_offset(buf, m->code_filename, &c->filename, 1 << 12);
+	err |= get_offset(buf, m->code_name, &c->name, 1 << 12);
+	err |= get_offset(buf, m->code_qualname, &c->qualname, 1 << 12);
+	err |= get_offset(buf, m->code_linetable, &c->linetable, 1 << 12);
+	err |= get_offset(buf, m->code_firstlineno, &c->firstlineno, 1 << 12);
+	err |= get_offset(buf, m->code_adaptive, &c->code_adaptive, 1 << 12);
+	err |= get_offset(buf, m->pyobject_ob_type, &c->ob_type, 64);
+	err |= get_offset(buf, m->bytes_ob_size, &c->bytes_size, 64);
+	err |= get_offset(buf, m->bytes_ob_sval, &c->bytes_sval, 64);
+	err |= get_offset(buf, m->unicode_state, &c->unicode_state, 128);
+	err |= get_offset(buf, m->unicode_length, &c->unicode_length, 128);
+	err |= get_offset(buf, m->unicode_ascii_size, &c->unicode_ascii_size, 128);
+	if (err)
+		return -EINVAL;
+	/* Not described: the str hash follows length, and a compact
+	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */
+	w->unicode_hash = c->unicode_length + 8;
+	c->unicode_compact_size = c->unicode_ascii_size + 16;
+	return 0;
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * refbpf: attach to running CPython processes, sample their Python stacks
+ * with eBPF, and write cProfile-style reports.
+ */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "folded_writer.h"
+#include "privileges.h"
+#include "profile.h"
+#include "pstats_writer.h"
+#include "recorder.h"
+#include "report.h"
+
+#define REFBPF_VERSION "0.1.0"
+/* How long to wait for an interpreter that is still starting. */
+#define ATTACH_WAIT_S 3.0
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+static void install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the poll loop must wake up and notice. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void print_version(void)
+{
+	printf("refbpf %s (libbpf %u.%u, libdw, BTF: /sys/kernel/btf/vmlinux or --btf; CPython 3.8-3.13)\n",
+	       REFBPF_VERSION, libbpf_major_version(), libbpf_minor_version());
+}
+
+/* Files first: a closed stdout must not cost the user their pstats file. */
+static int write_outputs(const struct cli_options *o, const struct profile *prof)
+{
+	int status = 0, err;
+
+	if (o->pstats_path) {
+		err = pstats_write(o->pstats_path, prof);
+		if (err) {
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->pstats_path, strerror(-err));
+			status = 1;
+		}
+	}
+	if (o->folded_path) {
+		err = folded_write(o->folded_path, prof);
+		if (err) {
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->folded_path, strerror(-err));
+			status = 1;
+		}
+	}
+	struct report_opts ro = { .sort = o->sort, .limit = o->limit };
+
+	if (report_write(stdout, prof, &ro) || fflush(stdout)) {
+		fprintf(stderr, "refbpf: cannot write the report to stdout: %s\n", strerror(errno));
+		status = 1;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_options o;
+	struct profile *prof = NULL;
+	char why[512];
+	int status = 1;
+
+	if (cli_parse(argc, argv, &o)) {
+		cli_free(&o);
+		return 2;
+	}
+	if (o.help || o.version) {
+		if (o.help)
+			cli_usage(stdout);
+		else
+			print_version();
+		cli_free(&o);
+		return 0;
+	}
+	if (privileges_check(why, sizeof(why)) || btf_check(o.btf_path, why, sizeof(why))) {
+		fprintf(stderr, "refbpf: %s\n", why);
+		goto cleanup;
+	}
+	prof = profile_new();
+	if (!prof) {
+		fprintf(stderr, "refbpf: out of memory\n");
+		goto cleanup;
+	}
+	install_signal_handlers();
+
+	struct recorder_opts ro = {
+		.pids = o.pids,
+		.npids = o.npids,
+		.rate_hz = o.rate_hz,
+		.duration_s = o.duration_s,
+		.attach_wait_s = ATTACH_WAIT_S,
+		.btf_path = o.btf_path,
+		.verbose = o.verbose,
+		.stop = &stop_requested,
+	};
+
+	if (recorder_run(&ro, prof))
+		goto cleanup;
+	status = write_outputs(&o, prof);
+cleanup:
+	profile_free(prof);
+	cli_free(&o);
+	return status;
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+int proc_maps_read(pid_t pid, struct proc_maps *out)
+{
+	char path[64], *line = NULL;
+	size_t linecap = 0, cap = 0;
+	FILE *f;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (getline(&line, &linecap, f) > 0) {
+		struct proc_map m = { 0 };
+		unsigned int dev_major, dev_minor;
+		int name_at = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &m.start, &m.end, m.perms, &m.pgoff, &dev_major, &dev_minor, &m.inode,
+			   &name_at) < 7)
+			continue;
+		char *name = line + name_at;
+
+		name[strcspn(name, "\n")] = 0;
+		if (name[0] == '/') {
+			m.path = strdup(name);
+			if (!m.path) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+		}
+		if (out->n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct proc_map *nm = realloc(out->maps, ncap * sizeof(*nm));
+
+			if (!nm) {
+				free(m.path);
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			out->maps = nm;
+			cap = ncap;
+		}
+		out->maps[out->n++] = m;
+	}
+cleanup:
+	free(line);
+	fclose(f);
+	if (err)
+		proc_maps_free(out);
+	return err;
+}
+
+void proc_maps_free(struct proc_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->maps[i].path);
+	free(m->maps);
+	m->maps = NULL;
+	m->n = 0;
+}
+
+int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t got;
+
+	if (!addr)
+		return -EFAULT;
+	got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (got < 0)
+		return -errno;
+	return (size_t)got == len ? 0 : -EFAULT;
+}
+
+static ssize_t read_small_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t total = 0, got;
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < len - 1 && (got = read(fd, buf + total, len - 1 - total)) > 0)
+		total += got;
+	close(fd);
+	buf[total] = 0;
+	return total;
+}
+
+char *proc_cmdline(pid_t pid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n <= 0)
+		return NULL;
+	while (n > 0 && buf[n - 1] == 0)
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	buf[n] = 0;
+	return strdup(buf);
+}
+
+int proc_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[96];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	n = read_small_file(path, buf, len);
+	if (n < 0)
+		return (int)n;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Field 22 of /proc/PID/stat (starttime, clock ticks since boot); comm may hold spaces. */
+double proc_age_seconds(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start;
+	struct timespec now;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return (double)n;
+	char *p = strrchr(buf, ')');
+
+	if (!p)
+		return -EINVAL;
+	/* after ") ": state is field 3, starttime field 22 */
+	p += 2;
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p || sscanf(p, "%llu", &start) != 1)
+		return -EINVAL;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	long hz = sysconf(_SC_CLK_TCK);
+
+	return (double)now.tv_sec + now.tv_nsec / 1e9 - (double)start / (double)(hz > 0 ? hz : 100);
+}
+
+int proc_alive(pid_t pid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	char *p = strrchr(buf, ')');
+
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "/proc/%d/root%s", (int)pid, path);
+
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* What /proc tells about a process, and reading its memory. */
+#ifndef REFBPF_PROC_H
+#define REFBPF_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_map {
+	uint64_t start, end, pgoff;
+	uint64_t inode;
+	char perms[5];
+	char *path;		/* NULL for anonymous mappings */
+};
+
+struct proc_maps {
+	struct proc_map *maps;
+	size_t n;
+};
+
+/* Parse /proc/PID/maps. 0 or -errno (-ESRCH when the process is gone). */
+int proc_maps_read(pid_t pid, struct proc_maps *out);
+void proc_maps_free(struct proc_maps *m);
+
+/* Read target memory. 0 when all `len` bytes were read, else -errno. */
+int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+/* Command line, arguments joined by spaces (malloc'd), or NULL. */
+char *proc_cmdline(pid_t pid);
+
+/* comm (thread or process name) into buf; 0 or -errno. */
+int proc_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+
+/* Seconds since the process started, or a negative errno. */
+double proc_age_seconds(pid_t pid);
+
+/* 1 if the process exists (and is not a zombie), 0 if not. */
+int proc_alive(pid_t pid);
+
+/* "/proc/PID/root" + path: the file as the process sees it (containers). */
+int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen);
+
+#endif /* REFBPF_PROC_H */

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The profile model: symbolized call stacks with sample counts, plus what
+ * the report header needs (targets, duration, counters). Filled while
+ * recording (or from a raw file), read by every writer.
+ */
+#ifndef REFBPF_PROFILE_H
+#define REFBPF_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A Python function as cProfile keys it, plus its qualified name. */
+struct pfunc {
+	char *filename;		/* co_filename */
+	char *name;		/* co_name: pstats key */
+	char *qualname;		/* co_qualname (3.11+), else a copy of name */
+	int firstlineno;	/* co_firstlineno */
+};
+
+/* One frame of a stored stack. */
+struct pframe {
+	uint32_t func;		/* index into profile.funcs */
+	int32_t line;		/* line being executed, -1 if unknown */
+};
+
+enum pstack_flags {
+	PSTACK_TRUNCATED = 1 << 0,	/* outermost frames were cut off */
+};
+
+/* One distinct (process, thread, stack) with how many samples hit it. */
+struct pstack {
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t flags;		/* enum pstack_flags */
+	uint32_t nframes;
+	uint64_t count;
+	struct pframe *frames;	/* root (outermost) first */
+};
+
+enum ptarget_state {
+	PTARGET_PROFILED = 0,
+	PTARGET_EXITED,		/* profiled, then exited during recording */
+	PTARGET_NOT_PROFILED,	/* see reason */
+};
+
+struct ptarget {
+	uint32_t pid;
+	int state;		/* enum ptarget_state */
+	char *version;		/* "3.12.1", NULL when unknown */
+	char *cmdline;		/* arguments joined by spaces */
+	char *reason;		/* why not profiled; NULL when profiled */
+	uint64_t samples;
+};
+
+struct profile {
+	struct pfunc *funcs;
+	size_t nfuncs, funcs_cap;
+	struct pstack **stacks;
+	size_t nstacks, stacks_cap;
+
+	struct ptarget *targets;
+	size_t ntargets, targets_cap;
+
+	uint64_t total_samples;		/* samples with a Python stack */
+	uint64_t unwind_errors[8];	/* by enum unwind_error */
+	uint64_t lost_samples;
+	double duration_s;
+	double period_s;		/* seconds one sample stands for (1 / rate) */
+	unsigned int rate_hz;
+	uint32_t nthreads;		/* distinct (pid, tid) seen */
+
+	/* private: hash tables for interning */
+	void *func_index;
+	void *stack_index;
+	void *thread_index;
+};
+
+struct profile *profile_new(void);
+void profile_free(struct profile *p);
+
+/* Intern a function. Strings are copied. Returns its index, or -1 on ENOMEM. */
+int64_t profile_intern_func(struct profile *p, const char *filename, int firstlineno,
+			    const char *name, const char *qualname);
+
+/*
+ * Add `count` samples of a stack (frames root first, copied). Identical
+ * (pid, tid, flags, frames) stacks share one entry whose count grows.
+ * Also adds `count` to total_samples and to the pid's target, and counts
+ * the thread. 0, -EINVAL (no frames, unknown function) or -ENOMEM.
+ */
+int profile_add_stack(struct profile *p, uint32_t pid, uint32_t tid, uint32_t flags,
+		      const struct pframe *frames, uint32_t nframes, uint64_t count);
+
+/*
+ * Record a target for the report header. Strings copied; NULLs allowed.
+ * Its samples start with those already added for the pid. The pointer is
+ * valid until the next profile_add_target.
+ */
+struct ptarget *profile_add_target(struct profile *p, uint32_t pid, int state,
+				   const char *version, const char *cmdline, const char *reason);
+struct ptarget *profile_find_target(struct profile *p, uint32_t pid);
+
+#endif /* REFBPF_PROFILE_H */

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Reading Python str and bytes objects out of another process's memory. */
+#ifndef REFBPF_PY_OBJECTS_H
+#define REFBPF_PY_OBJECTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "py_layout.h"
+
+/* Longest string or bytes object we copy out of a target. */
+#define PY_STR_MAX_CHARS 4096
+#define PY_BYTES_MAX (1u << 20)
+
+/* str object -> malloc'd UTF-8. NULL on a read error or a malformed object. */
+char *py_read_str(pid_t pid, const struct py_code_layout *c, uint64_t addr);
+
+/* Decode the raw data of a compact str (kind 1/2/4 bytes per char) to UTF-8. */
+char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind);
+
+/* bytes object -> malloc'd copy and its size. 0 or -errno. */
+int py_read_bytes(pid_t pid, const struct py_code_layout *c, uint64_t addr, uint8_t **out,
+		  size_t *len);
+
+#endif /* REFBPF_PY_OBJECTS_H */

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Process discovery: the interpreter is whichever mapped ELF defines
+ * _PyRuntime (an executable, libpython, or a library inside apache2) -
+ * decided by symbols, never by file name. Files are opened through
+ * /proc/PID/root so processes in other mount namespaces work.
+ */
+#include "py_process.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "debug_offsets.h"
+#include "elf_file.h"
+#include "proc.h"
+
+enum wanted_symbol {
+	SYM_PYRUNTIME,
+	SYM_PY_VERSION,		/* 3.11+ */
+	SYM_PYCODE_TYPE,
+	SYM_PYAITER_CHECK,	/* new in 3.10 */
+	SYM_PYFRAME_GETCODE,	/* new in 3.9 */
+	SYM_PYCODE_NEWWITHPOSONLY, /* new in 3.8 */
+	SYM_PY_INITIALIZE,	/* any CPython */
+	SYM_NR,
+};
+
+static const char *const wanted_names[SYM_NR] = {
+	[SYM_PYRUNTIME] = "_PyRuntime",
+	[SYM_PY_VERSION] = "Py_Version",
+	[SYM_PYCODE_TYPE] = "PyCode_Type",
+	[SYM_PYAITER_CHECK] = "PyAIter_Check",
+	[SYM_PYFRAME_GETCODE] = "PyFrame_GetCode",
+	[SYM_PYCODE_NEWWITHPOSONLY] = "PyCode_NewWithPosOnlyArgs",
+	[SYM_PY_INITIALIZE] = "Py_Initialize",
+};
+
+struct interp_elf {
+	char path[4096];		/* as mapped */
+	uint64_t syms[SYM_NR];		/* link-time addresses */
+	uint64_t bias;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Mapped path without the " (deleted)" suffix the kernel appends. */
+static void mapped_path(const char *path, char *out, size_t len)
+{
+	const char *del = strstr(path, " (deleted)");
+	size_t n = del && del[10] == 0 ? (size_t)(del - path) : strlen(path);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, path, n);
+	out[n] = 0;
+}
+
+/* Lowest-offset mapping of the file with this inode: it anchors the bias. */
+static const struct proc_map *first_mapping(const struct proc_maps *maps, const char *path,
+					    uint64_t inode)
+{
+	const struct proc_map *best = NULL;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+
+		if (!m->path || m->inode != inode || strcmp(m->path, path))
+			continue;
+		if (!best || m->pgoff < best->pgoff)
+			best = m;
+	}
+	return best;
+}
+
+/*
+ * Find the ELF that defines _PyRuntime. Returns PY_OK, PY_NOT_PYTHON,
+ * or PY_UNSUPPORTED (a CPython older than 3.7, without _PyRuntime).
+ */
+static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct interp_elf *out,
+				char *why, size_t whylen)
+{
+	int old_python = 0;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+		char path[4096], rooted[4200];
+		struct elf_file *ef;
+		bool seen = false;
+
+		if (!m->path || !m->inode)
+			continue;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = maps->maps[k].path && maps->maps[k].inode == m->inode &&
+			       !strcmp(maps->maps[k].path, m->path);
+		if (seen)
+			continue;
+		mapped_path(m->path, path, sizeof(path));
+		if (proc_root_path(pid, path, rooted, sizeof(rooted)))
+			continue;
+		ef = elf_file_open(rooted);
+		if (!ef)
+			continue;
+		elf_file_lookup(ef, wanted_names, out->syms, SYM_NR);
+		if (out->syms[SYM_PYRUNTIME]) {
+			const struct proc_map *first = first_mapping(maps, m->path, m->inode);
+			int err = elf_file_load_bias(ef, first->start, first->pgoff, &out->bias);
+
+			elf_file_close(ef);
+			if (err) {
+				snprintf(why, whylen, "cannot compute the load address of %s", path);
+				return PY_BAD_LAYOUT;
+			}
+			snprintf(out->path, sizeof(out->path), "%s", path);
+			return PY_OK;
+		}
+		if (out->syms[SYM_PY_INITIALIZE])
+			old_python = 1;
+		elf_file_close(ef);
+	}
+	if (old_python) {
+		snprintf(why, whylen, "unsupported Python version (older than 3.7; 3.8-3.15 are supported)");
+		return PY_UNSUPPORTED;
+	}
+	snprintf(why, whylen, "not a Python process (no mapped ELF file defines _PyRuntime)");
+	return PY_NOT_PYTHON;
+}
+
+static void format_version(uint64_t hex, char *out, size_t len)
+{
+	unsigned int major = (hex >> 24) & 0xff, minor = (hex >> 16) & 0xff, micro = (hex >> 8) & 0xff;
+	unsigned int level = (hex >> 4) & 0xf, serial = hex & 0xf;
+	const char *tag = level == 0xa ? "a" : level == 0xb ? "b" : level == 0xc ? "rc" : "";
+
+	if (*tag)
+		snprintf(out, len, "%u.%u.%u%s%u", major, minor, micro, tag, serial);
+	else
+		snprintf(out, len, "%u.%u.%u", major, minor, micro);
+}
+
+/* Bytes each BPF read must cover: every field of a frame, and the code
+ * object's firstlineno and name. */
+static void finish_walk_layout(struct py_layout *w)
+{
+	uint16_t end = 0;
+	uint16_t ends[] = { w->frame_code + 8, w->frame_previous + 8,
+			    w->frame_instr + (w->frame_model == FRAME_MODEL_FRAME_OBJECT ? 4 : 8),
+			    (w->flags & LAYOUT_HAS_OWNER) ? w->frame_owner + 1 : 0 };
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (ends[i] > end)
+			end = ends[i];
+	w->frame_span = end;
+	w->code_span_start = w->code_firstlineno < w->code_name ? w->code_firstlineno : w->code_name;
+	uint16_t code_end = w->code_firstlineno + 4 > w->code_name + 8 ? w->code_firstlineno + 4 :
+									 w->code_name + 8;
+	w->code_span = code_end - w->code_span_start;
+}
+
+static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
+			 char *why, size_t whylen)
+{
+	uint64_t runtime = ie->syms[SYM_PYRUNTIME] + ie->bias;
+	uint8_t head[DEBUG_OFFSETS_MAX_SIZE];
+	uint64_t hex = 0;
+	int err;
+
+	/* _PyRuntime is far larger than this in every version. */
+	err = proc_read(pid, runtime, head, sizeof(head));
+	if (err) {
+		snprintf(why, whylen, "cannot read the interpreter state: %s", strerror(-err));
+		return err == -EPERM || err == -EACCES ? PY_NO_ACCESS : PY_NO_PROCESS;
+	}
+	if (debug_offsets_present(head, sizeof(head))) {
+		err = debug_offsets_parse(head, sizeof(head), &out->layout, &hex, &out->free_threaded);
+		format_version(hex, out->version, sizeof(out->version));
+		out->major = (hex >> 24) & 0xff;
+		out->minor = (hex >> 16) & 0xff;
+		if (err == -ENOTSUP) {
+			snprintf(why, whylen, "unsupported Python version %s (its debug offsets are not known yet)",
+				 out->version);
+			return PY_UNSUPPORTED;
+		}
+		if (err) {
+			snprintf(why, whylen, "Python %s: malformed _Py_DebugOffsets", out->version);
+			return PY_BAD_LAYOUT;
+		}
+	} else {
+		if (ie->syms[SYM_PY_VERSION]) {
+			uint32_t v = 0;
+
+			if (proc_read(pid, ie->syms[SYM_PY_VERSION] + ie->bias, &v, sizeof(v)))
+				return PY_NO_PROCESS;
+			hex = v;
+			format_version(hex, out->version, sizeof(out->version));
+		} else {
+			/* 3.8-3.10 keep their version only in code; tell them
+			 * apart by the API each release added. */
+			unsigned int minor = ie->syms[SYM_PYAITER_CHECK]	     ? 10 :
+					     ie->syms[SYM_PYFRAME_GETCODE]	     ? 9 :
+					     ie->syms[SYM_PYCODE_NEWWITHPOSONLY] ? 8 :
+										   7;
+
+			hex = 0x03000000ull | (uint64_t)minor << 16;
+			snprintf(out->version, sizeof(out->version), "3.%u", minor);
+		}
+		out->major = (hex >> 24) & 0xff;
+		out->minor = (hex >> 16) & 0xff;
+		const struct py_version_layout *builtin = py_layout_builtin(out->major, out->minor);
+
+		if (!builtin) {
+			snprintf(why, whylen, "unsupported Python version %s (3.8-3.15 are supported)",
+				 out->version);
+			return PY_UNSUPPORTED;
+		}
+		out->layout = *builtin;
+	}
+	out->layout.walk.runtime_addr = runtime;
+	out->layout.walk.version_hex = (uint32_t)hex;
+	finish_walk_layout(&out->layout.walk);
+	return PY_OK;
+}
+
+/* The interpreter exists and has a thread state: safe to walk. */
+static int check_ready(pid_t pid, const struct py_process *p, char *why, size_t whylen)
+{
+	const struct py_layout *w = &p->layout.walk;
+	uint64_t interp = 0, tstate = 0;
+
+	if (proc_read(pid, w->runtime_addr + w->runtime_interpreters_head, &interp, sizeof(interp)))
+		return PY_NO_PROCESS;
+	if (!interp) {
+		snprintf(why, whylen, "Python %s has not finished starting", p->version);
+		return PY_NOT_READY;
+	}
+	if (proc_read(pid, interp + w->interp_threads_head, &tstate, sizeof(tstate))) {
+		snprintf(why, whylen, "Python %s: the interpreter state is unreadable (layout mismatch?)",
+			 p->version);
+		return PY_BAD_LAYOUT;
+	}
+	if (!tstate) {
+		snprintf(why, whylen, "Python %s has no thread state yet", p->version);
+		return PY_NOT_READY;
+	}
+	return PY_OK;
+}
+
+static int discover_once(pid_t pid, struct py_process *out, char *why, size_t whylen)
+{
+	struct proc_maps maps;
+	struct interp_elf ie;
+	int err, status;
+
+	err = proc_maps_read(pid, &maps);
+	if (err) {
+		snprintf(why, whylen, err == -ESRCH ? "no such process" : "cannot read its memory map: %s",
+			 strerror(-err));
+		return err == -ESRCH ? PY_NO_PROCESS : PY_NO_ACCESS;
+	}
+	memset(&ie, 0, sizeof(ie));
+	status = find_interpreter_elf(pid, &maps, &ie, why, whylen);
+	proc_maps_free(&maps);
+	if (status != PY_OK)
+		return status;
+	free(out->interp_path);
+	out->interp_path = strdup(ie.path);
+	out->code_type_addr = ie.syms[SYM_PYCODE_TYPE] ? ie.syms[SYM_PYCODE_TYPE] + ie.bias : 0;
+	status = choose_layout(pid, &ie, out, why, whylen);
+	if (status != PY_OK)
+		return status;
+	if (!out->code_type_addr) {
+		snprintf(why, whylen, "Python %s: PyCode_Type not found in %s", out->version, ie.path);
+		return PY_BAD_LAYOUT;
+	}
+	return check_ready(pid, out, why, whylen);
+}
+
+int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
+			size_t whylen)
+{
+	double deadline = now_s() + wait_s;
+	int status;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	if (!proc_alive(pid)) {
+		snprintf(why, whylen, "no such process");
+		return PY_NO_PROCESS;
+	}
+	for (;;) {
+		status = discover_once(pid, out, why, whylen);
+		if (status == PY_OK || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
+		    status == PY_UNSUPPORTED || now_s() >= deadline)
+			break;
+		/* A process that started moments ago may still be loading
+		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */
+		if (status == PY_NOT_PYTHON) {
+			double age = proc_age_seconds(pid);
+
+			if (age < 0 || age > wait_s)
+				break;
+		}
+		usleep(10 * 1000);
+	}
+	if (status == PY_NO_PROCESS && !proc_alive(pid))
+		snprintf(why, whylen, "no such process (it exited)");
+	out->cmdline = proc_cmdline(pid);
+	return status;
+}
+
+void py_process_free(struct py_process *p)
+{
+	free(p->cmdline);
+	free(p->interp_path);
+	p->cmdline = NULL;
+	p->interp_path = NULL;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Finding the CPython interpreter inside a process: which mapped ELF holds
+ * _PyRuntime, where it is, which version, which layout.
+ */
+#ifndef REFBPF_PY_PROCESS_H
+#define REFBPF_PY_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "py_layout.h"
+
+struct py_process {
+	pid_t pid;
+	char *cmdline;
+	char *interp_path;		/* the ELF holding _PyRuntime, as the process maps it */
+	char version[32];		/* "3.12.1", or "3.10" when the patch level is unknown */
+	int major, minor;
+	bool free_threaded;
+	uint64_t code_type_addr;	/* &PyCode_Type: validates code objects */
+	struct py_version_layout layout;	/* walk.runtime_addr filled in */
+};
+
+enum py_discover_status {
+	PY_OK = 0,
+	PY_NO_PROCESS,		/* no such process (or it exited) */
+	PY_NO_ACCESS,		/* not allowed to read its memory or maps */
+	PY_NOT_PYTHON,		/* no mapped ELF defines _PyRuntime */
+	PY_UNSUPPORTED,		/* a CPython we have no layout for */
+	PY_NOT_READY,		/* _PyRuntime found but not initialised yet */
+	PY_BAD_LAYOUT,		/* the layout does not match what memory holds */
+};
+
+/*
+ * Discover `pid`, waiting up to `wait_s` seconds for an interpreter that is
+ * still starting (a process exec'd moments ago). On failure `why` holds a
+ * one-line reason. Returns enum py_discover_status.
+ */
+int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
+			size_t whylen);
+void py_process_free(struct py_process *p);
+
+#endif /* REFBPF_PY_PROCESS_H */

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * A recording: the targets, the BPF session, and the profile their samples
+ * are symbolized into as they arrive.
+ */
+#ifndef REFBPF_RECORDER_H
+#define REFBPF_RECORDER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "profile.h"
+
+struct recorder_opts {
+	const pid_t *pids;
+	size_t npids;
+	unsigned int rate_hz;
+	double duration_s;		/* <= 0: until stopped */
+	double attach_wait_s;		/* how long to wait for a starting interpreter */
+	const char *btf_path;		/* NULL: the kernel's own */
+	bool verbose;
+	volatile sig_atomic_t *stop;	/* set by signal handlers */
+};
+
+/*
+ * Attach to every PID that can be profiled, record until the duration
+ * expires, *stop is set, or every target is gone, and fill `prof`.
+ * Returns 0, or a negative errno with a message already printed (no target
+ * could be profiled: one line per PID; or the BPF side failed).
+ */
+int recorder_run(const struct recorder_opts *o, struct profile *prof);
+
+#endif /* REFBPF_RECORDER_H */
