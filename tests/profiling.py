@@ -31,7 +31,7 @@ class Target:
 
     def __init__(self, python, script, *args, env=None, ready=True, cwd=None):
         self.script = script
-        self.proc = subprocess.Popen([python, script] + [str(a) for a in args],
+        self.proc = subprocess.Popen([str(python), str(script)] + [str(a) for a in args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env, cwd=cwd, text=True)
         self.pid = self.proc.pid

@@ -177,3 +177,53 @@ def test_reused_code_addresses_never_mislabelled(python, tmp_path, refbpf_bin):
         # A mislabel would move a function's samples to its neighbour.
         assert 0.5 * expected <= got <= 1.5 * expected, "%s: %d samples, expected ~%d" % (
             name, got, expected)
+
+
+def test_deep_stack_kept_and_marked_truncated(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("known_stack.py"), 6, 1500) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 199, "--folded", folded])
+    stacks = parse_folded(folded)
+    deep = [(frames, c) for frames, c in stacks if frames[-1][0] == "leaf"]
+    assert sum(c for _, c in deep) > 100
+    for frames, count in deep:
+        # kept, not dropped: the innermost frames plus the truncation marker
+        assert frames[0][0] == "[truncated]", frames[:3]
+        assert len(frames) - 1 >= 256
+        assert all(f[0] == "recurse" for f in frames[1:-1])
+
+
+def test_cprofile_edges_present_and_keys_merge(python, tmp_path, refbpf_bin):
+    """Profile a program running under cProfile: every edge cProfile records
+    between the program's own functions is in refbpf's pstats too, and the
+    two files merge key for key."""
+    label, path, version = python
+    script = target_path("known_stack.py")
+    cprof, ours = tmp_path / "cprofile.out", tmp_path / "refbpf.out"
+    with Target(path, "-m", "cProfile", "-o", cprof, script, 3, 4) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 60, "-F", 499, "-o", ours])
+        t.rest_of_output()
+    check = r"""
+import pstats, sys
+script = sys.argv[3]
+c = pstats.Stats(sys.argv[1])
+r = pstats.Stats(sys.argv[2])
+mine = lambda k: k[0] == script
+cedges = {(caller, callee) for callee, v in c.stats.items() if mine(callee)
+          for caller in v[4] if mine(caller)}
+redges = {(caller, callee) for callee, v in r.stats.items() for caller in v[4]}
+assert len(cedges) >= 5, cedges
+missing = cedges - redges
+assert not missing, missing
+ckeys = {k for k in c.stats if mine(k)}
+rkeys = {k for k in r.stats if mine(k)}
+assert ckeys == rkeys, (ckeys ^ rkeys)
+merged = pstats.Stats(sys.argv[1])
+merged.add(sys.argv[2])
+assert {k for k in merged.stats if mine(k)} == ckeys
+print("ok", len(cedges))
+"""
+    r = subprocess.run([path, "-c", check, str(cprof), str(ours), script],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -78,8 +79,17 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 	return status;
 }
 
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 int main(int argc, char **argv)
 {
+	double t0 = monotonic_s();
 	struct cli_options o;
 	struct profile *prof = NULL;
 	char why[512];
@@ -117,6 +127,7 @@ int main(int argc, char **argv)
 		.btf_path = o.btf_path,
 		.verbose = o.verbose,
 		.stop = &stop_requested,
+		.t0 = t0,
 	};
 
 	if (recorder_run(&ro, prof))

@@ -102,4 +102,7 @@ struct ptarget *profile_add_target(struct profile *p, uint32_t pid, int state,
 				   const char *version, const char *cmdline, const char *reason);
 struct ptarget *profile_find_target(struct profile *p, uint32_t pid);
 
+/* Seconds one sample stands for: period_s, else 1 / rate_hz, else 0. */
+double profile_period(const struct profile *p);
+
 #endif /* REFBPF_PROFILE_H */

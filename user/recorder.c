@@ -37,6 +37,7 @@ struct recorder {
 	struct bpf_session *bpf;
 	struct pframe frames[REFBPF_MAX_FRAMES];
 	int fatal;		/* -errno from an event callback */
+	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
 };
 
 static double now_s(void)
@@ -61,6 +62,8 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	uint32_t n = ev->nframes;
 	uint32_t flags = 0;
 
+	if (!r->first_sample)
+		r->first_sample = now_s();
 	if (!t || t->state != RT_ACTIVE || n == 0 || n > REFBPF_MAX_FRAMES ||
 	    size < offsetof(struct sample_event, frames) + n * sizeof(ev->frames[0]))
 		return 0;
@@ -281,6 +284,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	prof->rate_hz = o->rate_hz;
 	prof->period_s = 1.0 / o->rate_hz;
 	start = now_s();
+	if (o->verbose)
+		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
 	now = start;
 	while (!*o->stop && r->active > 0) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
@@ -300,6 +305,9 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	/* Samples still in the ring buffer are part of the profile. */
 	bpf_session_drain(r->bpf);
 	prof->duration_s = now_s() - start;
+	if (o->verbose && r->first_sample)
+		fprintf(stderr, "refbpf: first sample %.1f ms after start\n",
+			(r->first_sample - o->t0) * 1e3);
 	collect_counters(r);
 	record_targets(r);
 	if (r->fatal)

@@ -21,6 +21,7 @@ struct recorder_opts {
 	const char *btf_path;		/* NULL: the kernel's own */
 	bool verbose;
 	volatile sig_atomic_t *stop;	/* set by signal handlers */
+	double t0;			/* CLOCK_MONOTONIC at program start, for -v timings */
 };
 
 /*

@@ -29,6 +29,7 @@ class Worker:
 def main():
     seconds = float(sys.argv[1])
     depth = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    sys.setrecursionlimit(max(1000, depth + 100))
     print("READY", flush=True)
     Worker().run(depth, time.monotonic() + seconds)  # @main
 

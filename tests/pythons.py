@@ -1,0 +1,62 @@
+"""Every CPython interpreter the tests can use on this machine.
+
+Sources: pyenv builds under /root/.pyenv/versions (shared libpython),
+Debian's /usr/bin/python3.X (static), and any tree under $REFBPF_PYTHONS_DIR
+(interpreters unpacked from other Debian releases: DIR/*/usr/bin/python3.X
+or DIR/*/bin/python3*). Versions are read from the interpreter's own
+`sys.version_info` — running a *test* interpreter is fine; refbpf itself
+never runs its targets.
+"""
+import glob
+import os
+import subprocess
+
+_cache = {}
+
+
+def _version(path):
+    if path not in _cache:
+        try:
+            out = subprocess.run([path, "-c", "import sys; print(*sys.version_info[:3])"],
+                                 capture_output=True, text=True, timeout=30).stdout.split()
+            _cache[path] = tuple(int(x) for x in out) if len(out) == 3 else None
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            _cache[path] = None
+    return _cache[path]
+
+
+def _candidates():
+    paths = sorted(glob.glob("/root/.pyenv/versions/*/bin/python3"))
+    paths += sorted(p for p in glob.glob("/usr/bin/python3.*")
+                    if os.path.basename(p)[len("python"):].replace(".", "").isdigit())
+    extra = os.environ.get("REFBPF_PYTHONS_DIR")
+    if extra:
+        paths += sorted(glob.glob(os.path.join(extra, "*", "usr", "bin", "python3.*")))
+        paths += sorted(glob.glob(os.path.join(extra, "*", "bin", "python3*")))
+    return [p for p in paths if os.access(p, os.X_OK) and not os.path.isdir(p)]
+
+
+def _label(path, version):
+    if path.startswith("/root/.pyenv/"):
+        kind = "pyenv"
+    elif path.startswith("/usr/bin/"):
+        kind = "debian"
+    else:
+        kind = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(path)))) or "extra"
+    return "%s-%d.%d.%d" % ((kind,) + version)
+
+
+def find_interpreters(min_version=(3, 8)):
+    """[(label, path, version tuple)] sorted by version, one per distinct
+    (kind, version)."""
+    found, seen = [], set()
+    for path in _candidates():
+        version = _version(path)
+        if not version or version < tuple(min_version):
+            continue
+        label = _label(path, version)
+        if label in seen:
+            continue
+        seen.add(label)
+        found.append((label, path, version))
+    return sorted(found, key=lambda i: (i[2], i[0]))

@@ -1,0 +1,129 @@
+"""Command line and error handling: one clear line, non-zero exit."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from profiling import Target, run_refbpf, target_path
+from pythons import find_interpreters
+
+
+def run(refbpf, *args, **kw):
+    return subprocess.run([refbpf] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=60, **kw)
+
+
+def one_line_error(r, *words):
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(lines) >= 1, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+    return lines
+
+
+@pytest.mark.parametrize("args,words", [
+    (["-p", "12x"], ["invalid PID '12x'"]),
+    (["-p", "1", "-F", "0"], ["invalid rate"]),
+    (["-p", "1", "-F", "abc"], ["invalid rate"]),
+    (["-p", "1", "-d", "-3"], ["invalid duration"]),
+    (["-p", "1", "-s", "bogus"], ["unknown sort key 'bogus'"]),
+    (["-p", "1", "-n", "0"], ["invalid limit"]),
+    (["--frobnicate"], ["unknown option"]),
+    ([], ["no target"]),
+    (["-p"], ["needs a value"]),
+    (["-p", "1", "stray"], []),
+])
+def test_bad_arguments(refbpf_bin, args, words):
+    r = run(refbpf_bin, *args)
+    lines = one_line_error(r, *words)
+    assert len(lines) == 1, r.stderr
+    assert r.returncode == 2
+
+
+def test_help_and_version(refbpf_bin):
+    r = run(refbpf_bin, "--help")
+    assert r.returncode == 0 and "--pid" in r.stdout
+    r = run(refbpf_bin, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("refbpf ")
+
+
+def test_not_root_names_missing_capabilities(refbpf_bin):
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv:
+        pytest.skip("skipped: needs root and setpriv to drop privileges")
+    r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", refbpf_bin, "-p", str(os.getpid())],
+                       capture_output=True, text=True, timeout=30)
+    lines = one_line_error(r, "permission denied", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE")
+    assert len(lines) == 1
+
+
+@pytest.mark.root
+def test_no_such_pid(refbpf_bin):
+    r = run(refbpf_bin, "-p", 4194303, "-d", 1)
+    lines = one_line_error(r, "PID 4194303", "no such process")
+    assert len(lines) == 1
+
+
+@pytest.mark.root
+def test_not_a_python_process(refbpf_bin):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        r = run(refbpf_bin, "-p", sleeper.pid, "-d", 1)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    lines = one_line_error(r, "PID %d" % sleeper.pid, "not a Python process")
+    assert len(lines) == 1
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("version", [(3, 6), (3, 7)], ids=["3.6", "3.7"])
+def test_unsupported_version_is_named(refbpf_bin, version):
+    found = [i for i in find_interpreters(min_version=(3, 0)) if i[2][:2] == version]
+    if not found:
+        pytest.skip("skipped: no Python %d.%d interpreter on this machine" % version)
+    label, path, _ = found[0]
+    with Target(path, target_path("exits.py"), 20) as t:
+        r = run(refbpf_bin, "-p", t.pid, "-d", 1)
+    lines = one_line_error(r, "unsupported Python version")
+    if version == (3, 7):
+        assert "3.7" in r.stderr
+    assert len(lines) == 1
+
+
+@pytest.mark.root
+def test_no_btf(refbpf_bin, tmp_path):
+    r = run(refbpf_bin, "-p", os.getpid(), "--btf", tmp_path / "missing", "-d", 1)
+    lines = one_line_error(r, "BTF")
+    assert len(lines) == 1
+
+
+@pytest.mark.root
+def test_several_pids_some_not_python(refbpf_bin, tmp_path):
+    """`-p $(pgrep ...)` may catch a shell or a dead PID: listed, not fatal."""
+    python = find_interpreters()[-1][1]
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        with Target(python, target_path("known_stack.py"), 8) as t:
+            # space-separated in one argument, and as separate arguments
+            r = run_refbpf(refbpf_bin, ["-p", "%d %d" % (t.pid, sleeper.pid), "4194303",
+                                        "-d", 1.5])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert "PID %d  Python" % t.pid in r.stdout, r.stdout
+    assert "PID %d  not profiled: not a Python process" % sleeper.pid in r.stdout, r.stdout
+    assert "PID 4194303  not profiled: no such process" in r.stdout, r.stdout
+    assert "leaf" in r.stdout
+
+
+@pytest.mark.root
+def test_comma_separated_pids(refbpf_bin):
+    python = find_interpreters()[-1][1]
+    with Target(python, target_path("known_stack.py"), 8) as a, \
+            Target(python, target_path("shares.py"), 8) as b:
+        r = run_refbpf(refbpf_bin, ["--pid", "%d,%d" % (a.pid, b.pid), "-d", 1.5])
+    assert "leaf" in r.stdout and "share_three" in r.stdout, r.stdout

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TMP_ATTEMPTS 100
+
+static uint64_t random_suffix(void)
+{
+	static uint64_t counter;
+	struct timespec ts;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == sizeof(r))
+		return r;
+	/* no entropy yet: unique enough, O_EXCL catches the rest */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+	       ((uint64_t)getpid() << 40) ^ ++counter;
+}
+
+/* Create "<dir>/.<base>.<random>.tmp" exclusively. fd, or -errno. */
+static int create_tmp(struct atomic_file *af)
+{
+	const char *slash = strrchr(af->path, '/');
+	int dirlen = slash ? (int)(slash - af->path + 1) : 0;
+	const char *base = af->path + dirlen;
+
+	for (int i = 0; i < TMP_ATTEMPTS; i++) {
+		int fd;
+
+		free(af->tmp);
+		if (asprintf(&af->tmp, "%.*s.%s.%012" PRIx64 ".tmp", dirlen, af->path, base,
+			     random_suffix() & (uint64_t)0xffffffffffff) < 0) {
+			af->tmp = NULL;
+			return -ENOMEM;
+		}
+		fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+static void release(struct atomic_file *af)
+{
+	free(af->path);
+	free(af->tmp);
+	memset(af, 0, sizeof(*af));
+}
+
+FILE *atomic_open(const char *path, struct atomic_file *af)
+{
+	struct stat st;
+	char *real = NULL;
+	int fd = -1, err;
+
+	memset(af, 0, sizeof(*af));
+	if (!path || !*path) {
+		errno = ENOENT;
+		return NULL;
+	}
+	/* a pipe or device cannot be replaced by rename: write to it */
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		af->path = strdup(path);
+		if (!af->path) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		af->f = fopen(path, "we");
+		err = af->f ? 0 : -errno;
+		goto cleanup;
+	}
+	/* replace what a symlink points to, not the link */
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode))
+		real = realpath(path, NULL);
+	af->path = strdup(real ? real : path);
+	if (!af->path) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	fd = create_tmp(af);
+	if (fd < 0) {
+		err = fd;
+		goto cleanup;
+	}
+	af->f = fdopen(fd, "w");
+	if (!af->f) {
+		err = -errno;
+		close(fd);
+		unlink(af->tmp);
+		goto cleanup;
+	}
+	err = 0;
+cleanup:
+	free(real);
+	if (err) {
+		release(af);
+		errno = -err;
+		return NULL;
+	}
+	return af->f;
+}
+
+int atomic_commit(struct atomic_file *af)
+{
+	int err = 0;
+
+	if (!af->f)
+		return -EBADF;
+	/* errno is only meaningful when fflush itself failed */
+	if (fflush(af->f) == EOF)
+		err = -errno;
+	else if (ferror(af->f))
+		err = -EIO;
+	/* a full disk may only show up here, on network and some local filesystems */
+	if (!err && af->tmp && fsync(fileno(af->f)))
+		err = -errno;
+	if (fclose(af->f) == EOF && !err)
+		err = -errno;
+	af->f = NULL;
+	if (!err && af->tmp && rename(af->tmp, af->path))
+		err = -errno;
+	if (err && af->tmp)
+		unlink(af->tmp);
+	release(af);
+	return err;
+}
+
+void atomic_abort(struct atomic_file *af)
+{
+	if (af->f)
+		fclose(af->f);
+	if (af->tmp)
+		unlink(af->tmp);
+	release(af);
+}

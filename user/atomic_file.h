@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Replacing an output file atomically: readers (cprofilev re-reads the
+ * pstats file on every request) see the old file or the complete new one,
+ * never a half-written one, and a failed write leaves nothing behind.
+ */
+#ifndef REFBPF_ATOMIC_FILE_H
+#define REFBPF_ATOMIC_FILE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct atomic_file {
+	char *path;		/* final name */
+	char *tmp;		/* temporary file next to it; NULL when direct */
+	FILE *f;
+};
+
+/*
+ * Open a new temporary file in the directory of `path` (created with
+ * O_EXCL, mode 0666 less the umask). If `path` exists and is not a regular
+ * file (a pipe, /dev/stdout, /dev/null), it is written in place instead.
+ * A symlink is followed: its target is replaced. Returns the stream, or
+ * NULL with errno set. Every successful open must end with exactly one
+ * atomic_commit() or atomic_abort().
+ */
+FILE *atomic_open(const char *path, struct atomic_file *af);
+
+/* Flush, fsync, close and rename onto the path. 0, or -errno and nothing left behind. */
+int atomic_commit(struct atomic_file *af);
+
+/* Close and remove the temporary file. */
+void atomic_abort(struct atomic_file *af);
+
+#endif /* REFBPF_ATOMIC_FILE_H */

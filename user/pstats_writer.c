@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The convention for each value is in pstats_writer.h. */
+#include "pstats_writer.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "atomic_file.h"
+#include "callgraph.h"
+#include "marshal.h"
+
+static int64_t as_int(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static void put_key(struct marshal_buf *b, const struct cg_func *f)
+{
+	marshal_tuple(b, 3);
+	marshal_str(b, f->filename);
+	marshal_int(b, f->firstlineno);
+	marshal_str(b, f->name);
+}
+
+static void put_callers(struct marshal_buf *b, const struct callgraph *cg,
+			const struct cg_func *f, double period)
+{
+	marshal_dict_begin(b);
+	for (size_t i = f->callers; i < f->callers + f->ncallers; i++) {
+		const struct cg_edge *e = &cg->edges[i];
+
+		put_key(b, &cg->funcs[e->caller]);
+		/* (nc, cc, tt, ct): nc first here, unlike the outer tuple */
+		marshal_tuple(b, 4);
+		marshal_int(b, as_int(e->samples));
+		marshal_int(b, as_int(e->samples));
+		marshal_float(b, (double)e->self * period);
+		marshal_float(b, (double)e->samples * period);
+	}
+	marshal_dict_end(b);
+}
+
+static int encode(struct marshal_buf *b, const struct callgraph *cg, double period)
+{
+	marshal_dict_begin(b);
+	for (size_t i = 0; i < cg->nfuncs; i++) {
+		const struct cg_func *f = &cg->funcs[i];
+
+		put_key(b, f);
+		/* (cc, nc, tt, ct, callers) */
+		marshal_tuple(b, 5);
+		marshal_int(b, as_int(f->cum));
+		marshal_int(b, as_int(f->cum));
+		marshal_float(b, (double)f->self * period);
+		marshal_float(b, (double)f->cum * period);
+		put_callers(b, cg, f, period);
+	}
+	marshal_dict_end(b);
+	return marshal_error(b);
+}
+
+int pstats_write(const char *path, const struct profile *p)
+{
+	struct callgraph *cg = callgraph_build(p);
+	struct marshal_buf b;
+	struct atomic_file af;
+	FILE *f;
+	int err;
+
+	marshal_init(&b);
+	if (!cg) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = encode(&b, cg, profile_period(p));
+	if (err)
+		goto cleanup;
+	f = atomic_open(path, &af);
+	if (!f) {
+		err = -errno;
+		goto cleanup;
+	}
+	errno = 0;
+	if (fwrite(b.data, 1, b.len, f) != b.len) {
+		err = errno ? -errno : -EIO;
+		atomic_abort(&af);
+		goto cleanup;
+	}
+	err = atomic_commit(&af);
+cleanup:
+	marshal_release(&b);
+	callgraph_free(cg);
+	return err;
+}
