@@ -231,3 +231,18 @@ print("ok", len(cedges))
     r = subprocess.run([path, "-c", check, str(cprof), str(ours), script],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_sub_interpreter_seen(python, tmp_path, refbpf_bin):
+    """mod_wsgi runs applications in sub-interpreters: their thread states
+    hang off another interpreter than the main one."""
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("subinterp.py"), 6) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 199, "--folded", folded])
+    stacks = parse_folded(folded)
+    total = sum(c for _, c in stacks)
+    sub = self_samples(stacks, "sub_interpreter_work")
+    assert sub >= 0.9 * total and total > 200, r.stdout
+    assert any(f[0] == "<module>" and f[1] == "<string>" for frames, _ in stacks
+               for f in frames), stacks[:3]
