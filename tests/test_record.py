@@ -246,3 +246,21 @@ def test_sub_interpreter_seen(python, tmp_path, refbpf_bin):
     assert sub >= 0.9 * total and total > 200, r.stdout
     assert any(f[0] == "<module>" and f[1] == "<string>" for frames, _ in stacks
                for f in frames), stacks[:3]
+
+
+@pytest.mark.parametrize("name", ["python", "python3.13-run"])
+def test_interpreter_under_any_file_name(name, tmp_path, refbpf_bin):
+    """The interpreter is found by its ELF symbols, not its file name."""
+    for label, path, version in INTERPRETERS:
+        if label.startswith("debian"):
+            break
+    else:
+        label, path, version = INTERPRETERS[-1]
+    renamed = tmp_path / name
+    renamed.write_bytes(open(os.path.realpath(path), "rb").read())
+    renamed.chmod(0o755)
+    folded = tmp_path / "out.folded"
+    with Target(renamed, target_path("known_stack.py"), 6) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "--folded", folded])
+    assert self_samples(parse_folded(folded), "leaf") > 50, r.stdout
+    assert "Python %d.%d" % version[:2] in r.stdout

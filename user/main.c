@@ -130,9 +130,11 @@ int main(int argc, char **argv)
 		.t0 = t0,
 	};
 
-	if (recorder_run(&ro, prof))
+	int rec = recorder_run(&ro, prof);
+
+	if (rec < 0)
 		goto cleanup;
-	status = write_outputs(&o, prof);
+	status = write_outputs(&o, prof) || rec;
 cleanup:
 	profile_free(prof);
 	cli_free(&o);

@@ -294,24 +294,25 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "refbpf: reading samples failed: %s\n",
 				strerror(r->fatal ? -r->fatal : -err));
+			r->fatal = r->fatal ? r->fatal : err;
 			break;
 		}
-		err = 0;
 		for (size_t i = 0; i < r->n; i++)
 			if (r->t[i].state == RT_REATTACHING)
 				retry_reattach(r, &r->t[i]);
 		now = now_s();
 	}
 	/* Samples still in the ring buffer are part of the profile. */
-	bpf_session_drain(r->bpf);
+	if (!r->fatal)
+		bpf_session_drain(r->bpf);
 	prof->duration_s = now_s() - start;
 	if (o->verbose && r->first_sample)
 		fprintf(stderr, "refbpf: first sample %.1f ms after start\n",
 			(r->first_sample - o->t0) * 1e3);
 	collect_counters(r);
 	record_targets(r);
-	if (r->fatal)
-		err = r->fatal;
+	/* What was recorded before a failure is still written. */
+	err = r->fatal ? 1 : 0;
 cleanup:
 	recorder_free(r);
 	return err;

@@ -27,8 +27,10 @@ struct recorder_opts {
 /*
  * Attach to every PID that can be profiled, record until the duration
  * expires, *stop is set, or every target is gone, and fill `prof`.
- * Returns 0, or a negative errno with a message already printed (no target
- * could be profiled: one line per PID; or the BPF side failed).
+ * Returns 0; 1 when recording failed part-way (message printed; `prof`
+ * holds what was recorded and should still be written); or a negative errno
+ * when nothing could be recorded (message printed: one line per PID when
+ * no target could be profiled, or why the BPF side failed).
  */
 int recorder_run(const struct recorder_opts *o, struct profile *prof);
 
