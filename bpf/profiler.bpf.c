@@ -303,17 +303,67 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 
 /* ---- process lifetime ---- */
 
-static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 code)
+/*
+ * Processes whose exec and exit we report (every target, and with -C every
+ * descendant), keyed by tgid. A forked child of a Python target inherits
+ * its parent's address space, so it is sampled from its first instruction
+ * with its parent's layout.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);	/* enum watch_flags */
+} watched SEC(".maps");
+
+/* --all: every process on the host is watched. */
+const volatile bool watch_all = false;
+
+static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 code, __u32 ppid)
 {
 	struct process_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		count_error(UNWIND_RINGBUF_FULL);
 		return;
+	}
 	e->type = type;
 	e->pid = tgid;
 	e->exit_code = code;
-	e->reserved = 0;
+	e->ppid = ppid;
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline bool is_watched(__u32 tgid)
+{
+	return watch_all || bpf_map_lookup_elem(&watched, &tgid) ||
+	       bpf_map_lookup_elem(&targets, &tgid);
+}
+
+SEC("raw_tp/sched_process_fork")
+int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 *flags;
+
+	/* A new thread is no new process. */
+	if (BPF_CORE_READ(child, pid) != ctgid)
+		return 0;
+	flags = bpf_map_lookup_elem(&watched, &ptgid);
+	if (!watch_all && !(flags && (*flags & WATCH_CHILDREN)))
+		return 0;
+	__u32 cflags = WATCH_CHILDREN;
+
+	bpf_map_update_elem(&watched, &ctgid, &cflags, BPF_ANY);
+	struct py_layout *layout = bpf_map_lookup_elem(&targets, &ptgid);
+
+	if (layout)
+		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
+	send_process_event(EVENT_FORK, ctgid, 0, ptgid);
+	return 0;
 }
 
 /* Fires for every exiting thread; the process is gone with its last one. */
@@ -323,12 +373,13 @@ int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!is_watched(tgid))
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	bpf_map_delete_elem(&targets, &tgid);
-	send_process_event(EVENT_EXIT, tgid, BPF_CORE_READ(task, exit_code));
+	bpf_map_delete_elem(&watched, &tgid);
+	send_process_event(EVENT_EXIT, tgid, BPF_CORE_READ(task, exit_code), 0);
 	return 0;
 }
 
@@ -339,9 +390,9 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!is_watched(tgid))
 		return 0;
 	bpf_map_delete_elem(&targets, &tgid);
-	send_process_event(EVENT_EXEC, tgid, 0);
+	send_process_event(EVENT_EXEC, tgid, 0, 0);
 	return 0;
 }

@@ -86,6 +86,12 @@ enum event_type {
 	EVENT_SAMPLE = 1,
 	EVENT_EXIT = 2,		/* a target's thread group is gone */
 	EVENT_EXEC = 3,		/* a target exec'd: its layout no longer applies */
+	EVENT_FORK = 4,		/* a watched process forked a new process */
+};
+
+/* Per-process flags in the `watched` map. */
+enum watch_flags {
+	WATCH_CHILDREN = 1 << 0,	/* follow this process's new children (-C) */
 };
 
 struct sample_event {
@@ -102,10 +108,10 @@ struct sample_event {
 };
 
 struct process_event {
-	__u32 type;		/* EVENT_EXIT, EVENT_EXEC */
+	__u32 type;		/* EVENT_EXIT, EVENT_EXEC, EVENT_FORK */
 	__u32 pid;
-	__s32 exit_code;
-	__u32 reserved;
+	__s32 exit_code;	/* EVENT_EXIT */
+	__u32 ppid;		/* EVENT_FORK: the parent's tgid */
 };
 
 /* Why a sample of a target thread produced no Python stack. */

@@ -21,7 +21,7 @@ struct bpf_session {
 	int *perf_fds;
 	int ncpus;
 	int nattached;
-	struct bpf_link *exit_link, *exec_link;
+	struct bpf_link *exit_link, *exec_link, *fork_link;
 };
 
 static int open_cpu_clock(int cpu, unsigned int rate_hz)
@@ -124,7 +124,8 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	}
 	s->exit_link = bpf_program__attach(s->skel->progs.on_process_exit);
 	s->exec_link = bpf_program__attach(s->skel->progs.on_process_exec);
-	if (!s->exit_link || !s->exec_link) {
+	s->fork_link = bpf_program__attach(s->skel->progs.on_process_fork);
+	if (!s->exit_link || !s->exec_link || !s->fork_link) {
 		err = -errno;
 		snprintf(why, whylen, "cannot attach the process lifetime tracepoints: %s",
 			 strerror(-err));
@@ -154,6 +155,7 @@ void bpf_session_close(struct bpf_session *s)
 	free(s->perf_fds);
 	bpf_link__destroy(s->exit_link);
 	bpf_link__destroy(s->exec_link);
+	bpf_link__destroy(s->fork_link);
 	ring_buffer__free(s->rb);
 	profiler_bpf__destroy(s->skel);
 	free(s);
@@ -173,6 +175,14 @@ int bpf_session_remove_target(struct bpf_session *s, pid_t pid)
 	int err = bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
 
 	return err == -ENOENT ? 0 : err;
+}
+
+int bpf_session_watch(struct bpf_session *s, pid_t pid, __u32 flags)
+{
+	__u32 key = (__u32)pid;
+
+	return bpf_map__update_elem(s->skel->maps.watched, &key, sizeof(key), &flags,
+				    sizeof(flags), BPF_ANY);
 }
 
 int bpf_session_poll(struct bpf_session *s, int timeout_ms)

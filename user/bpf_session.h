@@ -29,6 +29,8 @@ void bpf_session_close(struct bpf_session *s);
 
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout);
 int bpf_session_remove_target(struct bpf_session *s, pid_t pid);
+/* Report exec and exit of `pid`; `flags` (enum watch_flags) adds its forks. */
+int bpf_session_watch(struct bpf_session *s, pid_t pid, __u32 flags);
 
 /* Wait up to timeout_ms for events and dispatch them. Count or -errno. */
 int bpf_session_poll(struct bpf_session *s, int timeout_ms);

@@ -28,6 +28,7 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "children", no_argument, NULL, 'C' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -51,6 +52,8 @@ void cli_usage(FILE *out)
 	      "  -n, --limit N          print at most N rows\n"
 	      "  -o, --output FILE      write a pstats file (python -m pstats, snakeviz)\n"
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
+	      "  -C, --children         also profile the targets' descendants, present\n"
+	      "                         and future (reloader children, workers)\n"
 	      "      --btf PATH         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	      "  -v, --verbose          say what is attached, and libbpf's log\n"
 	      "  -h, --help             this text\n"
@@ -130,7 +133,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 	o->sort = REPORT_SORT_CUMULATIVE;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:vh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:Cvh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid_given = true;
@@ -175,6 +178,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			break;
 		case OPT_BTF:
 			o->btf_path = optarg;
+			break;
+		case 'C':
+			o->children = true;
 			break;
 		case 'v':
 			o->verbose = true;

@@ -17,6 +17,7 @@ struct cli_options {
 	const char *pstats_path;	/* -o */
 	const char *folded_path;	/* --folded */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
+	bool children;			/* -C: follow descendants */
 	bool verbose;
 	bool help, version;
 };

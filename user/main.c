@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 		.duration_s = o.duration_s,
 		.attach_wait_s = ATTACH_WAIT_S,
 		.btf_path = o.btf_path,
+		.children = o.children,
 		.verbose = o.verbose,
 		.stop = &stop_requested,
 		.t0 = t0,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "proc.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -180,4 +182,83 @@ int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen)
 	int n = snprintf(out, outlen, "/proc/%d/root%s", (int)pid, path);
 
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+/* Parent PID from /proc/PID/stat (field 4, after the parenthesised comm). */
+static pid_t proc_ppid(pid_t pid)
+{
+	char path[64], buf[512];
+	int ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	char *p = strrchr(buf, ')');
+
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+static int append_pid(pid_t **out, size_t *n, pid_t pid)
+{
+	pid_t *no = realloc(*out, (*n + 1) * sizeof(**out));
+
+	if (!no)
+		return -ENOMEM;
+	*out = no;
+	(*out)[(*n)++] = pid;
+	return 0;
+}
+
+int proc_descendants(pid_t pid, pid_t **out, size_t *n)
+{
+	struct { pid_t pid, ppid; } *all = NULL;
+	size_t nall = 0, cap = 0, first = *n;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int err = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end || v <= 0)
+			continue;
+		if (nall == cap) {
+			cap = cap ? cap * 2 : 256;
+			void *na = realloc(all, cap * sizeof(*all));
+
+			if (!na) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			all = na;
+		}
+		all[nall].pid = (pid_t)v;
+		all[nall].ppid = proc_ppid((pid_t)v);
+		nall++;
+	}
+	/* Breadth-first: the children of pid, then theirs, ... */
+	for (size_t k = 0; k < nall; k++)
+		if (all[k].ppid == pid && (err = append_pid(out, n, all[k].pid)))
+			goto cleanup;
+	for (size_t level = first; level < *n;) {
+		size_t level_end = *n;
+
+		for (size_t k = 0; k < nall; k++)
+			for (size_t j = level; j < level_end; j++)
+				if (all[k].ppid == (*out)[j]) {
+					if ((err = append_pid(out, n, all[k].pid)))
+						goto cleanup;
+					break;
+				}
+		level = level_end;
+	}
+cleanup:
+	free(all);
+	closedir(d);
+	return err;
 }

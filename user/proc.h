@@ -38,6 +38,12 @@ double proc_age_seconds(pid_t pid);
 /* 1 if the process exists (and is not a zombie), 0 if not. */
 int proc_alive(pid_t pid);
 
+/*
+ * Append every descendant of `pid` (children, grandchildren...) to the
+ * array *out of *n entries (realloc'd). One scan of /proc. 0 or -errno.
+ */
+int proc_descendants(pid_t pid, pid_t **out, size_t *n);
+
 /* "/proc/PID/root" + path: the file as the process sees it (containers). */
 int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen);
 

@@ -1,4 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The recording loop. Targets come from the command line, and with -C from
+ * the fork events BPF reports for their descendants. A forked child of a
+ * Python target is sampled from its first instruction (BPF copies the
+ * parent's layout); an exec'd one is re-discovered as soon as its new
+ * interpreter has started.
+ */
 #include "recorder.h"
 
 #include <errno.h>
@@ -8,36 +15,49 @@
 #include <time.h>
 
 #include "bpf_session.h"
+#include "proc.h"
 #include "py_process.h"
 #include "symbolizer.h"
+
+/* Poll interval while a target is being (re)discovered after exec: how
+ * late, at worst, sampling starts after its interpreter is ready. */
+#define DISCOVERY_POLL_MS 10
+#define IDLE_POLL_MS 100
 
 enum rtarget_state {
 	RT_ACTIVE,
 	RT_EXITED,
-	RT_REATTACHING,		/* exec'd: waiting for the new image's interpreter */
+	RT_DISCOVERING,		/* exec'd (or new): waiting for its interpreter */
+	RT_WATCHING,		/* not Python, but its children are followed (-C) */
 	RT_FAILED,		/* never profiled */
 };
 
 struct rtarget {
 	pid_t pid;
 	int state;
+	bool was_profiled;	/* sampled at some point (for the report) */
+	bool watched;		/* handed to BPF */
 	struct py_process proc;
 	struct symbolizer *sym;
 	uint64_t samples;
-	double reattach_deadline;
+	double discover_deadline;
 	char reason[256];
 };
 
 struct recorder {
 	const struct recorder_opts *o;
-	struct rtarget *t;
-	size_t n;
-	size_t active;		/* RT_ACTIVE or RT_REATTACHING */
+	struct rtarget **t;
+	size_t n, cap;
+	size_t live;		/* targets not yet exited or failed */
+	size_t discovering;
 	struct profile *prof;
 	struct bpf_session *bpf;
 	struct pframe frames[REFBPF_MAX_FRAMES];
 	int fatal;		/* -errno from an event callback */
 	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
+	/* pid -> index + 1 in t, open addressing */
+	uint32_t *index;
+	size_t index_size;
 };
 
 static double now_s(void)
@@ -48,12 +68,71 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static size_t pid_slot(const struct recorder *r, pid_t pid)
+{
+	size_t mask = r->index_size - 1, i = ((uint32_t)pid * 2654435761u) & mask;
+
+	while (r->index[i] && r->t[r->index[i] - 1]->pid != pid)
+		i = (i + 1) & mask;
+	return i;
+}
+
 static struct rtarget *find_target(struct recorder *r, pid_t pid)
 {
+	uint32_t at = r->index_size ? r->index[pid_slot(r, pid)] : 0;
+
+	return at ? r->t[at - 1] : NULL;
+}
+
+static int reindex(struct recorder *r, size_t size)
+{
+	uint32_t *index = calloc(size, sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	free(r->index);
+	r->index = index;
+	r->index_size = size;
 	for (size_t i = 0; i < r->n; i++)
-		if (r->t[i].pid == pid)
-			return &r->t[i];
-	return NULL;
+		r->index[pid_slot(r, r->t[i]->pid)] = (uint32_t)i + 1;
+	return 0;
+}
+
+/* A PID seen again (reused after exit) gets a fresh record. */
+static struct rtarget *add_target(struct recorder *r, pid_t pid)
+{
+	struct rtarget *t;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct rtarget **nt = realloc(r->t, cap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		r->t = nt;
+		r->cap = cap;
+	}
+	if ((r->n + 1) * 2 > r->index_size && reindex(r, r->index_size ? r->index_size * 2 : 64))
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->pid = pid;
+	t->proc.pid = pid;
+	t->state = RT_FAILED;	/* not live until set_state() says so */
+	r->t[r->n++] = t;
+	r->index[pid_slot(r, pid)] = (uint32_t)r->n;
+	return t;
+}
+
+static void set_state(struct recorder *r, struct rtarget *t, int state)
+{
+	bool was_live = t->state != RT_EXITED && t->state != RT_FAILED;
+	bool is_live = state != RT_EXITED && state != RT_FAILED;
+
+	r->discovering += (state == RT_DISCOVERING) - (t->state == RT_DISCOVERING);
+	r->live += is_live - was_live;
+	t->state = state;
 }
 
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
@@ -64,7 +143,7 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 
 	if (!r->first_sample)
 		r->first_sample = now_s();
-	if (!t || t->state != RT_ACTIVE || n == 0 || n > REFBPF_MAX_FRAMES ||
+	if (!t || t->state != RT_ACTIVE || !t->sym || n == 0 || n > REFBPF_MAX_FRAMES ||
 	    size < offsetof(struct sample_event, frames) + n * sizeof(ev->frames[0]))
 		return 0;
 	/* BPF sends the innermost frame first; the profile stores root first. */
@@ -80,12 +159,101 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	return profile_add_stack(r->prof, ev->pid, ev->tid, flags, r->frames, n, 1);
 }
 
-static void target_gone(struct recorder *r, struct rtarget *t)
+static int start_sampling(struct recorder *r, struct rtarget *t)
 {
-	if (t->state == RT_ACTIVE || t->state == RT_REATTACHING) {
-		r->active--;
-		t->state = RT_EXITED;
+	int err;
+
+	symbolizer_free(t->sym);
+	t->sym = symbolizer_new(&t->proc, r->prof);
+	if (!t->sym)
+		return -ENOMEM;
+	err = bpf_session_add_target(r->bpf, t->pid, &t->proc.layout.walk);
+	if (err) {
+		snprintf(t->reason, sizeof(t->reason), "cannot configure the BPF program: %s",
+			 strerror(-err));
+		return err;
 	}
+	t->was_profiled = true;
+	if (r->o->verbose)
+		fprintf(stderr, "refbpf: PID %d: Python %s (%s)%s\n", (int)t->pid, t->proc.version,
+			t->proc.interp_path, t->proc.free_threaded ? ", free-threaded" : "");
+	return 0;
+}
+
+static void begin_discovery(struct recorder *r, struct rtarget *t)
+{
+	/* The old image's code addresses mean nothing now, and the report
+	 * describes the new image. */
+	symbolizer_free(t->sym);
+	t->sym = NULL;
+	t->proc.version[0] = 0;
+	if (!t->samples)
+		t->was_profiled = false;
+	t->discover_deadline = now_s() + r->o->attach_wait_s;
+	set_state(r, t, RT_DISCOVERING);
+}
+
+/* Look once more for an interpreter in an exec'd (or new) process. */
+static void retry_discovery(struct recorder *r, struct rtarget *t)
+{
+	struct py_process p;
+	int status = py_process_discover(t->pid, 0, &p, t->reason, sizeof(t->reason));
+
+	if (status == PY_OK) {
+		py_process_free(&t->proc);
+		t->proc = p;
+		set_state(r, t, start_sampling(r, t) ? RT_FAILED : RT_ACTIVE);
+		return;
+	}
+	if (p.cmdline) {
+		free(t->proc.cmdline);
+		t->proc.cmdline = p.cmdline;
+		p.cmdline = NULL;
+	}
+	py_process_free(&p);
+	if (status == PY_NO_PROCESS) {
+		set_state(r, t, RT_EXITED);
+	} else if (status != PY_NOT_READY && status != PY_NOT_PYTHON) {
+		set_state(r, t, RT_FAILED);
+	} else if (now_s() >= t->discover_deadline) {
+		/* Not Python (a shell, a helper): with -C its children
+		 * may still be. */
+		set_state(r, t, r->o->children ? RT_WATCHING : RT_FAILED);
+	}
+}
+
+static void on_fork(struct recorder *r, pid_t child, pid_t parent)
+{
+	struct rtarget *p = find_target(r, parent);
+	struct rtarget *t = find_target(r, child);
+
+	if (t && t->state != RT_EXITED && t->state != RT_FAILED)
+		return;
+	t = add_target(r, child);
+	if (!t) {
+		r->fatal = -ENOMEM;
+		return;
+	}
+	t->watched = true;	/* BPF watches forked children itself */
+	if (p && p->state == RT_ACTIVE) {
+		/* Same address space as the parent: same layout, and BPF
+		 * already samples it. Code objects are read from the child. */
+		t->proc = p->proc;
+		t->proc.pid = child;
+		t->proc.cmdline = p->proc.cmdline ? strdup(p->proc.cmdline) : NULL;
+		t->proc.interp_path = p->proc.interp_path ? strdup(p->proc.interp_path) : NULL;
+		t->sym = symbolizer_new(&t->proc, r->prof);
+		if (!t->sym) {
+			r->fatal = -ENOMEM;
+			return;
+		}
+		t->was_profiled = true;
+		set_state(r, t, RT_ACTIVE);
+	} else {
+		set_state(r, t, RT_WATCHING);
+	}
+	if (r->o->verbose)
+		fprintf(stderr, "refbpf: PID %d forked PID %d\n", (int)parent, (int)child);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -109,112 +277,139 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (size < sizeof(*pe))
 			return 0;
 		t = find_target(r, (pid_t)pe->pid);
-		if (t)
-			target_gone(r, t);
+		if (t && t->state != RT_FAILED)
+			set_state(r, t, RT_EXITED);
 		return 0;
 	case EVENT_EXEC:
 		if (size < sizeof(*pe))
 			return 0;
 		t = find_target(r, (pid_t)pe->pid);
-		if (t && t->state == RT_ACTIVE) {
-			/* The old image's code addresses mean nothing now. */
-			t->state = RT_REATTACHING;
-			t->reattach_deadline = now_s() + r->o->attach_wait_s;
-		}
+		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING))
+			begin_discovery(r, t);
 		return 0;
+	case EVENT_FORK:
+		if (size < sizeof(*pe))
+			return 0;
+		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid);
+		return r->fatal;
 	}
 	return 0;
-}
-
-static int start_target(struct recorder *r, struct rtarget *t)
-{
-	int err;
-
-	symbolizer_free(t->sym);
-	t->sym = symbolizer_new(&t->proc, r->prof);
-	if (!t->sym)
-		return -ENOMEM;
-	err = bpf_session_add_target(r->bpf, t->pid, &t->proc.layout.walk);
-	if (err) {
-		snprintf(t->reason, sizeof(t->reason), "cannot configure the BPF program: %s",
-			 strerror(-err));
-		return err;
-	}
-	if (r->o->verbose)
-		fprintf(stderr, "refbpf: PID %d: Python %s (%s)%s\n", (int)t->pid, t->proc.version,
-			t->proc.interp_path, t->proc.free_threaded ? ", free-threaded" : "");
-	return 0;
-}
-
-/* An exec'd target: try once more to find an interpreter in the new image. */
-static void retry_reattach(struct recorder *r, struct rtarget *t)
-{
-	struct py_process p;
-	int status = py_process_discover(t->pid, 0, &p, t->reason, sizeof(t->reason));
-
-	if (status == PY_OK) {
-		py_process_free(&t->proc);
-		t->proc = p;
-		if (!start_target(r, t)) {
-			t->state = RT_ACTIVE;
-			return;
-		}
-	} else {
-		py_process_free(&p);
-	}
-	if (status == PY_NO_PROCESS || now_s() >= t->reattach_deadline)
-		target_gone(r, t);
 }
 
 static void record_targets(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		struct rtarget *t = &r->t[i];
+		struct rtarget *t = r->t[i];
 		const char *version = t->proc.version[0] ? t->proc.version : NULL;
 		struct ptarget *pt;
 
-		if (t->state == RT_FAILED) {
-			profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, version,
-					   t->proc.cmdline, t->reason);
+		/* Python once, then exec'd into something else. */
+		if (t->was_profiled && !t->proc.version[0]) {
+			char reason[128];
+
+			snprintf(reason, sizeof(reason),
+				 "not a Python process since its exec (%llu samples before)",
+				 (unsigned long long)t->samples);
+			profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, NULL,
+					   t->proc.cmdline, reason);
 			continue;
 		}
+		if (!t->was_profiled) {
+			const char *reason = t->reason[0] ? t->reason :
+					     t->state == RT_EXITED ? "exited before running Python" :
+								     "not a Python process";
+
+			profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, version,
+					   t->proc.cmdline, reason);
+			continue;
+		}
+		/* FAILED after profiling: exec'd into something else. */
 		pt = profile_add_target(r->prof, t->pid,
-					t->state == RT_EXITED ? PTARGET_EXITED : PTARGET_PROFILED,
+					t->state == RT_EXITED || t->state == RT_FAILED ?
+						PTARGET_EXITED :
+						PTARGET_PROFILED,
 					version, t->proc.cmdline, NULL);
 		if (pt)
 			pt->samples = t->samples;
 	}
 }
 
-/* Discover every PID; none profilable is the only fatal case. */
+/*
+ * Discover every PID given. Without -C, none profilable is fatal; with -C
+ * a live non-Python process is watched for Python children.
+ */
 static int discover_all(struct recorder *r)
 {
 	size_t ok = 0;
 
-	for (size_t i = 0; i < r->n; i++) {
-		struct rtarget *t = &r->t[i];
+	for (size_t i = 0; i < r->o->npids; i++) {
+		struct rtarget *t = find_target(r, r->o->pids[i]);
 		int status;
 
-		t->pid = r->o->pids[i];
+		if (t)
+			continue;	/* the same PID given twice */
+		t = add_target(r, r->o->pids[i]);
+		if (!t)
+			return -ENOMEM;
 		status = py_process_discover(t->pid, r->o->attach_wait_s, &t->proc, t->reason,
 					     sizeof(t->reason));
-		t->state = status == PY_OK ? RT_ACTIVE : RT_FAILED;
-		ok += status == PY_OK;
+		if (status == PY_OK) {
+			set_state(r, t, RT_ACTIVE);
+			ok++;
+		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY)) {
+			set_state(r, t, RT_WATCHING);
+			ok++;
+		}
 	}
 	if (ok)
 		return 0;
 	for (size_t i = 0; i < r->n; i++)
-		fprintf(stderr, "refbpf: PID %d: %s\n", (int)r->t[i].pid, r->t[i].reason);
+		fprintf(stderr, "refbpf: PID %d: %s\n", (int)r->t[i]->pid, r->t[i]->reason);
 	return -ESRCH;
+}
+
+/* -C: descendants that already exist when recording starts. */
+static int add_existing_descendants(struct recorder *r)
+{
+	pid_t *kids = NULL;
+	size_t n = 0;
+	int err;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->t[i]->state == RT_FAILED)
+			continue;
+		err = proc_descendants(r->t[i]->pid, &kids, &n);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct rtarget *t;
+
+		if (find_target(r, kids[i]))
+			continue;
+		t = add_target(r, kids[i]);
+		if (!t) {
+			free(kids);
+			return -ENOMEM;
+		}
+		if (py_process_discover(t->pid, 0, &t->proc, t->reason, sizeof(t->reason)) == PY_OK)
+			set_state(r, t, RT_ACTIVE);
+		else if (proc_alive(t->pid))
+			set_state(r, t, RT_WATCHING);
+	}
+	free(kids);
+	return 0;
 }
 
 static void recorder_free(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		symbolizer_free(r->t[i].sym);
-		py_process_free(&r->t[i].proc);
+		symbolizer_free(r->t[i]->sym);
+		py_process_free(&r->t[i]->proc);
+		free(r->t[i]);
 	}
 	free(r->t);
+	free(r->index);
 	bpf_session_close(r->bpf);
 	free(r);
 }
@@ -233,15 +428,34 @@ static void collect_counters(struct recorder *r)
 	for (size_t i = 0; i < r->n; i++) {
 		const struct symbolizer_stats *st;
 
-		if (!r->t[i].sym)
+		if (!r->t[i]->sym)
 			continue;
-		st = symbolizer_stats(r->t[i].sym);
+		st = symbolizer_stats(r->t[i]->sym);
 		fprintf(stderr,
 			"refbpf: PID %d: %llu frames resolved, %llu code objects read, %llu stale, %llu unreadable\n",
-			(int)r->t[i].pid, (unsigned long long)st->lookups,
+			(int)r->t[i]->pid, (unsigned long long)st->lookups,
 			(unsigned long long)st->misses, (unsigned long long)st->stale,
 			(unsigned long long)st->unreadable);
 	}
+}
+
+/* Hand every live target to BPF: sampled ones with their layout. */
+static int configure_bpf(struct recorder *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct rtarget *t = r->t[i];
+		int err;
+
+		if (t->watched || t->state == RT_FAILED || t->state == RT_EXITED)
+			continue;
+		t->watched = true;
+		err = bpf_session_watch(r->bpf, t->pid, r->o->children ? WATCH_CHILDREN : 0);
+		if (err)
+			return err;
+		if (t->state == RT_ACTIVE && start_sampling(r, t))
+			set_state(r, t, RT_FAILED);
+	}
+	return 0;
 }
 
 int recorder_run(const struct recorder_opts *o, struct profile *prof)
@@ -255,12 +469,6 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		return -ENOMEM;
 	r->o = o;
 	r->prof = prof;
-	r->n = o->npids;
-	r->t = calloc(o->npids, sizeof(*r->t));
-	if (!r->t) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
@@ -270,40 +478,40 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
-	for (size_t i = 0; i < r->n; i++) {
-		struct rtarget *t = &r->t[i];
-
-		if (t->state != RT_ACTIVE)
-			continue;
-		if (start_target(r, t)) {
-			t->state = RT_FAILED;
-			continue;
-		}
-		r->active++;
+	/* Watch first, then list the existing descendants: a child forked
+	 * in between is reported by BPF and found by the scan alike. */
+	err = configure_bpf(r);
+	if (!err && o->children)
+		err = add_existing_descendants(r);
+	if (!err)
+		err = configure_bpf(r);
+	if (err) {
+		fprintf(stderr, "refbpf: cannot configure the targets: %s\n", strerror(-err));
+		goto cleanup;
 	}
 	prof->rate_hz = o->rate_hz;
 	prof->period_s = 1.0 / o->rate_hz;
 	start = now_s();
+	now = start;
 	if (o->verbose)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
-	now = start;
-	while (!*o->stop && r->active > 0) {
+	while (!*o->stop && r->live > 0 && !r->fatal) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
-		err = bpf_session_poll(r->bpf, 50);
+		err = bpf_session_poll(r->bpf, r->discovering ? DISCOVERY_POLL_MS : IDLE_POLL_MS);
 		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "refbpf: reading samples failed: %s\n",
-				strerror(r->fatal ? -r->fatal : -err));
 			r->fatal = r->fatal ? r->fatal : err;
 			break;
 		}
 		for (size_t i = 0; i < r->n; i++)
-			if (r->t[i].state == RT_REATTACHING)
-				retry_reattach(r, &r->t[i]);
+			if (r->t[i]->state == RT_DISCOVERING)
+				retry_discovery(r, r->t[i]);
 		now = now_s();
 	}
-	/* Samples still in the ring buffer are part of the profile. */
-	if (!r->fatal)
+	if (r->fatal)
+		fprintf(stderr, "refbpf: recording stopped: %s\n", strerror(-r->fatal));
+	else
+		/* Samples still in the ring buffer are part of the profile. */
 		bpf_session_drain(r->bpf);
 	prof->duration_s = now_s() - start;
 	if (o->verbose && r->first_sample)

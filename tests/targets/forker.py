@@ -1,0 +1,58 @@
+"""A process tree: a parent that forks a Python child, starts Python
+children through fork+exec (one of them living only SHORT seconds), and
+runs a shell that starts Python itself.
+
+usage: forker.py SECONDS SHORT
+"""
+import os
+import subprocess
+import sys
+import time
+
+CHILD = """
+import sys, time
+def %s(deadline):
+    while time.monotonic() < deadline:
+        pass
+%s(time.monotonic() + float(sys.argv[1]))
+"""
+
+
+def spin(deadline):
+    while time.monotonic() < deadline:
+        pass
+
+
+def forked_child_work(seconds):
+    spin(time.monotonic() + seconds)
+
+
+def parent_work(seconds):
+    spin(time.monotonic() + seconds)
+
+
+def main():
+    seconds, short = float(sys.argv[1]), float(sys.argv[2])
+    print("READY", flush=True)
+    time.sleep(0.3)
+    pid = os.fork()
+    if pid == 0:
+        forked_child_work(seconds)
+        os._exit(0)
+    children = [
+        subprocess.Popen([sys.executable, "-c", CHILD % ("execd_child_work", "execd_child_work"),
+                          str(seconds)]),
+        subprocess.Popen([sys.executable, "-c", CHILD % ("short_child_work", "short_child_work"),
+                          str(short)]),
+        subprocess.Popen(["/bin/sh", "-c", '"$0" -c "$1" "$2"; true', sys.executable,
+                          CHILD % ("grandchild_work", "grandchild_work"), str(seconds)]),
+    ]
+    parent_work(seconds)
+    os.waitpid(pid, 0)
+    for c in children:
+        c.wait()
+    print("DONE", flush=True)
+
+
+if __name__ == "__main__":
+    main()
