@@ -63,6 +63,7 @@ BIN := $(BUILD)/refbpf
 endif
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench
 
 all: $(BIN)

@@ -4,7 +4,6 @@ atomic output), through tests/tools/profile_fixture.c. No root needed.
 Expected values come from a small reference model written here in Python,
 independent of the C code, so the C call graph is checked, not just echoed.
 """
-import glob
 import json
 import marshal
 import os
@@ -22,35 +21,15 @@ import pytest
 
 from conftest import tool_path
 
-try:
-    from pythons import find_interpreters
-except ImportError:
-    find_interpreters = None
+from pythons import find_interpreters
 
 ROOT_KEY = ("~", 0, "<refbpf: all samples>")
 TRUNC_KEY = ("~", 0, "<truncated stack>")
 STATES = ("profiled", "exited", "not_profiled")
 
 
-def _own_interpreters():
-    """(label, path, version) for pyenv and Debian interpreters."""
-    found = []
-    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")):
-        m = re.search(r"/versions/3\.(\d+)\.(\d+)/", path)
-        if m:
-            found.append(("pyenv-3.%s.%s" % m.groups(), path,
-                          (3, int(m.group(1)), int(m.group(2)))))
-    for path in sorted(glob.glob("/usr/bin/python3.*")):
-        m = re.search(r"/python3\.(\d+)$", path)
-        if m:
-            found.append(("debian-3.%s" % m.group(1), path, (3, int(m.group(1)))))
-    return found
-
-
 def interpreters():
-    found = find_interpreters() if find_interpreters else _own_interpreters()
-    found = [(label, path, tuple(version)) for label, path, version in found
-             if tuple(version) >= (3, 8)]
+    found = find_interpreters()
     if not found:
         found = [("running", sys.executable, tuple(sys.version_info[:3]))]
     return found
