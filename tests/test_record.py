@@ -295,3 +295,43 @@ def test_children_not_followed_without_C(python, tmp_path, refbpf_bin):
     assert function_samples(stacks, "parent_work") > 100
     for name in ("forked_child_work", "execd_child_work", "short_child_work"):
         assert function_samples(stacks, name) == 0, name
+
+
+def test_threads_option_gives_each_thread_a_named_root(tmp_path, refbpf_bin):
+    label, path, version = INTERPRETERS[-1]
+    folded, out = tmp_path / "out.folded", tmp_path / "p.out"
+    with Target(path, target_path("threads.py"), 8, 3) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--threads", "--folded", folded, "-o", out])
+    stacks = parse_folded(folded)
+    roots = {}
+    for frames, count in stacks:
+        assert frames[0][0].startswith("<thread "), frames[0]
+        roots.setdefault(frames[0][0], set()).add(frames[-1][0])
+    # worker-N threads each ran thread_work_N, under their own root
+    for i in range(3):
+        mine = [r for r in roots if r.endswith(" worker-%d>" % i)]
+        assert len(mine) == 1, roots
+        assert roots[mine[0]] == {"thread_work_%d" % i}, roots
+    check = "import pstats,sys; s=pstats.Stats(sys.argv[1]); " \
+            "assert sum(1 for k in s.stats if k[2].startswith('<thread ')) == 3"
+    assert subprocess.run([path, "-c", check, str(out)]).returncode == 0
+
+
+def test_several_processes_get_their_own_roots(tmp_path, refbpf_bin):
+    label, path, version = INTERPRETERS[-1]
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("known_stack.py"), 8) as a, \
+            Target(path, target_path("shares.py"), 8) as b:
+        run_refbpf(refbpf_bin, ["-p", a.pid, b.pid, "-d", 1.5, "--folded", folded])
+        stacks = parse_folded(folded)
+        merged = tmp_path / "merged.folded"
+        run_refbpf(refbpf_bin, ["-p", a.pid, b.pid, "-d", 1, "--folded", merged,
+                                "--merge-processes"])
+    for frames, count in stacks:
+        leaf = frames[-1][0]
+        root = frames[0][0]
+        assert root.startswith("<process "), root
+        pid = a.pid if leaf == "leaf" else b.pid if leaf.startswith(("share", "spin")) else None
+        if pid:
+            assert root.startswith("<process %d " % pid), (root, leaf)
+    assert all(not f[0][0].startswith("<process") for f, _ in parse_folded(merged))

@@ -17,6 +17,8 @@ enum long_only_option {
 	OPT_FOLDED = 0x100,
 	OPT_BTF,
 	OPT_VERSION,
+	OPT_THREADS,
+	OPT_MERGE_PROCESSES,
 };
 
 static const struct option long_options[] = {
@@ -29,6 +31,8 @@ static const struct option long_options[] = {
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
+	{ "threads", no_argument, NULL, OPT_THREADS },
+	{ "merge-processes", no_argument, NULL, OPT_MERGE_PROCESSES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -54,6 +58,9 @@ void cli_usage(FILE *out)
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
 	      "  -C, --children         also profile the targets' descendants, present\n"
 	      "                         and future (reloader children, workers)\n"
+	      "      --threads          give each thread its own root (name and id)\n"
+	      "      --merge-processes  no per-process root when several processes\n"
+	      "                         were sampled: merge their stacks\n"
 	      "      --btf PATH         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	      "  -v, --verbose          say what is attached, and libbpf's log\n"
 	      "  -h, --help             this text\n"
@@ -181,6 +188,12 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			break;
 		case 'C':
 			o->children = true;
+			break;
+		case OPT_THREADS:
+			o->per_thread = true;
+			break;
+		case OPT_MERGE_PROCESSES:
+			o->merge_processes = true;
 			break;
 		case 'v':
 			o->verbose = true;

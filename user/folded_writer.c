@@ -70,6 +70,9 @@ static int append_frame(struct arena *a, const struct pfunc *f, int32_t line)
 	char num[16];
 	int n;
 
+	/* Synthetic frames (process and thread roots) have no location. */
+	if (!strcmp(f->filename, "~") && f->firstlineno == 0)
+		return append_escaped(a, f->qualname[0] ? f->qualname : f->name);
 	if (append_escaped(a, f->qualname[0] ? f->qualname : f->name) ||
 	    append(a, " (", 2) || append_escaped(a, f->filename))
 		return -ENOMEM;

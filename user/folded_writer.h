@@ -6,7 +6,8 @@
  *
  * outermost frame first, one line per distinct stack (threads and
  * processes merged), sorted bytewise. A frame is `qualname (filename:line)`
- * with the line being executed (the function's first line when unknown).
+ * with the line being executed (the function's first line when unknown);
+ * synthetic frames ("~", line 0: process and thread roots) are the bare name.
  * Stacks whose outermost frames were cut off start with `[truncated]`.
  * Names are escaped so they cannot break a line or a frame: control
  * characters and invalid UTF-8 bytes become \xNN, U+2028/9 \u2028/9,

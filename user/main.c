@@ -16,6 +16,7 @@
 #include "folded_writer.h"
 #include "privileges.h"
 #include "profile.h"
+#include "profile_roots.h"
 #include "pstats_writer.h"
 #include "recorder.h"
 #include "report.h"
@@ -135,6 +136,19 @@ int main(int argc, char **argv)
 
 	if (rec < 0)
 		goto cleanup;
+	/* Several processes: each gets its own root, unless merged. */
+	bool per_process = !o.merge_processes && profile_sampled_processes(prof) > 1;
+
+	if (per_process || o.per_thread) {
+		struct profile *rooted = profile_with_roots(prof, per_process, o.per_thread);
+
+		if (!rooted) {
+			fprintf(stderr, "refbpf: out of memory\n");
+			goto cleanup;
+		}
+		profile_free(prof);
+		prof = rooted;
+	}
 	status = write_outputs(&o, prof) || rec;
 cleanup:
 	profile_free(prof);

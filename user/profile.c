@@ -174,6 +174,7 @@ void profile_free(struct profile *p)
 		free(p->targets[i].reason);
 	}
 	free(p->targets);
+	free(p->threads);
 	itab_free(p->func_index);
 	itab_free(p->stack_index);
 	itab_free(p->thread_index);
@@ -270,9 +271,21 @@ static void count_thread(struct profile *p, uint32_t pid, uint32_t tid)
 	if (s->idx)
 		return;
 	s->hash = key;
-	s->idx = 1;
+	s->idx = p->nthreads + 1;
 	t->count++;
-	p->nthreads++;
+	p->threads[p->nthreads++] = (struct pthread){ .pid = pid, .tid = tid };
+}
+
+struct pthread *profile_find_thread(struct profile *p, uint32_t pid, uint32_t tid)
+{
+	uint64_t key = (uint64_t)pid << 32 | tid;
+	struct itab *t = p->thread_index;
+	struct islot *s;
+
+	if (!t->cap)
+		return NULL;
+	s = itab_find(t, key, NULL, p, NULL);
+	return s->idx ? &p->threads[s->idx - 1] : NULL;
 }
 
 static void count_target(struct profile *p, uint32_t pid, uint64_t count)
@@ -329,6 +342,14 @@ int profile_add_stack(struct profile *p, uint32_t pid, uint32_t tid, uint32_t fl
 	/* allocate everything first, so a failure changes no count */
 	if (itab_reserve(t) || itab_reserve(p->thread_index))
 		return -ENOMEM;
+	if (p->nthreads == p->threads_cap) {
+		struct pthread *nt = grow_array(p->threads, &p->threads_cap, p->nthreads,
+						sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		p->threads = nt;
+	}
 	s = itab_find(t, h, stack_match, p, &k);
 	if (s->idx) {
 		ps = p->stacks[s->idx - 1];

@@ -54,6 +54,12 @@ struct ptarget {
 	uint64_t samples;
 };
 
+/* A sampled thread: its name (comm) is read when it is first seen. */
+struct pthread {
+	uint32_t pid, tid;
+	char name[16];
+};
+
 struct profile {
 	struct pfunc *funcs;
 	size_t nfuncs, funcs_cap;
@@ -70,6 +76,8 @@ struct profile {
 	double period_s;		/* seconds one sample stands for (1 / rate) */
 	unsigned int rate_hz;
 	uint32_t nthreads;		/* distinct (pid, tid) seen */
+	struct pthread *threads;	/* nthreads entries, in order of first sample */
+	size_t threads_cap;
 
 	/* private: hash tables for interning */
 	void *func_index;
@@ -101,6 +109,9 @@ int profile_add_stack(struct profile *p, uint32_t pid, uint32_t tid, uint32_t fl
 struct ptarget *profile_add_target(struct profile *p, uint32_t pid, int state,
 				   const char *version, const char *cmdline, const char *reason);
 struct ptarget *profile_find_target(struct profile *p, uint32_t pid);
+
+/* The thread entry of (pid, tid), NULL if it has no sample. */
+struct pthread *profile_find_thread(struct profile *p, uint32_t pid, uint32_t tid);
 
 /* Seconds one sample stands for: period_s, else 1 / rate_hz, else 0. */
 double profile_period(const struct profile *p);

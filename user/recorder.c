@@ -156,7 +156,17 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	if (ev->flags & SAMPLE_TRUNCATED)
 		flags |= PSTACK_TRUNCATED;
 	t->samples++;
-	return profile_add_stack(r->prof, ev->pid, ev->tid, flags, r->frames, n, 1);
+	uint32_t threads = r->prof->nthreads;
+	int err = profile_add_stack(r->prof, ev->pid, ev->tid, flags, r->frames, n, 1);
+
+	/* A thread's first sample: name it while it still exists. */
+	if (!err && r->prof->nthreads != threads) {
+		struct pthread *th = &r->prof->threads[r->prof->nthreads - 1];
+
+		if (proc_comm((pid_t)ev->pid, (pid_t)ev->tid, th->name, sizeof(th->name)))
+			snprintf(th->name, sizeof(th->name), "?");
+	}
+	return err;
 }
 
 static int start_sampling(struct recorder *r, struct rtarget *t)

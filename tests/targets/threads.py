@@ -7,8 +7,18 @@ import threading
 import time
 
 
+def name_os_thread(name):
+    """Set the thread's OS name (comm), as servers and Python 3.14 do."""
+    try:
+        with open("/proc/self/task/%d/comm" % threading.get_native_id(), "w") as f:
+            f.write(name)
+    except OSError:
+        pass
+
+
 def make_worker(i):
     def body(deadline):
+        name_os_thread("worker-%d" % i)
         x = 0
         while time.monotonic() < deadline:
             x += 1
