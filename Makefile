@@ -117,7 +117,7 @@ demo: $(BIN)
 	./scripts/demo.sh
 
 bench: $(BIN)
-	$(PYTHON) bench/run.py
+	$(PYTHON) bench/overhead.py
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)

@@ -30,9 +30,13 @@ struct {
 	__type(value, __u64);
 } tstate_cache SEC(".maps");
 
+#define RINGBUF_BYTES (8 << 20)
+/* Wake userspace early when a quarter of the ring buffer is in use. */
+#define RINGBUF_WAKEUP_BYTES (RINGBUF_BYTES / 4)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	__uint(max_entries, RINGBUF_BYTES);
 } events SEC(".maps");
 
 /* Samples are built here, then copied to the ring buffer at their size.
@@ -99,6 +103,7 @@ struct tstate_walk {
 	__u64 interp;
 	__u64 tstate;
 	__u64 found;		/* matching tstate with a running frame */
+	__u64 found_frame;
 	__u64 fallback;		/* matching tstate without one */
 	int done;
 };
@@ -130,8 +135,11 @@ static long tstate_walk_step(__u64 index, void *arg)
 	if (read_ptr(w->tstate + l->tstate_thread_id) == w->fsbase) {
 		/* One OS thread may own a thread state in several
 		 * interpreters: the running one has a frame. */
-		if (tstate_top_frame(l, w->tstate)) {
+		__u64 frame = tstate_top_frame(l, w->tstate);
+
+		if (frame) {
 			w->found = w->tstate;
+			w->found_frame = frame;
 			w->done = 1;
 			return 1;
 		}
@@ -142,14 +150,18 @@ static long tstate_walk_step(__u64 index, void *arg)
 	return 0;
 }
 
+/* The sampled thread's PyThreadState, and its top frame in *frame. */
 static __always_inline __u64 find_tstate(const struct py_layout *l, __u32 tid, __u64 fsbase,
-					 __u32 *err)
+					 __u64 *frame, __u32 *err)
 {
 	__u64 *cached = bpf_map_lookup_elem(&tstate_cache, &tid);
 
-	if (cached && read_ptr(*cached + l->tstate_thread_id) == fsbase &&
-	    tstate_top_frame(l, *cached))
-		return *cached;
+	*frame = 0;
+	if (cached && read_ptr(*cached + l->tstate_thread_id) == fsbase) {
+		*frame = tstate_top_frame(l, *cached);
+		if (*frame)
+			return *cached;
+	}
 
 	struct tstate_walk w = {
 		.layout = l,
@@ -165,6 +177,7 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, __u32 tid, _
 		return 0;
 	}
 	bpf_map_update_elem(&tstate_cache, &tid, &ts, BPF_ANY);
+	*frame = w.found_frame;
 	return ts;
 }
 
@@ -247,7 +260,8 @@ static __always_inline int sample_thread(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
 	__u32 err = UNWIND_NO_TSTATE;
-	__u64 tstate = find_tstate(l, tid, fsbase, &err);
+	__u64 top = 0;
+	__u64 tstate = find_tstate(l, tid, fsbase, &top, &err);
 
 	if (!tstate) {
 		count_error(err);
@@ -263,7 +277,7 @@ static __always_inline int sample_thread(void)
 	struct frame_walk w = {
 		.l = l,
 		.s = s,
-		.frame = tstate_top_frame(l, tstate),
+		.frame = top,
 	};
 
 	if (!w.frame) {
@@ -290,7 +304,12 @@ static __always_inline int sample_thread(void)
 
 	if (size > sizeof(struct sample_event))
 		size = sizeof(struct sample_event);
-	if (bpf_ringbuf_output(&events, &s->ev, size, 0))
+	/* Waking userspace per sample costs more than the sample itself:
+	 * it polls on a timer, and is woken only when the buffer fills. */
+	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 wakeup = pending > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&events, &s->ev, size, wakeup))
 		count_error(UNWIND_RINGBUF_FULL);
 	return 0;
 }
@@ -331,7 +350,8 @@ static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 cod
 	e->pid = tgid;
 	e->exit_code = code;
 	e->ppid = ppid;
-	bpf_ringbuf_submit(e, 0);
+	/* Process events are rare and wanted now (exec: re-discovery). */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
 static __always_inline bool is_watched(__u32 tgid)

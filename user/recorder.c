@@ -22,7 +22,9 @@
 /* Poll interval while a target is being (re)discovered after exec: how
  * late, at worst, sampling starts after its interpreter is ready. */
 #define DISCOVERY_POLL_MS 10
-#define IDLE_POLL_MS 100
+/* Otherwise userspace wakes this often (BPF wakes it early if the ring
+ * buffer fills): each wake-up costs more than many samples do. */
+#define IDLE_POLL_MS 200
 
 enum rtarget_state {
 	RT_ACTIVE,
