@@ -1,0 +1,61 @@
+"""Layouts are facts to verify: every built-in table entry (3.8-3.12) must
+equal what the DWARF of each real interpreter says, and for 3.13+ our
+_Py_DebugOffsets parser must agree with the DWARF too."""
+import glob
+import os
+import subprocess
+
+import pytest
+
+from conftest import tool_path
+from pythons import find_interpreters
+
+INTERPRETERS = find_interpreters()
+
+
+def interpreter_elf(path):
+    """The ELF holding the interpreter: libpython for shared builds (found
+    next to the executable, as pyenv installs it), else the executable."""
+    real = os.path.realpath(path)
+    prefix = os.path.dirname(os.path.dirname(real))
+    libs = sorted(glob.glob(os.path.join(prefix, "lib", "libpython3*.so.1.0")))
+    return libs[0] if libs else real
+
+
+def dump(*args):
+    r = subprocess.run([tool_path("layout_dump")] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=60)
+    return r.returncode, dict(l.split("=", 1) for l in r.stdout.split()), r.stderr
+
+
+@pytest.mark.parametrize("python", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
+def test_layout_matches_dwarf(python):
+    label, path, version = python
+    elf = interpreter_elf(path)
+    rc, dwarf, err = dump("--dwarf", elf, version[0], version[1])
+    if rc != 0:
+        pytest.skip("skipped: no DWARF for %s (%s): %s" % (label, elf, err.strip()))
+    if version[:2] <= (3, 12):
+        rc, ours, err = dump("--builtin", version[0], version[1])
+        source = "built-in table"
+    else:
+        rc, ours, err = dump("--debug-offsets", elf)
+        source = "_Py_DebugOffsets"
+    assert rc == 0, err
+    wrong = {k: (ours.get(k), dwarf[k]) for k in dwarf if ours.get(k) != dwarf[k]}
+    assert not wrong, "%s disagrees with DWARF of %s: {field: (ours, dwarf)} %r" % (
+        source, elf, wrong)
+
+
+def test_a_wrong_table_is_caught():
+    """The comparison is not vacuous: 3.12's DWARF read as if it were 3.11
+    differs from the 3.11 table."""
+    found = [i for i in INTERPRETERS if i[2][:2] == (3, 12)]
+    if not found:
+        pytest.skip("skipped: no Python 3.12 here")
+    rc, dwarf, err = dump("--dwarf", interpreter_elf(found[0][1]), 3, 11)
+    if rc != 0:
+        pytest.skip("skipped: no DWARF for 3.12: %s" % err.strip())
+    rc, table, err = dump("--builtin", 3, 11)
+    assert dwarf != table
+    assert dwarf["interp_threads_head"] != table["interp_threads_head"]

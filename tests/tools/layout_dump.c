@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Print a CPython layout, one `field=value` per line, from one of three
+ * sources so tests can compare them:
+ *
+ *   layout_dump --builtin MAJOR MINOR          built-in table (3.8-3.12)
+ *   layout_dump --dwarf PATH MAJOR MINOR       the interpreter's DWARF
+ *   layout_dump --debug-offsets PATH           _Py_DebugOffsets in the file (3.13+)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug_offsets.h"
+#include "dwarf_layout.h"
+#include "elf_file.h"
+#include "py_layout.h"
+
+static void print_layout(const struct py_version_layout *l)
+{
+	const struct py_layout *w = &l->walk;
+	const struct py_code_layout *c = &l->code;
+
+#define P(name, value) printf("%s=%u\n", name, (unsigned int)(value))
+	P("version", l->version_hex >> 16);
+	P("frame_model", w->frame_model);
+	P("flags", w->flags);
+	P("runtime_interpreters_head", w->runtime_interpreters_head);
+	P("interp_next", w->interp_next);
+	P("interp_threads_head", w->interp_threads_head);
+	P("tstate_next", w->tstate_next);
+	P("tstate_thread_id", w->tstate_thread_id);
+	P("tstate_frame", w->tstate_frame);
+	P("cframe_current_frame", w->cframe_current_frame);
+	P("frame_code", w->frame_code);
+	P("frame_previous", w->frame_previous);
+	P("frame_instr", w->frame_instr);
+	P("frame_owner", w->frame_owner);
+	P("frame_owner_skip", w->frame_owner_skip);
+	P("code_firstlineno", w->code_firstlineno);
+	P("code_name", w->code_name);
+	P("unicode_hash", w->unicode_hash);
+	P("code.ob_type", c->ob_type);
+	P("code.filename", c->filename);
+	P("code.name", c->name);
+	P("code.qualname", c->qualname);
+	P("code.firstlineno", c->firstlineno);
+	P("code.linetable", c->linetable);
+	P("code.code_adaptive", c->code_adaptive);
+	P("bytes_size", c->bytes_size);
+	P("bytes_sval", c->bytes_sval);
+	P("unicode_length", c->unicode_length);
+	P("unicode_state", c->unicode_state);
+	P("unicode_ascii_size", c->unicode_ascii_size);
+	P("unicode_compact_size", c->unicode_compact_size);
+	P("instr_kind", l->instr_kind);
+	P("linetable_kind", l->linetable_kind);
+#undef P
+}
+
+/* _Py_DebugOffsets as initialised in the file: the start of _PyRuntime. */
+static int from_debug_offsets(const char *path, struct py_version_layout *l)
+{
+	static const char *const names[] = { "_PyRuntime" };
+	uint8_t buf[DEBUG_OFFSETS_MAX_SIZE];
+	uint64_t addr, version;
+	bool ft;
+	struct elf_file *ef = elf_file_open(path);
+	int err;
+
+	if (!ef)
+		return -errno;
+	err = elf_file_lookup(ef, names, &addr, 1) == 1 ?
+		      elf_file_read_vaddr(ef, addr, buf, sizeof(buf)) :
+		      -ENOENT;
+	elf_file_close(ef);
+	if (err)
+		return err;
+	return debug_offsets_parse(buf, sizeof(buf), l, &version, &ft);
+}
+
+int main(int argc, char **argv)
+{
+	struct py_version_layout l;
+	int err = -EINVAL;
+
+	memset(&l, 0, sizeof(l));
+	if (argc == 4 && !strcmp(argv[1], "--builtin")) {
+		const struct py_version_layout *b = py_layout_builtin(atoi(argv[2]), atoi(argv[3]));
+
+		if (b) {
+			l = *b;
+			err = 0;
+		} else {
+			err = -ENOENT;
+		}
+	} else if (argc == 5 && !strcmp(argv[1], "--dwarf")) {
+		err = dwarf_layout_from_file(argv[2], getenv("REFBPF_DEBUG_ROOT"), atoi(argv[3]),
+					     atoi(argv[4]), &l);
+	} else if (argc == 3 && !strcmp(argv[1], "--debug-offsets")) {
+		err = from_debug_offsets(argv[2], &l);
+	} else {
+		fprintf(stderr, "usage: layout_dump --builtin MAJOR MINOR | --dwarf PATH MAJOR MINOR | --debug-offsets PATH\n");
+		return 2;
+	}
+	if (err) {
+		fprintf(stderr, "layout_dump: %s\n", strerror(-err));
+		return 1;
+	}
+	print_layout(&l);
+	return 0;
+}
