@@ -1,7 +1,8 @@
 # refbpf: an eBPF sampling profiler for running CPython processes.
 #
 #   make            build ./refbpf
-#   make test       build, then run every test (unit + root integration)
+#   make test       build, fetch the test interpreters, run every test
+#   make pythons    fetch Debian's interpreters of other releases for the tests
 #   make deps       install the Debian build and test dependencies
 #   make demo       profile the bundled demo server for a few seconds
 #   make asan       build ./build-asan/refbpf with ASan + UBSan
@@ -64,7 +65,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench
+.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench pythons
 
 all: $(BIN)
 
@@ -98,9 +99,15 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tests
 
 test-tools: $(TOOLS)
 
+# Debian's interpreters from other releases (bullseye 3.9, trixie 3.13,
+# sid 3.14 and 3.15) into /var/cache/refbpf/pythons. Best effort: a test
+# whose interpreter is missing says "skipped: <reason>".
+pythons:
+	-./scripts/fetch-pythons.sh
+
 # The one test command: every test, unit and integration. Root-only tests
 # say "skipped: <reason>" when run without privileges.
-test: $(BIN) $(TOOLS)
+test: $(BIN) $(TOOLS) pythons
 	$(PYTHON) -m pytest -ra -v tests/
 
 test-unit: $(BIN) $(TOOLS)

@@ -4,12 +4,16 @@ Sources: pyenv builds under /root/.pyenv/versions (shared libpython),
 Debian's /usr/bin/python3.X (static), and any tree under $REFBPF_PYTHONS_DIR
 (interpreters unpacked from other Debian releases: DIR/*/usr/bin/python3.X
 or DIR/*/bin/python3*). Versions are read from the interpreter's own
-`sys.version_info` — running a *test* interpreter is fine; refbpf itself
+`sys.version_info` (and "t" for free-threaded builds) — running a *test* interpreter is fine; refbpf itself
 never runs its targets.
 """
 import glob
 import os
+import re
 import subprocess
+
+# Where scripts/fetch-pythons.sh puts Debian's interpreters.
+DEFAULT_PYTHONS_DIR = "/var/cache/refbpf/pythons"
 
 _cache = {}
 
@@ -29,10 +33,10 @@ def _candidates():
     paths = sorted(glob.glob("/root/.pyenv/versions/*/bin/python3"))
     paths += sorted(p for p in glob.glob("/usr/bin/python3.*")
                     if os.path.basename(p)[len("python"):].replace(".", "").isdigit())
-    extra = os.environ.get("REFBPF_PYTHONS_DIR")
-    if extra:
-        paths += sorted(glob.glob(os.path.join(extra, "*", "usr", "bin", "python3.*")))
-        paths += sorted(glob.glob(os.path.join(extra, "*", "bin", "python3*")))
+    extra = os.environ.get("REFBPF_PYTHONS_DIR", DEFAULT_PYTHONS_DIR)
+    if os.path.isdir(extra):
+        paths += sorted(p for p in glob.glob(os.path.join(extra, "*", "usr", "bin", "python3.*"))
+                        if re.search(r"/python3\.\d+t?$", p))
     return [p for p in paths if os.access(p, os.X_OK) and not os.path.isdir(p)]
 
 
@@ -42,7 +46,9 @@ def _label(path, version):
     elif path.startswith("/usr/bin/"):
         kind = "debian"
     else:
-        kind = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(path)))) or "extra"
+        # DIR/<release>-<version>/usr/bin/python3.X
+        tree = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(path))))
+        kind = tree.split("-")[0] or "extra"
     return "%s-%d.%d.%d" % ((kind,) + version)
 
 

@@ -22,6 +22,8 @@ struct debug_offsets_map {
 	uint16_t pyobject_ob_type;
 	uint16_t bytes_ob_size, bytes_ob_sval;
 	uint16_t unicode_state, unicode_length, unicode_ascii_size;
+	uint16_t unicode_compact_size;		/* 0: not described (ASCII size + 16) */
+	uint64_t code_tag_mask;			/* f_executable is a tagged _PyStackRef */
 };
 
 static const struct debug_offsets_map maps[] = {
@@ -38,6 +40,37 @@ static const struct debug_offsets_map maps[] = {
 		.pyobject_ob_type = 360,
 		.bytes_ob_size = 520, .bytes_ob_sval = 528,
 		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+	},
+	{
+		/* 3.14: checked against the DWARF of Debian's 3.14.10. */
+		.min_version = 0x030e0000, .max_version = 0x030effff, .size = 760,
+		.runtime_interpreters_head = 40,
+		.interp_next = 64, .interp_threads_head = 72,
+		.tstate_next = 192, .tstate_current_frame = 208, .tstate_thread_id = 216,
+		.frame_previous = 256, .frame_executable = 264, .frame_instr_ptr = 272,
+		.frame_owner = 288,
+		.code_filename = 320, .code_name = 328, .code_qualname = 336,
+		.code_linetable = 344, .code_firstlineno = 352, .code_adaptive = 384,
+		.pyobject_ob_type = 408,
+		.bytes_ob_size = 600, .bytes_ob_sval = 608,
+		.unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
+		.code_tag_mask = 7,
+	},
+	{
+		/* 3.15: checked against the DWARF of Debian's 3.15.2. */
+		.min_version = 0x030f0000, .max_version = 0x030fffff, .size = 888,
+		.runtime_interpreters_head = 40,
+		.interp_next = 64, .interp_threads_head = 72,
+		.tstate_next = 192, .tstate_current_frame = 208, .tstate_thread_id = 240,
+		.frame_previous = 320, .frame_executable = 328, .frame_instr_ptr = 336,
+		.frame_owner = 352,
+		.code_filename = 384, .code_name = 392, .code_qualname = 400,
+		.code_linetable = 408, .code_firstlineno = 416, .code_adaptive = 448,
+		.pyobject_ob_type = 472,
+		.bytes_ob_size = 696, .bytes_ob_sval = 704,
+		.unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
+		.unicode_compact_size = 744,
+		.code_tag_mask = 7,
 	},
 };
 
@@ -91,8 +124,11 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	out->version_hex = (uint32_t)(version & 0xffff0000);
 	w->frame_model = FRAME_MODEL_INTERPRETER_FRAME;
 	w->flags = LAYOUT_HAS_OWNER;
-	/* FRAME_OWNED_BY_CSTACK == 3 in 3.13: the entry shim frames. */
+	/* Owners >= 3 are the interpreter's entry frames, not Python
+	 * functions: FRAME_OWNED_BY_CSTACK (3.13: 3; 3.14: 4) and
+	 * FRAME_OWNED_BY_INTERPRETER (3.14, 3.15: 3). */
 	w->frame_owner_skip = 3;
+	w->code_tag_mask = m->code_tag_mask;
 	out->instr_kind = INSTR_POINTER;
 	out->linetable_kind = LINETABLE_PEP657;
 
@@ -128,5 +164,8 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */
 	w->unicode_hash = c->unicode_length + 8;
 	c->unicode_compact_size = c->unicode_ascii_size + 16;
+	if (m->unicode_compact_size &&
+	    get_offset(buf, m->unicode_compact_size, &c->unicode_compact_size, 128))
+		return -EINVAL;
 	return 0;
 }
