@@ -42,10 +42,17 @@ struct {
 /* Samples are built here, then copied to the ring buffer at their size.
  * One slot per CPU; a plain array because a sample is larger than a
  * per-CPU map value may be. Sized to the CPU count by userspace. */
+/* Code objects this CPU has sent recently, direct-mapped by a hash of
+ * (process, address, name hash). A sample with one not in it wakes
+ * userspace at once, so a short-lived function is symbolized while its code
+ * object still exists; samples of known code are batched. */
+#define SEEN_CODE_SLOTS 4096
+
 struct scratch {
 	struct sample_event ev;
 	__u8 frame_buf[REFBPF_READ_SPAN];
 	__u8 code_buf[REFBPF_READ_SPAN];
+	__u64 seen_code[SEEN_CODE_SLOTS];
 };
 
 struct {
@@ -187,9 +194,22 @@ struct frame_walk {
 	const struct py_layout *l;
 	struct scratch *s;
 	__u64 frame;
+	__u64 pid_salt;
 	__u32 n;
 	__u32 flags;
+	bool new_code;		/* a code object not in seen_code */
 };
+
+static __always_inline void note_code(struct frame_walk *w, const struct py_frame_rec *rec)
+{
+	__u64 key = (rec->code ^ (rec->name_hash * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
+	__u32 slot = (__u32)((key * 0xff51afd7ed558ccdull) >> 52) & (SEEN_CODE_SLOTS - 1);
+
+	if (w->s->seen_code[slot] != key) {
+		w->s->seen_code[slot] = key;
+		w->new_code = true;
+	}
+}
 
 static long frame_walk_step(__u64 index, void *arg)
 {
@@ -243,6 +263,7 @@ static long frame_walk_step(__u64 index, void *arg)
 						 (void *)(name + l->unicode_hash)))
 			rec->reserved = 0;
 	}
+	note_code(w, rec);
 	w->n++;
 	return 0;
 }
@@ -278,6 +299,7 @@ static __always_inline int sample_thread(void)
 		.l = l,
 		.s = s,
 		.frame = top,
+		.pid_salt = (__u64)tgid << 40,
 	};
 
 	if (!w.frame) {
@@ -305,9 +327,11 @@ static __always_inline int sample_thread(void)
 	if (size > sizeof(struct sample_event))
 		size = sizeof(struct sample_event);
 	/* Waking userspace per sample costs more than the sample itself:
-	 * it polls on a timer, and is woken only when the buffer fills. */
+	 * it polls on a timer, and is woken only for new code objects or
+	 * when the buffer fills. */
 	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 wakeup = pending > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 wakeup = w.new_code || pending > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP :
+									 BPF_RB_NO_WAKEUP;
 
 	if (bpf_ringbuf_output(&events, &s->ev, size, wakeup))
 		count_error(UNWIND_RINGBUF_FULL);

@@ -187,7 +187,16 @@ int bpf_session_watch(struct bpf_session *s, pid_t pid, __u32 flags)
 
 int bpf_session_poll(struct bpf_session *s, int timeout_ms)
 {
-	return ring_buffer__poll(s->rb, timeout_ms);
+	int n = ring_buffer__poll(s->rb, timeout_ms);
+
+	/* Samples are submitted without a wake-up, so a poll that timed
+	 * out may still have records waiting: consume them now. */
+	if (n >= 0) {
+		int more = ring_buffer__consume(s->rb);
+
+		n = more < 0 ? more : n + more;
+	}
+	return n;
 }
 
 int bpf_session_drain(struct bpf_session *s)

@@ -32,7 +32,8 @@ int bpf_session_remove_target(struct bpf_session *s, pid_t pid);
 /* Report exec and exit of `pid`; `flags` (enum watch_flags) adds its forks. */
 int bpf_session_watch(struct bpf_session *s, pid_t pid, __u32 flags);
 
-/* Wait up to timeout_ms for events and dispatch them. Count or -errno. */
+/* Wait up to timeout_ms for a wake-up, then dispatch every pending record.
+ * Count or -errno. */
 int bpf_session_poll(struct bpf_session *s, int timeout_ms);
 /* Dispatch whatever is pending without waiting. */
 int bpf_session_drain(struct bpf_session *s);
