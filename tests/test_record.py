@@ -244,7 +244,8 @@ def test_sub_interpreter_seen(python, tmp_path, refbpf_bin):
     total = sum(c for _, c in stacks)
     sub = self_samples(stacks, "sub_interpreter_work")
     assert sub >= 0.9 * total and total > 200, r.stdout
-    assert any(f[0] == "<module>" and f[1] == "<string>" for frames, _ in stacks
+    # the sub-interpreter's own module frame (3.14 names it <script>)
+    assert any(f[0] == "<module>" and f[1] in ("<string>", "<script>") for frames, _ in stacks
                for f in frames), stacks[:3]
 
 
