@@ -2,6 +2,7 @@
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -53,9 +54,14 @@ def test_not_root_names_missing_capabilities(refbpf_bin):
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 or not setpriv:
         pytest.skip("skipped: needs root and setpriv to drop privileges")
-    r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
-                        "--inh-caps=-all", refbpf_bin, "-p", str(os.getpid())],
-                       capture_output=True, text=True, timeout=30)
+    # A copy the unprivileged user can reach, wherever the tree is.
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        binary = os.path.join(d, "refbpf")
+        shutil.copy(refbpf_bin, binary)
+        r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "--inh-caps=-all", binary, "-p", str(os.getpid())],
+                           capture_output=True, text=True, timeout=30)
     lines = one_line_error(r, "permission denied", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE")
     assert len(lines) == 1
 
