@@ -48,7 +48,7 @@ static void install_signal_handlers(void)
 
 static void print_version(void)
 {
-	printf("refbpf %s (libbpf %u.%u, libdw, BTF: /sys/kernel/btf/vmlinux or --btf; CPython 3.8-3.13)\n",
+	printf("refbpf %s (libbpf %u.%u, libdw, BTF: /sys/kernel/btf/vmlinux or --btf; CPython 3.8-3.15)\n",
 	       REFBPF_VERSION, libbpf_major_version(), libbpf_minor_version());
 }
 
