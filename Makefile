@@ -124,7 +124,7 @@ demo: $(BIN)
 	./scripts/demo.sh
 
 bench: $(BIN)
-	$(PYTHON) bench/overhead.py
+	$(PYTHON) bench/run.py
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)

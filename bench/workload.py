@@ -1,9 +1,20 @@
 """A CPU-bound pure-Python workload for the benchmarks.
 
-Recurses to DEPTH frames, then calls small functions in a loop for SECONDS
-and prints `ITERATIONS <n>` on exit (or on SIGINT/SIGTERM).
+Recurses to DEPTH frames, then calls small functions in a loop for SECONDS.
 
-usage: workload.py SECONDS [DEPTH]
+usage: workload.py SECONDS [DEPTH] [--go]
+
+Default mode: prints READY, runs at once, prints `ITERATIONS <n>` on exit
+(or on SIGTERM).
+
+--go mode (what bench/run.py uses): DEPTH is the total number of Python
+frames on the stack at the leaf (add(), <module> included; at least 7).
+Prints READY, then waits, idle, for a line on stdin; then descends, spins
+for SECONDS and prints
+  RESULT iterations=<n> seconds=<wall> cpu=<process CPU seconds> depth=<frames>
+timed at the bottom of the stack, so the window holds only the spin; then
+waits, idle, for stdin to close before exiting. Being idle before and after
+the window lets a profiler attach and detach outside of it.
 """
 import signal
 import sys
@@ -23,17 +34,30 @@ def work_unit(n):
     return total
 
 
-def spin(deadline):
+def spin(seconds):
     global count
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         work_unit(200)
         count += 1
 
 
-def descend(depth, deadline):
+def timed_spin(seconds):
+    global count
+    frames, f = 0, sys._getframe()
+    while f is not None:
+        frames, f = frames + 1, f.f_back
+    c0, t0 = time.process_time(), time.monotonic()
+    spin(seconds)
+    t1, c1 = time.monotonic(), time.process_time()
+    print("RESULT iterations=%d seconds=%.6f cpu=%.6f depth=%d"
+          % (count, t1 - t0, c1 - c0, frames + 3), flush=True)
+
+
+def descend(depth, body, seconds):
     if depth <= 0:
-        return spin(deadline)
-    return descend(depth - 1, deadline)
+        return body(seconds)
+    return descend(depth - 1, body, seconds)
 
 
 def finish(*_):
@@ -42,12 +66,23 @@ def finish(*_):
 
 
 def main():
-    seconds = float(sys.argv[1])
-    depth = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    argv = [a for a in sys.argv[1:] if a != "--go"]
+    go = "--go" in sys.argv[1:]
+    seconds = float(argv[0])
+    depth = int(argv[1]) if len(argv) > 1 else 20
     sys.setrecursionlimit(depth + 200)
+    if go:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        print("READY", flush=True)
+        if not sys.stdin.readline():
+            return
+        # <module>, main, descend x (n + 1), timed_spin, spin, work_unit, add
+        descend(max(0, depth - 7), timed_spin, seconds)
+        sys.stdin.read()
+        return
     signal.signal(signal.SIGTERM, finish)
     print("READY", flush=True)
-    descend(depth, time.monotonic() + seconds)
+    descend(depth, spin, seconds)
     finish()
 
 

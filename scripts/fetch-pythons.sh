@@ -1,158 +1,373 @@
 #!/usr/bin/env bash
-# Fetch the Debian interpreters the tests use into a cache directory, each
-# in its own tree that runs on this host:
-#   DIR/bullseye-3.9   DIR/trixie-3.13   DIR/sid-3.14   DIR/sid-3.15
-# Packages come from Debian's archive through a private apt state (the
-# host's apt configuration is not touched); trees from releases newer than
-# the host's glibc get their binary patched (patchelf) to use the tree's own
-# loader and libraries, so DIR/NAME/usr/bin/python3.X runs directly and
-# /proc/PID/exe is the python binary. Detached DWARF from python3.X-dbg is
-# kept under DIR/NAME/usr/lib/debug/.build-id when the release has it.
+# Fetch the Debian interpreters the tests use into a cache directory, each in
+# its own tree that runs on this host with no environment variables:
+#   DIR/bullseye-3.9/usr/bin/python3.9     (3.9.2, static non-PIE)
+#   DIR/trixie-3.13/usr/bin/python3.13     (3.13.5)
+#   DIR/sid-3.X/usr/bin/python3.X          (every python3.X sid has, >= 3.13;
+#                                           3.14 and 3.15 are required)
+#   DIR/trixie-3.13t/usr/bin/python3.13t   (free-threaded, built here from
+#                                           trixie's python3.13 source package)
 #
-# usage: scripts/fetch-pythons.sh [DIR]    (root; idempotent)
+# Packages come from Debian's archive through a private apt state under
+# DIR/.apt (the host's apt sources and dpkg database are not touched; nothing
+# from these releases is installed on the host). Each tree is the unpacked
+# closure of python3.X-minimal + libpython3.X-stdlib (libc6 included), and
+# its binary is patched in place (patchelf: the tree's own ld.so as
+# interpreter, the tree's lib dirs as DT_RPATH), so it runs on an older host
+# glibc, /proc/PID/exe is the python binary, and sys.prefix is the tree. The
+# unpatched binary is kept as python3.X.orig (same build-id). Detached DWARF
+# from python3.X-dbg is kept at DIR/NAME/usr/lib/debug/.build-id/xx/yyyy.debug
+# (only the file named by the binary's build-id).
+#
+# usage: scripts/fetch-pythons.sh [DIR]   (as root; idempotent: a tree that
+#        already works is kept; default DIR: $REFBPF_PYTHONS_DIR or
+#        /var/cache/refbpf/pythons)
+# env:   REFBPF_DEBIAN_MIRROR  (default http://deb.debian.org/debian)
+#        REFBPF_FETCH_JOBS     (make -j for the 3.13t build, default: nproc)
+#
+# Prints one line per interpreter on stdout:
+#   fetch-pythons: NAME PATH VERSION static|pie dwarf: yes|no
+# and exits non-zero when any interpreter could not be obtained (the others
+# are still fetched; each failure is explained on stderr).
 set -uo pipefail
+
+usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; }
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 
 DIR=${1:-${REFBPF_PYTHONS_DIR:-/var/cache/refbpf/pythons}}
 MIRROR=${REFBPF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+JOBS=${REFBPF_FETCH_JOBS:-$(nproc 2>/dev/null || echo 2)}
 ARCH=amd64
-mkdir -p "$DIR" || exit 1
-STATE="$DIR/.apt"
+FAILED=()
 
 log() { echo "fetch-pythons: $*" >&2; }
+fail() { log "FAILED: $*"; return 1; }
+
+[ "$(id -u)" = 0 ] || { log "must run as root (apt-get download, dpkg-deb, host build tools)"; exit 2; }
+mkdir -p "$DIR" || exit 2
+DIR=$(cd "$DIR" && pwd -P) || exit 2 # absolute: it ends up in RPATHs and --prefix
+STATE="$DIR/.apt"
+mkdir -p "$STATE" || exit 2
+
+# One run at a time per DIR.
+exec 9>"$STATE/lock"
+flock -w 1800 9 || { log "another fetch-pythons holds $STATE/lock"; exit 2; }
 
 retry() {
 	local n
 	for n in 1 2 3; do
 		"$@" && return 0
-		sleep $((n * 2))
+		[ $n -lt 3 ] && { log "retrying ($n): $*"; sleep $((n * 3)); }
 	done
 	return 1
 }
 
-ensure_host_tools() {
-	local missing=()
-	command -v patchelf >/dev/null || missing+=(patchelf)
-	command -v dpkg-deb >/dev/null || missing+=(dpkg)
+# --- host tools --------------------------------------------------------------
+
+HOST_TOOLS=(patchelf dpkg-dev binutils build-essential pkgconf lz4)
+# Development headers for the 3.13t build (bookworm's; only build inputs).
+HOST_BUILD_DEPS=(libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
+	libexpat1-dev libreadline-dev libncurses-dev libgdbm-dev uuid-dev)
+
+ensure_host_packages() {
+	local p missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
 	[ ${#missing[@]} -eq 0 ] && return 0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	log "installing on the host: ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+		retry apt-get update -qq >/dev/null 2>&1
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1
+	fi
 }
 
-# apt-get with a private state for one suite.
-apt_suite() {
-	local suite=$1
-	shift
-	local s="$STATE/$suite"
-	apt-get -q -o Dir::Etc::SourceList="$s/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+# --- private apt state --------------------------------------------------------
+
+# apt_state STATE_NAME apt-get|apt-cache ARGS...: run apt with the private state
+# $STATE/STATE_NAME (its own sources.list, lists, empty dpkg status, caches).
+apt_state() {
+	local s="$STATE/$1" tool=$2
+	shift 2
+	"$tool" -q -o Dir::Etc::SourceList="$s/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
 		-o Dir::State::Lists="$s/lists" -o Dir::State::status="$s/status" \
+		-o Dir::State::extended_states="$s/extended_states" \
 		-o Dir::Cache="$s/cache" -o Dir::Cache::archives="$s/archives" \
-		-o APT::Architecture=$ARCH -o APT::Get::List-Cleanup=0 \
-		-o Debug::NoLocking=1 "$@"
+		-o APT::Architecture=$ARCH -o APT::Architectures=$ARCH -o APT::Get::List-Cleanup=0 \
+		-o APT::Default-Release= -o APT::Sandbox::User=root -o Debug::NoLocking=1 "$@"
 }
 
-prepare_suite() {
-	local suite=$1 s="$STATE/$1"
+# prepare_state NAME SOURCES_LINE [refresh]: create the state and make sure its
+# lists exist (fetched again when older than a day, or when asked to refresh).
+prepare_state() {
+	local name=$1 line=$2 refresh=${3:-} s="$STATE/$1"
 	mkdir -p "$s/lists/partial" "$s/cache" "$s/archives/partial"
 	: >"$s/status"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $suite main" >"$s/sources.list"
-	if [ ! -f "$s/updated" ] || [ -n "$(find "$s/updated" -mmin +1440)" ]; then
-		retry apt_suite "$suite" update >/dev/null 2>&1 || { log "$suite: apt-get update failed"; return 1; }
+	if [ "$(cat "$s/sources.list" 2>/dev/null)" != "$line" ]; then
+		echo "$line" >"$s/sources.list"
+		rm -f "$s/updated"
+	fi
+	if [ ! -f "$s/updated" ] || { [ -n "$refresh" ] && [ -n "$(find "$s/updated" -mmin +1440)" ]; }; then
+		# apt-get update exits 0 when an index fails to download: check its output.
+		retry update_ok "$name" ||
+			{ fail "$name: apt-get update failed (see $s/update.log: $(grep -m1 '^[WE]:' "$s/update.log"))"; return 1; }
 		touch "$s/updated"
 	fi
 }
 
-# Resolve the closure of packages and unpack each .deb into the tree.
+update_ok() {
+	apt_state "$1" apt-get -o Acquire::Retries=2 update >"$STATE/$1/update.log" 2>&1 &&
+		! grep -qE '^(E:|W: Failed to fetch|W: Some index files failed)' "$STATE/$1/update.log"
+}
+
+deb_line() { echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $1 main"; }
+src_line() { echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $1 main"; }
+
+# Unpack the closure of PACKAGES (as resolved from an empty system) into TREE.
 unpack_closure() {
 	local suite=$1 tree=$2
 	shift 2
-	local pkgs
-	pkgs=$(apt_suite "$suite" -s install --no-install-recommends "$@" 2>/dev/null |
+	local pkgs d
+	pkgs=$(apt_state "$suite" apt-get -s install --no-install-recommends "$@" 2>"$STATE/$suite/resolve.log" |
 		awk '/^Inst /{print $2}')
-	[ -n "$pkgs" ] || { log "$suite: cannot resolve $*"; return 1; }
-	(cd "$STATE/$suite/archives" && retry apt_suite "$suite" download $pkgs >/dev/null 2>&1) ||
-		{ log "$suite: download failed"; return 1; }
-	local p deb
-	for p in $pkgs; do
-		deb=$(ls "$STATE/$suite/archives/${p}"_*.deb 2>/dev/null | head -n1)
-		[ -n "$deb" ] || { log "$suite: $p missing"; return 1; }
-		dpkg-deb -x "$deb" "$tree" || return 1
+	[ -n "$pkgs" ] || { fail "$suite: cannot resolve $* (see $STATE/$suite/resolve.log)"; return 1; }
+	d="$STATE/$suite/debs.$$"
+	rm -rf "$d" && mkdir -p "$d"
+	# shellcheck disable=SC2086
+	(cd "$d" && retry apt_state "$suite" apt-get download $pkgs >"$STATE/$suite/download.log" 2>&1) ||
+		{ rm -rf "$d"; fail "$suite: apt-get download failed (see $STATE/$suite/download.log)"; return 1; }
+	local deb
+	for deb in "$d"/*.deb; do
+		dpkg-deb -x "$deb" "$tree" || { rm -rf "$d"; fail "$suite: cannot unpack $deb"; return 1; }
 	done
+	rm -rf "$d"
 }
 
-# Keep only the DWARF file named by the binary's build-id from a -dbg package.
+# --- per-tree helpers -------------------------------------------------------------
+
+build_id() { readelf -n "$1" 2>/dev/null | awk '/Build ID/{print $3; exit}'; }
+
+debug_rel() {
+	local id
+	id=$(build_id "$1")
+	[ -n "$id" ] && echo "usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+}
+
+# Keep only the DWARF file named by the binary's build-id from python3.X-dbg.
 keep_dwarf() {
-	local suite=$1 tree=$2 ver=$3
-	local bin="$tree/usr/bin/python$ver" id tmp deb
-	id=$(readelf -n "$bin.orig" 2>/dev/null | awk '/Build ID/{print $3}')
-	[ -n "$id" ] || id=$(readelf -n "$bin" | awk '/Build ID/{print $3}')
-	local rel="usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
-	[ -f "$tree/$rel" ] && return 0
-	(cd "$STATE/$suite/archives" && retry apt_suite "$suite" download "python$ver-dbg" >/dev/null 2>&1) || return 1
-	deb=$(ls "$STATE/$suite/archives/python${ver}-dbg"_*.deb 2>/dev/null | head -n1)
-	[ -n "$deb" ] || return 1
-	tmp=$(mktemp -d)
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "./$rel" 2>/dev/null
-	if [ -f "$tmp/$rel" ]; then
-		mkdir -p "$(dirname "$tree/$rel")"
-		mv "$tmp/$rel" "$tree/$rel"
+	local suite=$1 tree=$2 ver=$3 bin=$4 rel d deb
+	rel=$(debug_rel "$bin") || return 1
+	[ -n "$rel" ] || return 1
+	[ -s "$tree/$rel" ] && return 0
+	d="$STATE/$suite/dbg.$$"
+	rm -rf "$d" && mkdir -p "$d"
+	if (cd "$d" && retry apt_state "$suite" apt-get download "python$ver-dbg" >/dev/null 2>&1); then
+		deb=$(ls "$d"/*.deb 2>/dev/null | head -n1)
+		[ -n "$deb" ] && dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$d" "./$rel" 2>/dev/null
+		if [ -s "$d/$rel" ]; then
+			mkdir -p "$(dirname "$tree/$rel")"
+			mv "$d/$rel" "$tree/$rel"
+		fi
 	fi
-	rm -rf "$tmp"
-	[ -f "$tree/$rel" ]
+	rm -rf "$d"
+	[ -s "$tree/$rel" ]
 }
 
-# Point the binary at the tree's own loader and libraries.
+# Absolute symlinks whose target the tree itself has (sitecustomize.py ->
+# /etc/python3.X/..., lib64/ld-linux...) are made relative, so they stay in
+# the tree instead of reaching into the host's /etc or /lib.
+localize_symlinks() {
+	local tree=$1 l t
+	find "$tree" -type l -lname '/*' -print0 2>/dev/null |
+		while IFS= read -r -d '' l; do
+			t=$(readlink "$l")
+			[ -e "$tree$t" ] || [ -L "$tree$t" ] || continue
+			ln -sfn "$(realpath -ms --relative-to="$(dirname "$l")" "$tree$t")" "$l"
+		done
+}
+
+# Point the binary at the tree's own loader and libraries (in place; the
+# original is kept as BIN.orig).
 patch_binary() {
-	local tree=$1 ver=$2
-	local bin="$tree/usr/bin/python$ver"
-	local ld
-	ld=$(ls "$tree"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$tree"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2>/dev/null | head -n1)
-	[ -n "$ld" ] || { log "no loader in $tree"; return 1; }
-	[ -f "$bin.orig" ] || cp -p "$bin" "$bin.orig"
-	cp -p "$bin.orig" "$bin"
-	patchelf --set-interpreter "$ld" \
-		--force-rpath --set-rpath "$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu" "$bin"
+	local tree=$1 bin=$2 ld="" cand real
+	for cand in "$tree"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$tree"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2; do
+		real=$(readlink -f "$cand" 2>/dev/null) || continue
+		case "$real" in "$tree"/*) [ -f "$real" ] && { ld=$cand; break; } ;; esac
+	done
+	[ -n "$ld" ] || { fail "no ld-linux-x86-64.so.2 in $tree"; return 1; }
+	[ -f "$bin.orig" ] || cp -p "$bin" "$bin.orig" || return 1
+	cp -p "$bin.orig" "$bin.new" &&
+		patchelf --set-interpreter "$ld" --force-rpath \
+			--set-rpath "$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu:$tree/usr/lib:$tree/lib" \
+			"$bin.new" &&
+		mv -f "$bin.new" "$bin"
 }
 
-works() {
-	local bin=$1
-	[ -x "$bin" ] && "$bin" -c 'import json, threading, http.server, sys; assert sys.prefix.startswith(sys.argv[1])' "$(dirname "$(dirname "$(dirname "$bin")")")" >/dev/null 2>&1
-}
-
-# fetch NAME SUITE VERSION
-fetch() {
-	local name=$1 suite=$2 ver=$3
-	local tree="$DIR/$name" bin="$DIR/$name/usr/bin/python$ver"
-	if works "$bin"; then
-		summary "$name" "$bin" "$ver"
-		return 0
-	fi
-	rm -rf "$tree"
-	mkdir -p "$tree"
-	prepare_suite "$suite" || return 1
-	unpack_closure "$suite" "$tree" "python$ver-minimal" "libpython$ver-stdlib" || return 1
-	[ -x "$bin" ] || { log "$name: no $bin in the packages"; return 1; }
-	# Releases newer than the host need their own glibc.
-	if ! works "$bin"; then
-		unpack_closure "$suite" "$tree" libc6 || return 1
-		patch_binary "$tree" "$ver" || return 1
-	fi
-	works "$bin" || { log "$name: $bin does not run"; return 1; }
-	keep_dwarf "$suite" "$tree" "$ver" || log "$name: no DWARF (python$ver-dbg) in $suite"
-	summary "$name" "$bin" "$ver"
+# check BIN TREE [freethreaded]: the interpreter runs with an empty
+# environment, /proc/self/exe is BIN itself, sys.prefix is TREE/usr, and the
+# usual stdlib (with the C extensions that bring their own libraries) imports.
+CHECK_PY='
+import os, sys
+exe, prefix, ft = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+import json, threading, http.server, ssl, sqlite3, ctypes, zlib, lzma, bz2, decimal, hashlib, socket, select
+assert os.path.realpath("/proc/self/exe") == os.path.realpath(exe), os.readlink("/proc/self/exe")
+assert os.path.realpath(sys.prefix) == os.path.realpath(prefix), sys.prefix
+assert os.path.realpath(sys.executable) == os.path.realpath(exe), sys.executable
+if ft:
+    import sysconfig
+    assert sysconfig.get_config_var("Py_GIL_DISABLED") == 1, "Py_GIL_DISABLED"
+    assert sys._is_gil_enabled() is False, "GIL enabled"
+print("ok")
+'
+check() {
+	local bin=$1 tree=$2 ft=${3:-0} out
+	[ -x "$bin" ] || { echo "$bin: missing"; return 1; }
+	out=$(cd / && env -i "$bin" -c "$CHECK_PY" "$bin" "$tree/usr" "$ft" 2>&1)
+	[ "$out" = ok ] || { echo "$out" | tail -n 3; return 1; }
 }
 
 summary() {
-	local name=$1 bin=$2 ver=$3 kind dwarf version
-	kind=$(readelf -h "$bin" | awk '/Type:/{print ($2 == "DYN") ? "pie" : "static"}')
-	version=$("$bin" -c 'import sys; print(sys.version.split()[0])')
-	dwarf=no
-	ls "$DIR/$name"/usr/lib/debug/.build-id/*/*.debug >/dev/null 2>&1 && dwarf=yes
+	local name=$1 bin=$2 tree=$3 kind dwarf=no version rel
+	kind=$(readelf -h "$bin" 2>/dev/null | awk '/Type:/{print ($2 == "DYN") ? "pie" : "static"}')
+	version=$(env -i "$bin" -c 'import sys; print(sys.version.split()[0] + ("t" if "free-threading" in sys.version else ""))')
+	rel=$(debug_rel "$bin")
+	[ -n "$rel" ] && [ -s "$tree/$rel" ] && dwarf=yes
 	echo "fetch-pythons: $name $bin $version $kind dwarf: $dwarf"
 }
 
-ensure_host_tools || { log "cannot install patchelf"; exit 1; }
-status=0
-fetch bullseye-3.9 bullseye 3.9 || status=1
-fetch trixie-3.13 trixie 3.13 || status=1
-fetch sid-3.14 sid 3.14 || status=1
-fetch sid-3.15 sid 3.15 || status=1
-exit $status
+# fetch_deb NAME SUITE VERSION: a Debian release's interpreter.
+fetch_deb() {
+	local name=$1 suite=$2 ver=$3
+	local tree="$DIR/$1" bin="$DIR/$1/usr/bin/python$3" why
+	if check "$bin" "$tree" >/dev/null; then
+		localize_symlinks "$tree"
+		[ -s "$tree/$(debug_rel "$bin")" ] || keep_dwarf "$suite" "$tree" "$ver" "$bin" >/dev/null 2>&1
+		summary "$name" "$bin" "$tree"
+		return 0
+	fi
+	log "$name: fetching python$ver from $suite"
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	prepare_state "$suite" "$(deb_line "$suite")" refresh ||
+		{ rm -rf "$tree"; fail "$name: no package lists for $suite"; return 1; }
+	unpack_closure "$suite" "$tree" "python$ver-minimal" "libpython$ver-stdlib" ||
+		{ rm -rf "$tree"; fail "$name: cannot get python$ver-minimal libpython$ver-stdlib from $suite"; return 1; }
+	[ -x "$bin" ] || { rm -rf "$tree"; fail "$name: the packages have no $bin"; return 1; }
+	localize_symlinks "$tree"
+	patch_binary "$tree" "$bin" || { rm -rf "$tree"; fail "$name: patchelf failed"; return 1; }
+	if ! why=$(check "$bin" "$tree"); then
+		rm -rf "$tree"
+		fail "$name: $bin does not work: $why"
+		return 1
+	fi
+	keep_dwarf "$suite" "$tree" "$ver" "$bin" || log "$name: no DWARF (python$ver-dbg) in $suite for build-id $(build_id "$bin")"
+	summary "$name" "$bin" "$tree"
+}
+
+# fetch_ft NAME SUITE SRCPKG: build a free-threaded interpreter (--disable-gil)
+# from a release's source package with the host's toolchain and libraries
+# (so it needs no patching); -g is kept (DWARF in the binary, and a copy at
+# the build-id path like the -dbg packages').
+fetch_ft() {
+	local name=$1 suite=$2 srcpkg=$3
+	local tree="$DIR/$name" ver=${3#python} st="$suite-src"
+	local bin="$tree/usr/bin/python${ver}t" why src build dsc rel t0
+	if check "$bin" "$tree" 1 >/dev/null; then
+		summary "$name" "$bin" "$tree"
+		return 0
+	fi
+	t0=$(date +%s)
+	ensure_host_packages "${HOST_BUILD_DEPS[@]}" || log "$name: some build dependencies are missing; modules may be missing"
+	prepare_state "$st" "$(src_line "$suite")" refresh || return 1
+	src="$STATE/$st/source"
+	build="$STATE/$st/build"
+	mkdir -p "$src"
+	rm -rf "$build" && mkdir -p "$build"
+	# The source files are kept in $src: a rebuild does not download them again.
+	dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
+	if [ -z "$dsc" ] || ! (cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1); then
+		rm -rf "$build" "$src" && mkdir -p "$build" "$src"
+		log "$name: apt-get source $srcpkg ($suite)"
+		(cd "$src" && retry apt_state "$st" apt-get source --download-only "$srcpkg" >"$src/download.log" 2>&1) ||
+			{ fail "$name: apt-get source $srcpkg failed (see $src/download.log)"; return 1; }
+		dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
+		[ -n "$dsc" ] || { fail "$name: no .dsc for $srcpkg in $src"; return 1; }
+		(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1) ||
+			{ fail "$name: dpkg-source -x $dsc failed (see $build/unpack.log)"; return 1; }
+	fi
+	rm -rf "$tree"
+	log "$name: building (configure --disable-gil; make -j$JOBS; make install), log in $build/build.log"
+	mkdir -p "$build/obj"
+	if ! (cd "$build/obj" &&
+		../src/configure --prefix="$tree/usr" --disable-gil --with-ensurepip=no \
+			--disable-test-modules --without-static-libpython &&
+		make -j"$JOBS" &&
+		make install) >"$build/build.log" 2>&1; then
+		cp -f "$build/build.log" "$STATE/$st/build.log"
+		rm -rf "$tree"
+		fail "$name: build failed (see $STATE/$st/build.log: $(tail -n 2 "$build/build.log" | tr '\n' ' '))"
+		return 1
+	fi
+	cp -f "$build/build.log" "$STATE/$st/build.log"
+	# `make install` also links python3.X and python3 to python3.Xt: drop them so
+	# the tree holds only the free-threaded name (and no second "python3.X").
+	rm -f "$tree/usr/bin/python$ver" "$tree/usr/bin/python3"
+	if ! why=$(check "$bin" "$tree" 1); then
+		rm -rf "$tree"
+		fail "$name: $bin is not a working free-threaded interpreter: $why (see $STATE/$st/build.log)"
+		return 1
+	fi
+	rel=$(debug_rel "$bin")
+	if [ -n "$rel" ]; then
+		mkdir -p "$(dirname "$tree/$rel")"
+		if objcopy --only-keep-debug "$bin" "$tree/$rel"; then
+			chmod 0644 "$tree/$rel"
+		else
+			log "$name: objcopy --only-keep-debug failed"
+		fi
+	fi
+	rm -rf "$build"
+	log "$name: built in $(($(date +%s) - t0)) s"
+	summary "$name" "$bin" "$tree"
+}
+
+run() {
+	"$@" || FAILED+=("$2")
+}
+
+ensure_host_packages "${HOST_TOOLS[@]}" || { log "cannot install host tools: ${HOST_TOOLS[*]}"; exit 2; }
+
+run fetch_deb bullseye-3.9 bullseye 3.9
+run fetch_deb trixie-3.13 trixie 3.13
+
+# sid: whatever python3.X (>= 3.13) it carries now, 3.14 and 3.15 in any case,
+# and the sid trees already here (they are kept while they work, even offline).
+sid_required="3.14 3.15"
+sid_existing=$(cd "$DIR" && for t in sid-3.*; do [[ -d $t && $t =~ ^sid-3\.[0-9]+$ ]] && echo "${t#sid-}"; done)
+sid_listed=""
+if prepare_state sid "$(deb_line sid)"; then
+	sid_listed=$(apt_state sid apt-cache pkgnames python3. 2>/dev/null |
+		sed -n 's/^python\(3\.[0-9][0-9]*\)-minimal$/\1/p' | awk -F. '$2 >= 13')
+	log "sid carries python $(echo "$sid_listed" | sort -t. -k2,2n | tr '\n' ' ')"
+	for v in $sid_required; do
+		echo "$sid_listed" | grep -qx "$v" || log "sid has no python$v-minimal now"
+	done
+else
+	log "cannot read sid's package lists: trying $sid_required and the sid trees already in $DIR"
+fi
+# shellcheck disable=SC2086
+for v in $(printf '%s\n' $sid_required $sid_existing $sid_listed | sort -t. -k2,2n -u); do
+	run fetch_deb "sid-$v" sid "$v"
+done
+
+run fetch_ft trixie-3.13t trixie python3.13
+
+# The .debs are not needed once unpacked.
+rm -rf "$STATE"/*/archives/*.deb "$STATE"/*/cache/*.bin
+
+if [ ${#FAILED[@]} -gt 0 ]; then
+	log "FAILED: ${FAILED[*]}"
+	exit 1
+fi
+exit 0

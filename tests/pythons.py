@@ -40,6 +40,11 @@ def _candidates():
     return [p for p in paths if os.access(p, os.X_OK) and not os.path.isdir(p)]
 
 
+def _free_threaded(path):
+    """True for a free-threaded (--disable-gil) build: python3.Xt."""
+    return re.search(r"/python3\.\d+t$", path) is not None
+
+
 def _label(path, version):
     if path.startswith("/root/.pyenv/"):
         kind = "pyenv"
@@ -49,7 +54,7 @@ def _label(path, version):
         # DIR/<release>-<version>/usr/bin/python3.X
         tree = os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(path))))
         kind = tree.split("-")[0] or "extra"
-    return "%s-%d.%d.%d" % ((kind,) + version)
+    return "%s-%d.%d.%d%s" % ((kind,) + version + ("t" if _free_threaded(path) else "",))
 
 
 def find_interpreters(min_version=(3, 8)):

@@ -184,6 +184,9 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	if (debug_offsets_present(head, sizeof(head))) {
 		err = debug_offsets_parse(head, sizeof(head), &out->layout, &hex, &out->free_threaded);
 		format_version(hex, out->version, sizeof(out->version));
+		/* "3.13.5t", as free-threaded builds name themselves */
+		if (out->free_threaded)
+			strncat(out->version, "t", sizeof(out->version) - strlen(out->version) - 1);
 		out->major = (hex >> 24) & 0xff;
 		out->minor = (hex >> 16) & 0xff;
 		if (err == -ENOTSUP) {
