@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cli.h"
 #include "folded_writer.h"
 #include "privileges.h"
@@ -78,14 +79,6 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 		status = 1;
 	}
 	return status;
-}
-
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)

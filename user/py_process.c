@@ -5,6 +5,7 @@
  * decided by symbols, never by file name. Files are opened through
  * /proc/PID/root so processes in other mount namespaces work.
  */
+#include "clock.h"
 #include "py_process.h"
 
 #include <errno.h>
@@ -45,14 +46,6 @@ struct interp_elf {
 	uint64_t syms[SYM_NR];		/* link-time addresses */
 	uint64_t bias;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Mapped path without the " (deleted)" suffix the kernel appends. */
 static void mapped_path(const char *path, char *out, size_t len)
@@ -291,7 +284,7 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
 			size_t whylen)
 {
-	double deadline = now_s() + wait_s;
+	double deadline = monotonic_s() + wait_s;
 	int status;
 
 	memset(out, 0, sizeof(*out));
@@ -303,7 +296,7 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 	for (;;) {
 		status = discover_once(pid, out, why, whylen);
 		if (status == PY_OK || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
-		    status == PY_UNSUPPORTED || now_s() >= deadline)
+		    status == PY_UNSUPPORTED || monotonic_s() >= deadline)
 			break;
 		/* A process that started moments ago may still be loading
 		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */

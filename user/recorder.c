@@ -6,6 +6,7 @@
  * parent's layout); an exec'd one is re-discovered as soon as its new
  * interpreter has started.
  */
+#include "clock.h"
 #include "recorder.h"
 
 #include <errno.h>
@@ -61,14 +62,6 @@ struct recorder {
 	uint32_t *index;
 	size_t index_size;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static size_t pid_slot(const struct recorder *r, pid_t pid)
 {
@@ -144,7 +137,7 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	uint32_t flags = 0;
 
 	if (!r->first_sample)
-		r->first_sample = now_s();
+		r->first_sample = monotonic_s();
 	if (!t || t->state != RT_ACTIVE || !t->sym || n == 0 || n > REFBPF_MAX_FRAMES ||
 	    size < offsetof(struct sample_event, frames) + n * sizeof(ev->frames[0]))
 		return 0;
@@ -201,7 +194,7 @@ static void begin_discovery(struct recorder *r, struct rtarget *t)
 	t->proc.version[0] = 0;
 	if (!t->samples)
 		t->was_profiled = false;
-	t->discover_deadline = now_s() + r->o->attach_wait_s;
+	t->discover_deadline = monotonic_s() + r->o->attach_wait_s;
 	set_state(r, t, RT_DISCOVERING);
 }
 
@@ -227,7 +220,7 @@ static void retry_discovery(struct recorder *r, struct rtarget *t)
 		set_state(r, t, RT_EXITED);
 	} else if (status != PY_NOT_READY && status != PY_NOT_PYTHON) {
 		set_state(r, t, RT_FAILED);
-	} else if (now_s() >= t->discover_deadline) {
+	} else if (monotonic_s() >= t->discover_deadline) {
 		/* Not Python (a shell, a helper): with -C its children
 		 * may still be. */
 		set_state(r, t, r->o->children ? RT_WATCHING : RT_FAILED);
@@ -503,7 +496,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	}
 	prof->rate_hz = o->rate_hz;
 	prof->period_s = 1.0 / o->rate_hz;
-	start = now_s();
+	start = monotonic_s();
 	now = start;
 	if (o->verbose)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
@@ -518,14 +511,14 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		for (size_t i = 0; i < r->n; i++)
 			if (r->t[i]->state == RT_DISCOVERING)
 				retry_discovery(r, r->t[i]);
-		now = now_s();
+		now = monotonic_s();
 	}
 	if (r->fatal)
 		fprintf(stderr, "refbpf: recording stopped: %s\n", strerror(-r->fatal));
 	else
 		/* Samples still in the ring buffer are part of the profile. */
 		bpf_session_drain(r->bpf);
-	prof->duration_s = now_s() - start;
+	prof->duration_s = monotonic_s() - start;
 	if (o->verbose && r->first_sample)
 		fprintf(stderr, "refbpf: first sample %.1f ms after start\n",
 			(r->first_sample - o->t0) * 1e3);

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef REFBPF_CLOCK_H
+#define REFBPF_CLOCK_H
+
+#include <time.h>
+
+/* CLOCK_MONOTONIC in seconds: deadlines, durations, start-up timings. */
+static inline double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#endif /* REFBPF_CLOCK_H */
