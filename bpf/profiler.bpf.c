@@ -359,7 +359,7 @@ struct {
 	__type(value, __u32);	/* enum watch_flags */
 } watched SEC(".maps");
 
-/* --all: every process on the host is watched. */
+/* --all: every exec on the host is reported, every Python fork followed. */
 const volatile bool watch_all = false;
 
 static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 code, __u32 ppid)
@@ -378,10 +378,10 @@ static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 cod
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
-static __always_inline bool is_watched(__u32 tgid)
+/* A process whose exit (and, without --all, exec) userspace wants. */
+static __always_inline bool is_tracked(__u32 tgid)
 {
-	return watch_all || bpf_map_lookup_elem(&watched, &tgid) ||
-	       bpf_map_lookup_elem(&targets, &tgid);
+	return bpf_map_lookup_elem(&watched, &tgid) || bpf_map_lookup_elem(&targets, &tgid);
 }
 
 SEC("raw_tp/sched_process_fork")
@@ -391,19 +391,23 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct py_layout *layout;
 	__u32 *flags;
 
 	/* A new thread is no new process. */
 	if (BPF_CORE_READ(child, pid) != ctgid)
 		return 0;
 	flags = bpf_map_lookup_elem(&watched, &ptgid);
-	if (!watch_all && !(flags && (*flags & WATCH_CHILDREN)))
+	layout = bpf_map_lookup_elem(&targets, &ptgid);
+	/* -C follows every descendant; --all needs only a Python process's
+	 * forks here (any other process is announced by its exec). */
+	if (!(flags && (*flags & WATCH_CHILDREN)) && !(watch_all && layout))
 		return 0;
-	__u32 cflags = WATCH_CHILDREN;
+	if (flags && (*flags & WATCH_CHILDREN)) {
+		__u32 cflags = WATCH_CHILDREN;
 
-	bpf_map_update_elem(&watched, &ctgid, &cflags, BPF_ANY);
-	struct py_layout *layout = bpf_map_lookup_elem(&targets, &ptgid);
-
+		bpf_map_update_elem(&watched, &ctgid, &cflags, BPF_ANY);
+	}
 	if (layout)
 		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
 	send_process_event(EVENT_FORK, ctgid, 0, ptgid);
@@ -417,7 +421,7 @@ int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
-	if (!is_watched(tgid))
+	if (!is_tracked(tgid))
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
@@ -434,7 +438,8 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
-	if (!is_watched(tgid))
+	/* With --all any exec may start a Python. */
+	if (!watch_all && !is_tracked(tgid))
 		return 0;
 	bpf_map_delete_elem(&targets, &tgid);
 	send_process_event(EVENT_EXEC, tgid, 0, 0);

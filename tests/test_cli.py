@@ -35,6 +35,8 @@ def one_line_error(r, *words):
     ([], ["no target"]),
     (["-p"], ["needs a value"]),
     (["-p", "1", "stray"], []),
+    (["--all", "-p", "1"], ["--all and --pid exclude each other"]),
+    (["--all", "stray"], ["unexpected argument 'stray'"]),
 ])
 def test_bad_arguments(refbpf_bin, args, words):
     r = run(refbpf_bin, *args)

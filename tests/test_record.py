@@ -1,5 +1,6 @@
 """Root integration tests: profile real interpreters with the real binary."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -112,6 +113,32 @@ def test_every_thread_seen(python, tmp_path, refbpf_bin):
     # The main thread (blocked in join) and the sleeping one never run: in
     # CPU mode only the four workers are sampled, each on its own thread.
     assert "samples, 4 threads" in r.stdout, r.stdout
+
+
+FREE_THREADED = [i for i in INTERPRETERS if i[0].endswith("t")]
+
+
+@pytest.mark.parametrize("python", FREE_THREADED or [None],
+                         ids=[i[0] for i in FREE_THREADED] or ["none"])
+def test_free_threaded_threads_run_in_parallel(python, tmp_path, refbpf_bin):
+    """On a free-threaded build two busy threads each keep a CPU: together
+    they collect more samples than one CPU can give, which no GIL build
+    can, and each is seen with its own function."""
+    if python is None:
+        pytest.skip("skipped: no free-threaded interpreter here (scripts/fetch-pythons.sh builds 3.13t)")
+    if os.cpu_count() < 2:
+        pytest.skip("skipped: needs two CPUs")
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    seconds, rate = 3, 499
+    with Target(path, target_path("threads.py"), 8, 2) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", seconds, "-F", rate, "--folded", folded])
+    assert re.search(r"Python %d\.%d\.\d+t\b" % version[:2], r.stdout), r.stdout
+    stacks = parse_folded(folded)
+    one_cpu = seconds * rate
+    per_thread = [self_samples(stacks, "thread_work_%d" % i) for i in range(2)]
+    assert sum(per_thread) > 1.25 * one_cpu, (per_thread, one_cpu)
+    assert min(per_thread) > 0.5 * one_cpu, (per_thread, one_cpu)
 
 
 def test_target_exit_ends_recording_with_names(python, tmp_path, refbpf_bin):
@@ -286,6 +313,34 @@ def test_children_followed_with_C(python, tmp_path, refbpf_bin):
     assert self_samples(stacks, "short_child_work") > 10, r.stdout
     assert "not profiled: not a Python process" in r.stdout, r.stdout  # the shell
     assert r.stdout.count("Python %d.%d" % version[:2]) >= 5, r.stdout
+
+
+def test_short_children_attached_before_their_code_runs(python, tmp_path, refbpf_bin):
+    """-C under load: each exec'd child living 150 ms is sampled from within
+    100 ms of its first line (refbpf's own CLOCK_MONOTONIC timestamp vs the
+    child's), and its function is in the profile."""
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    nchildren = 3
+    with Target(path, target_path("short_children.py"), nchildren, 0.15, 3) as t:
+        r = subprocess.run([refbpf_bin, "-v", "-C", "-p", str(t.pid), "-F", "499",
+                            "--folded", str(folded)], capture_output=True, text=True,
+                           timeout=120)
+        out = t.rest_of_output()
+    assert r.returncode == 0, r.stderr[-2000:]
+    started = {int(m.group(1)): float(m.group(2))
+               for m in (re.match(r"CHILD (\d+) ([\d.]+)", line) for line in out) if m}
+    sampled_from = {int(m.group(1)): float(m.group(2)) for m in re.finditer(
+        r"PID (\d+): Python .* sampled from ([\d.]+)", r.stderr)}
+    assert len(started) == nchildren, out
+    stacks = parse_folded(folded)
+    for pid, t0 in started.items():
+        assert pid in sampled_from, "child %d never attached" % pid
+        assert sampled_from[pid] - t0 < 0.1, "child %d: attached %.0f ms after its first line" % (
+            pid, (sampled_from[pid] - t0) * 1e3)
+        samples = sum(c for frames, c in stacks if frames[0][0].startswith("<process %d " % pid)
+                      and any(f[0] == "short_child_work" for f in frames))
+        assert samples >= 5, "child %d: %d samples of short_child_work" % (pid, samples)
 
 
 def test_children_not_followed_without_C(python, tmp_path, refbpf_bin):

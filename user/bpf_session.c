@@ -91,7 +91,7 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen)
+		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	struct bpf_session *s = calloc(1, sizeof(*s));
@@ -108,6 +108,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		snprintf(why, whylen, "cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
+	s->skel->rodata->watch_all = watch_all;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err)
 		err = profiler_bpf__load(s->skel);

@@ -31,6 +31,7 @@ static const struct option long_options[] = {
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
+	{ "all", no_argument, NULL, 'a' },
 	{ "threads", no_argument, NULL, OPT_THREADS },
 	{ "merge-processes", no_argument, NULL, OPT_MERGE_PROCESSES },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -42,6 +43,7 @@ static const struct option long_options[] = {
 void cli_usage(FILE *out)
 {
 	fputs("Usage: refbpf --pid PID [PID...] [options]\n"
+	      "       refbpf --all [options]\n"
 	      "\n"
 	      "Sample the Python stacks of running CPython processes with eBPF and\n"
 	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
@@ -58,6 +60,8 @@ void cli_usage(FILE *out)
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
 	      "  -C, --children         also profile the targets' descendants, present\n"
 	      "                         and future (reloader children, workers)\n"
+	      "  -a, --all              every Python process on the host, present and\n"
+	      "                         future, each under its own root\n"
 	      "      --threads          give each thread its own root (name and id)\n"
 	      "      --merge-processes  no per-process root when several processes\n"
 	      "                         were sampled: merge their stacks\n"
@@ -68,7 +72,8 @@ void cli_usage(FILE *out)
 	      "\n"
 	      "Examples:\n"
 	      "  sudo refbpf --pid $(pgrep -f server_dev)\n"
-	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n",
+	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n"
+	      "  sudo refbpf --all -d 60 --folded host.folded\n",
 	      out);
 }
 
@@ -140,7 +145,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 	o->sort = REPORT_SORT_CUMULATIVE;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:Cvh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:Cavh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid_given = true;
@@ -189,6 +194,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case 'C':
 			o->children = true;
 			break;
+		case 'a':
+			o->all = true;
+			break;
 		case OPT_THREADS:
 			o->per_thread = true;
 			break;
@@ -221,9 +229,16 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		if (add_pids(o, argv[i]))
 			return -EINVAL;
 	}
+	if (o->all) {
+		if (pid_given) {
+			fputs("refbpf: --all and --pid exclude each other\n", stderr);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!o->npids) {
 		fprintf(stderr, pid_given ? "refbpf: --pid was given no PID (did pgrep find nothing?)\n"
-					  : "refbpf: no target: give --pid PID (see --help)\n");
+					  : "refbpf: no target: give --pid PID or --all (see --help)\n");
 		return -EINVAL;
 	}
 	return 0;

@@ -18,6 +18,7 @@ struct cli_options {
 	const char *folded_path;	/* --folded */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
 	bool children;			/* -C: follow descendants */
+	bool all;			/* --all: every Python process, present and future */
 	bool per_thread;		/* --threads: a root per thread */
 	bool merge_processes;		/* --merge-processes: no root per process */
 	bool verbose;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * ELF reading with libelf. Files come from the target (possibly inside a
- * container): every offset and size is checked against the file.
+ * container): every offset and size is checked against the file, and
+ * files are read, never mapped, so one truncated under us cannot fault.
  */
 #include "elf_file.h"
 
@@ -37,7 +38,7 @@ struct elf_file *elf_file_open(const char *path)
 		err = errno;
 		goto cleanup;
 	}
-	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
+	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
 	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || !gelf_getehdr(ef->elf, &ef->ehdr)) {
 		err = ENOEXEC;
 		goto cleanup;

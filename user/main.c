@@ -120,6 +120,7 @@ int main(int argc, char **argv)
 		.attach_wait_s = ATTACH_WAIT_S,
 		.btf_path = o.btf_path,
 		.children = o.children,
+		.all = o.all,
 		.verbose = o.verbose,
 		.stop = &stop_requested,
 		.t0 = t0,
@@ -129,8 +130,8 @@ int main(int argc, char **argv)
 
 	if (rec < 0)
 		goto cleanup;
-	/* Several processes: each gets its own root, unless merged. */
-	bool per_process = !o.merge_processes && profile_sampled_processes(prof) > 1;
+	/* Several processes (or --all): each gets its own root, unless merged. */
+	bool per_process = !o.merge_processes && (o.all || profile_sampled_processes(prof) > 1);
 
 	if (per_process || o.per_thread) {
 		struct profile *rooted = profile_with_roots(prof, per_process, o.per_thread);

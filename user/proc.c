@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@ int proc_maps_read(pid_t pid, struct proc_maps *out)
 			   &name_at) < 7)
 			continue;
 		char *name = line + name_at;
+
+		m.dev = makedev(dev_major, dev_minor);
 
 		name[strcspn(name, "\n")] = 0;
 		if (name[0] == '/') {
@@ -261,4 +264,49 @@ cleanup:
 	free(all);
 	closedir(d);
 	return err;
+}
+
+int proc_all_pids(pid_t **out, size_t *n)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && !err) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (!*end && v > 0 && v <= INT32_MAX)
+			err = append_pid(out, n, (pid_t)v);
+	}
+	closedir(d);
+	return err;
+}
+
+pid_t proc_ns_pid(pid_t pid)
+{
+	char path[64], buf[4096], *line;
+	pid_t last = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	line = strstr(buf, "\nNSpid:");
+	if (!line)
+		return 0;
+	/* Host PID first, then one per nested namespace: the last is innermost. */
+	for (char *p = line + 7; *p && *p != '\n';) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		last = (pid_t)v;
+		p = end;
+	}
+	return last;
 }

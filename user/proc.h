@@ -9,7 +9,7 @@
 
 struct proc_map {
 	uint64_t start, end, pgoff;
-	uint64_t inode;
+	uint64_t dev, inode;	/* the mapped file's identity (dev as makedev()) */
 	char perms[5];
 	char *path;		/* NULL for anonymous mappings */
 };
@@ -45,6 +45,12 @@ int proc_alive(pid_t pid);
 int proc_descendants(pid_t pid, pid_t **out, size_t *n);
 
 /* "/proc/PID/root" + path: the file as the process sees it (containers). */
+/* Every PID in /proc (the caller frees *out). 0 or -errno. */
+int proc_all_pids(pid_t **out, size_t *n);
+
+/* The PID inside its innermost PID namespace (NSpid), 0 if unknown. */
+pid_t proc_ns_pid(pid_t pid);
+
 int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen);
 
 #endif /* REFBPF_PROC_H */

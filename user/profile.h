@@ -47,6 +47,7 @@ enum ptarget_state {
 
 struct ptarget {
 	uint32_t pid;
+	uint32_t ns_pid;	/* PID inside its own PID namespace; 0 when the same */
 	int state;		/* enum ptarget_state */
 	char *version;		/* "3.12.1", NULL when unknown */
 	char *cmdline;		/* arguments joined by spaces */

@@ -54,7 +54,12 @@ static int copy_meta(struct profile *dst, const struct profile *src)
 	for (size_t i = 0; i < src->ntargets; i++) {
 		const struct ptarget *t = &src->targets[i];
 
-		if (!profile_add_target(dst, t->pid, t->state, t->version, t->cmdline, t->reason))
+		struct ptarget *copy = profile_add_target(dst, t->pid, t->state, t->version,
+							  t->cmdline, t->reason);
+
+		if (copy)
+			copy->ns_pid = t->ns_pid;
+		if (!copy)
 			return -ENOMEM;
 	}
 	memcpy(dst->unwind_errors, src->unwind_errors, sizeof(dst->unwind_errors));

@@ -18,32 +18,13 @@
 
 #include "debug_offsets.h"
 #include "elf_file.h"
+#include "interp_files.h"
+#include "layout_check.h"
 #include "proc.h"
 
-enum wanted_symbol {
-	SYM_PYRUNTIME,
-	SYM_PY_VERSION,		/* 3.11+ */
-	SYM_PYCODE_TYPE,
-	SYM_PYAITER_CHECK,	/* new in 3.10 */
-	SYM_PYFRAME_GETCODE,	/* new in 3.9 */
-	SYM_PYCODE_NEWWITHPOSONLY, /* new in 3.8 */
-	SYM_PY_INITIALIZE,	/* any CPython */
-	SYM_NR,
-};
-
-static const char *const wanted_names[SYM_NR] = {
-	[SYM_PYRUNTIME] = "_PyRuntime",
-	[SYM_PY_VERSION] = "Py_Version",
-	[SYM_PYCODE_TYPE] = "PyCode_Type",
-	[SYM_PYAITER_CHECK] = "PyAIter_Check",
-	[SYM_PYFRAME_GETCODE] = "PyFrame_GetCode",
-	[SYM_PYCODE_NEWWITHPOSONLY] = "PyCode_NewWithPosOnlyArgs",
-	[SYM_PY_INITIALIZE] = "Py_Initialize",
-};
-
 struct interp_elf {
-	char path[4096];		/* as mapped */
-	uint64_t syms[SYM_NR];		/* link-time addresses */
+	char path[4096];		/* as mapped, inside the process's root */
+	struct interp_file *file;
 	uint64_t bias;
 };
 
@@ -59,18 +40,16 @@ static void mapped_path(const char *path, char *out, size_t len)
 	out[n] = 0;
 }
 
-/* Lowest-offset mapping of the file with this inode: it anchors the bias. */
-static const struct proc_map *first_mapping(const struct proc_maps *maps, const char *path,
-					    uint64_t inode)
+/* Lowest-offset mapping of the file: it anchors the bias. */
+static const struct proc_map *first_mapping(const struct proc_maps *maps,
+					    const struct proc_map *of)
 {
-	const struct proc_map *best = NULL;
+	const struct proc_map *best = of;
 
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_map *m = &maps->maps[i];
 
-		if (!m->path || m->inode != inode || strcmp(m->path, path))
-			continue;
-		if (!best || m->pgoff < best->pgoff)
+		if (m->path && m->inode == of->inode && m->dev == of->dev && m->pgoff < best->pgoff)
 			best = m;
 	}
 	return best;
@@ -78,7 +57,8 @@ static const struct proc_map *first_mapping(const struct proc_maps *maps, const 
 
 /*
  * Find the ELF that defines _PyRuntime. Returns PY_OK, PY_NOT_PYTHON,
- * or PY_UNSUPPORTED (a CPython older than 3.7, without _PyRuntime).
+ * PY_UNSUPPORTED (a CPython older than 3.7, without _PyRuntime) or
+ * PY_BAD_LAYOUT (the file cannot be tied to what is mapped).
  */
 static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct interp_elf *out,
 				char *why, size_t whylen)
@@ -87,39 +67,35 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_map *m = &maps->maps[i];
-		char path[4096], rooted[4200];
-		struct elf_file *ef;
-		bool seen = false;
+		struct interp_file *f;
+		int match;
 
-		if (!m->path || !m->inode)
+		if (!m->path || !m->inode || (i && maps->maps[i - 1].inode == m->inode &&
+					      maps->maps[i - 1].dev == m->dev))
 			continue;
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = maps->maps[k].path && maps->maps[k].inode == m->inode &&
-			       !strcmp(maps->maps[k].path, m->path);
-		if (seen)
+		f = interp_files_get(pid, m);
+		if (!f)
 			continue;
-		mapped_path(m->path, path, sizeof(path));
-		if (proc_root_path(pid, path, rooted, sizeof(rooted)))
-			continue;
-		ef = elf_file_open(rooted);
-		if (!ef)
-			continue;
-		elf_file_lookup(ef, wanted_names, out->syms, SYM_NR);
-		if (out->syms[SYM_PYRUNTIME]) {
-			const struct proc_map *first = first_mapping(maps, m->path, m->inode);
-			int err = elf_file_load_bias(ef, first->start, first->pgoff, &out->bias);
-
-			elf_file_close(ef);
-			if (err) {
-				snprintf(why, whylen, "cannot compute the load address of %s", path);
-				return PY_BAD_LAYOUT;
-			}
-			snprintf(out->path, sizeof(out->path), "%s", path);
-			return PY_OK;
-		}
-		if (out->syms[SYM_PY_INITIALIZE])
+		if (f->kind == INTERP_FILE_OLD_PYTHON)
 			old_python = 1;
-		elf_file_close(ef);
+		if (f->kind != INTERP_FILE_PYTHON)
+			continue;
+		const struct proc_map *first = first_mapping(maps, m);
+
+		mapped_path(m->path, out->path, sizeof(out->path));
+		out->file = f;
+		if (elf_file_load_bias(f->elf, first->start, first->pgoff, &out->bias)) {
+			snprintf(why, whylen, "cannot compute the load address of %s", out->path);
+			return PY_BAD_LAYOUT;
+		}
+		match = interp_file_matches_memory(f, pid, out->bias);
+		if (match == 0) {
+			snprintf(why, whylen,
+				 "%s on disk is not the build the process mapped (build-id differs; upgraded since it started?)",
+				 out->path);
+			return PY_BAD_LAYOUT;
+		}
+		return PY_OK;
 	}
 	if (old_python) {
 		snprintf(why, whylen, "unsupported Python version (older than 3.7; 3.8-3.15 are supported)");
@@ -163,7 +139,7 @@ static void finish_walk_layout(struct py_layout *w)
 static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
 			 char *why, size_t whylen)
 {
-	uint64_t runtime = ie->syms[SYM_PYRUNTIME] + ie->bias;
+	uint64_t runtime = ie->file->syms[ISYM_PYRUNTIME] + ie->bias;
 	uint8_t head[DEBUG_OFFSETS_MAX_SIZE];
 	uint64_t hex = 0;
 	int err;
@@ -191,20 +167,21 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 			snprintf(why, whylen, "Python %s: malformed _Py_DebugOffsets", out->version);
 			return PY_BAD_LAYOUT;
 		}
+		out->layout_source = "_Py_DebugOffsets";
 	} else {
-		if (ie->syms[SYM_PY_VERSION]) {
+		if (ie->file->syms[ISYM_PY_VERSION]) {
 			uint32_t v = 0;
 
-			if (proc_read(pid, ie->syms[SYM_PY_VERSION] + ie->bias, &v, sizeof(v)))
+			if (proc_read(pid, ie->file->syms[ISYM_PY_VERSION] + ie->bias, &v, sizeof(v)))
 				return PY_NO_PROCESS;
 			hex = v;
 			format_version(hex, out->version, sizeof(out->version));
 		} else {
 			/* 3.8-3.10 keep their version only in code; tell them
 			 * apart by the API each release added. */
-			unsigned int minor = ie->syms[SYM_PYAITER_CHECK]	     ? 10 :
-					     ie->syms[SYM_PYFRAME_GETCODE]	     ? 9 :
-					     ie->syms[SYM_PYCODE_NEWWITHPOSONLY] ? 8 :
+			unsigned int minor = ie->file->syms[ISYM_PYAITER_CHECK]	     ? 10 :
+					     ie->file->syms[ISYM_PYFRAME_GETCODE]	     ? 9 :
+					     ie->file->syms[ISYM_PYCODE_NEWWITHPOSONLY] ? 8 :
 										   7;
 
 			hex = 0x03000000ull | (uint64_t)minor << 16;
@@ -219,7 +196,17 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 				 out->version);
 			return PY_UNSUPPORTED;
 		}
-		out->layout = *builtin;
+		/* The interpreter's own DWARF describes exactly this build
+		 * (a distro patch, an unusual configure option); the table
+		 * is for builds without it. */
+		if (!interp_file_dwarf_layout(ie->file, pid, ie->path, out->major, out->minor,
+					      &out->layout)) {
+			out->layout_source = ie->file->dwarf_stored ? "DWARF (stored by build-id)" :
+								      "DWARF";
+		} else {
+			out->layout = *builtin;
+			out->layout_source = "built-in table";
+		}
 	}
 	out->layout.walk.runtime_addr = runtime;
 	out->layout.walk.version_hex = (uint32_t)hex;
@@ -227,28 +214,40 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	return PY_OK;
 }
 
-/* The interpreter exists and has a thread state: safe to walk. */
-static int check_ready(pid_t pid, const struct py_process *p, char *why, size_t whylen)
-{
-	const struct py_layout *w = &p->layout.walk;
-	uint64_t interp = 0, tstate = 0;
+/* Older than this, a layout mismatch is not start-up noise. */
+#define BAD_LAYOUT_SETTLE_S 1.0
 
-	if (proc_read(pid, w->runtime_addr + w->runtime_interpreters_head, &interp, sizeof(interp)))
-		return PY_NO_PROCESS;
-	if (!interp) {
+/* Older than this and still no thread state: not a process starting up. */
+#define NO_THREADS_MAX_AGE_S 5.0
+
+/* The chain the BPF walker follows holds in the live process. */
+static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t whylen)
+{
+	char detail[160] = "";
+
+	switch (layout_check(pid, &p->layout, p->code_type_addr, detail, sizeof(detail))) {
+	case LAYOUT_CHECK_OK:
+		return PY_OK;
+	case LAYOUT_CHECK_NOT_READY:
+		/* Every Python has a thread state moments after it starts;
+		 * a long-running one without any means the layout is wrong. */
+		if (detail[0] && proc_age_seconds(pid) > NO_THREADS_MAX_AGE_S) {
+			snprintf(why, whylen,
+				 "Python %s: no thread state found through the %s layout (%s); refusing to profile it",
+				 p->version, p->layout_source, detail);
+			return PY_BAD_LAYOUT;
+		}
 		snprintf(why, whylen, "Python %s has not finished starting", p->version);
 		return PY_NOT_READY;
-	}
-	if (proc_read(pid, interp + w->interp_threads_head, &tstate, sizeof(tstate))) {
-		snprintf(why, whylen, "Python %s: the interpreter state is unreadable (layout mismatch?)",
-			 p->version);
+	case LAYOUT_CHECK_GONE:
+		snprintf(why, whylen, "no such process (it exited)");
+		return PY_NO_PROCESS;
+	default:
+		snprintf(why, whylen,
+			 "Python %s: its memory does not match the %s layout (%s); refusing to profile it",
+			 p->version, p->layout_source, detail);
 		return PY_BAD_LAYOUT;
 	}
-	if (!tstate) {
-		snprintf(why, whylen, "Python %s has no thread state yet", p->version);
-		return PY_NOT_READY;
-	}
-	return PY_OK;
 }
 
 static int discover_once(pid_t pid, struct py_process *out, char *why, size_t whylen)
@@ -270,7 +269,8 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 		return status;
 	free(out->interp_path);
 	out->interp_path = strdup(ie.path);
-	out->code_type_addr = ie.syms[SYM_PYCODE_TYPE] ? ie.syms[SYM_PYCODE_TYPE] + ie.bias : 0;
+	snprintf(out->build_id, sizeof(out->build_id), "%s", ie.file->build_id);
+	out->code_type_addr = ie.file->syms[ISYM_PYCODE_TYPE] ? ie.file->syms[ISYM_PYCODE_TYPE] + ie.bias : 0;
 	status = choose_layout(pid, &ie, out, why, whylen);
 	if (status != PY_OK)
 		return status;
@@ -278,7 +278,7 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 		snprintf(why, whylen, "Python %s: PyCode_Type not found in %s", out->version, ie.path);
 		return PY_BAD_LAYOUT;
 	}
-	return check_ready(pid, out, why, whylen);
+	return check_layout(pid, out, why, whylen);
 }
 
 int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
@@ -298,6 +298,10 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 		if (status == PY_OK || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
 		    status == PY_UNSUPPORTED || monotonic_s() >= deadline)
 			break;
+		/* The layout check already retried; only an interpreter in
+		 * its first moments may still be wiring its state up. */
+		if (status == PY_BAD_LAYOUT && proc_age_seconds(pid) > BAD_LAYOUT_SETTLE_S)
+			break;
 		/* A process that started moments ago may still be loading
 		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */
 		if (status == PY_NOT_PYTHON) {
@@ -311,6 +315,9 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 	if (status == PY_NO_PROCESS && !proc_alive(pid))
 		snprintf(why, whylen, "no such process (it exited)");
 	out->cmdline = proc_cmdline(pid);
+	out->ns_pid = proc_ns_pid(pid);
+	if (out->ns_pid == pid)
+		out->ns_pid = 0;
 	return status;
 }
 

@@ -14,13 +14,16 @@
 
 struct py_process {
 	pid_t pid;
+	pid_t ns_pid;			/* in its own PID namespace, 0 when the same */
 	char *cmdline;
 	char *interp_path;		/* the ELF holding _PyRuntime, as the process maps it */
+	char build_id[129];		/* of that ELF, hex; "" when it has none */
 	char version[32];		/* "3.12.1", or "3.10" when the patch level is unknown */
 	int major, minor;
 	bool free_threaded;
 	uint64_t code_type_addr;	/* &PyCode_Type: validates code objects */
 	struct py_version_layout layout;	/* walk.runtime_addr filled in */
+	const char *layout_source;	/* _Py_DebugOffsets, DWARF or built-in table */
 };
 
 enum py_discover_status {

@@ -14,15 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bpf_session.h"
 #include "proc.h"
+#include "interp_files.h"
 #include "py_process.h"
 #include "symbolizer.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
- * late, at worst, sampling starts after its interpreter is ready. */
+ * late, at worst, sampling starts after its interpreter is ready. A
+ * process still not Python after DISCOVERY_FAST_S is looked at less often
+ * (with --all every exec on the host is a candidate). */
 #define DISCOVERY_POLL_MS 10
+#define DISCOVERY_FAST_S 0.3
+#define DISCOVERY_SLOW_POLL_S 0.1
+/* --all: forget non-Python processes once this many have piled up. */
+#define COMPACT_AFTER 1024
 /* Otherwise userspace wakes this often (BPF wakes it early if the ring
  * buffer fills): each wake-up costs more than many samples do. */
 #define IDLE_POLL_MS 200
@@ -33,6 +41,7 @@ enum rtarget_state {
 	RT_DISCOVERING,		/* exec'd (or new): waiting for its interpreter */
 	RT_WATCHING,		/* not Python, but its children are followed (-C) */
 	RT_FAILED,		/* never profiled */
+	RT_IGNORED,		/* --all: a process that is no Python; not reported */
 };
 
 struct rtarget {
@@ -40,10 +49,11 @@ struct rtarget {
 	int state;
 	bool was_profiled;	/* sampled at some point (for the report) */
 	bool watched;		/* handed to BPF */
+	bool implicit;		/* found by --all, not named by the user */
 	struct py_process proc;
 	struct symbolizer *sym;
 	uint64_t samples;
-	double discover_deadline;
+	double discover_start, discover_deadline, next_retry;
 	char reason[256];
 };
 
@@ -53,6 +63,7 @@ struct recorder {
 	size_t n, cap;
 	size_t live;		/* targets not yet exited or failed */
 	size_t discovering;
+	size_t ignored;
 	struct profile *prof;
 	struct bpf_session *bpf;
 	struct pframe frames[REFBPF_MAX_FRAMES];
@@ -122,10 +133,11 @@ static struct rtarget *add_target(struct recorder *r, pid_t pid)
 
 static void set_state(struct recorder *r, struct rtarget *t, int state)
 {
-	bool was_live = t->state != RT_EXITED && t->state != RT_FAILED;
-	bool is_live = state != RT_EXITED && state != RT_FAILED;
+	bool was_live = t->state != RT_EXITED && t->state != RT_FAILED && t->state != RT_IGNORED;
+	bool is_live = state != RT_EXITED && state != RT_FAILED && state != RT_IGNORED;
 
 	r->discovering += (state == RT_DISCOVERING) - (t->state == RT_DISCOVERING);
+	r->ignored += (state == RT_IGNORED) - (t->state == RT_IGNORED);
 	r->live += is_live - was_live;
 	t->state = state;
 }
@@ -180,8 +192,11 @@ static int start_sampling(struct recorder *r, struct rtarget *t)
 	}
 	t->was_profiled = true;
 	if (r->o->verbose)
-		fprintf(stderr, "refbpf: PID %d: Python %s (%s)%s\n", (int)t->pid, t->proc.version,
-			t->proc.interp_path, t->proc.free_threaded ? ", free-threaded" : "");
+		fprintf(stderr,
+			"refbpf: PID %d: Python %s (%s)%s, layout from %s; sampled from %.3f (CLOCK_MONOTONIC)\n",
+			(int)t->pid, t->proc.version, t->proc.interp_path,
+			t->proc.free_threaded ? ", free-threaded" : "", t->proc.layout_source,
+			monotonic_s());
 	return 0;
 }
 
@@ -194,15 +209,25 @@ static void begin_discovery(struct recorder *r, struct rtarget *t)
 	t->proc.version[0] = 0;
 	if (!t->samples)
 		t->was_profiled = false;
-	t->discover_deadline = monotonic_s() + r->o->attach_wait_s;
+	t->discover_start = monotonic_s();
+	t->discover_deadline = t->discover_start + r->o->attach_wait_s;
+	t->next_retry = 0;
 	set_state(r, t, RT_DISCOVERING);
 }
 
 /* Look once more for an interpreter in an exec'd (or new) process. */
-static void retry_discovery(struct recorder *r, struct rtarget *t)
+static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 {
 	struct py_process p;
-	int status = py_process_discover(t->pid, 0, &p, t->reason, sizeof(t->reason));
+	int status;
+
+	if (now < t->next_retry)
+		return;
+	/* libpython is mapped and initialised within milliseconds of exec:
+	 * a process not Python by then rarely becomes one. */
+	if (now - t->discover_start > DISCOVERY_FAST_S)
+		t->next_retry = now + DISCOVERY_SLOW_POLL_S;
+	status = py_process_discover(t->pid, 0, &p, t->reason, sizeof(t->reason));
 
 	if (status == PY_OK) {
 		py_process_free(&t->proc);
@@ -217,13 +242,16 @@ static void retry_discovery(struct recorder *r, struct rtarget *t)
 	}
 	py_process_free(&p);
 	if (status == PY_NO_PROCESS) {
-		set_state(r, t, RT_EXITED);
+		set_state(r, t, t->implicit && !t->was_profiled ? RT_IGNORED : RT_EXITED);
 	} else if (status != PY_NOT_READY && status != PY_NOT_PYTHON) {
-		set_state(r, t, RT_FAILED);
-	} else if (monotonic_s() >= t->discover_deadline) {
+		/* --all names only what is known to be Python. */
+		set_state(r, t, t->implicit && status == PY_NO_ACCESS ? RT_IGNORED : RT_FAILED);
+	} else if (now >= t->discover_deadline) {
 		/* Not Python (a shell, a helper): with -C its children
-		 * may still be. */
-		set_state(r, t, r->o->children ? RT_WATCHING : RT_FAILED);
+		 * may still be; --all hears of them anyway. */
+		set_state(r, t, t->implicit && !t->was_profiled ? RT_IGNORED :
+				r->o->children				 ? RT_WATCHING :
+									   RT_FAILED);
 	}
 }
 
@@ -240,6 +268,7 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent)
 		return;
 	}
 	t->watched = true;	/* BPF watches forked children itself */
+	t->implicit = p && p->implicit;
 	if (p && p->state == RT_ACTIVE) {
 		/* Same address space as the parent: same layout, and BPF
 		 * already samples it. Code objects are read from the child. */
@@ -247,6 +276,9 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent)
 		t->proc.pid = child;
 		t->proc.cmdline = p->proc.cmdline ? strdup(p->proc.cmdline) : NULL;
 		t->proc.interp_path = p->proc.interp_path ? strdup(p->proc.interp_path) : NULL;
+		t->proc.ns_pid = proc_ns_pid(child);
+		if (t->proc.ns_pid == child)
+			t->proc.ns_pid = 0;
 		t->sym = symbolizer_new(&t->proc, r->prof);
 		if (!t->sym) {
 			r->fatal = -ENOMEM;
@@ -289,8 +321,16 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (size < sizeof(*pe))
 			return 0;
 		t = find_target(r, (pid_t)pe->pid);
-		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING))
+		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING)) {
 			begin_discovery(r, t);
+		} else if (r->o->all && (!t || t->state != RT_DISCOVERING)) {
+			/* --all: any exec may start a Python. */
+			t = add_target(r, (pid_t)pe->pid);
+			if (!t)
+				return r->fatal = -ENOMEM;
+			t->implicit = true;
+			begin_discovery(r, t);
+		}
 		return 0;
 	case EVENT_FORK:
 		if (size < sizeof(*pe))
@@ -308,6 +348,10 @@ static void record_targets(struct recorder *r)
 		const char *version = t->proc.version[0] ? t->proc.version : NULL;
 		struct ptarget *pt;
 
+		/* --all lists Python processes only: not a fork that exec'd
+		 * something else before its first sample. */
+		if (t->state == RT_IGNORED || (t->implicit && !t->samples && !t->proc.version[0]))
+			continue;
 		/* Python once, then exec'd into something else. */
 		if (t->was_profiled && !t->proc.version[0]) {
 			char reason[128];
@@ -315,8 +359,10 @@ static void record_targets(struct recorder *r)
 			snprintf(reason, sizeof(reason),
 				 "not a Python process since its exec (%llu samples before)",
 				 (unsigned long long)t->samples);
-			profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, NULL,
-					   t->proc.cmdline, reason);
+			pt = profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, NULL,
+						t->proc.cmdline, reason);
+			if (pt)
+				pt->ns_pid = (uint32_t)t->proc.ns_pid;
 			continue;
 		}
 		if (!t->was_profiled) {
@@ -324,8 +370,10 @@ static void record_targets(struct recorder *r)
 					     t->state == RT_EXITED ? "exited before running Python" :
 								     "not a Python process";
 
-			profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, version,
-					   t->proc.cmdline, reason);
+			pt = profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, version,
+						t->proc.cmdline, reason);
+			if (pt)
+				pt->ns_pid = (uint32_t)t->proc.ns_pid;
 			continue;
 		}
 		/* FAILED after profiling: exec'd into something else. */
@@ -334,9 +382,54 @@ static void record_targets(struct recorder *r)
 						PTARGET_EXITED :
 						PTARGET_PROFILED,
 					version, t->proc.cmdline, NULL);
-		if (pt)
+		if (pt) {
 			pt->samples = t->samples;
+			pt->ns_pid = (uint32_t)t->proc.ns_pid;
+		}
 	}
+}
+
+/* --all: every Python process that exists now. None is no error: the
+ * ones started later are found as they exec. */
+static int discover_every_process(struct recorder *r)
+{
+	pid_t *pids, self = getpid();
+	size_t n;
+	int err = proc_all_pids(&pids, &n);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		struct py_process p;
+		char why[256];
+		struct rtarget *t;
+		int status;
+
+		if (pids[i] == self)
+			continue;
+		status = py_process_discover(pids[i], 0, &p, why, sizeof(why));
+		if (status == PY_NOT_PYTHON || status == PY_NO_PROCESS || status == PY_NO_ACCESS) {
+			py_process_free(&p);
+			continue;
+		}
+		t = add_target(r, pids[i]);
+		if (!t) {
+			py_process_free(&p);
+			free(pids);
+			return -ENOMEM;
+		}
+		t->implicit = true;
+		t->proc = p;
+		snprintf(t->reason, sizeof(t->reason), "%s", why);
+		if (status == PY_OK)
+			set_state(r, t, RT_ACTIVE);
+		else if (status == PY_NOT_READY)
+			begin_discovery(r, t);
+	}
+	free(pids);
+	if (r->o->verbose)
+		fprintf(stderr, "refbpf: --all: %zu Python processes now\n", r->live);
+	return 0;
 }
 
 /*
@@ -347,6 +440,8 @@ static int discover_all(struct recorder *r)
 {
 	size_t ok = 0;
 
+	if (r->o->all)
+		return discover_every_process(r);
 	for (size_t i = 0; i < r->o->npids; i++) {
 		struct rtarget *t = find_target(r, r->o->pids[i]);
 		int status;
@@ -406,6 +501,28 @@ static int add_existing_descendants(struct recorder *r)
 	return 0;
 }
 
+/* --all on a busy host: every exec leaves a record; drop the non-Python
+ * ones so memory stays bounded. */
+static int forget_ignored(struct recorder *r)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct rtarget *t = r->t[i];
+
+		if (t->state != RT_IGNORED) {
+			r->t[kept++] = t;
+			continue;
+		}
+		symbolizer_free(t->sym);
+		py_process_free(&t->proc);
+		free(t);
+	}
+	r->n = kept;
+	r->ignored = 0;
+	return reindex(r, r->index_size);
+}
+
 static void recorder_free(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -416,6 +533,7 @@ static void recorder_free(struct recorder *r)
 	free(r->t);
 	free(r->index);
 	bpf_session_close(r->bpf);
+	interp_files_clear();
 	free(r);
 }
 
@@ -477,7 +595,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
-	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->verbose, on_event, r, why,
+	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose, on_event, r, why,
 			       sizeof(why));
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
@@ -500,7 +618,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	now = start;
 	if (o->verbose)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
-	while (!*o->stop && r->live > 0 && !r->fatal) {
+	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
 		err = bpf_session_poll(r->bpf, r->discovering ? DISCOVERY_POLL_MS : IDLE_POLL_MS);
@@ -508,10 +626,12 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 			r->fatal = r->fatal ? r->fatal : err;
 			break;
 		}
+		now = monotonic_s();
 		for (size_t i = 0; i < r->n; i++)
 			if (r->t[i]->state == RT_DISCOVERING)
-				retry_discovery(r, r->t[i]);
-		now = monotonic_s();
+				retry_discovery(r, r->t[i], now);
+		if (r->ignored >= COMPACT_AFTER && forget_ignored(r))
+			r->fatal = -ENOMEM;
 	}
 	if (r->fatal)
 		fprintf(stderr, "refbpf: recording stopped: %s\n", strerror(-r->fatal));

@@ -20,6 +20,7 @@ struct recorder_opts {
 	double attach_wait_s;		/* how long to wait for a starting interpreter */
 	const char *btf_path;		/* NULL: the kernel's own */
 	bool children;			/* -C: follow descendants, present and future */
+	bool all;			/* --all: every Python process, present and future */
 	bool verbose;
 	volatile sig_atomic_t *stop;	/* set by signal handlers */
 	double t0;			/* CLOCK_MONOTONIC at program start, for -v timings */

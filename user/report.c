@@ -147,10 +147,18 @@ static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)
 
 static void print_target(FILE *out, const struct ptarget *t)
 {
-	fprintf(out, "  PID %" PRIu32 "  ", t->pid);
+	fprintf(out, "  PID %" PRIu32, t->pid);
+	/* A container's process: the PID its own tools (ps, logs) show. */
+	if (t->ns_pid && t->ns_pid != t->pid)
+		fprintf(out, " (PID %" PRIu32 " in its namespace)", t->ns_pid);
+	fputs("  ", out);
 	if (t->state == PTARGET_NOT_PROFILED) {
 		fputs("not profiled: ", out);
 		escape_terminal_fputs(t->reason ? t->reason : "unknown reason", out);
+		if (t->cmdline && *t->cmdline) {
+			fputs("  ", out);
+			escape_terminal_fputs(t->cmdline, out);
+		}
 		fputs("\n", out);
 		return;
 	}

@@ -96,8 +96,16 @@ int main(int argc, char **argv)
 			err = -ENOENT;
 		}
 	} else if (argc == 5 && !strcmp(argv[1], "--dwarf")) {
-		err = dwarf_layout_from_file(argv[2], getenv("REFBPF_DEBUG_ROOT"), atoi(argv[3]),
-					     atoi(argv[4]), &l);
+		/* REFBPF_DEBUG_ROOT: an unpacked tree PATH lies in; its debug
+		 * files are looked up inside it. */
+		const char *root = getenv("REFBPF_DEBUG_ROOT"), *path = argv[2];
+		size_t rlen = root ? strlen(root) : 0;
+
+		if (rlen && !strncmp(path, root, rlen) && path[rlen] == '/')
+			path += rlen;
+		else
+			root = NULL;
+		err = dwarf_layout_from_file_at(root, path, atoi(argv[3]), atoi(argv[4]), &l);
 	} else if (argc == 3 && !strcmp(argv[1], "--debug-offsets")) {
 		err = from_debug_offsets(argv[2], &l);
 	} else {

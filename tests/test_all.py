@@ -1,0 +1,50 @@
+"""Root tests for --all: every Python process on the host, the ones that
+exist when recording starts and the ones started later, each with its own
+version and layout and its own root; non-Python processes stay out."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from profiling import Target, parse_folded, target_path
+from pythons import find_interpreters
+
+INTERPRETERS = [i for i in find_interpreters() if i[2] >= (3, 8)]
+
+pytestmark = pytest.mark.root
+
+
+def samples_under_process(stacks, pid, name):
+    return sum(c for frames, c in stacks if frames[0][0].startswith("<process %d " % pid)
+               and any(f[0] == name for f in frames))
+
+
+def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
+    if len(INTERPRETERS) < 2:
+        pytest.skip("skipped: needs two Python versions, found %d" % len(INTERPRETERS))
+    (old_label, old_py, old_ver), (new_label, new_py, new_ver) = INTERPRETERS[0], INTERPRETERS[-1]
+    folded = tmp_path / "all.folded"
+    with Target(old_py, target_path("shares.py"), 12) as before:
+        rec = subprocess.Popen([refbpf_bin, "--all", "-d", "5", "-F", "199", "--folded",
+                                str(folded)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            time.sleep(1.5)
+            # Started after recording began: one Python, one not.
+            shell = subprocess.Popen(["/bin/sleep", "3"])
+            with Target(new_py, target_path("shares.py"), 3) as after:
+                out, err = rec.communicate(timeout=60)
+            shell.wait()
+        finally:
+            if rec.poll() is None:
+                rec.kill()
+                rec.communicate()
+    assert rec.returncode == 0, err
+    stacks = parse_folded(folded)
+    for t, ver in ((before, old_ver), (after, new_ver)):
+        assert samples_under_process(stacks, t.pid, "share_three") > 50, (t.pid, out)
+        line = re.search(r"^  PID %d  Python (\S+) .*shares\.py" % t.pid, out, re.M)
+        assert line and line.group(1).startswith("%d.%d" % ver[:2]), out
+    assert "PID %d " % shell.pid not in out, out
+
