@@ -86,7 +86,7 @@ def test_dwarf_layout_is_used_and_stored(tmp_path, store, refbpf_bin):
     the next run reads that layout back from the store by build-id."""
     for label, path, version in dwarf_interpreters():
         before = set(os.listdir(store))
-        for run, source in enumerate(("layout from DWARF\n", "layout from DWARF (stored by build-id)")):
+        for run, source in enumerate(("layout from DWARF;", "layout from DWARF (stored by build-id);")):
             folded = tmp_path / ("%s-%d.folded" % (label, run))
             with Target(path, target_path("shares.py"), 6) as t:
                 r = subprocess.run([refbpf_bin, "-v", "-p", str(t.pid), "-d", "1", "-F", "499",
