@@ -19,6 +19,7 @@ enum long_only_option {
 	OPT_VERSION,
 	OPT_THREADS,
 	OPT_MERGE_PROCESSES,
+	OPT_RAW,
 };
 
 static const struct option long_options[] = {
@@ -29,6 +30,7 @@ static const struct option long_options[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
 	{ "all", no_argument, NULL, 'a' },
@@ -44,6 +46,7 @@ void cli_usage(FILE *out)
 {
 	fputs("Usage: refbpf --pid PID [PID...] [options]\n"
 	      "       refbpf --all [options]\n"
+	      "       refbpf report RAWFILE [output options]\n"
 	      "\n"
 	      "Sample the Python stacks of running CPython processes with eBPF and\n"
 	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
@@ -58,6 +61,8 @@ void cli_usage(FILE *out)
 	      "  -n, --limit N          print at most N rows\n"
 	      "  -o, --output FILE      write a pstats file (python -m pstats, snakeviz)\n"
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
+	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
+	      "                         renders any output from it later, without root\n"
 	      "  -C, --children         also profile the targets' descendants, present\n"
 	      "                         and future (reloader children, workers)\n"
 	      "  -a, --all              every Python process on the host, present and\n"
@@ -73,7 +78,8 @@ void cli_usage(FILE *out)
 	      "Examples:\n"
 	      "  sudo refbpf --pid $(pgrep -f server_dev)\n"
 	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n"
-	      "  sudo refbpf --all -d 60 --folded host.folded\n",
+	      "  sudo refbpf --all -d 60 --folded host.folded\n"
+	      "  sudo refbpf -p 1234 -d 60 --raw run.raw; refbpf report run.raw -o run.prof\n",
 	      out);
 }
 
@@ -136,6 +142,7 @@ static int parse_duration(const char *s, double *out)
 
 int cli_parse(int argc, char **argv, struct cli_options *o)
 {
+	const char *recording_only = NULL;
 	unsigned long v;
 	bool pid_given = false;
 	int c;
@@ -143,12 +150,24 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 	memset(o, 0, sizeof(*o));
 	o->rate_hz = DEFAULT_RATE_HZ;
 	o->sort = REPORT_SORT_CUMULATIVE;
+	if (argc >= 2 && !strcmp(argv[1], "report")) {
+		if (argc < 3 || argv[2][0] == '-') {
+			fputs("refbpf: report: give the raw profile to render (written by --raw FILE)\n",
+			      stderr);
+			return -EINVAL;
+		}
+		o->report_input = argv[2];
+		/* Parse the rest as if FILE were the program name. */
+		argc -= 2;
+		argv += 2;
+	}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:Cavh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid_given = true;
+			recording_only = "--pid";
 			if (add_pids(o, optarg))
 				return -EINVAL;
 			break;
@@ -159,6 +178,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 				return -EINVAL;
 			}
 			o->rate_hz = (unsigned int)v;
+			recording_only = "--rate";
 			break;
 		case 'd':
 			if (parse_duration(optarg, &o->duration_s)) {
@@ -188,14 +208,21 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_FOLDED:
 			o->folded_path = optarg;
 			break;
+		case OPT_RAW:
+			o->raw_path = optarg;
+			recording_only = "--raw";
+			break;
 		case OPT_BTF:
 			o->btf_path = optarg;
+			recording_only = "--btf";
 			break;
 		case 'C':
 			o->children = true;
+			recording_only = "--children";
 			break;
 		case 'a':
 			o->all = true;
+			recording_only = "--all";
 			break;
 		case OPT_THREADS:
 			o->per_thread = true;
@@ -228,6 +255,14 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		}
 		if (add_pids(o, argv[i]))
 			return -EINVAL;
+	}
+	if (o->report_input) {
+		if (recording_only || o->duration_s > 0) {
+			fprintf(stderr, "refbpf: report: %s is for recording, not for rendering a raw profile\n",
+				recording_only ? recording_only : "--duration");
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (o->all) {
 		if (pid_given) {

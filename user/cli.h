@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Command-line parsing for `refbpf [record]`. */
+/* Command-line parsing for `refbpf` (recording) and `refbpf report FILE`. */
 #ifndef REFBPF_CLI_H
 #define REFBPF_CLI_H
 
@@ -16,6 +16,8 @@ struct cli_options {
 	size_t limit;			/* rows, 0 = all */
 	const char *pstats_path;	/* -o */
 	const char *folded_path;	/* --folded */
+	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
+	const char *report_input;	/* `refbpf report FILE`: render a raw profile */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
 	bool children;			/* -C: follow descendants */
 	bool all;			/* --all: every Python process, present and future */
@@ -29,6 +31,8 @@ struct cli_options {
  * Parse argv. Returns 0, or -EINVAL after printing a one-line error.
  * `--pid` takes one or more PIDs, comma- or space-separated, so that
  * `-p $(pgrep -f NAME)` works however many PIDs it expands to.
+ * `refbpf report FILE [output options]` sets report_input and refuses the
+ * options that only make sense while recording.
  */
 int cli_parse(int argc, char **argv, struct cli_options *o);
 void cli_free(struct cli_options *o);

@@ -19,6 +19,7 @@
 #include "profile.h"
 #include "profile_roots.h"
 #include "pstats_writer.h"
+#include "raw_format.h"
 #include "recorder.h"
 #include "report.h"
 
@@ -81,13 +82,32 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 	return status;
 }
 
+/* Roots as asked (several processes, or --all: one per process, unless
+ * merged; --threads: one per thread), then every output. */
+static int render(const struct cli_options *o, struct profile **prof, bool all)
+{
+	bool per_process = !o->merge_processes && (all || profile_sampled_processes(*prof) > 1);
+
+	if (per_process || o->per_thread) {
+		struct profile *rooted = profile_with_roots(*prof, per_process, o->per_thread);
+
+		if (!rooted) {
+			fprintf(stderr, "refbpf: out of memory\n");
+			return 1;
+		}
+		profile_free(*prof);
+		*prof = rooted;
+	}
+	return write_outputs(o, *prof);
+}
+
 int main(int argc, char **argv)
 {
 	double t0 = monotonic_s();
 	struct cli_options o;
 	struct profile *prof = NULL;
 	char why[512];
-	int status = 1;
+	int status = 1, err;
 
 	if (cli_parse(argc, argv, &o)) {
 		cli_free(&o);
@@ -100,6 +120,14 @@ int main(int argc, char **argv)
 			print_version();
 		cli_free(&o);
 		return 0;
+	}
+	if (o.report_input) {
+		prof = raw_read(o.report_input, why, sizeof(why));
+		if (!prof)
+			fprintf(stderr, "refbpf: %s\n", why);
+		else
+			status = render(&o, &prof, false);
+		goto cleanup;
 	}
 	if (privileges_check(why, sizeof(why)) || btf_check(o.btf_path, why, sizeof(why))) {
 		fprintf(stderr, "refbpf: %s\n", why);
@@ -130,20 +158,12 @@ int main(int argc, char **argv)
 
 	if (rec < 0)
 		goto cleanup;
-	/* Several processes (or --all): each gets its own root, unless merged. */
-	bool per_process = !o.merge_processes && (o.all || profile_sampled_processes(prof) > 1);
-
-	if (per_process || o.per_thread) {
-		struct profile *rooted = profile_with_roots(prof, per_process, o.per_thread);
-
-		if (!rooted) {
-			fprintf(stderr, "refbpf: out of memory\n");
-			goto cleanup;
-		}
-		profile_free(prof);
-		prof = rooted;
+	/* The raw profile keeps stacks as recorded: `report` chooses roots. */
+	if (o.raw_path && (err = raw_write(o.raw_path, prof))) {
+		fprintf(stderr, "refbpf: cannot write %s: %s\n", o.raw_path, strerror(-err));
+		rec = 1;
 	}
-	status = write_outputs(&o, prof) || rec;
+	status = render(&o, &prof, o.all) || rec;
 cleanup:
 	profile_free(prof);
 	cli_free(&o);
