@@ -393,3 +393,19 @@ def test_several_processes_get_their_own_roots(tmp_path, refbpf_bin):
         if pid:
             assert root.startswith("<process %d " % pid), (root, leaf)
     assert all(not f[0][0].startswith("<process") for f, _ in parse_folded(merged))
+
+
+def test_progress_line_only_on_a_terminal(tmp_path, refbpf_bin):
+    label, path, version = INTERPRETERS[-1]
+    with Target(path, target_path("shares.py"), 8) as t:
+        # On a terminal (script(1) gives refbpf a pty): a live progress line.
+        tty = subprocess.run(["script", "-qec", "%s -p %d -d 2 -n 1" % (refbpf_bin, t.pid),
+                              "/dev/null"], capture_output=True, timeout=60)
+        plain = subprocess.run([refbpf_bin, "-p", str(t.pid), "-d", "1", "-n", "1"],
+                               capture_output=True, text=True, timeout=60)
+    assert tty.returncode == 0, tty.stdout
+    progress = re.findall(rb"\r\x1b\[Krefbpf: (\d+) s, (\d+) samples \((\d+)/s\), (\d+) lost, 1 process",
+                          tty.stdout)
+    assert len(progress) >= 2, repr(tty.stdout[:500])
+    assert int(progress[-1][1]) > 0
+    assert plain.returncode == 0 and plain.stderr == "", plain.stderr

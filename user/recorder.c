@@ -29,6 +29,8 @@
 #define DISCOVERY_POLL_MS 10
 #define DISCOVERY_FAST_S 0.3
 #define DISCOVERY_SLOW_POLL_S 0.1
+/* The progress line on a terminal is redrawn this often. */
+#define PROGRESS_EVERY_S 0.5
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
 /* Otherwise userspace wakes this often (BPF wakes it early if the ring
@@ -523,6 +525,25 @@ static int forget_ignored(struct recorder *r)
 	return reindex(r, r->index_size);
 }
 
+/* On a terminal, one line that says recording is alive and how it goes. */
+static void show_progress(struct recorder *r, double elapsed, bool last)
+{
+	uint64_t errs[UNWIND_NR] = { 0 };
+	size_t active = 0;
+
+	bpf_session_unwind_errors(r->bpf, errs);
+	for (size_t i = 0; i < r->n; i++)
+		active += r->t[i]->state == RT_ACTIVE;
+	if (last) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	fprintf(stderr, "\r\033[Krefbpf: %.0f s, %llu samples (%.0f/s), %llu lost, %zu process%s",
+		elapsed, (unsigned long long)r->prof->total_samples,
+		elapsed > 0 ? r->prof->total_samples / elapsed : 0.0,
+		(unsigned long long)errs[UNWIND_RINGBUF_FULL], active, active == 1 ? "" : "es");
+}
+
 static void recorder_free(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -616,6 +637,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	prof->period_s = 1.0 / o->rate_hz;
 	start = monotonic_s();
 	now = start;
+	bool progress = !o->verbose && isatty(STDERR_FILENO);
+	double next_progress = start;
 	if (o->verbose)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
@@ -632,7 +655,13 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 				retry_discovery(r, r->t[i], now);
 		if (r->ignored >= COMPACT_AFTER && forget_ignored(r))
 			r->fatal = -ENOMEM;
+		if (progress && now >= next_progress) {
+			show_progress(r, now - start, false);
+			next_progress = now + PROGRESS_EVERY_S;
+		}
 	}
+	if (progress)
+		show_progress(r, now - start, true);
 	if (r->fatal)
 		fprintf(stderr, "refbpf: recording stopped: %s\n", strerror(-r->fatal));
 	else
