@@ -409,3 +409,34 @@ def test_progress_line_only_on_a_terminal(tmp_path, refbpf_bin):
     assert len(progress) >= 2, repr(tty.stdout[:500])
     assert int(progress[-1][1]) > 0
     assert plain.returncode == 0 and plain.stderr == "", plain.stderr
+
+
+def test_every_writes_windows_and_memory_stays_flat(tmp_path, refbpf_bin):
+    """--every 2 -d 7: three full windows and the last partial one, each
+    output under its window's start time, only the newest --keep kept, and
+    refbpf's memory the same after the first windows."""
+    label, path, version = INTERPRETERS[-1]
+    out = tmp_path / "w"
+    out.mkdir()
+    with Target(path, target_path("threads.py"), 12, 3) as t:
+        r = subprocess.run([refbpf_bin, "-v", "-p", str(t.pid), "--every", "2", "-d", "7",
+                            "-F", "199", "-o", out / "cpu.prof", "--folded", out / "cpu.folded",
+                            "--keep", "3"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    windows = re.findall(r"^refbpf: window (\d) from (\S+): ([\d.]+) s, (\d+) samples -> (.*)$",
+                         r.stdout, re.M)
+    assert [w[0] for w in windows] == ["1", "2", "3", "4"], r.stdout
+    assert [round(float(w[2])) for w in windows] == [2, 2, 2, 1], r.stdout
+    for n, start, seconds, samples, files in windows:
+        # 3 busy threads at 199 Hz on 2 CPUs: at least one CPU's worth
+        assert int(samples) > 0.8 * 199 * float(seconds), windows
+        stamp = start.replace("-", "").replace(":", "")
+        assert files.split() == [str(out / ("cpu-%s.prof" % stamp)),
+                                 str(out / ("cpu-%s.folded" % stamp))], files
+    kept = sorted(os.listdir(out))
+    assert len(kept) == 6 and all(w[1].replace("-", "").replace(":", "") in "".join(kept)
+                                  for w in windows[1:]), kept
+    last = parse_folded(out / sorted(f for f in kept if f.endswith(".folded"))[-1])
+    assert sum(c for _, c in last) == int(windows[-1][3])
+    rss = [int(k) for k in re.findall(r"window \d: resident memory (\d+) kB", r.stderr)]
+    assert len(rss) == 4 and max(rss[1:]) - rss[1] < 1024, rss

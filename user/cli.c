@@ -20,6 +20,8 @@ enum long_only_option {
 	OPT_THREADS,
 	OPT_MERGE_PROCESSES,
 	OPT_RAW,
+	OPT_EVERY,
+	OPT_KEEP,
 };
 
 static const struct option long_options[] = {
@@ -31,6 +33,8 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "raw", required_argument, NULL, OPT_RAW },
+	{ "every", required_argument, NULL, OPT_EVERY },
+	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
 	{ "all", no_argument, NULL, 'a' },
@@ -63,6 +67,9 @@ void cli_usage(FILE *out)
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
 	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
 	      "                         renders any output from it later, without root\n"
+	      "      --every SECS       continuous mode: every SECS seconds write each\n"
+	      "                         output for that window, named NAME-<UTC start>.EXT\n"
+	      "      --keep N           with --every: keep only the newest N windows\n"
 	      "  -C, --children         also profile the targets' descendants, present\n"
 	      "                         and future (reloader children, workers)\n"
 	      "  -a, --all              every Python process on the host, present and\n"
@@ -208,6 +215,21 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_FOLDED:
 			o->folded_path = optarg;
 			break;
+		case OPT_EVERY:
+			if (parse_duration(optarg, &o->every_s) || o->every_s < 1) {
+				fprintf(stderr, "refbpf: invalid window '%s' (seconds >= 1)\n", optarg);
+				return -EINVAL;
+			}
+			recording_only = "--every";
+			break;
+		case OPT_KEEP:
+			if (cli_parse_ulong(optarg, 1, 1000000, &v)) {
+				fprintf(stderr, "refbpf: invalid --keep '%s' (1 or more windows)\n", optarg);
+				return -EINVAL;
+			}
+			o->keep = (unsigned int)v;
+			recording_only = "--keep";
+			break;
 		case OPT_RAW:
 			o->raw_path = optarg;
 			recording_only = "--raw";
@@ -263,6 +285,15 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			return -EINVAL;
 		}
 		return 0;
+	}
+	if (o->keep && !o->every_s) {
+		fputs("refbpf: --keep needs --every\n", stderr);
+		return -EINVAL;
+	}
+	if (o->every_s && !o->pstats_path && !o->folded_path && !o->raw_path) {
+		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --raw)\n",
+		      stderr);
+		return -EINVAL;
 	}
 	if (o->all) {
 		if (pid_given) {

@@ -5,6 +5,7 @@
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "profile_roots.h"
 #include "pstats_writer.h"
 #include "raw_format.h"
+#include "windows.h"
 #include "recorder.h"
 #include "report.h"
 
@@ -55,10 +57,14 @@ static void print_version(void)
 }
 
 /* Files first: a closed stdout must not cost the user their pstats file. */
-static int write_outputs(const struct cli_options *o, const struct profile *prof)
+static int write_outputs(const struct cli_options *o, const struct profile *prof, bool table)
 {
 	int status = 0, err;
 
+	if (o->raw_path && (err = raw_write(o->raw_path, prof))) {
+		fprintf(stderr, "refbpf: cannot write %s: %s\n", o->raw_path, strerror(-err));
+		status = 1;
+	}
 	if (o->pstats_path) {
 		err = pstats_write(o->pstats_path, prof);
 		if (err) {
@@ -75,6 +81,8 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 	}
 	struct report_opts ro = { .sort = o->sort, .limit = o->limit };
 
+	if (!table)
+		return status;
 	if (report_write(stdout, prof, &ro) || fflush(stdout)) {
 		fprintf(stderr, "refbpf: cannot write the report to stdout: %s\n", strerror(errno));
 		status = 1;
@@ -83,22 +91,103 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 }
 
 /* Roots as asked (several processes, or --all: one per process, unless
- * merged; --threads: one per thread), then every output. */
-static int render(const struct cli_options *o, struct profile **prof, bool all)
+ * merged; --threads: one per thread). NULL when none is needed. */
+static struct profile *with_roots(const struct cli_options *o, const struct profile *prof,
+				  bool all, int *err)
 {
-	bool per_process = !o->merge_processes && (all || profile_sampled_processes(*prof) > 1);
+	bool per_process = !o->merge_processes && (all || profile_sampled_processes(prof) > 1);
+	struct profile *rooted = NULL;
 
+	*err = 0;
 	if (per_process || o->per_thread) {
-		struct profile *rooted = profile_with_roots(*prof, per_process, o->per_thread);
-
-		if (!rooted) {
-			fprintf(stderr, "refbpf: out of memory\n");
-			return 1;
-		}
-		profile_free(*prof);
-		*prof = rooted;
+		rooted = profile_with_roots(prof, per_process, o->per_thread);
+		if (!rooted)
+			*err = -ENOMEM;
 	}
-	return write_outputs(o, *prof);
+	return rooted;
+}
+
+/* The raw file (when recording) keeps stacks as recorded, before roots. */
+static int render(const struct cli_options *o, const struct profile *prof, bool all, bool table)
+{
+	struct cli_options unrooted = *o, rooted_outputs = *o;
+	struct profile *rooted;
+	int status = 0, err;
+
+	rooted_outputs.raw_path = NULL;
+	unrooted.pstats_path = unrooted.folded_path = NULL;
+	if (o->raw_path)
+		status = write_outputs(&unrooted, prof, false);
+	rooted = with_roots(o, prof, all, &err);
+	if (err) {
+		fprintf(stderr, "refbpf: out of memory\n");
+		return 1;
+	}
+	status |= write_outputs(&rooted_outputs, rooted ? rooted : prof, table);
+	profile_free(rooted);
+	return status;
+}
+
+/* For -v: memory must stay flat across windows. */
+static long resident_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* --every: each output's files, and what the windows share. */
+struct window_state {
+	const struct cli_options *o;
+	struct window_files files[3];	/* pstats, folded, raw */
+	unsigned int windows;
+};
+
+static int on_window(void *ctx, const struct profile *prof, time_t start)
+{
+	struct window_state *ws = ctx;
+	struct cli_options wo = *ws->o;
+	const char **paths[] = { &wo.pstats_path, &wo.folded_path, &wo.raw_path };
+	char names[3][PATH_MAX];
+	int status;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (!*paths[i])
+			continue;
+		if (window_path(*paths[i], start, names[i], sizeof(names[i]))) {
+			fprintf(stderr, "refbpf: %s: name too long for a window\n", *paths[i]);
+			return -ENAMETOOLONG;
+		}
+		*paths[i] = names[i];
+	}
+	status = render(&wo, prof, ws->o->all, false) ? -EIO : 0;
+	ws->windows++;
+	char when[32] = "?";
+	struct tm tm;
+
+	if (gmtime_r(&start, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("refbpf: window %u from %s: %.1f s, %llu samples ->", ws->windows, when,
+	       prof->duration_s, (unsigned long long)prof->total_samples);
+	for (size_t i = 0; i < 3; i++) {
+		if (!*paths[i])
+			continue;
+		printf(" %s", names[i]);
+		if (window_retain(&ws->files[i], names[i], ws->o->keep))
+			status = -ENOMEM;
+	}
+	printf("\n");
+	fflush(stdout);
+	if (ws->o->verbose)
+		fprintf(stderr, "refbpf: window %u: resident memory %ld kB\n", ws->windows,
+			resident_kb());
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -107,7 +196,8 @@ int main(int argc, char **argv)
 	struct cli_options o;
 	struct profile *prof = NULL;
 	char why[512];
-	int status = 1, err;
+	struct window_state windows = { .o = &o };
+	int status = 1;
 
 	if (cli_parse(argc, argv, &o)) {
 		cli_free(&o);
@@ -126,7 +216,7 @@ int main(int argc, char **argv)
 		if (!prof)
 			fprintf(stderr, "refbpf: %s\n", why);
 		else
-			status = render(&o, &prof, false);
+			status = render(&o, prof, false, true);
 		goto cleanup;
 	}
 	if (privileges_check(why, sizeof(why)) || btf_check(o.btf_path, why, sizeof(why))) {
@@ -152,19 +242,22 @@ int main(int argc, char **argv)
 		.verbose = o.verbose,
 		.stop = &stop_requested,
 		.t0 = t0,
+		.every_s = o.every_s,
+		.on_window = on_window,
+		.window_ctx = &windows,
 	};
 
 	int rec = recorder_run(&ro, prof);
 
 	if (rec < 0)
 		goto cleanup;
-	/* The raw profile keeps stacks as recorded: `report` chooses roots. */
-	if (o.raw_path && (err = raw_write(o.raw_path, prof))) {
-		fprintf(stderr, "refbpf: cannot write %s: %s\n", o.raw_path, strerror(-err));
-		rec = 1;
-	}
-	status = render(&o, &prof, o.all) || rec;
+	if (o.every_s > 0)
+		status = rec;	/* every window is written already */
+	else
+		status = render(&o, prof, o.all, true) || rec;
 cleanup:
+	for (size_t i = 0; i < sizeof(windows.files) / sizeof(windows.files[0]); i++)
+		window_files_free(&windows.files[i]);
 	profile_free(prof);
 	cli_free(&o);
 	return status;

@@ -154,6 +154,34 @@ struct profile *profile_new(void)
 	return p;
 }
 
+/* Empty a table but keep its slots: the next window fills it again. */
+static void itab_clear(struct itab *t)
+{
+	if (t->cap)
+		memset(t->slots, 0, t->cap * sizeof(*t->slots));
+	t->count = 0;
+}
+
+void profile_reset_samples(struct profile *p)
+{
+	for (size_t i = 0; i < p->nstacks; i++)
+		free(p->stacks[i]);
+	p->nstacks = 0;
+	for (size_t i = 0; i < p->ntargets; i++) {
+		free(p->targets[i].version);
+		free(p->targets[i].cmdline);
+		free(p->targets[i].reason);
+	}
+	p->ntargets = 0;
+	p->nthreads = 0;
+	p->total_samples = 0;
+	p->lost_samples = 0;
+	memset(p->unwind_errors, 0, sizeof(p->unwind_errors));
+	p->duration_s = 0;
+	itab_clear(p->stack_index);
+	itab_clear(p->thread_index);
+}
+
 void profile_free(struct profile *p)
 {
 	if (!p)

@@ -89,6 +89,13 @@ struct profile {
 struct profile *profile_new(void);
 void profile_free(struct profile *p);
 
+/*
+ * Forget every sample, stack, thread and target but keep the functions
+ * (their indices stay valid for the symbolizer's cache) and the tables'
+ * memory: --every starts each window from here, so memory stays flat.
+ */
+void profile_reset_samples(struct profile *p);
+
 /* Intern a function. Strings are copied. Returns its index, or -1 on ENOMEM. */
 int64_t profile_intern_func(struct profile *p, const char *filename, int firstlineno,
 			    const char *name, const char *qualname);

@@ -55,6 +55,8 @@ struct rtarget {
 	struct py_process proc;
 	struct symbolizer *sym;
 	uint64_t samples;
+	uint64_t window_base;	/* samples before the current window */
+	bool listed;		/* in some window's header already */
 	double discover_start, discover_deadline, next_retry;
 	char reason[256];
 };
@@ -71,6 +73,9 @@ struct recorder {
 	struct pframe frames[REFBPF_MAX_FRAMES];
 	int fatal;		/* -errno from an event callback */
 	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
+	double window_start;	/* CLOCK_MONOTONIC */
+	time_t window_wall;	/* the same moment, wall clock */
+	uint64_t errs_base[UNWIND_NR];	/* BPF counters before the current window */
 	/* pid -> index + 1 in t, open addressing */
 	uint32_t *index;
 	size_t index_size;
@@ -343,6 +348,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static bool is_live(const struct rtarget *t)
+{
+	return t->state == RT_ACTIVE || t->state == RT_WATCHING || t->state == RT_DISCOVERING;
+}
+
 static void record_targets(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -350,6 +360,11 @@ static void record_targets(struct recorder *r)
 		const char *version = t->proc.version[0] ? t->proc.version : NULL;
 		struct ptarget *pt;
 
+		/* A window lists what lives or ran in it, and each ended
+		 * process once. */
+		if (t->listed && !is_live(t) && t->samples == t->window_base)
+			continue;
+		t->listed = true;
 		/* --all lists Python processes only: not a fork that exec'd
 		 * something else before its first sample. */
 		if (t->state == RT_IGNORED || (t->implicit && !t->samples && !t->proc.version[0]))
@@ -385,7 +400,7 @@ static void record_targets(struct recorder *r)
 						PTARGET_PROFILED,
 					version, t->proc.cmdline, NULL);
 		if (pt) {
-			pt->samples = t->samples;
+			pt->samples = t->samples - t->window_base;
 			pt->ns_pid = (uint32_t)t->proc.ns_pid;
 		}
 	}
@@ -565,8 +580,9 @@ static void collect_counters(struct recorder *r)
 	if (bpf_session_unwind_errors(r->bpf, errs))
 		return;
 	for (int i = 0; i < UNWIND_NR && i < 8; i++)
-		r->prof->unwind_errors[i] = errs[i];
-	r->prof->lost_samples = errs[UNWIND_RINGBUF_FULL];
+		r->prof->unwind_errors[i] = errs[i] - r->errs_base[i];
+	r->prof->lost_samples = errs[UNWIND_RINGBUF_FULL] - r->errs_base[UNWIND_RINGBUF_FULL];
+	memcpy(r->errs_base, errs, sizeof(errs));
 	if (!r->o->verbose)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
@@ -581,6 +597,29 @@ static void collect_counters(struct recorder *r)
 			(unsigned long long)st->misses, (unsigned long long)st->stale,
 			(unsigned long long)st->unreadable);
 	}
+}
+
+/* --every: hand the window out, then start the next one empty. */
+static int close_window(struct recorder *r, double now)
+{
+	int err;
+
+	collect_counters(r);
+	record_targets(r);
+	r->prof->duration_s = now - r->window_start;
+	err = r->o->on_window(r->o->window_ctx, r->prof, r->window_wall);
+	for (size_t i = 0; i < r->n; i++) {
+		struct rtarget *t = r->t[i];
+
+		t->window_base = t->samples;
+		/* Ended and listed: nothing more to say about it. */
+		if (t->state == RT_EXITED || t->state == RT_FAILED)
+			set_state(r, t, RT_IGNORED);
+	}
+	profile_reset_samples(r->prof);
+	r->window_start = now;
+	r->window_wall = time(NULL);
+	return err;
 }
 
 /* Hand every live target to BPF: sampled ones with their layout. */
@@ -639,6 +678,9 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	now = start;
 	bool progress = !o->verbose && isatty(STDERR_FILENO);
 	double next_progress = start;
+
+	r->window_start = start;
+	r->window_wall = time(NULL);
 	if (o->verbose)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
@@ -655,6 +697,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 				retry_discovery(r, r->t[i], now);
 		if (r->ignored >= COMPACT_AFTER && forget_ignored(r))
 			r->fatal = -ENOMEM;
+		if (o->every_s > 0 && now - r->window_start >= o->every_s && close_window(r, now))
+			r->fatal = r->fatal ? r->fatal : -EIO;
 		if (progress && now >= next_progress) {
 			show_progress(r, now - start, false);
 			next_progress = now + PROGRESS_EVERY_S;
@@ -671,6 +715,13 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	if (o->verbose && r->first_sample)
 		fprintf(stderr, "refbpf: first sample %.1f ms after start\n",
 			(r->first_sample - o->t0) * 1e3);
+	if (o->every_s > 0) {
+		/* The last, partial window: nothing collected is lost. */
+		if (close_window(r, monotonic_s()) && !r->fatal)
+			r->fatal = -EIO;
+		err = r->fatal ? 1 : 0;
+		goto cleanup;
+	}
 	collect_counters(r);
 	record_targets(r);
 	/* What was recorded before a failure is still written. */

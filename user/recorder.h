@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "profile.h"
 
@@ -23,13 +24,23 @@ struct recorder_opts {
 	bool all;			/* --all: every Python process, present and future */
 	bool verbose;
 	volatile sig_atomic_t *stop;	/* set by signal handlers */
+	/*
+	 * --every: close a window this often (0: one window, the whole
+	 * recording). Each window, the last partial one included, is handed
+	 * to on_window with its start time and then forgotten, so memory
+	 * stays flat; 0 from on_window or recording stops.
+	 */
+	double every_s;
+	int (*on_window)(void *ctx, const struct profile *prof, time_t start);
+	void *window_ctx;
 	double t0;			/* CLOCK_MONOTONIC at program start, for -v timings */
 };
 
 /*
  * Attach to every PID that can be profiled, record until the duration
  * expires, *stop is set, or every target is gone, and fill `prof`.
- * Returns 0; 1 when recording failed part-way (message printed; `prof`
+ * With every_s, the windows have already been handed out when it returns
+ * and `prof` holds nothing. Returns 0; 1 when recording failed part-way (message printed; `prof`
  * holds what was recorded and should still be written); or a negative errno
  * when nothing could be recorded (message printed: one line per PID when
  * no target could be profiled, or why the BPF side failed).
