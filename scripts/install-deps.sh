@@ -8,6 +8,8 @@ packages=(
 	make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 	# tests: pytest, pgrep, DWARF of Debian's python3 to cross-check layouts
 	python3 python3-pytest procps
+	# tests: refbpf top in a real terminal; the progress line under script(1)
+	tmux bsdutils
 )
 # python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X.
 if [ -x /usr/bin/python3 ]; then

@@ -37,6 +37,10 @@ def one_line_error(r, *words):
     (["-p", "1", "stray"], []),
     (["--all", "-p", "1"], ["--all and --pid exclude each other"]),
     (["--all", "stray"], ["unexpected argument 'stray'"]),
+    (["top", "-p", "1", "-o", "x.prof"], ["top shows a live view and writes no files"]),
+    (["-p", "1", "--keep", "3"], ["--keep needs --every"]),
+    (["-p", "1", "--every", "0.5", "-o", "x"], ["invalid window '0.5'"]),
+    (["-p", "1", "--every", "5"], ["--every needs an output file"]),
 ])
 def test_bad_arguments(refbpf_bin, args, words):
     r = run(refbpf_bin, *args)

@@ -51,6 +51,7 @@ void cli_usage(FILE *out)
 	fputs("Usage: refbpf --pid PID [PID...] [options]\n"
 	      "       refbpf --all [options]\n"
 	      "       refbpf report RAWFILE [output options]\n"
+	      "       refbpf top --pid PID [PID...] | --all [-C] [-F HZ] [-n ROWS]\n"
 	      "\n"
 	      "Sample the Python stacks of running CPython processes with eBPF and\n"
 	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
@@ -167,6 +168,10 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		/* Parse the rest as if FILE were the program name. */
 		argc -= 2;
 		argv += 2;
+	} else if (argc >= 2 && !strcmp(argv[1], "top")) {
+		o->top = true;
+		argc--;
+		argv++;
 	}
 	optind = 1;
 	opterr = 0;
@@ -285,6 +290,11 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			return -EINVAL;
 		}
 		return 0;
+	}
+	if (o->top && (o->pstats_path || o->folded_path || o->raw_path || o->every_s)) {
+		fputs("refbpf: top shows a live view and writes no files (record without 'top' for -o, --folded, --raw, --every)\n",
+		      stderr);
+		return -EINVAL;
 	}
 	if (o->keep && !o->every_s) {
 		fputs("refbpf: --keep needs --every\n", stderr);

@@ -18,6 +18,7 @@ struct cli_options {
 	const char *folded_path;	/* --folded */
 	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
 	const char *report_input;	/* `refbpf report FILE`: render a raw profile */
+	bool top;			/* `refbpf top`: a live view instead of outputs */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
 	double every_s;			/* --every: window length, 0: one window */
 	unsigned int keep;		/* --keep: windows kept per output, 0: all */

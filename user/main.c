@@ -21,6 +21,7 @@
 #include "profile_roots.h"
 #include "pstats_writer.h"
 #include "raw_format.h"
+#include "top.h"
 #include "windows.h"
 #include "recorder.h"
 #include "report.h"
@@ -28,6 +29,8 @@
 #define REFBPF_VERSION "0.1.0"
 /* How long to wait for an interpreter that is still starting. */
 #define ATTACH_WAIT_S 3.0
+/* refbpf top redraws this often. */
+#define TOP_REFRESH_S 1.0
 
 static volatile sig_atomic_t stop_requested;
 
@@ -197,6 +200,7 @@ int main(int argc, char **argv)
 	struct profile *prof = NULL;
 	char why[512];
 	struct window_state windows = { .o = &o };
+	struct top *top = NULL;
 	int status = 1;
 
 	if (cli_parse(argc, argv, &o)) {
@@ -247,15 +251,27 @@ int main(int argc, char **argv)
 		.window_ctx = &windows,
 	};
 
+	if (o.top) {
+		top = top_new(o.limit, &stop_requested);
+		if (!top) {
+			fprintf(stderr, "refbpf: out of memory\n");
+			goto cleanup;
+		}
+		ro.every_s = TOP_REFRESH_S;
+		ro.on_window = top_on_window;
+		ro.window_ctx = top;
+	}
+
 	int rec = recorder_run(&ro, prof);
 
 	if (rec < 0)
 		goto cleanup;
-	if (o.every_s > 0)
-		status = rec;	/* every window is written already */
+	if (o.every_s > 0 || o.top)
+		status = rec;	/* every window is written (or shown) already */
 	else
 		status = render(&o, prof, o.all, true) || rec;
 cleanup:
+	top_free(top);
 	for (size_t i = 0; i < sizeof(windows.files) / sizeof(windows.files[0]); i++)
 		window_files_free(&windows.files[i]);
 	profile_free(prof);
