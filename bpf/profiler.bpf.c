@@ -12,6 +12,10 @@
 
 #include "refbpf.h"
 
+#define PY_WALK_INLINE __always_inline
+#define PY_WALK_READ(ctx, dst, len, addr) bpf_probe_read_user((dst), (len), (void *)(addr))
+#include "py_walk.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Per-target layout, keyed by tgid (host PID namespace). */
@@ -80,26 +84,7 @@ static __always_inline void count_error(__u32 reason)
 
 static __always_inline __u64 read_ptr(__u64 addr)
 {
-	__u64 v = 0;
-
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
-		return 0;
-	return v;
-}
-
-/* Field of `size` bytes at `off` in a span buffer; 0 when out of range. */
-static __always_inline __u64 span_field(const __u8 *buf, __u32 off, __u32 size)
-{
-	off &= REFBPF_READ_SPAN - 1;
-	if (off + 8 > REFBPF_READ_SPAN)
-		return 0;
-	__u64 v = *(const __u64 *)(buf + off);
-
-	if (size == 1)
-		return v & 0xff;
-	if (size == 4)
-		return v & 0xffffffff;
-	return v;
+	return py_walk_ptr(NULL, addr);
 }
 
 /* ---- finding the sampled thread's PyThreadState ---- */
@@ -117,11 +102,7 @@ struct tstate_walk {
 
 static __always_inline __u64 tstate_top_frame(const struct py_layout *l, __u64 tstate)
 {
-	__u64 frame = read_ptr(tstate + l->tstate_frame);
-
-	if (frame && (l->flags & LAYOUT_VIA_CFRAME))
-		frame = read_ptr(frame + l->cframe_current_frame);
-	return frame;
+	return py_walk_top_frame(NULL, l, tstate);
 }
 
 /* One step: visit one thread state, or move to the next interpreter. */
@@ -230,35 +211,28 @@ static long frame_walk_step(__u64 index, void *arg)
 		w->flags |= SAMPLE_READ_ERROR;
 		return 1;
 	}
-	__u64 code = span_field(s->frame_buf, l->frame_code, 8) & ~l->code_tag_mask;
-	__u64 instr = l->frame_model == FRAME_MODEL_FRAME_OBJECT ?
-			      span_field(s->frame_buf, l->frame_instr, 4) :
-			      span_field(s->frame_buf, l->frame_instr, 8);
+	struct py_walk_frame f;
 
-	w->frame = span_field(s->frame_buf, l->frame_previous, 8);
-	/* C-stack shim frames (3.12+) are no Python function. */
-	if ((l->flags & LAYOUT_HAS_OWNER) &&
-	    span_field(s->frame_buf, l->frame_owner, 1) >= l->frame_owner_skip)
-		return 0;
-	if (!code)
+	py_walk_decode_frame(l, s->frame_buf, &f);
+	w->frame = f.previous;
+	if (!f.code)
 		return 0;
 
 	__u32 n = w->n & (REFBPF_MAX_FRAMES - 1);
 	struct py_frame_rec *rec = &s->ev.frames[n];
 
-	rec->code = code;
-	rec->instr = instr;
+	rec->code = f.code;
+	rec->instr = f.instr;
 	rec->name_hash = 0;
 	rec->firstlineno = 0;
 	rec->reserved = FRAME_UNVALIDATED;
 
 	__u32 cspan = l->code_span & (REFBPF_READ_SPAN - 1);
 
-	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(code + l->code_span_start))) {
-		__u64 name = span_field(s->code_buf, l->code_name - l->code_span_start, 8);
+	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(f.code + l->code_span_start))) {
+		__u64 name;
 
-		rec->firstlineno =
-			(__s32)span_field(s->code_buf, l->code_firstlineno - l->code_span_start, 4);
+		py_walk_decode_code(l, s->code_buf, &rec->firstlineno, &name);
 		if (name && !bpf_probe_read_user(&rec->name_hash, sizeof(rec->name_hash),
 						 (void *)(name + l->unicode_hash)))
 			rec->reserved = 0;

@@ -124,4 +124,12 @@ enum unwind_error {
 	UNWIND_NR,
 };
 
+/* One thread of a `refbpf dump` target, from bpf/threads.bpf.c. */
+struct thread_record {
+	__u32 tid;		/* host PID namespace */
+	__u32 state;		/* task->__state: 0 running or runnable */
+	__u64 fsbase;		/* thread pointer: CPython's thread_id */
+	char comm[16];
+};
+
 #endif /* REFBPF_H */

@@ -39,6 +39,8 @@ def one_line_error(r, *words):
     (["--all", "stray"], ["unexpected argument 'stray'"]),
     (["top", "-p", "1", "-o", "x.prof"], ["top shows a live view and writes no files"]),
     (["-p", "1", "--keep", "3"], ["--keep needs --every"]),
+    (["dump", "-p", "1", "-o", "x.prof"], ["dump takes --pid PID [PID...] and --json only"]),
+    (["-p", "1", "--json"], ["--json is for 'refbpf dump'"]),
     (["-p", "1", "--every", "0.5", "-o", "x"], ["invalid window '0.5'"]),
     (["-p", "1", "--every", "5"], ["--every needs an output file"]),
 ])

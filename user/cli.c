@@ -22,6 +22,7 @@ enum long_only_option {
 	OPT_RAW,
 	OPT_EVERY,
 	OPT_KEEP,
+	OPT_JSON,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +36,7 @@ static const struct option long_options[] = {
 	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
 	{ "all", no_argument, NULL, 'a' },
@@ -52,6 +54,7 @@ void cli_usage(FILE *out)
 	      "       refbpf --all [options]\n"
 	      "       refbpf report RAWFILE [output options]\n"
 	      "       refbpf top --pid PID [PID...] | --all [-C] [-F HZ] [-n ROWS]\n"
+	      "       refbpf dump --pid PID [PID...] [--json]\n"
 	      "\n"
 	      "Sample the Python stacks of running CPython processes with eBPF and\n"
 	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
@@ -172,6 +175,10 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		o->top = true;
 		argc--;
 		argv++;
+	} else if (argc >= 2 && !strcmp(argv[1], "dump")) {
+		o->dump = true;
+		argc--;
+		argv++;
 	}
 	optind = 1;
 	opterr = 0;
@@ -235,6 +242,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			o->keep = (unsigned int)v;
 			recording_only = "--keep";
 			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
 		case OPT_RAW:
 			o->raw_path = optarg;
 			recording_only = "--raw";
@@ -290,6 +300,15 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			return -EINVAL;
 		}
 		return 0;
+	}
+	if (o->json && !o->dump) {
+		fputs("refbpf: --json is for 'refbpf dump'\n", stderr);
+		return -EINVAL;
+	}
+	if (o->dump && (o->all || o->children || o->every_s || o->duration_s > 0 ||
+			o->pstats_path || o->folded_path || o->raw_path || o->per_thread)) {
+		fputs("refbpf: dump takes --pid PID [PID...] and --json only\n", stderr);
+		return -EINVAL;
 	}
 	if (o->top && (o->pstats_path || o->folded_path || o->raw_path || o->every_s)) {
 		fputs("refbpf: top shows a live view and writes no files (record without 'top' for -o, --folded, --raw, --every)\n",

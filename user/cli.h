@@ -19,6 +19,8 @@ struct cli_options {
 	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
 	const char *report_input;	/* `refbpf report FILE`: render a raw profile */
 	bool top;			/* `refbpf top`: a live view instead of outputs */
+	bool dump;			/* `refbpf dump`: every thread's stack now */
+	bool json;			/* dump --json */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
 	double every_s;			/* --every: window length, 0: one window */
 	unsigned int keep;		/* --keep: windows kept per output, 0: all */

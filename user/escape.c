@@ -8,6 +8,7 @@
 enum escape_mode {
 	ESCAPE_TERMINAL,
 	ESCAPE_FOLDED,
+	ESCAPE_JSON,
 };
 
 /* Where escaped text goes: a bounded buffer or a stream. */
@@ -84,6 +85,19 @@ static void escape_folded_char(struct sink *o, const char *s, int len, uint32_t 
 		put(o, s, (size_t)len);
 }
 
+static void escape_json_char(struct sink *o, const char *s, int len, uint32_t cp)
+{
+	/* < > & too, so the text can sit in an HTML <script> element */
+	if (cp == '"')
+		put(o, "\\\"", 2);
+	else if (cp == '\\')
+		put(o, "\\\\", 2);
+	else if (cp < 0x20 || cp == '<' || cp == '>' || cp == '&' || cp == 0x2028 || cp == 0x2029)
+		put_hex(o, "\\u", cp, 4);
+	else
+		put(o, s, (size_t)len);
+}
+
 static void escape(struct sink *o, const char *src, enum escape_mode mode)
 {
 	size_t n = strlen(src);
@@ -93,12 +107,15 @@ static void escape(struct sink *o, const char *src, enum escape_mode mode)
 		int len = utf8_char(src, n, &cp);
 
 		if (len < 0) {
-			/* each invalid byte shown, so nothing is silently lost */
+			/* each invalid byte shown, so nothing is silently lost
+			 * (JSON strings are Unicode: there the backslash is text) */
 			for (int i = 0; i < -len; i++)
-				put_hex(o, "\\x", (unsigned char)src[i], 2);
+				put_hex(o, mode == ESCAPE_JSON ? "\\\\x" : "\\x", (unsigned char)src[i], 2);
 			len = -len;
 		} else if (mode == ESCAPE_TERMINAL) {
 			escape_terminal_char(o, src, len, cp);
+		} else if (mode == ESCAPE_JSON) {
+			escape_json_char(o, src, len, cp);
 		} else {
 			escape_folded_char(o, src, len, cp);
 		}
@@ -178,4 +195,14 @@ int utf8_char(const char *str, size_t n, uint32_t *cp)
 	}
 	*cp = v;
 	return need + 1;
+}
+
+int escape_json_fputs(const char *src, FILE *f)
+{
+	struct sink o = { .f = f };
+
+	fputc('"', f);
+	escape(&o, src, ESCAPE_JSON);
+	fputc('"', f);
+	return o.err;
 }

@@ -41,4 +41,11 @@ int escape_terminal_fputs(const char *src, FILE *f);
  */
 size_t escape_folded(char *dst, size_t dstlen, const char *src);
 
+/*
+ * A JSON string, quotes included: '"' and '\' escaped, C0 controls, '<',
+ * '>', '&' and U+2028/9 as \uNNNN (safe inside an HTML <script> too), and
+ * each invalid UTF-8 byte as the visible text \xNN. 0 or -EIO.
+ */
+int escape_json_fputs(const char *src, FILE *f);
+
 #endif /* REFBPF_ESCAPE_H */

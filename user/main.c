@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "cli.h"
+#include "dump.h"
 #include "folded_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -225,6 +226,10 @@ int main(int argc, char **argv)
 	}
 	if (privileges_check(why, sizeof(why)) || btf_check(o.btf_path, why, sizeof(why))) {
 		fprintf(stderr, "refbpf: %s\n", why);
+		goto cleanup;
+	}
+	if (o.dump) {
+		status = dump_run(o.pids, o.npids, o.json);
 		goto cleanup;
 	}
 	prof = profile_new();

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * How to walk CPython's state with a struct py_layout, written once for
+ * both sides: the BPF sampler (bpf/profiler.bpf.c) and `refbpf dump`
+ * (user/stack_reader.c), which reads sleeping threads from userspace.
+ *
+ * The includer defines
+ *   PY_WALK_INLINE                      how the helpers are inlined
+ *   PY_WALK_READ(ctx, dst, len, addr)   read target memory; 0 on success
+ * where ctx is whatever the reader needs (NULL in BPF, the PID outside).
+ *
+ * Frames and code objects are read as one span of REFBPF_READ_SPAN bytes
+ * at most (struct py_layout says how many) and decoded from that buffer.
+ */
+#ifndef REFBPF_PY_WALK_H
+#define REFBPF_PY_WALK_H
+
+#include "refbpf.h"
+
+/* Field of `size` bytes (1, 4 or 8) at `off` in a span buffer of
+ * REFBPF_READ_SPAN bytes; 0 when out of range. */
+static PY_WALK_INLINE __u64 py_walk_field(const __u8 *buf, __u32 off, __u32 size)
+{
+	off &= REFBPF_READ_SPAN - 1;
+	if (off + 8 > REFBPF_READ_SPAN)
+		return 0;
+	__u64 v = *(const __u64 *)(buf + off);
+
+	if (size == 1)
+		return v & 0xff;
+	if (size == 4)
+		return v & 0xffffffff;
+	return v;
+}
+
+static PY_WALK_INLINE __u64 py_walk_ptr(void *ctx, __u64 addr)
+{
+	__u64 v = 0;
+
+	if (PY_WALK_READ(ctx, &v, sizeof(v), addr))
+		return 0;
+	return v;
+}
+
+/* The frame a thread state is running, 0 when none. */
+static PY_WALK_INLINE __u64 py_walk_top_frame(void *ctx, const struct py_layout *l, __u64 tstate)
+{
+	__u64 frame = py_walk_ptr(ctx, tstate + l->tstate_frame);
+
+	if (frame && (l->flags & LAYOUT_VIA_CFRAME))
+		frame = py_walk_ptr(ctx, frame + l->cframe_current_frame);
+	return frame;
+}
+
+struct py_walk_frame {
+	__u64 code;		/* the code object, tag bits cleared; 0: no Python function */
+	__u64 instr;		/* f_lasti, or the instruction pointer */
+	__u64 previous;		/* the calling frame */
+};
+
+/* Decode a frame read into `buf`. A C-stack shim frame (3.12+) gets code 0:
+ * it is walked through, not reported. */
+static PY_WALK_INLINE void py_walk_decode_frame(const struct py_layout *l, const __u8 *buf,
+						struct py_walk_frame *f)
+{
+	f->code = py_walk_field(buf, l->frame_code, 8) & ~l->code_tag_mask;
+	f->instr = l->frame_model == FRAME_MODEL_FRAME_OBJECT ? py_walk_field(buf, l->frame_instr, 4) :
+								 py_walk_field(buf, l->frame_instr, 8);
+	f->previous = py_walk_field(buf, l->frame_previous, 8);
+	if ((l->flags & LAYOUT_HAS_OWNER) &&
+	    py_walk_field(buf, l->frame_owner, 1) >= l->frame_owner_skip)
+		f->code = 0;
+}
+
+/* co_firstlineno and the co_name pointer from a code span read at
+ * code + l->code_span_start. */
+static PY_WALK_INLINE void py_walk_decode_code(const struct py_layout *l, const __u8 *buf,
+					       __s32 *firstlineno, __u64 *name)
+{
+	*firstlineno = (__s32)py_walk_field(buf, l->code_firstlineno - l->code_span_start, 4);
+	*name = py_walk_field(buf, l->code_name - l->code_span_start, 8);
+}
+
+#endif /* REFBPF_PY_WALK_H */

@@ -1,0 +1,75 @@
+"""Root tests for `refbpf dump`: every thread's current stack, sleeping
+threads included, with exact lines, thread IDs and names, as text and as
+JSON; on every interpreter."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from profiling import Target, markers, target_path
+from pythons import find_interpreters
+
+INTERPRETERS = [i for i in find_interpreters() if i[2] >= (3, 8)]
+HOSTILE = 'evil"</script>\n\x1b[2J'
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(params=INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
+def python(request):
+    return request.param
+
+
+def test_dump_json_every_thread_with_lines(python, refbpf_bin):
+    label, path, version = python
+    script = target_path("dump_target.py")
+    lines = markers(script)
+    with Target(path, script, 20) as t:
+        r = subprocess.run([refbpf_bin, "dump", "-p", str(t.pid), "--json"],
+                           capture_output=True, text=True, timeout=60)
+        tids = {int(x) for x in os.listdir("/proc/%d/task" % t.pid)}
+    assert r.returncode == 0, r.stderr
+    [proc] = json.loads(r.stdout)
+    assert proc["pid"] == t.pid and proc["python"].startswith("%d.%d" % version[:2])
+    threads = proc["threads"]
+    assert {th["tid"] for th in threads} <= tids and len(threads) == 4, threads
+    by_inner = {th["frames"][0]["name"]: th for th in threads if th["frames"]}
+    sleeper = by_inner["sleeper"]
+    assert sleeper["name"] == "sleeper" and not sleeper["running"]
+    assert sleeper["frames"][0]["line"] == lines["sleep"]
+    assert sleeper["frames"][0]["file"] == str(script)
+    assert by_inner["spinner"]["frames"][0]["line"] == lines["spin"]
+    assert by_inner[HOSTILE]["frames"][0]["line"] == lines["hostile"]
+    main = [th for th in threads if th["tid"] == t.pid][0]
+    names = [f["name"] for f in main["frames"]]
+    assert names[-2:] == ["main", "<module>"], names
+    assert [f["line"] for f in main["frames"] if f["name"] == "main"] == [lines["join"]]
+
+
+def test_dump_text_names_threads_and_escapes(refbpf_bin):
+    label, path, version = INTERPRETERS[-1]
+    script = target_path("dump_target.py")
+    lines = markers(script)
+    with Target(path, script, 20) as t:
+        r = subprocess.run([refbpf_bin, "dump", "-p", str(t.pid)], capture_output=True,
+                           text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("Process %d: " % t.pid), out
+    assert "Thread %d (python" % t.pid in out or "Thread %d (" % t.pid in out
+    assert ") sleeping\n    sleeper (%s:%d)" % (script, lines["sleep"]) in out, out
+    assert "\x1b" not in out and 'evil"</script>\\n\\x1b[2J (' in out, out
+
+
+def test_dump_refuses_bad_targets(refbpf_bin):
+    r = subprocess.run([refbpf_bin, "dump", "-p", "999999"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip() == "refbpf: PID 999999: no such process"
+    sh = subprocess.Popen(["sleep", "5"])
+    try:
+        r = subprocess.run([refbpf_bin, "dump", "-p", str(sh.pid)], capture_output=True,
+                           text=True)
+    finally:
+        sh.kill()
+        sh.wait()
+    assert r.returncode == 1 and "not a Python process" in r.stderr, r.stderr
