@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # refbpf: an eBPF sampling profiler for running CPython processes.
 #
 #   make            build ./refbpf
@@ -65,7 +66,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench pythons
+.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench pythons fuzz fuzz-run
 
 all: $(BIN)
 
@@ -117,6 +118,33 @@ asan:
 	$(MAKE) BUILD=build-asan SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		CFLAGS="-O1 -g" build-asan/refbpf $(patsubst $(BUILD)/%,build-asan/%,$(TOOLS))
 
+# libFuzzer targets for every parser of untrusted bytes, built with clang
+# and ASan + UBSan into build-fuzz/, each run FUZZ_SECONDS from the seed
+# corpus in tests/fuzz/corpus/NAME (new inputs go to a scratch copy).
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 20
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g" \
+		SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-run
+
+$(BUILD)/fuzz:
+	$(Q)mkdir -p $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJS) | $(BUILD)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(LIB_OBJS) $(LDLIBS) -fsanitize=fuzzer \
+		-fsanitize=address,undefined -o $@
+
+fuzz-run: $(FUZZERS)
+	set -e; for f in $(FUZZERS); do \
+		name=$$(basename $$f); scratch=$$(mktemp -d); \
+		echo "== $$name: $(FUZZ_SECONDS) s from tests/fuzz/corpus/$$name"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 $$scratch tests/fuzz/corpus/$$name 2>&1 | tail -4; \
+		test $${PIPESTATUS[0]} -eq 0; rm -rf $$scratch; done
+
 deps:
 	./scripts/install-deps.sh
 
@@ -133,6 +161,6 @@ install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/refbpf
 
 clean:
-	rm -rf build build-asan refbpf
+	rm -rf build build-asan build-fuzz refbpf
 
 -include $(USER_OBJS:.o=.d) $(TOOLS:=.d)

@@ -81,6 +81,7 @@ static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why
 
 static bool libbpf_verbose;
 
+__attribute__((format(printf, 2, 0)))
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (level == LIBBPF_DEBUG && !libbpf_verbose)

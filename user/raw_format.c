@@ -124,6 +124,7 @@ struct raw_reader {
 	size_t frames_cap;
 };
 
+__attribute__((format(printf, 2, 3)))
 static int fail(struct raw_reader *r, const char *fmt, ...)
 {
 	char msg[256];
