@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,69 @@ static int create_tmp(struct atomic_file *af)
 	return -EEXIST;
 }
 
+/*
+ * The kernel's protected_symlinks rule, applied before we resolve a link
+ * ourselves: in a sticky world-writable directory (/tmp) a symlink is
+ * followed only if it is ours or the directory owner's, so nobody can
+ * plant /tmp/profile.out -> /etc/shadow for root to overwrite.
+ */
+static bool planted_symlink(const char *path, const struct stat *link)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	struct stat st;
+	bool planted = false;
+
+	if (dir && !stat(dir, &st) && (st.st_mode & S_ISVTX) && (st.st_mode & S_IWOTH))
+		planted = link->st_uid != geteuid() && link->st_uid != st.st_uid;
+	free(dir);
+	return planted;
+}
+
+/* Under sudo, the files are the invoking user's, as if they wrote them. */
+static void give_to_sudo_user(int fd)
+{
+	const char *uid = getenv("SUDO_UID"), *gid = getenv("SUDO_GID");
+	unsigned long u, g;
+	char *end;
+
+	if (getuid() != 0 || !uid || !gid)
+		return;
+	u = strtoul(uid, &end, 10);
+	if (*end || !*uid)
+		return;
+	g = strtoul(gid, &end, 10);
+	if (*end || !*gid)
+		return;
+	/* best effort: the data matters more than its owner */
+	if (fchown(fd, (uid_t)u, (gid_t)g))
+		return;
+}
+
+/* Where a symlink whose target does not exist yet points. */
+static char *dangling_target(const char *path)
+{
+	char target[4096], *out = NULL;
+	const char *slash = strrchr(path, '/');
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n <= 0)
+		return NULL;
+	target[n] = 0;
+	if (target[0] == '/' || !slash)
+		return strdup(target);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - path), path, target) < 0)
+		return NULL;
+	return out;
+}
+
+const char *atomic_strerror(int err)
+{
+	if (err == -ELOOP)
+		return "refusing to follow a symlink someone else planted in a shared directory";
+	return strerror(-err);
+}
+
 static void release(struct atomic_file *af)
 {
 	free(af->path);
@@ -71,6 +135,10 @@ FILE *atomic_open(const char *path, struct atomic_file *af)
 		errno = ENOENT;
 		return NULL;
 	}
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode) && planted_symlink(path, &st)) {
+		errno = ELOOP;
+		return NULL;
+	}
 	/* a pipe or device cannot be replaced by rename: write to it */
 	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
 		af->path = strdup(path);
@@ -82,9 +150,13 @@ FILE *atomic_open(const char *path, struct atomic_file *af)
 		err = af->f ? 0 : -errno;
 		goto cleanup;
 	}
-	/* replace what a symlink points to, not the link */
-	if (!lstat(path, &st) && S_ISLNK(st.st_mode))
+	/* replace what a symlink points to, not the link (a dangling one
+	 * names the file to create) */
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
 		real = realpath(path, NULL);
+		if (!real)
+			real = dangling_target(path);
+	}
 	af->path = strdup(real ? real : path);
 	if (!af->path) {
 		err = -ENOMEM;
@@ -95,6 +167,7 @@ FILE *atomic_open(const char *path, struct atomic_file *af)
 		err = fd;
 		goto cleanup;
 	}
+	give_to_sudo_user(fd);
 	af->f = fdopen(fd, "w");
 	if (!af->f) {
 		err = -errno;

@@ -20,7 +20,10 @@ struct atomic_file {
  * Open a new temporary file in the directory of `path` (created with
  * O_EXCL, mode 0666 less the umask). If `path` exists and is not a regular
  * file (a pipe, /dev/stdout, /dev/null), it is written in place instead.
- * A symlink is followed: its target is replaced. Returns the stream, or
+ * A symlink is followed: its target is replaced; but in a sticky
+ * world-writable directory only a symlink of ours or of the directory's
+ * owner (errno ELOOP otherwise). Under sudo, a new file belongs to the
+ * invoking user (SUDO_UID, SUDO_GID). Returns the stream, or
  * NULL with errno set. Every successful open must end with exactly one
  * atomic_commit() or atomic_abort().
  */
@@ -28,6 +31,13 @@ FILE *atomic_open(const char *path, struct atomic_file *af);
 
 /* Flush, fsync, close and rename onto the path. 0, or -errno and nothing left behind. */
 int atomic_commit(struct atomic_file *af);
+
+/*
+ * strerror(), plus what atomic_open's own refusals mean: -ELOOP is a
+ * symlink planted by another user in a sticky shared directory (/tmp),
+ * which is never followed.
+ */
+const char *atomic_strerror(int err);
 
 /* Close and remove the temporary file. */
 void atomic_abort(struct atomic_file *af);

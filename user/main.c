@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "clock.h"
 #include "cli.h"
 #include "dump.h"
@@ -66,20 +67,20 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 	int status = 0, err;
 
 	if (o->raw_path && (err = raw_write(o->raw_path, prof))) {
-		fprintf(stderr, "refbpf: cannot write %s: %s\n", o->raw_path, strerror(-err));
+		fprintf(stderr, "refbpf: cannot write %s: %s\n", o->raw_path, atomic_strerror(err));
 		status = 1;
 	}
 	if (o->pstats_path) {
 		err = pstats_write(o->pstats_path, prof);
 		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->pstats_path, strerror(-err));
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->pstats_path, atomic_strerror(err));
 			status = 1;
 		}
 	}
 	if (o->folded_path) {
 		err = folded_write(o->folded_path, prof);
 		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->folded_path, strerror(-err));
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->folded_path, atomic_strerror(err));
 			status = 1;
 		}
 	}
