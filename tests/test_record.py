@@ -1,6 +1,7 @@
 """Root integration tests: profile real interpreters with the real binary."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -440,3 +441,40 @@ def test_every_writes_windows_and_memory_stays_flat(tmp_path, refbpf_bin):
     assert sum(c for _, c in last) == int(windows[-1][3])
     rss = [int(k) for k in re.findall(r"window \d: resident memory (\d+) kB", r.stderr)]
     assert len(rss) == 4 and max(rss[1:]) - rss[1] < 1024, rss
+
+
+def bpf_links_of(pid):
+    """IDs of the BPF programs process `pid` holds attached (bpftool perf
+    show lists raw tracepoint and perf event attachments by holder)."""
+    out = subprocess.run(["bpftool", "perf", "show"], capture_output=True, text=True).stdout
+    return {int(m.group(1)) for m in re.finditer(r"^pid %d\s+fd \d+: prog_id (\d+)" % pid,
+                                                 out, re.M)}
+
+
+def loaded_programs():
+    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    return {int(m.group(1)) for m in re.finditer(r"^(\d+): ", out, re.M)}
+
+
+def test_kill_9_leaves_no_bpf_program_or_perf_event(tmp_path, refbpf_bin):
+    if not shutil.which("bpftool"):
+        pytest.skip("skipped: bpftool not installed")
+    label, path, version = INTERPRETERS[-1]
+    with Target(path, target_path("shares.py"), 10) as t:
+        rec = subprocess.Popen([refbpf_bin, "-p", str(t.pid)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        held = set()
+        while time.monotonic() < deadline and len(held) < 3:
+            time.sleep(0.2)
+            held = bpf_links_of(rec.pid)
+        programs = loaded_programs()
+        rec.kill()
+        rec.wait()
+    # the three lifetime tracepoints (and the sampler, a perf event)
+    assert len(held) >= 3 and held <= programs, (held, programs)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and held & loaded_programs():
+        time.sleep(0.2)
+    assert not held & loaded_programs(), "left behind: %s" % (held & loaded_programs())
+    assert not bpf_links_of(rec.pid)
