@@ -12,6 +12,8 @@ packages=(
 	python3 python3-pytest procps
 	# tests: refbpf top in a real terminal; the progress line under script(1)
 	tmux bsdutils
+	# tests: file capabilities instead of root; bpftool to check kill -9 cleanup
+	libcap2-bin
 )
 # python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X.
 if [ -x /usr/bin/python3 ]; then

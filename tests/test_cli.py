@@ -1,8 +1,10 @@
 """Command line and error handling: one clear line, non-zero exit."""
+import glob
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -72,6 +74,47 @@ def test_not_root_names_missing_capabilities(refbpf_bin):
                            capture_output=True, text=True, timeout=30)
     lines = one_line_error(r, "permission denied", "CAP_BPF", "CAP_PERFMON", "CAP_SYS_PTRACE")
     assert len(lines) == 1
+
+
+@pytest.mark.root
+def test_file_capabilities_suffice_without_root(refbpf_bin):
+    """CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE as file capabilities: an
+    unprivileged user profiles a Python it can read; one under a directory
+    it cannot read is named, with the capability that would help."""
+    setcap = shutil.which("setcap") or "/usr/sbin/setcap"
+    if not os.access(setcap, os.X_OK):
+        pytest.skip("skipped: setcap not installed (libcap2-bin)")
+    debian = "/usr/bin/python3.11"
+    pyenv = sorted(glob.glob("/root/.pyenv/versions/3.1*/bin/python3"))
+    if not os.access(debian, os.X_OK) or not pyenv:
+        pytest.skip("skipped: needs Debian's python3.11 and a pyenv Python")
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o777)
+        binary = os.path.join(d, "refbpf")
+        shutil.copy(refbpf_bin, binary)
+        subprocess.run([setcap, "cap_bpf,cap_perfmon,cap_sys_ptrace+ep", binary], check=True)
+        script = os.path.join(d, "spin.py")
+        with open(script, "w") as f:
+            f.write("import time\ndef spin_here():\n    t = time.time() + 8\n"
+                    "    while time.time() < t: pass\nspin_here()\n")
+        os.chmod(script, 0o644)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        for python, ok in ((debian, True), (pyenv[-1], False)):
+            target = subprocess.Popen([python, script])
+            try:
+                time.sleep(0.5)
+                r = subprocess.run(as_nobody + [binary, "-p", str(target.pid), "-d", "1",
+                                                "--folded", os.path.join(d, "out.folded")],
+                                   capture_output=True, text=True, timeout=60)
+            finally:
+                target.kill()
+                target.wait()
+            if ok:
+                assert r.returncode == 0, r.stderr
+                assert "spin_here" in open(os.path.join(d, "out.folded")).read()
+            else:
+                lines = one_line_error(r, "permission denied", "CAP_DAC_READ_SEARCH")
+                assert len(lines) == 1 and r.returncode != 0
 
 
 @pytest.mark.root

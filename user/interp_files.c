@@ -62,8 +62,10 @@ static void read_facts(struct interp_file *f, pid_t pid, const struct proc_map *
 	struct elf_file *ef = open_mapped(pid, m);
 
 	f->kind = INTERP_FILE_OTHER;
-	if (!ef)
+	if (!ef) {
+		f->open_error = errno;
 		return;
+	}
 	elf_file_lookup(ef, interp_symbol_names, f->syms, ISYM_NR);
 	if (!f->syms[ISYM_PYRUNTIME]) {
 		if (f->syms[ISYM_PY_INITIALIZE])

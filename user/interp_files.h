@@ -36,6 +36,7 @@ struct elf_file;
 struct interp_file {
 	uint64_t dev, inode;		/* identity of the mapped file: the key */
 	int kind;			/* enum interp_file_kind */
+	int open_error;			/* errno when the file could not be opened */
 	uint64_t syms[ISYM_NR];		/* link-time addresses, 0 when absent */
 	struct elf_file *elf;		/* kept open for PYTHON files only */
 	char build_id[129];		/* hex, "" when the file has none */

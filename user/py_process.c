@@ -63,6 +63,7 @@ static const struct proc_map *first_mapping(const struct proc_maps *maps,
 static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct interp_elf *out,
 				char *why, size_t whylen)
 {
+	char unreadable[256] = "";
 	int old_python = 0;
 
 	for (size_t i = 0; i < maps->n; i++) {
@@ -78,6 +79,8 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 			continue;
 		if (f->kind == INTERP_FILE_OLD_PYTHON)
 			old_python = 1;
+		if ((f->open_error == EACCES || f->open_error == EPERM) && !unreadable[0])
+			mapped_path(m->path, unreadable, sizeof(unreadable));
 		if (f->kind != INTERP_FILE_PYTHON)
 			continue;
 		const struct proc_map *first = first_mapping(maps, m);
@@ -100,6 +103,13 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 	if (old_python) {
 		snprintf(why, whylen, "unsupported Python version (older than 3.7; 3.8-3.15 are supported)");
 		return PY_UNSUPPORTED;
+	}
+	if (unreadable[0]) {
+		/* It may well be Python: we cannot tell. */
+		snprintf(why, whylen,
+			 "cannot read %s (permission denied): run as root or also grant CAP_DAC_READ_SEARCH",
+			 unreadable);
+		return PY_NO_ACCESS;
 	}
 	snprintf(why, whylen, "not a Python process (no mapped ELF file defines _PyRuntime)");
 	return PY_NOT_PYTHON;
