@@ -20,6 +20,8 @@ enum long_only_option {
 	OPT_THREADS,
 	OPT_MERGE_PROCESSES,
 	OPT_RAW,
+	OPT_SPEEDSCOPE,
+	OPT_PPROF,
 };
 
 static const struct option long_options[] = {
@@ -30,6 +32,8 @@ static const struct option long_options[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
@@ -61,6 +65,8 @@ void cli_usage(FILE *out)
 	      "  -n, --limit N          print at most N rows\n"
 	      "  -o, --output FILE      write a pstats file (python -m pstats, snakeviz)\n"
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
+	      "      --speedscope FILE  write a speedscope JSON file, one profile per thread\n"
+	      "      --pprof FILE       write a gzipped pprof profile (go tool pprof)\n"
 	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
 	      "                         renders any output from it later, without root\n"
 	      "  -C, --children         also profile the targets' descendants, present\n"
@@ -79,6 +85,7 @@ void cli_usage(FILE *out)
 	      "  sudo refbpf --pid $(pgrep -f server_dev)\n"
 	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n"
 	      "  sudo refbpf --all -d 60 --folded host.folded\n"
+	      "  sudo refbpf -p 1234 -d 30 --speedscope run.json --pprof run.pb.gz\n"
 	      "  sudo refbpf -p 1234 -d 60 --raw run.raw; refbpf report run.raw -o run.prof\n",
 	      out);
 }
@@ -207,6 +214,12 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			break;
 		case OPT_FOLDED:
 			o->folded_path = optarg;
+			break;
+		case OPT_SPEEDSCOPE:
+			o->speedscope_path = optarg;
+			break;
+		case OPT_PPROF:
+			o->pprof_path = optarg;
 			break;
 		case OPT_RAW:
 			o->raw_path = optarg;

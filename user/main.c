@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "folded_writer.h"
+#include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
 #include "profile_roots.h"
@@ -22,6 +23,7 @@
 #include "raw_format.h"
 #include "recorder.h"
 #include "report.h"
+#include "speedscope_writer.h"
 
 #define REFBPF_VERSION "0.1.0"
 /* How long to wait for an interpreter that is still starting. */
@@ -57,19 +59,24 @@ static void print_version(void)
 /* Files first: a closed stdout must not cost the user their pstats file. */
 static int write_outputs(const struct cli_options *o, const struct profile *prof)
 {
+	const struct {
+		const char *path;
+		int (*write)(const char *path, const struct profile *p);
+	} files[] = {
+		{ o->pstats_path, pstats_write },
+		{ o->folded_path, folded_write },
+		{ o->speedscope_path, speedscope_write },
+		{ o->pprof_path, pprof_write },
+	};
 	int status = 0, err;
 
-	if (o->pstats_path) {
-		err = pstats_write(o->pstats_path, prof);
+	/* each output on its own: one failing does not cost the others */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (!files[i].path)
+			continue;
+		err = files[i].write(files[i].path, prof);
 		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->pstats_path, strerror(-err));
-			status = 1;
-		}
-	}
-	if (o->folded_path) {
-		err = folded_write(o->folded_path, prof);
-		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->folded_path, strerror(-err));
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", files[i].path, strerror(-err));
 			status = 1;
 		}
 	}
