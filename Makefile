@@ -4,6 +4,7 @@ SHELL := /bin/bash
 #   make            build ./refbpf
 #   make test       build, fetch the test interpreters, run every test
 #   make pythons    fetch Debian's interpreters of other releases for the tests
+#   make node-tools fetch speedscope's npm package (its schema) for the tests
 #   make deps       install the Debian build and test dependencies
 #   make demo       profile the bundled demo server for a few seconds
 #   make asan       build ./build-asan/refbpf with ASan + UBSan
@@ -66,7 +67,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench pythons fuzz fuzz-run
+.PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench pythons fuzz fuzz-run \
+	node-tools
 
 all: $(BIN)
 
@@ -106,12 +108,18 @@ test-tools: $(TOOLS)
 pythons:
 	-./scripts/fetch-pythons.sh
 
+# speedscope's npm package (the schema of its file format) into
+# /var/cache/refbpf/node. Best effort, as pythons: its tests say
+# "skipped: <reason>" without it.
+node-tools:
+	-./scripts/fetch-node-tools.sh >/dev/null
+
 # The one test command: every test, unit and integration. Root-only tests
 # say "skipped: <reason>" when run without privileges.
-test: $(BIN) $(TOOLS) pythons
+test: $(BIN) $(TOOLS) pythons node-tools
 	$(PYTHON) -m pytest -ra -v tests/
 
-test-unit: $(BIN) $(TOOLS)
+test-unit: $(BIN) $(TOOLS) node-tools
 	$(PYTHON) -m pytest -ra -v -m "not root" tests/
 
 asan:

@@ -14,7 +14,12 @@ packages=(
 	tmux bsdutils
 	# tests: file capabilities instead of root; bpftool to check kill -9 cleanup
 	libcap2-bin
+	# tests of --speedscope (its JSON schema) and --pprof (go tool pprof)
+	python3-jsonschema golang-go
 )
+# npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
+# install from elsewhere (NodeSource) brings its own npm.
+command -v npm >/dev/null || packages+=(npm)
 # python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X.
 if [ -x /usr/bin/python3 ]; then
 	ver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)

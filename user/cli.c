@@ -23,6 +23,8 @@ enum long_only_option {
 	OPT_EVERY,
 	OPT_KEEP,
 	OPT_JSON,
+	OPT_SPEEDSCOPE,
+	OPT_PPROF,
 };
 
 static const struct option long_options[] = {
@@ -33,6 +35,8 @@ static const struct option long_options[] = {
 	{ "limit", required_argument, NULL, 'n' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "keep", required_argument, NULL, OPT_KEEP },
@@ -69,6 +73,8 @@ void cli_usage(FILE *out)
 	      "  -n, --limit N          print at most N rows\n"
 	      "  -o, --output FILE      write a pstats file (python -m pstats, snakeviz)\n"
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
+	      "      --speedscope FILE  write a speedscope JSON file, one profile per thread\n"
+	      "      --pprof FILE       write a gzipped pprof profile (go tool pprof)\n"
 	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
 	      "                         renders any output from it later, without root\n"
 	      "      --every SECS       continuous mode: every SECS seconds write each\n"
@@ -90,6 +96,7 @@ void cli_usage(FILE *out)
 	      "  sudo refbpf --pid $(pgrep -f server_dev)\n"
 	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n"
 	      "  sudo refbpf --all -d 60 --folded host.folded\n"
+	      "  sudo refbpf -p 1234 -d 30 --speedscope run.json --pprof run.pb.gz\n"
 	      "  sudo refbpf -p 1234 -d 60 --raw run.raw; refbpf report run.raw -o run.prof\n",
 	      out);
 }
@@ -245,6 +252,12 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_SPEEDSCOPE:
+			o->speedscope_path = optarg;
+			break;
+		case OPT_PPROF:
+			o->pprof_path = optarg;
+			break;
 		case OPT_RAW:
 			o->raw_path = optarg;
 			recording_only = "--raw";
@@ -301,16 +314,19 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		}
 		return 0;
 	}
+	bool files = o->pstats_path || o->folded_path || o->raw_path || o->speedscope_path ||
+		     o->pprof_path;
+
 	if (o->json && !o->dump) {
 		fputs("refbpf: --json is for 'refbpf dump'\n", stderr);
 		return -EINVAL;
 	}
 	if (o->dump && (o->all || o->children || o->every_s || o->duration_s > 0 ||
-			o->pstats_path || o->folded_path || o->raw_path || o->per_thread)) {
+			files || o->per_thread)) {
 		fputs("refbpf: dump takes --pid PID [PID...] and --json only\n", stderr);
 		return -EINVAL;
 	}
-	if (o->top && (o->pstats_path || o->folded_path || o->raw_path || o->every_s)) {
+	if (o->top && (files || o->every_s)) {
 		fputs("refbpf: top shows a live view and writes no files (record without 'top' for -o, --folded, --raw, --every)\n",
 		      stderr);
 		return -EINVAL;
@@ -319,8 +335,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		fputs("refbpf: --keep needs --every\n", stderr);
 		return -EINVAL;
 	}
-	if (o->every_s && !o->pstats_path && !o->folded_path && !o->raw_path) {
-		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --raw)\n",
+	if (o->every_s && !o->pstats_path && !o->folded_path && !o->raw_path &&
+	    !o->speedscope_path && !o->pprof_path) {
+		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --raw)\n",
 		      stderr);
 		return -EINVAL;
 	}

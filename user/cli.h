@@ -16,6 +16,8 @@ struct cli_options {
 	size_t limit;			/* rows, 0 = all */
 	const char *pstats_path;	/* -o */
 	const char *folded_path;	/* --folded */
+	const char *speedscope_path;	/* --speedscope */
+	const char *pprof_path;		/* --pprof */
 	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
 	const char *report_input;	/* `refbpf report FILE`: render a raw profile */
 	bool top;			/* `refbpf top`: a live view instead of outputs */

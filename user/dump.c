@@ -18,6 +18,13 @@
 /* How long to wait for an interpreter still starting. */
 #define DUMP_ATTACH_WAIT_S 1.0
 
+static void json_string(const char *s, FILE *f)
+{
+	fputc('"', f);
+	escape_json_fputs(s, f);
+	fputc('"', f);
+}
+
 struct dump_thread {
 	const struct thread_stack *stack;
 	const struct thread_record *task;	/* NULL: no OS thread has its thread pointer */
@@ -74,9 +81,9 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 {
 	printf("%s{\"pid\": %d, \"ns_pid\": %d, \"cmdline\": ", first ? "" : ",\n", (int)proc->pid,
 	       (int)(proc->ns_pid ? proc->ns_pid : proc->pid));
-	escape_json_fputs(proc->cmdline ? proc->cmdline : "", stdout);
+	json_string(proc->cmdline ? proc->cmdline : "", stdout);
 	fputs(", \"python\": ", stdout);
-	escape_json_fputs(proc->version, stdout);
+	json_string(proc->version, stdout);
 	fputs(", \"threads\": [", stdout);
 	for (size_t i = 0; i < n; i++) {
 		const struct dump_thread *t = &threads[i];
@@ -84,7 +91,7 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 		printf("%s\n  {\"tid\": ", i ? "," : "");
 		if (t->task) {
 			printf("%" PRIu32 ", \"name\": ", t->task->tid);
-			escape_json_fputs(t->task->comm, stdout);
+			json_string(t->task->comm, stdout);
 			printf(", \"running\": %s", t->task->state ? "false" : "true");
 		} else {
 			fputs("null, \"name\": null, \"running\": false", stdout);
@@ -95,11 +102,11 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 			const struct pfunc *f = &prof->funcs[t->frames[k].func];
 
 			fputs(k ? ", {\"function\": " : "{\"function\": ", stdout);
-			escape_json_fputs(f->qualname, stdout);
+			json_string(f->qualname, stdout);
 			fputs(", \"name\": ", stdout);
-			escape_json_fputs(f->name, stdout);
+			json_string(f->name, stdout);
 			fputs(", \"file\": ", stdout);
-			escape_json_fputs(f->filename, stdout);
+			json_string(f->filename, stdout);
 			printf(", \"line\": %d, \"firstlineno\": %d}",
 			       t->frames[k].line >= 0 ? t->frames[k].line : f->firstlineno,
 			       f->firstlineno);

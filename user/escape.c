@@ -9,6 +9,7 @@ enum escape_mode {
 	ESCAPE_TERMINAL,
 	ESCAPE_FOLDED,
 	ESCAPE_JSON,
+	ESCAPE_UTF8,
 };
 
 /* Where escaped text goes: a bounded buffer or a stream. */
@@ -87,15 +88,34 @@ static void escape_folded_char(struct sink *o, const char *s, int len, uint32_t 
 
 static void escape_json_char(struct sink *o, const char *s, int len, uint32_t cp)
 {
-	/* < > & too, so the text can sit in an HTML <script> element */
-	if (cp == '"')
-		put(o, "\\\"", 2);
-	else if (cp == '\\')
-		put(o, "\\\\", 2);
-	else if (cp < 0x20 || cp == '<' || cp == '>' || cp == '&' || cp == 0x2028 || cp == 0x2029)
+	static const char short_forms[][3] = {
+		['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+		['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+	};
+
+	if (cp < sizeof(short_forms) / sizeof(short_forms[0]) && short_forms[cp][0])
+		put(o, short_forms[cp], 2);
+	else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 || cp == 0x2029 ||
+		 is_bidi_control(cp))
 		put_hex(o, "\\u", cp, 4);
 	else
 		put(o, s, (size_t)len);
+}
+
+static void escape_invalid(struct sink *o, const char *src, int n, enum escape_mode mode)
+{
+	switch (mode) {
+	case ESCAPE_JSON:
+		put(o, "\\ufffd", 6);
+		break;
+	case ESCAPE_UTF8:
+		put(o, "\xef\xbf\xbd", 3);
+		break;
+	default:
+		/* each invalid byte shown, so nothing is silently lost */
+		for (int i = 0; i < n; i++)
+			put_hex(o, "\\x", (unsigned char)src[i], 2);
+	}
 }
 
 static void escape(struct sink *o, const char *src, enum escape_mode mode)
@@ -107,17 +127,16 @@ static void escape(struct sink *o, const char *src, enum escape_mode mode)
 		int len = utf8_char(src, n, &cp);
 
 		if (len < 0) {
-			/* each invalid byte shown, so nothing is silently lost
-			 * (JSON strings are Unicode: there the backslash is text) */
-			for (int i = 0; i < -len; i++)
-				put_hex(o, mode == ESCAPE_JSON ? "\\\\x" : "\\x", (unsigned char)src[i], 2);
+			escape_invalid(o, src, -len, mode);
 			len = -len;
 		} else if (mode == ESCAPE_TERMINAL) {
 			escape_terminal_char(o, src, len, cp);
+		} else if (mode == ESCAPE_FOLDED) {
+			escape_folded_char(o, src, len, cp);
 		} else if (mode == ESCAPE_JSON) {
 			escape_json_char(o, src, len, cp);
 		} else {
-			escape_folded_char(o, src, len, cp);
+			put(o, src, (size_t)len);
 		}
 		src += len;
 		n -= (size_t)len;
@@ -144,11 +163,24 @@ size_t escape_folded(char *dst, size_t dstlen, const char *src)
 	return escape_buf(dst, dstlen, src, ESCAPE_FOLDED);
 }
 
+size_t utf8_sanitize(char *dst, size_t dstlen, const char *src)
+{
+	return escape_buf(dst, dstlen, src, ESCAPE_UTF8);
+}
+
 int escape_terminal_fputs(const char *src, FILE *f)
 {
 	struct sink o = { .f = f };
 
 	escape(&o, src, ESCAPE_TERMINAL);
+	return o.err;
+}
+
+int escape_json_fputs(const char *src, FILE *f)
+{
+	struct sink o = { .f = f };
+
+	escape(&o, src, ESCAPE_JSON);
 	return o.err;
 }
 
@@ -195,14 +227,4 @@ int utf8_char(const char *str, size_t n, uint32_t *cp)
 	}
 	*cp = v;
 	return need + 1;
-}
-
-int escape_json_fputs(const char *src, FILE *f)
-{
-	struct sink o = { .f = f };
-
-	fputc('"', f);
-	escape(&o, src, ESCAPE_JSON);
-	fputc('"', f);
-	return o.err;
 }

@@ -42,10 +42,20 @@ int escape_terminal_fputs(const char *src, FILE *f);
 size_t escape_folded(char *dst, size_t dstlen, const char *src);
 
 /*
- * A JSON string, quotes included: '"' and '\' escaped, C0 controls, '<',
- * '>', '&' and U+2028/9 as \uNNNN (safe inside an HTML <script> too), and
- * each invalid UTF-8 byte as the visible text \xNN. 0 or -EIO.
+ * The inside of a JSON string (no quotes), written to a stream: the value
+ * reads back as exactly the name wherever the name is valid UTF-8. '"' and
+ * '\\' escaped, \b \f \n \r \t, \u00NN for the other C0 and C1 controls and
+ * DEL, \u20NN for U+2028/9 and bidi overrides (lossless, and the file stays
+ * safe to cat); each invalid UTF-8 sequence becomes \ufffd, so the file is
+ * valid UTF-8. 0 or -EIO.
  */
 int escape_json_fputs(const char *src, FILE *f);
+
+/*
+ * Valid UTF-8 for formats that require it (protobuf strings): each invalid
+ * sequence replaced by U+FFFD as Python's decode(errors="replace") does,
+ * everything else kept. snprintf-like, as escape_terminal().
+ */
+size_t utf8_sanitize(char *dst, size_t dstlen, const char *src);
 
 #endif /* REFBPF_ESCAPE_H */

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "dump.h"
 #include "folded_writer.h"
+#include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
 #include "profile_roots.h"
@@ -27,6 +28,7 @@
 #include "windows.h"
 #include "recorder.h"
 #include "report.h"
+#include "speedscope_writer.h"
 
 #define REFBPF_VERSION "0.1.0"
 /* How long to wait for an interpreter that is still starting. */
@@ -64,23 +66,25 @@ static void print_version(void)
 /* Files first: a closed stdout must not cost the user their pstats file. */
 static int write_outputs(const struct cli_options *o, const struct profile *prof, bool table)
 {
+	const struct {
+		const char *path;
+		int (*write)(const char *path, const struct profile *p);
+	} files[] = {
+		{ o->raw_path, raw_write },
+		{ o->pstats_path, pstats_write },
+		{ o->folded_path, folded_write },
+		{ o->speedscope_path, speedscope_write },
+		{ o->pprof_path, pprof_write },
+	};
 	int status = 0, err;
 
-	if (o->raw_path && (err = raw_write(o->raw_path, prof))) {
-		fprintf(stderr, "refbpf: cannot write %s: %s\n", o->raw_path, atomic_strerror(err));
-		status = 1;
-	}
-	if (o->pstats_path) {
-		err = pstats_write(o->pstats_path, prof);
+	/* each output on its own: one failing does not cost the others */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (!files[i].path)
+			continue;
+		err = files[i].write(files[i].path, prof);
 		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->pstats_path, atomic_strerror(err));
-			status = 1;
-		}
-	}
-	if (o->folded_path) {
-		err = folded_write(o->folded_path, prof);
-		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", o->folded_path, atomic_strerror(err));
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", files[i].path, atomic_strerror(err));
 			status = 1;
 		}
 	}
@@ -121,6 +125,7 @@ static int render(const struct cli_options *o, const struct profile *prof, bool 
 
 	rooted_outputs.raw_path = NULL;
 	unrooted.pstats_path = unrooted.folded_path = NULL;
+	unrooted.speedscope_path = unrooted.pprof_path = NULL;
 	if (o->raw_path)
 		status = write_outputs(&unrooted, prof, false);
 	rooted = with_roots(o, prof, all, &err);
@@ -148,9 +153,10 @@ static long resident_kb(void)
 }
 
 /* --every: each output's files, and what the windows share. */
+#define WINDOW_OUTPUTS 5	/* pstats, folded, raw, speedscope, pprof */
 struct window_state {
 	const struct cli_options *o;
-	struct window_files files[3];	/* pstats, folded, raw */
+	struct window_files files[WINDOW_OUTPUTS];
 	unsigned int windows;
 };
 
@@ -158,11 +164,12 @@ static int on_window(void *ctx, const struct profile *prof, time_t start)
 {
 	struct window_state *ws = ctx;
 	struct cli_options wo = *ws->o;
-	const char **paths[] = { &wo.pstats_path, &wo.folded_path, &wo.raw_path };
-	char names[3][PATH_MAX];
+	const char **paths[WINDOW_OUTPUTS] = { &wo.pstats_path, &wo.folded_path, &wo.raw_path,
+						&wo.speedscope_path, &wo.pprof_path };
+	char names[WINDOW_OUTPUTS][PATH_MAX];
 	int status;
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < WINDOW_OUTPUTS; i++) {
 		if (!*paths[i])
 			continue;
 		if (window_path(*paths[i], start, names[i], sizeof(names[i]))) {
@@ -180,7 +187,7 @@ static int on_window(void *ctx, const struct profile *prof, time_t start)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("refbpf: window %u from %s: %.1f s, %llu samples ->", ws->windows, when,
 	       prof->duration_s, (unsigned long long)prof->total_samples);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < WINDOW_OUTPUTS; i++) {
 		if (!*paths[i])
 			continue;
 		printf(" %s", names[i]);

@@ -438,3 +438,13 @@ double profile_period(const struct profile *p)
 		return p->period_s;
 	return p->rate_hz ? 1.0 / p->rate_hz : 0.0;
 }
+
+uint64_t profile_period_ns(const struct profile *p)
+{
+	double ns = profile_period(p) * 1e9;
+
+	/* written as !(in range) so NaN from a raw file is refused too */
+	if (!(ns >= 0.5 && ns < 1e15))
+		return 0;
+	return (uint64_t)(ns + 0.5);
+}

@@ -124,4 +124,7 @@ struct pthread *profile_find_thread(struct profile *p, uint32_t pid, uint32_t ti
 /* Seconds one sample stands for: period_s, else 1 / rate_hz, else 0. */
 double profile_period(const struct profile *p);
 
+/* The same in whole nanoseconds, rounded; 0 when unknown or absurd. */
+uint64_t profile_period_ns(const struct profile *p);
+
 #endif /* REFBPF_PROFILE_H */

@@ -4,7 +4,8 @@
  * writers on it, so tests can check every output without root or BPF.
  *
  *   profile_fixture [--report FILE] [--sort KEY] [--limit N] [--pstats FILE]
- *                   [--folded FILE] [--stress N] INPUT
+ *                   [--folded FILE] [--speedscope FILE] [--pprof FILE]
+ *                   [--stress N] INPUT
  *
  * INPUT ('-' for stdin) holds one record per line; empty lines and lines
  * starting with '#' are ignored:
@@ -12,13 +13,15 @@
  *   FUNC<TAB>id<TAB>filename<TAB>firstlineno<TAB>name[<TAB>qualname]
  *   TARGET<TAB>pid<TAB>state<TAB>version<TAB>cmdline[<TAB>reason]
  *   STACK pid tid count flags id[:line],id[:line],...
+ *   THREAD<TAB>pid<TAB>tid<TAB>name
  *   META key=value ...
  *
- * FUNC ids are the file's own (any non-negative integers). In FUNC and
- * TARGET fields \n \r \t \\ and \xNN are unescaped, so tests can inject
- * control characters and invalid UTF-8; a field of just "-" is NULL.
+ * FUNC ids are the file's own (any non-negative integers). In FUNC, TARGET
+ * and THREAD fields \n \r \t \\ and \xNN are unescaped, so tests can
+ * inject control characters and invalid UTF-8; a field of just "-" is NULL.
  * state: profiled, exited, not_profiled. STACK frames are root first; a
- * missing line is -1; flags: 1 = truncated. META keys: rate, duration,
+ * missing line is -1; flags: 1 = truncated. THREAD names a thread of an
+ * earlier STACK (15 bytes kept, as comm). META keys: rate, duration,
  * period, lost, err0 .. err7 (enum unwind_error).
  *
  * --stress N then adds N samples spread over N/4 distinct stacks and 64
@@ -34,9 +37,11 @@
 
 #include "atomic_file.h"
 #include "folded_writer.h"
+#include "pprof_writer.h"
 #include "profile.h"
 #include "pstats_writer.h"
 #include "report.h"
+#include "speedscope_writer.h"
 
 #define MAX_FIELDS 32
 
@@ -261,6 +266,29 @@ static int parse_stack(struct fixture *fx, char *line)
 				 (uint32_t)nframes, count);
 }
 
+static int parse_thread(struct fixture *fx, char *line)
+{
+	char *f[MAX_FIELDS], *name;
+	int64_t pid, tid;
+	struct pthread *th = NULL;
+	bool bad = false;
+	int n = split(line, "\t", f);
+
+	if (n == 4 && parse_i64(f[1], 0, UINT32_MAX, &pid) && parse_i64(f[2], 0, UINT32_MAX, &tid))
+		th = profile_find_thread(fx->p, (uint32_t)pid, (uint32_t)tid);
+	if (!th) {
+		parse_error(fx, "expected THREAD pid tid name, TAB-separated, after its STACK", NULL);
+		return -EINVAL;
+	}
+	name = unescape(f[3], &bad);
+	if (bad || !name) {
+		parse_error(fx, "bad escape", NULL);
+		return -EINVAL;
+	}
+	snprintf(th->name, sizeof(th->name), "%s", name);
+	return 0;
+}
+
 static int parse_meta(struct fixture *fx, char *line)
 {
 	struct profile *p = fx->p;
@@ -314,6 +342,8 @@ static int parse_line(struct fixture *fx, char *line)
 		return parse_target(fx, line);
 	if (!strncmp(line, "STACK", 5))
 		return parse_stack(fx, line);
+	if (!strncmp(line, "THREAD\t", 7))
+		return parse_thread(fx, line);
 	if (!strncmp(line, "META", 4))
 		return parse_meta(fx, line);
 	parse_error(fx, "unknown record", line);
@@ -411,7 +441,8 @@ static int cannot_write(const char *path, int err)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: profile_fixture [--report FILE] [--sort KEY] [--limit N] "
-		   "[--pstats FILE] [--folded FILE] [--stress N] INPUT\n");
+		   "[--pstats FILE] [--folded FILE] [--speedscope FILE] [--pprof FILE] "
+		   "[--stress N] INPUT\n");
 }
 
 int main(int argc, char **argv)
@@ -422,13 +453,16 @@ int main(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "pstats", required_argument, NULL, 'p' },
 		{ "folded", required_argument, NULL, 'f' },
+		{ "speedscope", required_argument, NULL, 'j' },
+		{ "pprof", required_argument, NULL, 'g' },
 		{ "stress", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct fixture fx = { 0 };
 	struct report_opts ro = { .sort = REPORT_SORT_CUMULATIVE };
-	const char *report = NULL, *pstats = NULL, *folded = NULL;
+	const char *report = NULL, *pstats = NULL, *folded = NULL, *speedscope = NULL,
+		   *pprof = NULL;
 	uint64_t nstress = 0, limit;
 	int opt, err, ret = 2;
 
@@ -456,6 +490,12 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			folded = optarg;
+			break;
+		case 'j':
+			speedscope = optarg;
+			break;
+		case 'g':
+			pprof = optarg;
 			break;
 		case 'S':
 			if (!parse_u64(optarg, &nstress)) {
@@ -494,6 +534,14 @@ int main(int argc, char **argv)
 	}
 	if (folded && (err = folded_write(folded, fx.p))) {
 		cannot_write(folded, err);
+		goto cleanup;
+	}
+	if (speedscope && (err = speedscope_write(speedscope, fx.p))) {
+		cannot_write(speedscope, err);
+		goto cleanup;
+	}
+	if (pprof && (err = pprof_write(pprof, fx.p))) {
+		cannot_write(pprof, err);
 		goto cleanup;
 	}
 	if (report && (err = write_report(report, fx.p, &ro))) {
