@@ -7,7 +7,9 @@
  * The includer defines
  *   PY_WALK_INLINE                      how the helpers are inlined
  *   PY_WALK_READ(ctx, dst, len, addr)   read target memory; 0 on success
- * where ctx is whatever the reader needs (NULL in BPF, the PID outside).
+ * where ctx is whatever the reader needs (NULL in BPF, the PID outside),
+ * and may define PY_WALK_LOAD64(ptr), an 8-byte load from a possibly
+ * unaligned address (BPF's plain load is fine with that; C's is not).
  *
  * Frames and code objects are read as one span of REFBPF_READ_SPAN bytes
  * at most (struct py_layout says how many) and decoded from that buffer.
@@ -17,6 +19,10 @@
 
 #include "refbpf.h"
 
+#ifndef PY_WALK_LOAD64
+#define PY_WALK_LOAD64(ptr) (*(const __u64 *)(ptr))
+#endif
+
 /* Field of `size` bytes (1, 4 or 8) at `off` in a span buffer of
  * REFBPF_READ_SPAN bytes; 0 when out of range. */
 static PY_WALK_INLINE __u64 py_walk_field(const __u8 *buf, __u32 off, __u32 size)
@@ -24,7 +30,7 @@ static PY_WALK_INLINE __u64 py_walk_field(const __u8 *buf, __u32 off, __u32 size
 	off &= REFBPF_READ_SPAN - 1;
 	if (off + 8 > REFBPF_READ_SPAN)
 		return 0;
-	__u64 v = *(const __u64 *)(buf + off);
+	__u64 v = PY_WALK_LOAD64(buf + off);
 
 	if (size == 1)
 		return v & 0xff;

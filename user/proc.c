@@ -180,9 +180,22 @@ int proc_alive(pid_t pid)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+const char *proc_path_inside(pid_t pid, const char *path)
+{
+	char link[64], root[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+	n = readlink(link, root, sizeof(root) - 1);
+	if (n <= 1 || (size_t)n >= sizeof(root) - 1)
+		return path;
+	root[n] = 0;
+	return !strncmp(path, root, (size_t)n) && path[n] == '/' ? path + n : path;
+}
+
 int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen)
 {
-	int n = snprintf(out, outlen, "/proc/%d/root%s", (int)pid, path);
+	int n = snprintf(out, outlen, "/proc/%d/root%s", (int)pid, proc_path_inside(pid, path));
 
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }

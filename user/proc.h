@@ -51,6 +51,14 @@ int proc_all_pids(pid_t **out, size_t *n);
 /* The PID inside its innermost PID namespace (NSpid), 0 if unknown. */
 pid_t proc_ns_pid(pid_t pid);
 
+/*
+ * A path from /proc/PID/maps as the process itself names it. Maps show a
+ * chroot'ed process's files by their path from our root
+ * (/srv/ct/root/usr/bin/python3); inside its root that is /usr/bin/python3.
+ */
+const char *proc_path_inside(pid_t pid, const char *path);
+
+/* "/proc/PID/root" + the path inside: the file as the process sees it. */
 int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen);
 
 #endif /* REFBPF_PROC_H */

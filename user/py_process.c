@@ -85,7 +85,7 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 			continue;
 		const struct proc_map *first = first_mapping(maps, m);
 
-		mapped_path(m->path, out->path, sizeof(out->path));
+		mapped_path(proc_path_inside(pid, m->path), out->path, sizeof(out->path));
 		out->file = f;
 		if (elf_file_load_bias(f->elf, first->start, first->pgoff, &out->bias)) {
 			snprintf(why, whylen, "cannot compute the load address of %s", out->path);

@@ -12,7 +12,16 @@ static int walk_read(void *ctx, void *dst, size_t len, uint64_t addr)
 	return addr ? proc_read(*(pid_t *)ctx, addr, dst, len) : -EFAULT;
 }
 
+static inline __u64 load64(const void *p)
+{
+	__u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 #define PY_WALK_INLINE inline
+#define PY_WALK_LOAD64(ptr) load64(ptr)
 #define PY_WALK_READ(ctx, dst, len, addr) walk_read((ctx), (dst), (len), (addr))
 #include "py_walk.h"
 
