@@ -156,7 +156,8 @@ fuzz-run: $(FUZZERS)
 deps:
 	./scripts/install-deps.sh
 
-demo: $(BIN)
+# Not after $(BIN): on a fresh machine demo.sh installs the build deps first.
+demo:
 	./scripts/demo.sh
 
 bench: $(BIN)
