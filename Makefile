@@ -4,7 +4,8 @@ SHELL := /bin/bash
 #   make            build ./refbpf
 #   make test       build, fetch the test interpreters, run every test
 #   make pythons    fetch Debian's interpreters of other releases for the tests
-#   make node-tools fetch speedscope's npm package (its schema) for the tests
+#   make node-tools fetch speedscope's npm package (its schema) and
+#                   playwright-core (browser tests) for the tests
 #   make deps       install the Debian build and test dependencies
 #   make demo       profile the bundled demo server for a few seconds
 #   make asan       build ./build-asan/refbpf with ASan + UBSan
@@ -85,8 +86,25 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-# User objects include the skeleton, so it must exist before they compile.
-$(USER_OBJS): | $(SKELS)
+# Scripts and styles the SVG and HTML outputs embed, as C string constants:
+# user/assets/NAME.EXT -> $(BUILD)/assets/NAME_EXT.h defining asset_NAME_EXT.
+ASSET_SRCS := $(wildcard user/assets/*.js user/assets/*.css)
+ASSET_HDRS := $(patsubst user/assets/%,$(BUILD)/assets/%.h,$(subst .,_,$(ASSET_SRCS)))
+
+$(BUILD)/assets/%_js.h: user/assets/%.js
+	$(call msg,ASSET,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ printf 'static const char asset_%s_js[] =\n' '$*'; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; printf ';\n'; } > $@
+
+$(BUILD)/assets/%_css.h: user/assets/%.css
+	$(call msg,ASSET,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ printf 'static const char asset_%s_css[] =\n' '$*'; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; printf ';\n'; } > $@
+
+# User objects include the skeletons and assets, so they must exist first.
+$(USER_OBJS): | $(SKELS) $(ASSET_HDRS)
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
@@ -113,6 +131,7 @@ pythons:
 # "skipped: <reason>" without it.
 node-tools:
 	-./scripts/fetch-node-tools.sh >/dev/null
+	-./scripts/fetch-browser-tools.sh >/dev/null
 
 # The one test command: every test, unit and integration. Root-only tests
 # say "skipped: <reason>" when run without privileges.

@@ -382,9 +382,15 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 
 		bpf_map_update_elem(&watched, &ctgid, &cflags, BPF_ANY);
 	}
-	if (layout)
+	/* exec bumps self_exec_id: should the child already run another
+	 * image when this fires, the parent's layout would be wrong there. */
+	__s32 execd = BPF_CORE_READ(child, self_exec_id) != BPF_CORE_READ(parent, self_exec_id) ?
+			      FORK_CHILD_EXECD :
+			      0;
+
+	if (layout && !execd)
 		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
-	send_process_event(EVENT_FORK, ctgid, 0, ptgid);
+	send_process_event(EVENT_FORK, ctgid, execd, ptgid);
 	return 0;
 }
 

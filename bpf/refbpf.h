@@ -110,8 +110,17 @@ struct sample_event {
 struct process_event {
 	__u32 type;		/* EVENT_EXIT, EVENT_EXEC, EVENT_FORK */
 	__u32 pid;
-	__s32 exit_code;	/* EVENT_EXIT */
+	__s32 exit_code;	/* EVENT_EXIT; EVENT_FORK: enum fork_flags */
 	__u32 ppid;		/* EVENT_FORK: the parent's tgid */
+};
+
+enum fork_flags {
+	/*
+	 * The child had already exec'd when the fork was reported: it is
+	 * not a copy of its parent, and its exec went unseen. A guard: the
+	 * tracepoint fires before the child first runs on today's kernels.
+	 */
+	FORK_CHILD_EXECD = 1 << 0,
 };
 
 /* Why a sample of a target thread produced no Python stack. */

@@ -16,12 +16,16 @@ packages=(
 	libcap2-bin
 	# tests of --speedscope (its JSON schema) and --pprof (go tool pprof)
 	python3-jsonschema golang-go
+	# browser tests of the SVG flame graph: headless Chromium (driven by
+	# playwright-core, which scripts/fetch-browser-tools.sh gets from npm)
+	chromium
 	# real-world tests: Flask's reloader, gunicorn, Apache httpd with mod_wsgi
 	python3-flask gunicorn apache2 libapache2-mod-wsgi-py3
 )
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.
 command -v npm >/dev/null || packages+=(npm)
+command -v node >/dev/null || packages+=(nodejs)
 # python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X.
 if [ -x /usr/bin/python3 ]; then
 	ver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)

@@ -25,6 +25,8 @@ enum long_only_option {
 	OPT_JSON,
 	OPT_SPEEDSCOPE,
 	OPT_PPROF,
+	OPT_FLAMEGRAPH,
+	OPT_ICICLE,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +39,8 @@ static const struct option long_options[] = {
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
 	{ "pprof", required_argument, NULL, OPT_PPROF },
+	{ "flamegraph", required_argument, NULL, OPT_FLAMEGRAPH },
+	{ "icicle", no_argument, NULL, OPT_ICICLE },
 	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "keep", required_argument, NULL, OPT_KEEP },
@@ -75,6 +79,8 @@ void cli_usage(FILE *out)
 	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
 	      "      --speedscope FILE  write a speedscope JSON file, one profile per thread\n"
 	      "      --pprof FILE       write a gzipped pprof profile (go tool pprof)\n"
+	      "      --flamegraph FILE  write an interactive SVG flame graph\n"
+	      "      --icicle           draw the flame graph root at the top\n"
 	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
 	      "                         renders any output from it later, without root\n"
 	      "      --every SECS       continuous mode: every SECS seconds write each\n"
@@ -258,6 +264,12 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_PPROF:
 			o->pprof_path = optarg;
 			break;
+		case OPT_FLAMEGRAPH:
+			o->flamegraph_path = optarg;
+			break;
+		case OPT_ICICLE:
+			o->icicle = true;
+			break;
 		case OPT_RAW:
 			o->raw_path = optarg;
 			recording_only = "--raw";
@@ -315,7 +327,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		return 0;
 	}
 	bool files = o->pstats_path || o->folded_path || o->raw_path || o->speedscope_path ||
-		     o->pprof_path;
+		     o->pprof_path || o->flamegraph_path;
 
 	if (o->json && !o->dump) {
 		fputs("refbpf: --json is for 'refbpf dump'\n", stderr);
@@ -336,8 +348,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		return -EINVAL;
 	}
 	if (o->every_s && !o->pstats_path && !o->folded_path && !o->raw_path &&
-	    !o->speedscope_path && !o->pprof_path) {
-		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --raw)\n",
+	    !o->speedscope_path && !o->pprof_path && !o->flamegraph_path) {
+		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --flamegraph, --raw)\n",
 		      stderr);
 		return -EINVAL;
 	}

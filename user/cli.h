@@ -18,6 +18,8 @@ struct cli_options {
 	const char *folded_path;	/* --folded */
 	const char *speedscope_path;	/* --speedscope */
 	const char *pprof_path;		/* --pprof */
+	const char *flamegraph_path;	/* --flamegraph: interactive SVG */
+	bool icicle;			/* --icicle: the flame graph upside down */
 	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
 	const char *report_input;	/* `refbpf report FILE`: render a raw profile */
 	bool top;			/* `refbpf top`: a live view instead of outputs */

@@ -10,6 +10,7 @@ enum escape_mode {
 	ESCAPE_FOLDED,
 	ESCAPE_JSON,
 	ESCAPE_UTF8,
+	ESCAPE_XML,
 };
 
 /* Where escaped text goes: a bounded buffer or a stream. */
@@ -102,6 +103,31 @@ static void escape_json_char(struct sink *o, const char *s, int len, uint32_t cp
 		put(o, s, (size_t)len);
 }
 
+/* XML text and attribute values: the terminal's visible escapes (XML 1.0
+ * cannot carry most control characters even as references), then the five
+ * markup characters as entities. */
+static void escape_xml_char(struct sink *o, const char *s, int len, uint32_t cp)
+{
+	switch (cp) {
+	case '&':
+		put(o, "&amp;", 5);
+		return;
+	case '<':
+		put(o, "&lt;", 4);
+		return;
+	case '>':
+		put(o, "&gt;", 4);
+		return;
+	case '"':
+		put(o, "&quot;", 6);
+		return;
+	case '\'':
+		put(o, "&#39;", 5);
+		return;
+	}
+	escape_terminal_char(o, s, len, cp);
+}
+
 static void escape_invalid(struct sink *o, const char *src, int n, enum escape_mode mode)
 {
 	switch (mode) {
@@ -135,6 +161,8 @@ static void escape(struct sink *o, const char *src, enum escape_mode mode)
 			escape_folded_char(o, src, len, cp);
 		} else if (mode == ESCAPE_JSON) {
 			escape_json_char(o, src, len, cp);
+		} else if (mode == ESCAPE_XML) {
+			escape_xml_char(o, src, len, cp);
 		} else {
 			put(o, src, (size_t)len);
 		}
@@ -227,4 +255,12 @@ int utf8_char(const char *str, size_t n, uint32_t *cp)
 	}
 	*cp = v;
 	return need + 1;
+}
+
+int escape_xml_fputs(const char *src, FILE *f)
+{
+	struct sink o = { .f = f };
+
+	escape(&o, src, ESCAPE_XML);
+	return o.err;
 }

@@ -58,4 +58,11 @@ int escape_json_fputs(const char *src, FILE *f);
  */
 size_t utf8_sanitize(char *dst, size_t dstlen, const char *src);
 
+/*
+ * For XML and HTML text and attribute values: escape_terminal()'s visible
+ * escapes for control characters, bidi overrides and invalid UTF-8, then
+ * & < > " ' as entities. Markup in a name stays text. 0 or -EIO.
+ */
+int escape_xml_fputs(const char *src, FILE *f);
+
 #endif /* REFBPF_ESCAPE_H */

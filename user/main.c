@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "dump.h"
+#include "flamegraph_writer.h"
 #include "folded_writer.h"
 #include "pprof_writer.h"
 #include "privileges.h"
@@ -63,6 +64,16 @@ static void print_version(void)
 	       REFBPF_VERSION, libbpf_major_version(), libbpf_minor_version());
 }
 
+static int flame_write(const char *path, const struct profile *p)
+{
+	return flamegraph_write(path, p, false);
+}
+
+static int icicle_write(const char *path, const struct profile *p)
+{
+	return flamegraph_write(path, p, true);
+}
+
 /* Files first: a closed stdout must not cost the user their pstats file. */
 static int write_outputs(const struct cli_options *o, const struct profile *prof, bool table)
 {
@@ -75,16 +86,19 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 		{ o->folded_path, folded_write },
 		{ o->speedscope_path, speedscope_write },
 		{ o->pprof_path, pprof_write },
+		{ o->flamegraph_path, o->icicle ? icicle_write : flame_write },
 	};
 	int status = 0, err;
 
 	/* each output on its own: one failing does not cost the others */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		if (!files[i].path)
+		const char *path = files[i].path;
+
+		if (!path)
 			continue;
-		err = files[i].write(files[i].path, prof);
+		err = files[i].write(path, prof);
 		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", files[i].path, atomic_strerror(err));
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", path, atomic_strerror(err));
 			status = 1;
 		}
 	}
@@ -125,7 +139,7 @@ static int render(const struct cli_options *o, const struct profile *prof, bool 
 
 	rooted_outputs.raw_path = NULL;
 	unrooted.pstats_path = unrooted.folded_path = NULL;
-	unrooted.speedscope_path = unrooted.pprof_path = NULL;
+	unrooted.speedscope_path = unrooted.pprof_path = unrooted.flamegraph_path = NULL;
 	if (o->raw_path)
 		status = write_outputs(&unrooted, prof, false);
 	rooted = with_roots(o, prof, all, &err);
@@ -153,7 +167,7 @@ static long resident_kb(void)
 }
 
 /* --every: each output's files, and what the windows share. */
-#define WINDOW_OUTPUTS 5	/* pstats, folded, raw, speedscope, pprof */
+#define WINDOW_OUTPUTS 6	/* pstats, folded, raw, speedscope, pprof, flame graph */
 struct window_state {
 	const struct cli_options *o;
 	struct window_files files[WINDOW_OUTPUTS];
@@ -165,7 +179,8 @@ static int on_window(void *ctx, const struct profile *prof, time_t start)
 	struct window_state *ws = ctx;
 	struct cli_options wo = *ws->o;
 	const char **paths[WINDOW_OUTPUTS] = { &wo.pstats_path, &wo.folded_path, &wo.raw_path,
-						&wo.speedscope_path, &wo.pprof_path };
+						&wo.speedscope_path, &wo.pprof_path,
+						&wo.flamegraph_path };
 	char names[WINDOW_OUTPUTS][PATH_MAX];
 	int status;
 

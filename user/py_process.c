@@ -253,6 +253,12 @@ static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t
 		snprintf(why, whylen, "no such process (it exited)");
 		return PY_NO_PROCESS;
 	default:
+		/* An interpreter in its first moments may still be wiring its
+		 * state up: look again rather than give up on it. */
+		if (proc_age_seconds(pid) < BAD_LAYOUT_SETTLE_S) {
+			snprintf(why, whylen, "Python %s has not finished starting", p->version);
+			return PY_NOT_READY;
+		}
 		snprintf(why, whylen,
 			 "Python %s: its memory does not match the %s layout (%s); refusing to profile it",
 			 p->version, p->layout_source, detail);
@@ -306,11 +312,7 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 	for (;;) {
 		status = discover_once(pid, out, why, whylen);
 		if (status == PY_OK || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
-		    status == PY_UNSUPPORTED || monotonic_s() >= deadline)
-			break;
-		/* The layout check already retried; only an interpreter in
-		 * its first moments may still be wiring its state up. */
-		if (status == PY_BAD_LAYOUT && proc_age_seconds(pid) > BAD_LAYOUT_SETTLE_S)
+		    status == PY_UNSUPPORTED || status == PY_BAD_LAYOUT || monotonic_s() >= deadline)
 			break;
 		/* A process that started moments ago may still be loading
 		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */

@@ -262,7 +262,7 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 	}
 }
 
-static void on_fork(struct recorder *r, pid_t child, pid_t parent)
+static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 {
 	struct rtarget *p = find_target(r, parent);
 	struct rtarget *t = find_target(r, child);
@@ -276,7 +276,10 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent)
 	}
 	t->watched = true;	/* BPF watches forked children itself */
 	t->implicit = p && p->implicit;
-	if (p && p->state == RT_ACTIVE) {
+	if (execd) {
+		/* It exec'd before we heard of the fork: find what it runs now. */
+		begin_discovery(r, t);
+	} else if (p && p->state == RT_ACTIVE) {
 		/* Same address space as the parent: same layout, and BPF
 		 * already samples it. Code objects are read from the child. */
 		t->proc = p->proc;
@@ -342,7 +345,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EVENT_FORK:
 		if (size < sizeof(*pe))
 			return 0;
-		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid);
+		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid, pe->exit_code & FORK_CHILD_EXECD);
 		return r->fatal;
 	}
 	return 0;

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "flamegraph_writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "assets/flamegraph_js.h"
+#include "atomic_file.h"
+#include "escape.h"
+#include "flame_tree.h"
+
+#define SVG_WIDTH 1200
+#define SVG_PAD 10
+#define FRAME_HEIGHT 16
+#define HEADER_HEIGHT 40
+#define FOOTER_HEIGHT 30
+#define MIN_FRAME_PX 0.1
+#define TITLE_TARGETS 3
+
+static const char svg_style[] =
+	"text { font-family: monospace; font-size: 12px; fill: #000; }\n"
+	"#title { font-size: 16px; }\n"
+	".button { cursor: pointer; fill: #226; text-decoration: underline; }\n"
+	".hidden { display: none; }\n"
+	"g.f { cursor: pointer; }\n"
+	"g.f:hover rect { stroke: #000; stroke-width: 0.5; }\n"
+	"g.f.parent { opacity: 0.5; }\n"
+	"g.f.match rect { fill: #e040e0; }\n";
+
+/* Same file, same colour: a module's functions are easy to spot together. */
+static void frame_colour(const struct pfunc *f, char *out, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	if (!f || !strcmp(f->filename, "~")) {
+		snprintf(out, len, "hsl(220,10%%,78%%)");	/* synthetic: grey */
+		return;
+	}
+	for (const unsigned char *c = (const unsigned char *)f->filename; *c; c++)
+		h = (h ^ *c) * 16777619u;
+	/* warm hues for Python: 0-55; blue (native) and green (kernel) stay free */
+	snprintf(out, len, "hsl(%u,%u%%,%u%%)", h % 56, 65 + (h >> 8) % 20, 58 + (h >> 16) % 12);
+}
+
+static void write_title(FILE *f, const struct profile *p)
+{
+	size_t shown = 0;
+
+	fputs("refbpf:", f);
+	for (size_t i = 0; i < p->ntargets; i++) {
+		const struct ptarget *t = &p->targets[i];
+
+		if (t->state == PTARGET_NOT_PROFILED)
+			continue;
+		if (shown++ == TITLE_TARGETS) {
+			fputs(" ...", f);
+			break;
+		}
+		fprintf(f, " PID %" PRIu32 " (Python ", t->pid);
+		escape_xml_fputs(t->version ? t->version : "?", f);
+		fputs(")", f);
+	}
+	fprintf(f, " %.1f s at %u Hz, %" PRIu64 " samples", p->duration_s, p->rate_hz,
+		p->total_samples);
+}
+
+static void write_frame(FILE *f, const struct profile *p, const struct flame_node *n,
+			uint64_t total, bool icicle, uint32_t max_depth)
+{
+	const struct pfunc *fn = flame_node_func(p, n);
+	double y = icicle ? HEADER_HEIGHT + (double)n->depth * FRAME_HEIGHT :
+			    HEADER_HEIGHT + (double)(max_depth - n->depth) * FRAME_HEIGHT;
+	char colour[48];
+
+	frame_colour(fn, colour, sizeof(colour));
+	fprintf(f, "<g class=\"f\" data-s=\"%" PRIu64 "\" data-w=\"%" PRIu64 "\" data-d=\"%" PRIu32
+		   "\" data-n=\"", n->start, n->total, n->depth);
+	escape_xml_fputs(flame_node_name(p, n), f);
+	fputs("\"><title>", f);
+	escape_xml_fputs(flame_node_name(p, n), f);
+	if (fn) {
+		fputs(" (", f);
+		escape_xml_fputs(fn->filename, f);
+		fprintf(f, ":%d)", fn->firstlineno);
+	}
+	fprintf(f, " - %" PRIu64 " samples (%.2f%%), self %" PRIu64 "</title>", n->total,
+		total ? 100.0 * (double)n->total / (double)total : 0.0, n->self);
+	fprintf(f, "<rect y=\"%.0f\" height=\"%d\" rx=\"2\" fill=\"%s\"/><text y=\"%.0f\"></text></g>\n",
+		y, FRAME_HEIGHT - 1, colour, y + FRAME_HEIGHT - 4);
+}
+
+static void write_body(FILE *f, const struct profile *p, const struct flame_tree *t, bool icicle)
+{
+	uint64_t total = t->n ? t->nodes[0].total : 0;
+	int height = HEADER_HEIGHT + (int)(t->max_depth + 1) * FRAME_HEIGHT + FOOTER_HEIGHT;
+	double px_per_sample = total ? (double)(SVG_WIDTH - 2 * SVG_PAD) / (double)total : 0;
+	uint32_t skip_below = UINT32_MAX;	/* depth of a left-out subtree */
+
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
+		   "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" id=\"refbpf-flame\" "
+		   "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" data-total=\"%" PRIu64
+		   "\" data-icicle=\"%d\">\n",
+		SVG_WIDTH, height, SVG_WIDTH, height, total, icicle);
+	fprintf(f, "<style>\n%s</style>\n<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n",
+		svg_style, asset_flamegraph_js);
+	fprintf(f, "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdfdf6\"/>\n");
+	fprintf(f, "<text id=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\">", SVG_WIDTH / 2);
+	write_title(f, p);
+	fputs("</text>\n", f);
+	fprintf(f, "<text id=\"reset\" class=\"button hidden\" x=\"%d\" y=\"24\">Reset zoom</text>\n",
+		SVG_PAD);
+	fprintf(f, "<text id=\"search\" class=\"button\" x=\"%d\" y=\"24\" text-anchor=\"end\">Search</text>\n",
+		SVG_WIDTH - SVG_PAD);
+	fprintf(f, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", SVG_PAD, height - 10);
+	fprintf(f, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n",
+		SVG_WIDTH - SVG_PAD, height - 10);
+	fputs("<g id=\"frames\">\n", f);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct flame_node *n = &t->nodes[i];
+
+		/* depth-first order: a subtree ends at the next node as shallow */
+		if (n->depth <= skip_below)
+			skip_below = UINT32_MAX;
+		if (skip_below != UINT32_MAX)
+			continue;
+		if ((double)n->total * px_per_sample < MIN_FRAME_PX) {
+			skip_below = n->depth;
+			continue;
+		}
+		write_frame(f, p, n, total, icicle, t->max_depth);
+	}
+	fputs("</g>\n</svg>\n", f);
+}
+
+int flamegraph_write(const char *path, const struct profile *p, bool icicle)
+{
+	struct flame_tree t;
+	struct atomic_file af;
+	FILE *f;
+	int err = flame_tree_build(p, &t);
+
+	if (err)
+		return err;
+	f = atomic_open(path, &af);
+	if (!f) {
+		err = -errno;
+		flame_tree_free(&t);
+		return err;
+	}
+	write_body(f, p, &t, icicle);
+	flame_tree_free(&t);
+	if (ferror(f)) {
+		atomic_abort(&af);
+		return -EIO;
+	}
+	return atomic_commit(&af);
+}
