@@ -117,3 +117,61 @@ def test_svg_is_self_contained_and_written_atomically(tmp_path, refbpf_bin):
     assert not re.search(r"(src|href)=\"(https?:)?//", text)
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert sorted(os.listdir(tmp_path)) == ["flame.svg", "p.prof", "run.raw"]
+
+
+ARTIFACTS = os.environ.get("REFBPF_ARTIFACTS", os.path.join(HERE, "artifacts"))
+COLUMN = {"self": 0, "selfPct": 0, "cum": 2, "cumPct": 2, "tottime": 0, "cumtime": 2, "name": 6}
+
+
+def test_html_report_in_chromium(tmp_path, refbpf_bin, browser_tools):
+    html = tmp_path / "report.html"
+    render(refbpf_bin, tmp_path, "--html", html)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, "html-report.png")
+    r = subprocess.run(["node", os.path.join(HERE, "browser", "check_html.js"), browser_tools,
+                        CHROMIUM, str(html), shot], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    seen = json.loads(r.stdout)
+    print("screenshot kept at", shot)
+    assert seen["errors"] == [] and seen["requests"] == [] and seen["dialogs"] == [], seen
+    rows = {row[6].rsplit(" (", 1)[0]: row for row in seen["rows"]}
+    assert len(rows) == 6, rows
+    assert rows["Handler.handler"][:6] == ["40", "40.0%", "60", "60.0%", "0.400", "0.600"]
+    assert rows[HOSTILE][0] == "10"
+    # every column sorts, descending first (names ascending), then reversed
+    for key, (first, second) in seen["sorted"].items():
+        col = COLUMN[key]
+        values = [row[col] if key == "name" else float(row[col]) for row in first]
+        assert values == sorted(values, reverse=key != "name"), (key, values)
+        again = [row[col] if key == "name" else float(row[col]) for row in second]
+        assert again == sorted(again, reverse=key == "name"), (key, again)
+    assert seen["filtered"] == ["render"]
+    # the handler: called only by main; render is a third of its time
+    assert seen["handler"]["name"] == "Handler.handler (/srv/app.py:10)"
+    assert seen["handler"]["callers"] == [["100.0%", "60", "main (/srv/app.py:5)"]]
+    assert seen["handler"]["callees"] == [["33.3%", "20", "render (/srv/app.py:20)"]]
+    assert seen["followed"]["name"] == "render (/srv/app.py:20)"
+    assert seen["followed"]["callers"] == [["100.0%", "20", "Handler.handler (/srv/app.py:10)"]]
+    assert seen["back"]["name"] == "Handler.handler (/srv/app.py:10)", "back did not return"
+    # flame graph: proportional widths, zoom, search
+    width = seen["flameWidth"]
+    assert seen["before"]["all"] == [pytest.approx(width, abs=1)]
+    assert seen["before"]["handler"] == [pytest.approx(0.6 * width, abs=1)]
+    assert seen["after"]["handler"] == [pytest.approx(width, abs=1)] and seen["after"]["idle"] == []
+    assert seen["after"]["render"] == [pytest.approx(width / 3, abs=1)]
+    assert seen["matched"] == "Matched: 50.0%" and seen["highlighted"] == 2
+    # markup in a name stayed text: only our two scripts, nothing injected
+    assert seen["scripts"] == 2 and seen["foreign"] == 0
+    assert os.path.getsize(shot) > 10000
+
+
+def test_html_is_self_contained(tmp_path, refbpf_bin):
+    html = tmp_path / "report.html"
+    render(refbpf_bin, tmp_path, "--html", html, "--flamegraph", tmp_path / "f.svg")
+    text = html.read_text()
+    assert "default-src 'none'" in text
+    assert not re.search(r"(src|href)=\"(https?:)?//", text)
+    # the hostile name cannot close the data element
+    data = text.split('<script type="application/json" id="refbpf-data">')[1].split("</script>")[0]
+    assert "<" not in data and "\\u003cscript\\u003e" in data
+    json.loads(data)

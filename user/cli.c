@@ -27,6 +27,7 @@ enum long_only_option {
 	OPT_PPROF,
 	OPT_FLAMEGRAPH,
 	OPT_ICICLE,
+	OPT_HTML,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +42,7 @@ static const struct option long_options[] = {
 	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "flamegraph", required_argument, NULL, OPT_FLAMEGRAPH },
 	{ "icicle", no_argument, NULL, OPT_ICICLE },
+	{ "html", required_argument, NULL, OPT_HTML },
 	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "keep", required_argument, NULL, OPT_KEEP },
@@ -81,6 +83,8 @@ void cli_usage(FILE *out)
 	      "      --pprof FILE       write a gzipped pprof profile (go tool pprof)\n"
 	      "      --flamegraph FILE  write an interactive SVG flame graph\n"
 	      "      --icicle           draw the flame graph root at the top\n"
+	      "      --html FILE        write an interactive HTML report (table, callers\n"
+	      "                         and callees, flame graph), self-contained\n"
 	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
 	      "                         renders any output from it later, without root\n"
 	      "      --every SECS       continuous mode: every SECS seconds write each\n"
@@ -270,6 +274,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_ICICLE:
 			o->icicle = true;
 			break;
+		case OPT_HTML:
+			o->html_path = optarg;
+			break;
 		case OPT_RAW:
 			o->raw_path = optarg;
 			recording_only = "--raw";
@@ -327,7 +334,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		return 0;
 	}
 	bool files = o->pstats_path || o->folded_path || o->raw_path || o->speedscope_path ||
-		     o->pprof_path || o->flamegraph_path;
+		     o->pprof_path || o->flamegraph_path || o->html_path;
 
 	if (o->json && !o->dump) {
 		fputs("refbpf: --json is for 'refbpf dump'\n", stderr);
@@ -348,8 +355,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		return -EINVAL;
 	}
 	if (o->every_s && !o->pstats_path && !o->folded_path && !o->raw_path &&
-	    !o->speedscope_path && !o->pprof_path && !o->flamegraph_path) {
-		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --flamegraph, --raw)\n",
+	    !o->speedscope_path && !o->pprof_path && !o->flamegraph_path && !o->html_path) {
+		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --flamegraph, --html, --raw)\n",
 		      stderr);
 		return -EINVAL;
 	}

@@ -19,6 +19,7 @@ struct cli_options {
 	const char *speedscope_path;	/* --speedscope */
 	const char *pprof_path;		/* --pprof */
 	const char *flamegraph_path;	/* --flamegraph: interactive SVG */
+	const char *html_path;		/* --html: the interactive report */
 	bool icicle;			/* --icicle: the flame graph upside down */
 	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
 	const char *report_input;	/* `refbpf report FILE`: render a raw profile */

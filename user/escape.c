@@ -11,6 +11,7 @@ enum escape_mode {
 	ESCAPE_JSON,
 	ESCAPE_UTF8,
 	ESCAPE_XML,
+	ESCAPE_JSON_HTML,
 };
 
 /* Where escaped text goes: a bounded buffer or a stream. */
@@ -132,6 +133,7 @@ static void escape_invalid(struct sink *o, const char *src, int n, enum escape_m
 {
 	switch (mode) {
 	case ESCAPE_JSON:
+	case ESCAPE_JSON_HTML:
 		put(o, "\\ufffd", 6);
 		break;
 	case ESCAPE_UTF8:
@@ -161,6 +163,12 @@ static void escape(struct sink *o, const char *src, enum escape_mode mode)
 			escape_folded_char(o, src, len, cp);
 		} else if (mode == ESCAPE_JSON) {
 			escape_json_char(o, src, len, cp);
+		} else if (mode == ESCAPE_JSON_HTML) {
+			/* inside <script>: no "</script>", no "<!--" */
+			if (cp == '<' || cp == '>' || cp == '&')
+				put_hex(o, "\\u", cp, 4);
+			else
+				escape_json_char(o, src, len, cp);
 		} else if (mode == ESCAPE_XML) {
 			escape_xml_char(o, src, len, cp);
 		} else {
@@ -262,5 +270,13 @@ int escape_xml_fputs(const char *src, FILE *f)
 	struct sink o = { .f = f };
 
 	escape(&o, src, ESCAPE_XML);
+	return o.err;
+}
+
+int escape_json_html_fputs(const char *src, FILE *f)
+{
+	struct sink o = { .f = f };
+
+	escape(&o, src, ESCAPE_JSON_HTML);
 	return o.err;
 }

@@ -65,4 +65,10 @@ size_t utf8_sanitize(char *dst, size_t dstlen, const char *src);
  */
 int escape_xml_fputs(const char *src, FILE *f);
 
+/*
+ * escape_json_fputs() for JSON inside an HTML <script> element: '<', '>'
+ * and '&' also as \u003c \u003e \u0026, so no name can close the element.
+ */
+int escape_json_html_fputs(const char *src, FILE *f);
+
 #endif /* REFBPF_ESCAPE_H */

@@ -19,6 +19,7 @@
 #include "dump.h"
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
+#include "html_writer.h"
 #include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -87,6 +88,7 @@ static int write_outputs(const struct cli_options *o, const struct profile *prof
 		{ o->speedscope_path, speedscope_write },
 		{ o->pprof_path, pprof_write },
 		{ o->flamegraph_path, o->icicle ? icicle_write : flame_write },
+		{ o->html_path, html_write },
 	};
 	int status = 0, err;
 
@@ -140,6 +142,7 @@ static int render(const struct cli_options *o, const struct profile *prof, bool 
 	rooted_outputs.raw_path = NULL;
 	unrooted.pstats_path = unrooted.folded_path = NULL;
 	unrooted.speedscope_path = unrooted.pprof_path = unrooted.flamegraph_path = NULL;
+	unrooted.html_path = NULL;
 	if (o->raw_path)
 		status = write_outputs(&unrooted, prof, false);
 	rooted = with_roots(o, prof, all, &err);
@@ -167,7 +170,7 @@ static long resident_kb(void)
 }
 
 /* --every: each output's files, and what the windows share. */
-#define WINDOW_OUTPUTS 6	/* pstats, folded, raw, speedscope, pprof, flame graph */
+#define WINDOW_OUTPUTS 7	/* pstats, folded, raw, speedscope, pprof, flame graph, html */
 struct window_state {
 	const struct cli_options *o;
 	struct window_files files[WINDOW_OUTPUTS];
@@ -180,7 +183,7 @@ static int on_window(void *ctx, const struct profile *prof, time_t start)
 	struct cli_options wo = *ws->o;
 	const char **paths[WINDOW_OUTPUTS] = { &wo.pstats_path, &wo.folded_path, &wo.raw_path,
 						&wo.speedscope_path, &wo.pprof_path,
-						&wo.flamegraph_path };
+						&wo.flamegraph_path, &wo.html_path };
 	char names[WINDOW_OUTPUTS][PATH_MAX];
 	int status;
 
