@@ -175,3 +175,27 @@ def test_html_is_self_contained(tmp_path, refbpf_bin):
     data = text.split('<script type="application/json" id="refbpf-data">')[1].split("</script>")[0]
     assert "<" not in data and "\\u003cscript\\u003e" in data
     json.loads(data)
+
+
+@pytest.mark.root
+def test_code_object_named_with_markup_stays_text(tmp_path, refbpf_bin, browser_tools):
+    """A real target renames its code object (code.replace(co_name=...)) to
+    markup with scripts in it: recorded, it is text in the SVG and HTML."""
+    from profiling import Target, target_path
+    from pythons import find_interpreters
+    label, path, version = find_interpreters()[-1]
+    hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+    svg, html = tmp_path / "f.svg", tmp_path / "r.html"
+    with Target(path, target_path("hostile_name.py"), 8) as t:
+        r = subprocess.run([refbpf_bin, "-p", str(t.pid), "-d", "1.5", "--flamegraph", str(svg),
+                            "--html", str(html)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert hostile not in svg.read_text() and hostile not in html.read_text()
+    for page, scripts in ((svg, 1), (html, 2)):
+        r = subprocess.run(["node", os.path.join(HERE, "browser", "check_inert.js"), browser_tools,
+                            CHROMIUM, str(page), hostile], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        seen = json.loads(r.stdout)
+        assert seen == {"errors": [], "dialogs": [], "requests": [], "images": 0,
+                        "scripts": scripts, "textShown": True}, (page, seen)
