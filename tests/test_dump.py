@@ -3,6 +3,7 @@ threads included, with exact lines, thread IDs and names, as text and as
 JSON; on every interpreter."""
 import json
 import os
+import time
 import subprocess
 
 import pytest
@@ -73,3 +74,18 @@ def test_dump_refuses_bad_targets(refbpf_bin):
         sh.kill()
         sh.wait()
     assert r.returncode == 1 and "not a Python process" in r.stderr, r.stderr
+
+
+def test_dump_numbers_interpreters_main_first(refbpf_bin):
+    """The main interpreter is 0, a sub-interpreter 1 (CPython lists them
+    newest first): the thread running in the sub-interpreter is marked."""
+    found = [i for i in INTERPRETERS if i[0].startswith("debian-")] or INTERPRETERS[-1:]
+    label, path, version = found[0]
+    with Target(path, target_path("subinterp.py"), 10, ready=False) as t:
+        time.sleep(1.5)
+        r = subprocess.run([refbpf_bin, "dump", "-p", str(t.pid), "--json"],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    [proc] = json.loads(r.stdout)
+    where = {f["name"]: th["interpreter"] for th in proc["threads"] for f in th["frames"]}
+    assert where.get("sub_interpreter_work") == 1 and where.get("main") == 0, proc["threads"]

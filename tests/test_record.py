@@ -361,7 +361,8 @@ def test_short_children_attached_before_their_code_runs(python, tmp_path, refbpf
     assert len(started) == nchildren, out
     stacks = parse_folded(folded)
     for pid, t0 in started.items():
-        assert pid in sampled_from, "child %d never attached" % pid
+        assert pid in sampled_from, "child %d never attached; refbpf said:\n%s\n%s" % (
+            pid, "\n".join(l for l in r.stderr.splitlines() if str(pid) in l), r.stdout[:3000])
         assert sampled_from[pid] - t0 < 0.1, "child %d: attached %.0f ms after its first line" % (
             pid, (sampled_from[pid] - t0) * 1e3)
         samples = sum(c for frames, c in stacks if frames[0][0].startswith("<process %d " % pid)

@@ -63,7 +63,9 @@ static void read_facts(struct interp_file *f, pid_t pid, const struct proc_map *
 
 	f->kind = INTERP_FILE_OTHER;
 	if (!ef) {
-		f->open_error = errno;
+		/* not ELF (locale-archive, a data file) is an answer */
+		if (errno != ENOEXEC)
+			f->open_error = errno ? errno : EIO;
 		return;
 	}
 	elf_file_lookup(ef, interp_symbol_names, f->syms, ISYM_NR);
@@ -101,9 +103,11 @@ struct interp_file *interp_files_get(pid_t pid, const struct proc_map *m)
 	f->dev = m->dev;
 	f->inode = m->inode;
 	read_facts(f, pid, m);
-	/* A file we could not open now (the process exited under us) may be
-	 * readable through the next process that maps it: not remembered. */
-	if (f->kind == INTERP_FILE_OTHER && !proc_alive(pid)) {
+	/* A file we could not open now (the process exited or remapped under
+	 * us, a path not reachable yet) may be readable the next time, or
+	 * through the next process that maps it: never remembered. */
+	if (f->open_error) {
+		errno = f->open_error;
 		free(f);
 		return NULL;
 	}

@@ -48,7 +48,8 @@ struct interp_file {
 /*
  * Facts about the file behind mapping `m` of `pid`. The file is opened as
  * mapped (/proc/PID/map_files, so an upgraded or deleted file is still the
- * right one), else through /proc/PID/root. Never NULL unless out of memory.
+ * right one), else through /proc/PID/root. NULL with errno set when the
+ * file cannot be opened now (nothing is remembered then) or on ENOMEM.
  */
 struct interp_file *interp_files_get(pid_t pid, const struct proc_map *m);
 

@@ -75,12 +75,14 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 					      maps->maps[i - 1].dev == m->dev))
 			continue;
 		f = interp_files_get(pid, m);
-		if (!f)
+		if (!f) {
+			if ((errno == EACCES || errno == EPERM) && !unreadable[0])
+				mapped_path(proc_path_inside(pid, m->path), unreadable,
+					    sizeof(unreadable));
 			continue;
+		}
 		if (f->kind == INTERP_FILE_OLD_PYTHON)
 			old_python = 1;
-		if ((f->open_error == EACCES || f->open_error == EPERM) && !unreadable[0])
-			mapped_path(m->path, unreadable, sizeof(unreadable));
 		if (f->kind != INTERP_FILE_PYTHON)
 			continue;
 		const struct proc_map *first = first_mapping(maps, m);
@@ -247,6 +249,14 @@ static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t
 				 p->version, p->layout_source, detail);
 			return PY_BAD_LAYOUT;
 		}
+		/* libpython loaded long ago and never started (the httpd
+		 * parent of mod_wsgi): waiting would not help. */
+		if (proc_age_seconds(pid) > NO_THREADS_MAX_AGE_S) {
+			snprintf(why, whylen,
+				 "Python %s is loaded but not initialised: no interpreter runs in it",
+				 p->version);
+			return PY_NOT_STARTED;
+		}
 		snprintf(why, whylen, "Python %s has not finished starting", p->version);
 		return PY_NOT_READY;
 	case LAYOUT_CHECK_GONE:
@@ -312,7 +322,8 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 	for (;;) {
 		status = discover_once(pid, out, why, whylen);
 		if (status == PY_OK || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
-		    status == PY_UNSUPPORTED || status == PY_BAD_LAYOUT || monotonic_s() >= deadline)
+		    status == PY_UNSUPPORTED || status == PY_BAD_LAYOUT || status == PY_NOT_STARTED ||
+		    monotonic_s() >= deadline)
 			break;
 		/* A process that started moments ago may still be loading
 		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */

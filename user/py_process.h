@@ -33,6 +33,7 @@ enum py_discover_status {
 	PY_NOT_PYTHON,		/* no mapped ELF defines _PyRuntime */
 	PY_UNSUPPORTED,		/* a CPython we have no layout for */
 	PY_NOT_READY,		/* _PyRuntime found but not initialised yet */
+	PY_NOT_STARTED,		/* libpython loaded long ago, never initialised */
 	PY_BAD_LAYOUT,		/* the layout does not match what memory holds */
 };
 

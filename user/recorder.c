@@ -250,7 +250,7 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 	py_process_free(&p);
 	if (status == PY_NO_PROCESS) {
 		set_state(r, t, t->implicit && !t->was_profiled ? RT_IGNORED : RT_EXITED);
-	} else if (status != PY_NOT_READY && status != PY_NOT_PYTHON) {
+	} else if (status != PY_NOT_READY && status != PY_NOT_PYTHON && status != PY_NOT_STARTED) {
 		/* --all names only what is known to be Python. */
 		set_state(r, t, t->implicit && status == PY_NO_ACCESS ? RT_IGNORED : RT_FAILED);
 	} else if (now >= t->discover_deadline) {
@@ -428,7 +428,8 @@ static int discover_every_process(struct recorder *r)
 		if (pids[i] == self)
 			continue;
 		status = py_process_discover(pids[i], 0, &p, why, sizeof(why));
-		if (status == PY_NOT_PYTHON || status == PY_NO_PROCESS || status == PY_NO_ACCESS) {
+		if (status == PY_NOT_PYTHON || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
+		    status == PY_NOT_STARTED) {
 			py_process_free(&p);
 			continue;
 		}
@@ -476,7 +477,8 @@ static int discover_all(struct recorder *r)
 		if (status == PY_OK) {
 			set_state(r, t, RT_ACTIVE);
 			ok++;
-		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY)) {
+		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY ||
+					      status == PY_NOT_STARTED)) {
 			set_state(r, t, RT_WATCHING);
 			ok++;
 		}

@@ -113,6 +113,10 @@ int stack_reader_read(pid_t pid, const struct py_layout *l, struct thread_stack 
 		}
 		interp = py_walk_ptr(&pid, interp + l->interp_next);
 	}
+	/* New interpreters go to the head of the list: the main one is last.
+	 * Number them in creation order, the main interpreter 0. */
+	for (size_t i = 0; i < count; i++)
+		stacks[i].interpreter = interpreters - 1 - stacks[i].interpreter;
 	*out = stacks;
 	*n = count;
 	return 0;

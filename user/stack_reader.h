@@ -18,7 +18,7 @@
 struct thread_stack {
 	uint64_t tstate;
 	uint64_t thread_id;		/* the thread pointer (pthread_self) */
-	unsigned int interpreter;	/* 0: the main interpreter */
+	unsigned int interpreter;	/* 0: the main one; then in creation order */
 	struct py_frame_rec *frames;	/* innermost first */
 	uint32_t nframes;
 	bool truncated;			/* more than REFBPF_MAX_FRAMES */

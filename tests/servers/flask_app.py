@@ -1,5 +1,6 @@
 """A Flask application served by the werkzeug development server with the
-reloader on: the reloader process runs the application in a child.
+reloader on: the reloader process runs the application in a child (the same
+command line), and watches the files while the child serves.
 
 usage: flask_app.py PORT
 """
@@ -10,14 +11,14 @@ from flask import Flask
 app = Flask(__name__)
 
 
-def flask_handler_work(n):
+def flask_handler_work(n):  # @handler_work
     total = 0
     for i in range(n):
         total += i * i % 7
     return total
 
 
-@app.route("/work")
+@app.route("/work")  # @route
 def work():
     return str(flask_handler_work(30000))
 
