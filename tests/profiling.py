@@ -84,6 +84,47 @@ def run_refbpf(refbpf, args, timeout=120, check=True):
     return r
 
 
+class Recording:
+    """refbpf running in the background with -v, its stderr in a file, so a
+    test can wait until it is attached before the target does what the
+    test is about (the ASan build takes a while to start)."""
+
+    def __init__(self, refbpf, args, tmp_path):
+        self.err_path = os.path.join(str(tmp_path), "refbpf-%d.stderr" % time.monotonic_ns())
+        self.err_file = open(self.err_path, "w+")
+        self.proc = subprocess.Popen([refbpf, "-v"] + [str(a) for a in args],
+                                     stdout=subprocess.PIPE, stderr=self.err_file, text=True)
+
+    def wait_attached(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.err_path) as f:
+                if re.search(r"^refbpf: attached ", f.read(), re.M):
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("refbpf never attached: %s" % self.stderr()[-3000:])
+
+    def stderr(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def finish(self, timeout=120):
+        out, _ = self.proc.communicate(timeout=timeout)
+        self.err_file.close()
+        return self.proc.returncode, out, self.stderr()
+
+
+def go_file(tmp_path):
+    """A path the target waits for (REFBPF_TEST_GO) before it starts."""
+    return os.path.join(str(tmp_path), "go")
+
+
+def go(path):
+    open(path, "w").close()
+
+
 FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*):(?P<line>-?\d+)\)$")
 
 

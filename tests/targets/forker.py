@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from wait_go import wait_for_go
+
 CHILD = """
 import sys, time
 def %s(deadline):
@@ -34,7 +36,8 @@ def parent_work(seconds):
 def main():
     seconds, short = float(sys.argv[1]), float(sys.argv[2])
     print("READY", flush=True)
-    time.sleep(0.3)
+    wait_for_go()
+    time.sleep(0.1)
     pid = os.fork()
     if pid == 0:
         forked_child_work(seconds)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from wait_go import wait_for_go
+
 CHILD = """
 import time
 STARTED = time.monotonic()
@@ -27,7 +29,8 @@ def main():
     load = [subprocess.Popen([sys.executable, "-c", LOAD, str(n * (short + 0.3) + 1)])
             for _ in range(nload)]
     print("READY", flush=True)
-    time.sleep(0.5)
+    wait_for_go()
+    time.sleep(0.2)
     for _ in range(n):
         subprocess.run([sys.executable, "-c", CHILD, str(short)], check=True)
         time.sleep(0.1)

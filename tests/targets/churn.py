@@ -1,0 +1,57 @@
+"""A target that never sits still: MODE is one of
+  forks     forks short-lived children (each exits at once) as fast as it can
+  threads   starts and joins short-lived threads as fast as it can
+  recurse   recurses 5000 deep and spins there
+while its main thread keeps returning to churn_work, for SECONDS.
+
+usage: churn.py MODE SECONDS
+"""
+import os
+import sys
+import threading
+import time
+
+
+def churn_work(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def short_thread():
+    churn_work(2000)
+
+
+def deep(n, deadline):
+    if n:
+        return deep(n - 1, deadline)
+    while time.monotonic() < deadline:
+        churn_work(1000)
+
+
+def main():
+    mode, seconds = sys.argv[1], float(sys.argv[2])
+    deadline = time.monotonic() + seconds
+    print("READY", flush=True)
+    made = 0
+    if mode == "recurse":
+        sys.setrecursionlimit(20000)
+        deep(5000, deadline)
+    while time.monotonic() < deadline:
+        churn_work(5000)
+        if mode == "forks":
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+        elif mode == "threads":
+            t = threading.Thread(target=short_thread)
+            t.start()
+            t.join()
+        made += 1
+    print("MADE %d" % made, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Root tests: refbpf survives whatever the target does, and says what it
+lost. Targets that fork thousands of children or churn threads while being
+profiled (with -C), recursion 5000 deep, and a consumer stopped long
+enough for the ring buffer to fill: lost samples are counted and
+reported, and the target is never slowed by it."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from profiling import Target, parse_folded, run_refbpf, target_path
+from pythons import find_interpreters
+
+pytestmark = pytest.mark.root
+
+PYTHON = find_interpreters()[-1]
+
+
+@pytest.mark.parametrize("mode", ["forks", "threads"])
+def test_churning_target_with_children_followed(tmp_path, refbpf_bin, mode):
+    label, path, version = PYTHON
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("churn.py"), mode, 4) as t:
+        r = run_refbpf(refbpf_bin, ["-C", "-p", t.pid, "-F", "499", "--folded", folded])
+        made = int(t.rest_of_output()[-1].split()[1])
+    assert made > 200, made     # it really churned: hundreds of forks or threads
+    stacks = parse_folded(folded)
+    total = sum(c for _, c in stacks)
+    work = sum(c for frames, c in stacks if any(f[0] == "churn_work" for f in frames))
+    assert total > 500 and work > 0.3 * total, (work, total)
+    assert "PID %d  Python" % t.pid in r.stdout, r.stdout[:2000]
+    if mode == "forks":
+        # every child was seen and came and went; the header lists them
+        assert r.stdout.count("exited") >= 0.5 * made or "and " in r.stdout.splitlines()[0], \
+            r.stdout[:2000]
+
+
+def test_recursion_5000_deep(tmp_path, refbpf_bin):
+    label, path, version = PYTHON
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("churn.py"), "recurse", 4) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", "199", "--folded", folded])
+    stacks = parse_folded(folded)
+    deep = [(frames, c) for frames, c in stacks if frames[0][0] == "[truncated]"]
+    assert sum(c for _, c in deep) > 200, [(f[:2], c) for f, c in stacks][:5]
+    for frames, _ in deep:
+        assert frames[-1][0] == "churn_work" and frames[-2][0] == "deep"
+        assert len(frames) - 1 == 1024      # the innermost REFBPF_MAX_FRAMES kept
+
+
+def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, refbpf_bin):
+    """refbpf is stopped (SIGSTOP) for 5 s while sampling at 10 kHz: the
+    ring buffer fills, BPF drops what does not fit and counts it, the report
+    says how many; the target runs at full speed throughout."""
+    label, path, version = PYTHON
+    with Target(path, target_path("shares.py"), 14) as t:
+        rec = subprocess.Popen([refbpf_bin, "-v", "-p", str(t.pid), "-F", "10000", "-d", "8"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        cpu0 = process_cpu(t.pid)
+        start = time.monotonic()
+        os.kill(rec.pid, signal.SIGSTOP)
+        time.sleep(5)
+        os.kill(rec.pid, signal.SIGCONT)
+        cpu = (process_cpu(t.pid) - cpu0) / (time.monotonic() - start)
+        out, err = rec.communicate(timeout=60)
+    assert rec.returncode == 0, err[-2000:]
+    lost = int(re.search(r"^Samples lost: (\d+)", out, re.M).group(1))
+    samples = int(re.search(r"; (\d+) samples,", out).group(1))
+    assert lost > 1000, out[:1000]
+    assert samples > 1000, out[:1000]
+    # the busy target kept its CPU while refbpf could not read
+    assert cpu > 0.9, cpu
+
+
+def process_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
