@@ -39,7 +39,7 @@ def main():
         sys.setrecursionlimit(20000)
         deep(5000, deadline)
     while time.monotonic() < deadline:
-        churn_work(5000)
+        churn_work(2000)
         if mode == "forks":
             pid = os.fork()
             if pid == 0:
