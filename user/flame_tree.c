@@ -100,7 +100,8 @@ static void flatten(const struct profile *p, struct build_node *n, uint32_t pare
 	if (depth > t->max_depth)
 		t->max_depth = depth;
 	sort_profile = p;
-	qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_kids);
+	if (n->nkids)	/* a leaf's kids is NULL, which qsort may not take */
+		qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_kids);
 	for (size_t i = 0; i < n->nkids; i++) {
 		flatten(p, n->kids[i], me, depth + 1, at, t);
 		at += n->kids[i]->total;

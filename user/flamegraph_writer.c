@@ -149,11 +149,14 @@ int flamegraph_write(const char *path, const struct profile *p, bool icicle)
 		flame_tree_free(&t);
 		return err;
 	}
+	/* the first failed write's errno (EFBIG, ENOSPC) says why */
+	errno = 0;
 	write_body(f, p, &t, icicle);
 	flame_tree_free(&t);
 	if (ferror(f)) {
+		err = errno ? -errno : -EIO;
 		atomic_abort(&af);
-		return -EIO;
+		return err;
 	}
 	return atomic_commit(&af);
 }

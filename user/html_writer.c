@@ -179,10 +179,12 @@ int html_write(const char *path, const struct profile *p)
 		err = -errno;
 		goto out;
 	}
+	/* the first failed write's errno (EFBIG, ENOSPC) says why */
+	errno = 0;
 	write_page(f, p, cg, &t, by_key);
 	if (ferror(f)) {
+		err = errno ? -errno : -EIO;
 		atomic_abort(&af);
-		err = -EIO;
 	} else {
 		err = atomic_commit(&af);
 	}
