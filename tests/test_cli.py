@@ -45,6 +45,7 @@ def one_line_error(r, *words):
     (["-p", "1", "--json"], ["--json is for 'refbpf dump'"]),
     (["-p", "1", "--every", "0.5", "-o", "x"], ["invalid window '0.5'"]),
     (["-p", "1", "--every", "5"], ["--every needs an output file"]),
+    (["-p", "1", "--icicle", "-o", "x.prof"], ["--icicle is how --flamegraph FILE is drawn"]),
 ])
 def test_bad_arguments(refbpf_bin, args, words):
     r = run(refbpf_bin, *args)

@@ -642,7 +642,7 @@ def as_nobody():
         os.setuid(65534)
 
 
-@pytest.mark.parametrize("option", ["--pstats", "--folded", "--speedscope", "--pprof",
+@pytest.mark.parametrize("option", ["--pstats", "--folded", "--speedscope", "--pprof", "--flamegraph", "--html",
                                     "--report"])
 def test_unwritable_directory(option):
     base = tempfile.mkdtemp(prefix="refbpf-test-")
@@ -694,7 +694,7 @@ def limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
 
 
-@pytest.mark.parametrize("option", ["--pstats", "--folded", "--speedscope", "--pprof",
+@pytest.mark.parametrize("option", ["--pstats", "--folded", "--speedscope", "--pprof", "--flamegraph", "--html",
                                     "--report"])
 def test_write_error_keeps_old_file(tmp_path, option):
     """A write that fails half-way (disk full, quota) must leave the old file."""

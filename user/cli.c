@@ -325,6 +325,10 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		if (add_pids(o, argv[i]))
 			return -EINVAL;
 	}
+	if (o->icicle && !o->flamegraph_path) {
+		fputs("refbpf: --icicle is how --flamegraph FILE is drawn: give --flamegraph\n", stderr);
+		return -EINVAL;
+	}
 	if (o->report_input) {
 		if (recording_only || o->duration_s > 0) {
 			fprintf(stderr, "refbpf: report: %s is for recording, not for rendering a raw profile\n",

@@ -8,6 +8,7 @@
 #include "flame_tree.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,14 @@ static int cmp_kids(const void *a, const void *b)
 	return x->func < y->func ? -1 : x->func > y->func;
 }
 
+/* Synthetic functions live in cProfile's "~" file, as the call graph's. */
+static enum flame_kind func_kind(const struct profile *p, uint32_t func)
+{
+	if (func == FLAME_ROOT || func == FLAME_TRUNCATED || !strcmp(p->funcs[func].filename, "~"))
+		return FLAME_SYNTHETIC;
+	return FLAME_PYTHON;
+}
+
 static size_t count_nodes(const struct build_node *n)
 {
 	size_t c = 1;
@@ -97,10 +106,11 @@ static void flatten(const struct profile *p, struct build_node *n, uint32_t pare
 	fn->start = start;
 	fn->total = n->total;
 	fn->self = n->self;
+	fn->kind = (uint8_t)func_kind(p, n->func);
 	if (depth > t->max_depth)
 		t->max_depth = depth;
 	sort_profile = p;
-	if (n->nkids > 1)
+	if (n->nkids)	/* a leaf's kids is NULL, which qsort may not take */
 		qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_kids);
 	for (size_t i = 0; i < n->nkids; i++) {
 		flatten(p, n->kids[i], me, depth + 1, at, t);
@@ -168,4 +178,33 @@ const char *flame_node_name(const struct profile *p, const struct flame_node *n)
 const struct pfunc *flame_node_func(const struct profile *p, const struct flame_node *n)
 {
 	return n->func == FLAME_ROOT || n->func == FLAME_TRUNCATED ? NULL : &p->funcs[n->func];
+}
+
+const char *flame_kind_name(enum flame_kind kind)
+{
+	static const char *const names[] = {
+		[FLAME_PYTHON] = "py", [FLAME_SYNTHETIC] = "synth",
+		[FLAME_NATIVE] = "native", [FLAME_KERNEL] = "kernel",
+	};
+
+	return (unsigned int)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "py";
+}
+
+void flame_colour(enum flame_kind kind, const char *file, char *out, size_t len)
+{
+	/* base hue and hue range per kind; saturation and lightness vary too */
+	static const unsigned int hue[][2] = {
+		[FLAME_PYTHON] = { 0, 56 }, [FLAME_NATIVE] = { 195, 40 },
+		[FLAME_KERNEL] = { 95, 40 },
+	};
+	uint32_t h = 2166136261u;	/* FNV-1a of the file name */
+
+	if (kind == FLAME_SYNTHETIC || (unsigned int)kind >= sizeof(hue) / sizeof(hue[0])) {
+		snprintf(out, len, "hsl(220,10%%,78%%)");
+		return;
+	}
+	for (const unsigned char *c = (const unsigned char *)(file ? file : ""); *c; c++)
+		h = (h ^ *c) * 16777619u;
+	snprintf(out, len, "hsl(%u,%u%%,%u%%)", hue[kind][0] + h % hue[kind][1],
+		 65 + (h >> 8) % 20, 58 + (h >> 16) % 12);
 }

@@ -15,6 +15,17 @@
 
 #define FLAME_ROOT UINT32_MAX	/* the func of the tree's root: all samples */
 
+/*
+ * What a frame is, for its colour. The profile holds Python and synthetic
+ * frames only; native and kernel frames have their colours kept for them.
+ */
+enum flame_kind {
+	FLAME_PYTHON = 0,
+	FLAME_SYNTHETIC,	/* all, <process ...>, <thread ...>, <truncated stack> */
+	FLAME_NATIVE,
+	FLAME_KERNEL,
+};
+
 struct flame_node {
 	uint32_t func;		/* index into profile.funcs, FLAME_ROOT for the root */
 	uint32_t parent;	/* index of the parent node; the root's is itself */
@@ -22,6 +33,7 @@ struct flame_node {
 	uint64_t start;		/* samples left of it among its siblings' subtrees */
 	uint64_t total;		/* samples with this path on their stack */
 	uint64_t self;		/* of those, samples where it is the innermost frame */
+	uint8_t kind;		/* enum flame_kind */
 };
 
 struct flame_tree {
@@ -39,5 +51,16 @@ const char *flame_node_name(const struct profile *p, const struct flame_node *n)
 
 /* The node's function; NULL for the root and "<truncated stack>". */
 const struct pfunc *flame_node_func(const struct profile *p, const struct flame_node *n);
+
+/* The kind's name as the SVG's class and the HTML report's data use it. */
+const char *flame_kind_name(enum flame_kind kind);
+
+/*
+ * The frame's fill as a CSS colour: Python frames warm (hue 0-55), one
+ * colour per file so a module's functions are spotted together; synthetic
+ * frames grey; native blue and kernel green, by file as Python's. The
+ * HTML report's script computes the same colours (user/assets/report.js).
+ */
+void flame_colour(enum flame_kind kind, const char *file, char *out, size_t len);
 
 #endif /* REFBPF_FLAME_TREE_H */

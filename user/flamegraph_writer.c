@@ -18,6 +18,7 @@
 #define FOOTER_HEIGHT 30
 #define MIN_FRAME_PX 0.1
 #define TITLE_TARGETS 3
+#define TITLE_CMDLINE_MAX 40
 
 static const char svg_style[] =
 	"text { font-family: monospace; font-size: 12px; fill: #000; }\n"
@@ -29,19 +30,32 @@ static const char svg_style[] =
 	"g.f.parent { opacity: 0.5; }\n"
 	"g.f.match rect { fill: #e040e0; }\n";
 
-/* Same file, same colour: a module's functions are easy to spot together. */
-static void frame_colour(const struct pfunc *f, char *out, size_t len)
+/* A command line shortened for a title: the program's basename, the
+ * arguments cut at a character boundary. */
+static void write_short_cmdline(FILE *f, const char *cmdline)
 {
-	uint32_t h = 2166136261u;
+	const char *space = strchr(cmdline, ' ');
+	const char *slash = NULL;
+	char buf[TITLE_CMDLINE_MAX + 1];
+	size_t n;
 
-	if (!f || !strcmp(f->filename, "~")) {
-		snprintf(out, len, "hsl(220,10%%,78%%)");	/* synthetic: grey */
-		return;
+	for (const char *c = cmdline; *c && (!space || c < space); c++)
+		if (*c == '/')
+			slash = c;
+	if (slash && slash[1] && slash[1] != ' ')
+		cmdline = slash + 1;
+	n = strlen(cmdline);
+	if (n > TITLE_CMDLINE_MAX) {
+		n = TITLE_CMDLINE_MAX;
+		/* not inside a UTF-8 sequence: continuation bytes are 10xxxxxx */
+		while (n && ((unsigned char)cmdline[n] & 0xc0) == 0x80)
+			n--;
 	}
-	for (const unsigned char *c = (const unsigned char *)f->filename; *c; c++)
-		h = (h ^ *c) * 16777619u;
-	/* warm hues for Python: 0-55; blue (native) and green (kernel) stay free */
-	snprintf(out, len, "hsl(%u,%u%%,%u%%)", h % 56, 65 + (h >> 8) % 20, 58 + (h >> 16) % 12);
+	memcpy(buf, cmdline, n);
+	buf[n] = '\0';
+	escape_xml_fputs(buf, f);
+	if (n < strlen(cmdline))
+		fputs("...", f);
 }
 
 static void write_title(FILE *f, const struct profile *p)
@@ -58,11 +72,16 @@ static void write_title(FILE *f, const struct profile *p)
 			fputs(" ...", f);
 			break;
 		}
-		fprintf(f, " PID %" PRIu32 " (Python ", t->pid);
+		fprintf(f, "%s PID %" PRIu32 " ", shown > 1 ? "," : "", t->pid);
+		if (t->cmdline && *t->cmdline) {
+			write_short_cmdline(f, t->cmdline);
+			fputs(" ", f);
+		}
+		fputs("(Python ", f);
 		escape_xml_fputs(t->version ? t->version : "?", f);
 		fputs(")", f);
 	}
-	fprintf(f, " %.1f s at %u Hz, %" PRIu64 " samples", p->duration_s, p->rate_hz,
+	fprintf(f, " - %.1f s at %u Hz, %" PRIu64 " samples", p->duration_s, p->rate_hz,
 		p->total_samples);
 }
 
@@ -74,9 +93,9 @@ static void write_frame(FILE *f, const struct profile *p, const struct flame_nod
 			    HEADER_HEIGHT + (double)(max_depth - n->depth) * FRAME_HEIGHT;
 	char colour[48];
 
-	frame_colour(fn, colour, sizeof(colour));
-	fprintf(f, "<g class=\"f\" data-s=\"%" PRIu64 "\" data-w=\"%" PRIu64 "\" data-d=\"%" PRIu32
-		   "\" data-n=\"", n->start, n->total, n->depth);
+	flame_colour(n->kind, fn ? fn->filename : NULL, colour, sizeof(colour));
+	fprintf(f, "<g class=\"f %s\" data-s=\"%" PRIu64 "\" data-w=\"%" PRIu64 "\" data-d=\"%" PRIu32
+		   "\" data-n=\"", flame_kind_name(n->kind), n->start, n->total, n->depth);
 	escape_xml_fputs(flame_node_name(p, n), f);
 	fputs("\"><title>", f);
 	escape_xml_fputs(flame_node_name(p, n), f);
@@ -103,6 +122,10 @@ static void write_body(FILE *f, const struct profile *p, const struct flame_tree
 		   "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" data-total=\"%" PRIu64
 		   "\" data-icicle=\"%d\">\n",
 		SVG_WIDTH, height, SVG_WIDTH, height, total, icicle);
+	/* the document's own title names it in a browser tab */
+	fputs("<title>", f);
+	write_title(f, p);
+	fputs("</title>\n", f);
 	fprintf(f, "<style>\n%s</style>\n<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n",
 		svg_style, asset_flamegraph_js);
 	fprintf(f, "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#fdfdf6\"/>\n");
@@ -149,11 +172,14 @@ int flamegraph_write(const char *path, const struct profile *p, bool icicle)
 		flame_tree_free(&t);
 		return err;
 	}
+	/* the first failed write's errno (EFBIG, ENOSPC) says why */
+	errno = 0;
 	write_body(f, p, &t, icicle);
 	flame_tree_free(&t);
 	if (ferror(f)) {
+		err = errno ? -errno : -EIO;
 		atomic_abort(&af);
-		return -EIO;
+		return err;
 	}
 	return atomic_commit(&af);
 }

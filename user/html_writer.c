@@ -96,9 +96,9 @@ static void write_data(FILE *f, const struct profile *p, const struct callgraph 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct flame_node *n = &t->nodes[i];
 
-		fprintf(f, "%s[%ld, %" PRIu32 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 "]",
+		fprintf(f, "%s[%ld, %" PRIu32 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64 ", \"%s\"]",
 			i ? ",\n" : "\n", tree_func(p, cg, by_key, cg->nfuncs, n), n->depth,
-			n->start, n->total, n->self);
+			n->start, n->total, n->self, flame_kind_name(n->kind));
 	}
 	fputs("]}\n", f);
 }
@@ -144,7 +144,7 @@ static void write_page(FILE *f, const struct profile *p, const struct callgraph 
 	      "<tbody id=\"rows\"></tbody></table></div></section>\n"
 	      "<section id=\"details-section\"><h2>Callers and callees</h2><div id=\"details\"></div></section>\n"
 	      "<section id=\"flame-section\"><h2>Flame graph</h2>\n"
-	      "<div class=\"toolbar\"><input type=\"search\" id=\"flame-search\" placeholder=\"Search (regular expression)\">"
+	      "<div class=\"toolbar\"><input type=\"search\" id=\"flame-search\" placeholder=\"Search frames (regular expression or text)\">"
 	      "<span id=\"matched\"></span> <button id=\"reset\">Reset zoom</button>"
 	      " <label><input type=\"checkbox\" id=\"icicle\"> icicle</label></div>\n"
 	      "<div id=\"flame\"></div></section>\n</main>\n", f);
@@ -179,10 +179,12 @@ int html_write(const char *path, const struct profile *p)
 		err = -errno;
 		goto out;
 	}
+	/* the first failed write's errno (EFBIG, ENOSPC) says why */
+	errno = 0;
 	write_page(f, p, cg, &t, by_key);
 	if (ferror(f)) {
+		err = errno ? -errno : -EIO;
 		atomic_abort(&af);
-		err = -EIO;
 	} else {
 		err = atomic_commit(&af);
 	}

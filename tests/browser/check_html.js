@@ -69,6 +69,9 @@ const { chromium: launcher } = require(pwDir);
         .map((d) => d.getBoundingClientRect().width), name);
     out.flameWidth = await page.$eval("#flame", (f) => f.clientWidth);
     out.before = { all: await frameWidth("all"), handler: await frameWidth("Handler.handler") };
+    // each frame's kind and colour, to compare with the SVG's
+    out.frames = await page.$$eval("#flame .fr", (ds) => ds.map((d) => ({
+      title: d.title, cls: d.className, colour: getComputedStyle(d).backgroundColor })));
     await page.click("#flame .fr[title^='Handler.handler']");
     out.after = { handler: await frameWidth("Handler.handler"), idle: await frameWidth("idle"),
                   render: await frameWidth("render") };
@@ -76,10 +79,14 @@ const { chromium: launcher } = require(pwDir);
     await page.fill("#flame-search", "^(render|idle)$");
     out.matched = await page.$eval("#matched", (m) => m.textContent);
     out.highlighted = await page.$$eval("#flame .fr.match", (ds) => ds.length);
+    // not a regular expression (an open parenthesis): searched as text
+    await page.fill("#flame-search", "alert(1");
+    out.matchedText = await page.$eval("#matched", (m) => m.textContent);
     // markup in a name stayed text
     out.scripts = await page.$$eval("script", (s) => s.length);
     out.foreign = await page.$$eval("b, img, iframe", (s) => s.length);
     await page.fill("#flame-search", "");
+    await page.click('th[data-key="cum"]');   // the screenshot in the default order
     await page.screenshot({ path: screenshot, fullPage: true });
   } finally {
     await browser.close();

@@ -32,12 +32,16 @@ const { chromium: launcher } = require(pwDir);
       title: g.querySelector("title").textContent,
     })));
     out.title = await page.$eval("#title", (t) => t.textContent);
+    out.documentTitle = await page.title();
     out.initial = await frames();
     // search through the page's own button and prompt
     await page.click("#search");
     out.matched = await page.$eval("#matched", (t) => t.textContent);
     out.searchButton = await page.$eval("#search", (t) => t.textContent);
     out.highlighted = await page.$$eval("g.f.match", (gs) => gs.map((g) => g.getAttribute("data-n")));
+    // not a regular expression (an open parenthesis): searched as text
+    out.matchedText = await page.evaluate(() => refbpf.search("alert(1"));
+    await page.evaluate(() => refbpf.search(""));
     // zoom: click the named frame
     const target = await page.$$("g.f");
     for (const g of target) {

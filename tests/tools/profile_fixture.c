@@ -5,6 +5,7 @@
  *
  *   profile_fixture [--report FILE] [--sort KEY] [--limit N] [--pstats FILE]
  *                   [--folded FILE] [--speedscope FILE] [--pprof FILE]
+ *                   [--flamegraph FILE [--icicle]] [--html FILE]
  *                   [--stress N] INPUT
  *
  * INPUT ('-' for stdin) holds one record per line; empty lines and lines
@@ -36,7 +37,9 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "flamegraph_writer.h"
 #include "folded_writer.h"
+#include "html_writer.h"
 #include "pprof_writer.h"
 #include "profile.h"
 #include "pstats_writer.h"
@@ -442,7 +445,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: profile_fixture [--report FILE] [--sort KEY] [--limit N] "
 		   "[--pstats FILE] [--folded FILE] [--speedscope FILE] [--pprof FILE] "
-		   "[--stress N] INPUT\n");
+		   "[--flamegraph FILE [--icicle]] [--html FILE] [--stress N] INPUT\n");
 }
 
 int main(int argc, char **argv)
@@ -455,6 +458,9 @@ int main(int argc, char **argv)
 		{ "folded", required_argument, NULL, 'f' },
 		{ "speedscope", required_argument, NULL, 'j' },
 		{ "pprof", required_argument, NULL, 'g' },
+		{ "flamegraph", required_argument, NULL, 'F' },
+		{ "icicle", no_argument, NULL, 'I' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "stress", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -462,7 +468,8 @@ int main(int argc, char **argv)
 	struct fixture fx = { 0 };
 	struct report_opts ro = { .sort = REPORT_SORT_CUMULATIVE };
 	const char *report = NULL, *pstats = NULL, *folded = NULL, *speedscope = NULL,
-		   *pprof = NULL;
+		   *pprof = NULL, *flamegraph = NULL, *html = NULL;
+	bool icicle = false;
 	uint64_t nstress = 0, limit;
 	int opt, err, ret = 2;
 
@@ -496,6 +503,15 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			pprof = optarg;
+			break;
+		case 'F':
+			flamegraph = optarg;
+			break;
+		case 'I':
+			icicle = true;
+			break;
+		case 'H':
+			html = optarg;
 			break;
 		case 'S':
 			if (!parse_u64(optarg, &nstress)) {
@@ -542,6 +558,14 @@ int main(int argc, char **argv)
 	}
 	if (pprof && (err = pprof_write(pprof, fx.p))) {
 		cannot_write(pprof, err);
+		goto cleanup;
+	}
+	if (flamegraph && (err = flamegraph_write(flamegraph, fx.p, icicle))) {
+		cannot_write(flamegraph, err);
+		goto cleanup;
+	}
+	if (html && (err = html_write(html, fx.p))) {
+		cannot_write(html, err);
 		goto cleanup;
 	}
 	if (report && (err = write_report(report, fx.p, &ro))) {

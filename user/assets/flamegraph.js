@@ -45,13 +45,19 @@ var refbpf = (function () {
     byId("reset").classList.add("hidden");
   }
 
+  // A regular expression; text that is not one is searched as a substring.
+  function matcher(q) {
+    try { var re = new RegExp(q); return function (s) { return re.test(s); }; }
+    catch (e) { return function (s) { return s.indexOf(q) >= 0; }; }
+  }
+
   // Samples under matching frames, counted once where matches nest.
   function search(q) {
     var re, matched = [], covered = 0, end = -1;
     query = q || "";
-    try { re = new RegExp(query); } catch (e) { re = null; }
+    re = matcher(query);
     frames.forEach(function (g) {
-      var hit = re !== null && query !== "" && re.test(g.getAttribute("data-n"));
+      var hit = query !== "" && re(g.getAttribute("data-n"));
       g.classList.toggle("match", hit);
       if (hit) matched.push([+g.getAttribute("data-s"), +g.getAttribute("data-w")]);
     });
@@ -85,12 +91,18 @@ var refbpf = (function () {
     byId("reset").addEventListener("click", reset);
     byId("search").addEventListener("click", function () {
       if (query) { search(""); return; }
-      var q = window.prompt("Search (regular expression)", "");
+      var q = window.prompt("Search (regular expression or text)", "");
       if (q !== null) search(q);
     });
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape") { reset(); search(""); }
     });
+    // a long title (several targets) is squeezed between the buttons
+    var title = byId("title"), room = width - 2 * pad - 220;
+    if (title.getComputedTextLength() > room) {
+      title.setAttribute("textLength", room);
+      title.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
     layout(0, total || 1);
     var m = /[?&]s=([^&]*)/.exec(window.location.search);
     if (m) search(decodeURIComponent(m[1]));

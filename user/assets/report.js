@@ -129,22 +129,28 @@ var refbpfReport = (function () {
   // ---- flame graph ----
   function nodeName(n) { return n.f >= 0 ? funcs[n.f].name : n.f === -1 ? "all" : "<truncated stack>"; }
 
+  // A regular expression; text that is not one is searched as a substring.
+  function matcher(q) {
+    if (!q) return null;
+    try { var re = new RegExp(q); return function (s) { return re.test(s); }; }
+    catch (e) { return function (s) { return s.indexOf(q) >= 0; }; }
+  }
+
   function renderFlame() {
     var box = $("flame"), nodes = data.tree, z = nodes[zoomNode] || nodes[0];
     var icicle = $("icicle").checked, maxDepth = 0, width = box.clientWidth || 1000;
-    var x0 = z ? z.start : 0, w0 = z ? z.total : 1, re = null, matched = [];
-    try { re = flameQuery ? new RegExp(flameQuery) : null; } catch (e) { re = null; }
+    var x0 = z ? z.start : 0, w0 = z ? z.total : 1, re = matcher(flameQuery), matched = [];
     nodes.forEach(function (n) { if (n.depth > maxDepth) maxDepth = n.depth; });
     box.textContent = "";
     box.style.height = ((maxDepth + 1) * 16 + 4) + "px";
     nodes.forEach(function (n, i) {
       var left = Math.max(n.start, x0), right = Math.min(n.start + n.total, x0 + w0);
-      var hit = re !== null && re.test(nodeName(n));
+      var hit = re !== null && re(nodeName(n));
       if (hit) matched.push([n.start, n.total]);
       if (right <= left) return;
       var px = (right - left) / w0 * width;
       if (px < 0.5) return;
-      var d = el("div", "fr" + (hit ? " match" : "") + (n.start < x0 || n.start + n.total > x0 + w0 ? " parent" : ""),
+      var d = el("div", "fr " + n.kind + (hit ? " match" : "") + (n.start < x0 || n.start + n.total > x0 + w0 ? " parent" : ""),
                  px > 30 ? nodeName(n) : "");
       d.style.left = ((left - x0) / w0 * width) + "px";
       d.style.width = px + "px";
@@ -169,18 +175,23 @@ var refbpfReport = (function () {
     $("reset").disabled = zoomNode === 0;
   }
 
+  // The SVG writer's colours (flame_colour() in user/flame_tree.c): warm
+  // Python frames by file, grey synthetic ones, blue native, green kernel.
+  var utf8 = new TextEncoder(), hues = { py: [0, 56], native: [195, 40], kernel: [95, 40] };
   function colour(n) {
-    if (n.f < 0 || funcs[n.f].file === "~") return "hsl(220,10%,78%)";
-    var h = 2166136261, s = funcs[n.f].file;
-    for (var i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
-    return "hsl(" + (h % 56) + "," + (65 + (h >>> 8) % 20) + "%," + (58 + (h >>> 16) % 12) + "%)";
+    var range = hues[n.kind];
+    if (!range || n.f < 0) return "hsl(220,10%,78%)";
+    var h = 2166136261, s = utf8.encode(funcs[n.f].file);   // FNV-1a of its bytes
+    for (var i = 0; i < s.length; i++) h = Math.imul(h ^ s[i], 16777619) >>> 0;
+    return "hsl(" + (range[0] + h % range[1]) + "," + (65 + (h >>> 8) % 20) + "%," +
+      (58 + (h >>> 16) % 12) + "%)";
   }
 
   function init() {
     data = JSON.parse($("refbpf-data").textContent);
     funcs = data.funcs.map(function (f) { return { name: f[0], file: f[1], line: f[2], self: f[3], cum: f[4] }; });
     edges = data.edges.map(function (e) { return { caller: e[0], callee: e[1], samples: e[2], self: e[3] }; });
-    data.tree = data.tree.map(function (n) { return { f: n[0], depth: n[1], start: n[2], total: n[3], self: n[4] }; });
+    data.tree = data.tree.map(function (n) { return { f: n[0], depth: n[1], start: n[2], total: n[3], self: n[4], kind: n[5] }; });
     var head = $("head-row");
     columns.forEach(function (c) {
       var th = el("th", c[0] === "name" ? "fn" : "", c[1]);
