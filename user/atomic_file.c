@@ -219,3 +219,23 @@ void atomic_abort(struct atomic_file *af)
 		unlink(af->tmp);
 	release(af);
 }
+
+int atomic_write(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx)
+{
+	struct atomic_file af;
+	FILE *f = atomic_open(path, &af);
+	int err;
+
+	if (!f)
+		return -errno;
+	/* the first failed write's errno says why */
+	errno = 0;
+	err = emit(f, ctx);
+	if (!err && ferror(f))
+		err = errno ? -errno : -EIO;
+	if (err) {
+		atomic_abort(&af);
+		return err;
+	}
+	return atomic_commit(&af);
+}

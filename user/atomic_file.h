@@ -42,4 +42,12 @@ const char *atomic_strerror(int err);
 /* Close and remove the temporary file. */
 void atomic_abort(struct atomic_file *af);
 
+/*
+ * The whole of it for a writer: open `path`, let `emit` write everything
+ * to the stream (returning 0 or -errno), then commit; an emit error or a
+ * stream error (the first failed write's errno: ENOSPC, EFBIG) leaves
+ * nothing behind. 0 or -errno.
+ */
+int atomic_write(const char *path, int (*emit)(FILE *f, void *ctx), void *ctx);
+
 #endif /* REFBPF_ATOMIC_FILE_H */

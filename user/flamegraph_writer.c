@@ -157,29 +157,28 @@ static void write_body(FILE *f, const struct profile *p, const struct flame_tree
 	fputs("</g>\n</svg>\n", f);
 }
 
+struct svg_job {
+	const struct profile *p;
+	const struct flame_tree *t;
+	bool icicle;
+};
+
+static int emit_svg(FILE *f, void *ctx)
+{
+	const struct svg_job *job = ctx;
+
+	write_body(f, job->p, job->t, job->icicle);
+	return 0;
+}
+
 int flamegraph_write(const char *path, const struct profile *p, bool icicle)
 {
 	struct flame_tree t;
-	struct atomic_file af;
-	FILE *f;
 	int err = flame_tree_build(p, &t);
 
 	if (err)
 		return err;
-	f = atomic_open(path, &af);
-	if (!f) {
-		err = -errno;
-		flame_tree_free(&t);
-		return err;
-	}
-	/* the first failed write's errno (EFBIG, ENOSPC) says why */
-	errno = 0;
-	write_body(f, p, &t, icicle);
+	err = atomic_write(path, emit_svg, &(struct svg_job){ .p = p, .t = &t, .icicle = icicle });
 	flame_tree_free(&t);
-	if (ferror(f)) {
-		err = errno ? -errno : -EIO;
-		atomic_abort(&af);
-		return err;
-	}
-	return atomic_commit(&af);
+	return err;
 }

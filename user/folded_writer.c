@@ -100,8 +100,19 @@ static int cmp_line(const void *x, const void *y, void *arg)
 	return strcmp(data + ((const struct line *)x)->off, data + ((const struct line *)y)->off);
 }
 
-static int write_lines(FILE *f, const struct arena *a, const struct line *lines, size_t n)
+struct folded_job {
+	const struct arena *a;
+	const struct line *lines;
+	size_t n;
+};
+
+static int write_lines(FILE *f, void *ctx)
 {
+	const struct folded_job *job = ctx;
+	const struct arena *a = job->a;
+	const struct line *lines = job->lines;
+	size_t n = job->n;
+
 	for (size_t i = 0; i < n;) {
 		uint64_t count = 0;
 		size_t j = i;
@@ -119,8 +130,6 @@ int folded_write(const char *path, const struct profile *p)
 {
 	struct arena a = { 0 };
 	struct line *lines = calloc(p->nstacks + 1, sizeof(*lines));
-	struct atomic_file af;
-	FILE *f;
 	int err = -ENOMEM;
 
 	if (!lines)
@@ -133,18 +142,8 @@ int folded_write(const char *path, const struct profile *p)
 	}
 	if (p->nstacks)
 		qsort_r(lines, p->nstacks, sizeof(*lines), cmp_line, a.data);
-	f = atomic_open(path, &af);
-	if (!f) {
-		err = -errno;
-		goto cleanup;
-	}
-	errno = 0;
-	err = write_lines(f, &a, lines, p->nstacks);
-	if (err) {
-		atomic_abort(&af);
-		goto cleanup;
-	}
-	err = atomic_commit(&af);
+	err = atomic_write(path, write_lines,
+			   &(struct folded_job){ .a = &a, .lines = lines, .n = p->nstacks });
 cleanup:
 	free(lines);
 	free(a.data);

@@ -155,13 +155,26 @@ static void write_page(FILE *f, const struct profile *p, const struct callgraph 
 	fputs("</script>\n</body></html>\n", f);
 }
 
+struct page_job {
+	const struct profile *p;
+	const struct callgraph *cg;
+	const struct flame_tree *t;
+	const size_t *by_key;
+};
+
+static int emit_page(FILE *f, void *ctx)
+{
+	const struct page_job *job = ctx;
+
+	write_page(f, job->p, job->cg, job->t, job->by_key);
+	return 0;
+}
+
 int html_write(const char *path, const struct profile *p)
 {
 	struct callgraph *cg = callgraph_build(p);
 	struct flame_tree t = { 0 };
-	struct atomic_file af;
 	size_t *by_key = NULL;
-	FILE *f;
 	int err = cg ? flame_tree_build(p, &t) : -ENOMEM;
 
 	if (!err) {
@@ -174,20 +187,8 @@ int html_write(const char *path, const struct profile *p)
 		by_key[i] = i;
 	sort_cg = cg;
 	qsort(by_key, cg->nfuncs, sizeof(*by_key), cmp_index);
-	f = atomic_open(path, &af);
-	if (!f) {
-		err = -errno;
-		goto out;
-	}
-	/* the first failed write's errno (EFBIG, ENOSPC) says why */
-	errno = 0;
-	write_page(f, p, cg, &t, by_key);
-	if (ferror(f)) {
-		err = errno ? -errno : -EIO;
-		atomic_abort(&af);
-	} else {
-		err = atomic_commit(&af);
-	}
+	err = atomic_write(path, emit_page,
+			   &(struct page_job){ .p = p, .cg = cg, .t = &t, .by_key = by_key });
 out:
 	free(by_key);
 	flame_tree_free(&t);

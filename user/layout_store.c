@@ -86,13 +86,16 @@ int layout_store_load(const char *build_id, int major, int minor, struct py_vers
 	return 0;
 }
 
+static int emit_record(FILE *f, void *ctx)
+{
+	return fwrite(ctx, sizeof(struct layout_store_record), 1, f) == 1 ? 0 : -EIO;
+}
+
 void layout_store_save(const char *build_id, int major, int minor,
 		       const struct py_version_layout *l)
 {
 	struct layout_store_record rec;
-	struct atomic_file af;
 	char path[PATH_MAX];
-	FILE *f;
 
 	if (record_path(build_id, major, minor, path, sizeof(path)))
 		return;
@@ -110,12 +113,5 @@ void layout_store_save(const char *build_id, int major, int minor,
 	rec.minor = (uint32_t)minor;
 	snprintf(rec.build_id, sizeof(rec.build_id), "%s", build_id);
 	rec.layout = *l;
-	f = atomic_open(path, &af);
-	if (!f)
-		return;
-	if (fwrite(&rec, sizeof(rec), 1, f) != 1) {
-		atomic_abort(&af);
-		return;
-	}
-	atomic_commit(&af);
+	atomic_write(path, emit_record, &rec);
 }

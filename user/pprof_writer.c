@@ -468,30 +468,22 @@ static int encode(struct ctx *c, struct pb_buf *b)
 	return err ? err : c->st.err;
 }
 
+static int emit_gzip(FILE *f, void *ctx)
+{
+	const struct pb_buf *b = ctx;
+
+	return write_gzip(f, b->data, b->len);
+}
+
 int pprof_write(const char *path, const struct profile *p)
 {
 	struct ctx c = { .p = p, .period_ns = profile_period_ns(p) };
 	struct pb_buf b = { 0 };
-	struct atomic_file af;
-	FILE *f;
 	int err;
 
 	err = encode(&c, &b);
-	if (err)
-		goto cleanup;
-	f = atomic_open(path, &af);
-	if (!f) {
-		err = -errno;
-		goto cleanup;
-	}
-	errno = 0;
-	err = write_gzip(f, b.data, b.len);
-	if (err) {
-		atomic_abort(&af);
-		goto cleanup;
-	}
-	err = atomic_commit(&af);
-cleanup:
+	if (!err)
+		err = atomic_write(path, emit_gzip, &b);
 	for (size_t i = 0; c.comments && i < p->ntargets; i++)
 		free(c.comments[i]);
 	free(c.comments);

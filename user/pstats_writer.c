@@ -59,12 +59,17 @@ static int encode(struct marshal_buf *b, const struct callgraph *cg, double peri
 	return marshal_error(b);
 }
 
+static int emit_marshal(FILE *f, void *ctx)
+{
+	const struct marshal_buf *b = ctx;
+
+	return fwrite(b->data, 1, b->len, f) == b->len ? 0 : errno ? -errno : -EIO;
+}
+
 int pstats_write(const char *path, const struct profile *p)
 {
 	struct callgraph *cg = callgraph_build(p);
 	struct marshal_buf b;
-	struct atomic_file af;
-	FILE *f;
 	int err;
 
 	marshal_init(&b);
@@ -73,20 +78,8 @@ int pstats_write(const char *path, const struct profile *p)
 		goto cleanup;
 	}
 	err = encode(&b, cg, profile_period(p));
-	if (err)
-		goto cleanup;
-	f = atomic_open(path, &af);
-	if (!f) {
-		err = -errno;
-		goto cleanup;
-	}
-	errno = 0;
-	if (fwrite(b.data, 1, b.len, f) != b.len) {
-		err = errno ? -errno : -EIO;
-		atomic_abort(&af);
-		goto cleanup;
-	}
-	err = atomic_commit(&af);
+	if (!err)
+		err = atomic_write(path, emit_marshal, &b);
 cleanup:
 	marshal_release(&b);
 	callgraph_free(cg);

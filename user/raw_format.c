@@ -95,19 +95,15 @@ static void write_body(FILE *f, const struct profile *p)
 	}
 }
 
+static int emit_raw(FILE *f, void *ctx)
+{
+	write_body(f, ctx);
+	return 0;
+}
+
 int raw_write(const char *path, const struct profile *p)
 {
-	struct atomic_file af;
-	FILE *f = atomic_open(path, &af);
-
-	if (!f)
-		return -errno;
-	write_body(f, p);
-	if (ferror(f)) {
-		atomic_abort(&af);
-		return -EIO;
-	}
-	return atomic_commit(&af);
+	return atomic_write(path, emit_raw, (void *)p);
 }
 
 /* ---- reading ---- */

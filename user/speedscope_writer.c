@@ -273,34 +273,27 @@ static void write_file(struct json_writer *w, const struct ctx *c)
 	json_object_end(w);
 }
 
-int speedscope_write(const char *path, const struct profile *p)
+static int emit_json(FILE *f, void *ctx)
 {
-	struct ctx c = { .p = p, .period_ns = profile_period_ns(p) };
 	struct json_writer w;
-	struct atomic_file af;
-	FILE *f;
 	int err;
 
-	err = group_threads(&c);
-	if (err)
-		goto cleanup;
-	f = atomic_open(path, &af);
-	if (!f) {
-		err = -errno;
-		goto cleanup;
-	}
-	errno = 0;
 	json_init(&w, f);
-	write_file(&w, &c);
+	write_file(&w, ctx);
 	err = json_error(&w);
 	if (!err && fputc('\n', f) == EOF)
 		err = errno ? -errno : -EIO;
-	if (err) {
-		atomic_abort(&af);
-		goto cleanup;
-	}
-	err = atomic_commit(&af);
-cleanup:
+	return err;
+}
+
+int speedscope_write(const char *path, const struct profile *p)
+{
+	struct ctx c = { .p = p, .period_ns = profile_period_ns(p) };
+	int err;
+
+	err = group_threads(&c);
+	if (!err)
+		err = atomic_write(path, emit_json, &c);
 	free(c.order);
 	free(c.groups);
 	return err;

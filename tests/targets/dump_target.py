@@ -7,13 +7,7 @@ import sys
 import threading
 import time
 
-
-def name_os_thread(name):
-    try:
-        with open("/proc/self/task/%d/comm" % threading.get_native_id(), "w") as f:
-            f.write(name)
-    except OSError:
-        pass
+from threads import name_os_thread
 
 
 def sleeper(seconds):
