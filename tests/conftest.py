@@ -38,6 +38,21 @@ def refbpf_bin():
     return REFBPF
 
 
+def _interpreters():
+    from pythons import find_interpreters
+    return [i for i in find_interpreters() if i[2] >= (3, 8)]
+
+
+@pytest.fixture(params=_interpreters(), ids=lambda i: i[0])
+def python(request):
+    """Each interpreter found (3.8+), as (label, path, version); one that
+    vanished since collection is skipped by name."""
+    label, path, version = request.param
+    if not os.access(path, os.X_OK):
+        pytest.skip("skipped: %s not found at %s" % (label, path))
+    return request.param
+
+
 def tool_path(name):
     """A test tool built from tests/tools/NAME.c by the Makefile."""
     path = os.path.join(BUILD, "tests", name)

@@ -17,11 +17,6 @@ HOSTILE = 'evil"</script>\n\x1b[2J'
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(params=INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
-def python(request):
-    return request.param
-
-
 def test_dump_json_every_thread_with_lines(python, refbpf_bin):
     label, path, version = python
     script = target_path("dump_target.py")

@@ -18,14 +18,6 @@ IDS = [i[0] for i in INTERPRETERS]
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(params=INTERPRETERS, ids=IDS)
-def python(request):
-    label, path, version = request.param
-    if not os.access(path, os.X_OK):
-        pytest.skip("skipped: %s not found at %s" % (label, path))
-    return request.param
-
-
 @pytest.fixture
 def store(tmp_path):
     """A private layout store, so tests neither see nor leave entries in

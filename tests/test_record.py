@@ -24,14 +24,6 @@ def qualified(version, cls, name):
     return "%s.%s" % (cls, name) if version >= (3, 11) else name
 
 
-@pytest.fixture(params=INTERPRETERS, ids=IDS)
-def python(request):
-    label, path, version = request.param
-    if not os.access(path, os.X_OK):
-        pytest.skip("skipped: %s not found at %s" % (label, path))
-    return request.param
-
-
 def test_known_stack_exact(python, tmp_path, refbpf_bin):
     label, path, version = python
     script = target_path("known_stack.py")
