@@ -13,7 +13,6 @@ from pythons import find_interpreters
 from test_layout_dwarf import dump, interpreter_elf
 
 INTERPRETERS = [i for i in find_interpreters() if i[2] >= (3, 8)]
-IDS = [i[0] for i in INTERPRETERS]
 
 pytestmark = pytest.mark.root
 

@@ -14,7 +14,6 @@ from profiling import (Recording, Target, function_samples, go, go_file, markers
 from pythons import find_interpreters
 
 INTERPRETERS = [i for i in find_interpreters() if i[2] >= (3, 8)]
-IDS = [i[0] for i in INTERPRETERS]
 
 pytestmark = pytest.mark.root
 
