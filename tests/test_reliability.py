@@ -80,6 +80,32 @@ def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, ref
     assert cpu > 0.9, cpu
 
 
+def test_target_gone_before_bpf_watches_it_still_ends_recording(tmp_path, refbpf_bin):
+    """The target dies after refbpf found its interpreter but before BPF
+    watched it (here: while the BPF object loads), so no exit event can
+    ever come: refbpf notices from /proc, says so and ends instead of
+    waiting forever."""
+    label, path, version = PYTHON
+    with Target(path, target_path("known_stack.py"), 60) as t:
+        rec = subprocess.Popen([refbpf_bin, "-vv", "-p", str(t.pid), "-o", str(tmp_path / "p.out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for line in rec.stderr:     # -vv: libbpf's log begins as BPF loads
+                if line.startswith("libbpf: loading object"):
+                    break
+            os.kill(t.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            out, err = rec.communicate(timeout=30)
+        finally:
+            if rec.poll() is None:
+                rec.kill()
+        ended_after = time.monotonic() - killed
+    assert "libbpf: loading object" in line, line
+    assert ended_after < 10, ended_after
+    assert rec.returncode == 0, err[-2000:]
+    assert re.search(r"PID %d .* exited during recording" % t.pid, out), out[:2000]
+
+
 def process_cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()

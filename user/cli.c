@@ -98,7 +98,7 @@ void cli_usage(FILE *out)
 	      "      --merge-processes  no per-process root when several processes\n"
 	      "                         were sampled: merge their stacks\n"
 	      "      --btf PATH         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
-	      "  -v, --verbose          say what is attached, and libbpf's log\n"
+	      "  -v, --verbose          say what is attached and found; -vv adds libbpf's log\n"
 	      "  -h, --help             this text\n"
 	      "      --version          version and compiled-in features\n"
 	      "\n"
@@ -300,7 +300,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			o->merge_processes = true;
 			break;
 		case 'v':
-			o->verbose = true;
+			o->verbose++;
 			break;
 		case 'h':
 			o->help = true;

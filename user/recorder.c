@@ -31,6 +31,9 @@
 #define DISCOVERY_SLOW_POLL_S 0.1
 /* The progress line on a terminal is redrawn this often. */
 #define PROGRESS_EVERY_S 0.5
+/* How often live targets are checked in /proc, in case an exit event
+ * never comes (a target gone before BPF watched it, a full ring buffer). */
+#define LIVENESS_EVERY_S 1.0
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
 /* Otherwise userspace wakes this often (BPF wakes it early if the ring
@@ -57,6 +60,7 @@ struct rtarget {
 	uint64_t samples;
 	uint64_t window_base;	/* samples before the current window */
 	bool listed;		/* in some window's header already */
+	bool seen_dead;		/* gone from /proc at the last liveness check */
 	double discover_start, discover_deadline, next_retry;
 	char reason[256];
 };
@@ -354,6 +358,28 @@ static int on_event(void *ctx, void *data, size_t size)
 static bool is_live(const struct rtarget *t)
 {
 	return t->state == RT_ACTIVE || t->state == RT_WATCHING || t->state == RT_DISCOVERING;
+}
+
+/*
+ * BPF reports exits, but not for a process that died before it was
+ * watched, nor when the ring buffer was full. A target gone from /proc at
+ * two checks in a row has exited: by the second, every sample it sent
+ * before dying has been read.
+ */
+static void check_liveness(struct recorder *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct rtarget *t = r->t[i];
+
+		if (t->state != RT_ACTIVE && t->state != RT_WATCHING)
+			continue;
+		if (proc_alive(t->pid))
+			t->seen_dead = false;
+		else if (t->seen_dead)
+			set_state(r, t, RT_EXITED);
+		else
+			t->seen_dead = true;
+	}
 }
 
 static void record_targets(struct recorder *r)
@@ -660,7 +686,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
-	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose, on_event, r, why,
+	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose >= 2, on_event, r, why,
 			       sizeof(why));
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
@@ -683,6 +709,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	now = start;
 	bool progress = !o->verbose && isatty(STDERR_FILENO);
 	double next_progress = start;
+	double next_liveness = start + LIVENESS_EVERY_S;
 
 	r->window_start = start;
 	r->window_wall = time(NULL);
@@ -700,6 +727,10 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		for (size_t i = 0; i < r->n; i++)
 			if (r->t[i]->state == RT_DISCOVERING)
 				retry_discovery(r, r->t[i], now);
+		if (now >= next_liveness) {
+			check_liveness(r);
+			next_liveness = now + LIVENESS_EVERY_S;
+		}
 		if (r->ignored >= COMPACT_AFTER && forget_ignored(r))
 			r->fatal = -ENOMEM;
 		if (o->every_s > 0 && now - r->window_start >= o->every_s && close_window(r, now))
