@@ -223,6 +223,19 @@ static long frame_walk_step(__u64 index, void *arg)
 
 	rec->code = f.code;
 	rec->instr = f.instr;
+	/* Recursion: the caller runs the same code object, read a moment
+	 * ago in this very sample; its validation key holds. */
+	if (w->n) {
+		const struct py_frame_rec *callee = &s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)];
+
+		if (callee->code == f.code && !(callee->reserved & FRAME_UNVALIDATED)) {
+			rec->name_hash = callee->name_hash;
+			rec->firstlineno = callee->firstlineno;
+			rec->reserved = 0;
+			w->n++;
+			return 0;
+		}
+	}
 	rec->name_hash = 0;
 	rec->firstlineno = 0;
 	rec->reserved = FRAME_UNVALIDATED;

@@ -101,7 +101,7 @@ def test_target_gone_before_bpf_watches_it_still_ends_recording(tmp_path, refbpf
                 rec.kill()
         ended_after = time.monotonic() - killed
     assert "libbpf: loading object" in line, line
-    assert ended_after < 10, ended_after
+    assert ended_after < 15, ended_after   # two liveness checks, 5 s apart
     assert rec.returncode == 0, err[-2000:]
     assert re.search(r"PID %d .* exited during recording" % t.pid, out), out[:2000]
 

@@ -33,12 +33,13 @@
 #define PROGRESS_EVERY_S 0.5
 /* How often live targets are checked in /proc, in case an exit event
  * never comes (a target gone before BPF watched it, a full ring buffer). */
-#define LIVENESS_EVERY_S 1.0
+#define LIVENESS_EVERY_S 5.0
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
-/* Otherwise userspace wakes this often (BPF wakes it early if the ring
- * buffer fills): each wake-up costs more than many samples do. */
-#define IDLE_POLL_MS 200
+/* Otherwise userspace sleeps until its next deadline, or this long at
+ * most (BPF wakes it early for new code objects, exits and a filling ring
+ * buffer): on a VM a wake-up costs as much as a hundred samples do. */
+#define IDLE_POLL_MS 5000
 
 enum rtarget_state {
 	RT_ACTIVE,
@@ -382,6 +383,22 @@ static void check_liveness(struct recorder *r)
 	}
 }
 
+/* How long the loop may sleep: until the next thing it must do on time. */
+static int poll_timeout_ms(const struct recorder *r, double now, double start,
+			   const double *deadlines, size_t n)
+{
+	double wait = r->discovering ? DISCOVERY_POLL_MS / 1e3 : IDLE_POLL_MS / 1e3;
+
+	if (r->o->duration_s > 0 && start + r->o->duration_s - now < wait)
+		wait = start + r->o->duration_s - now;
+	if (r->o->every_s > 0 && r->window_start + r->o->every_s - now < wait)
+		wait = r->window_start + r->o->every_s - now;
+	for (size_t i = 0; i < n; i++)
+		if (deadlines[i] - now < wait)
+			wait = deadlines[i] - now;
+	return wait > 0 ? (int)(wait * 1e3) + 1 : 0;
+}
+
 static void record_targets(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
@@ -718,7 +735,9 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
-		err = bpf_session_poll(r->bpf, r->discovering ? DISCOVERY_POLL_MS : IDLE_POLL_MS);
+		double deadlines[] = { next_liveness, progress ? next_progress : next_liveness };
+
+		err = bpf_session_poll(r->bpf, poll_timeout_ms(r, now, start, deadlines, 2));
 		if (err < 0 && err != -EINTR) {
 			r->fatal = r->fatal ? r->fatal : err;
 			break;
