@@ -13,8 +13,8 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,10 +26,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKLOAD = os.path.join(ROOT, "bench", "workload.py")
 BARE_PERF = os.path.join(ROOT, "bench", "bare_perf.py")
 SERVER = os.path.join(ROOT, "demo", "server.py")
+SHARES = os.path.join(ROOT, "bench", "shares.py")
 LOAD = os.path.join(ROOT, "demo", "load.py")
+WRK_SCRIPT = os.path.join(ROOT, "bench", "paths.lua")
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 PROG_NAME = "on_cpu_sample"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+HTTP_RATES = (100, 1000)
+
+from peers import Austin, austin_function_times, cprofile_function_times, find_austin
+from common import (BenchError, bpftool_progs, fd_prog_ids, free_port, hz, kill_children, med,
+                    on_signal, progress, reap, spawn, stat_cpu_s, task_cpu_ns, wait_line)
 
 GOALS = {  # figure key -> (comparison, limit, text)
     "cpu_pct_100": ("<", 0.05, "< 0.05 %"),
@@ -38,121 +44,10 @@ GOALS = {  # figure key -> (comparison, limit, text)
     "http_cpu_pct_1000": ("<", 0.3, "< 0.3 %"),
     "first_sample_ms": ("<", 300.0, "< 300 ms"),
 }
-
-
-class BenchError(Exception):
-    pass
-
-
-# ---------------------------------------------------------------- processes
-
-CHILDREN = []
-CHILDREN_LOCK = threading.Lock()
-
-
-def spawn(args, **kw):
-    """Start a child in its own session (a Ctrl-C on the terminal reaches only
-    us; we then kill every child we started, by PID)."""
-    p = subprocess.Popen(args, start_new_session=True, **kw)
-    with CHILDREN_LOCK:
-        CHILDREN.append(p)
-    return p
-
-
-def reap(p):
-    with CHILDREN_LOCK:
-        if p in CHILDREN:
-            CHILDREN.remove(p)
-
-
-def kill_children():
-    with CHILDREN_LOCK:
-        procs = list(CHILDREN)
-        CHILDREN.clear()
-    for p in procs:
-        if p.returncode is None and p.poll() is None:
-            try:
-                p.kill()
-            except OSError:
-                pass
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except (subprocess.TimeoutExpired, ChildProcessError):
-            pass
-
-
-def on_signal(signum, _frame):
-    raise KeyboardInterrupt("signal %d" % signum)
-
-
-# ---------------------------------------------------------------- measurements
-
-def task_cpu_ns(pid):
-    """CPU time of the live threads of PID in ns (schedstat: ns resolution,
-    unlike the 10 ms ticks of /proc/PID/stat). Misses threads that exited,
-    so use it for long-lived threads only (refbpf)."""
-    total = 0
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
-
-
-def stat_cpu_s(pid):
-    """utime+stime of the whole process from /proc/PID/stat (threads that
-    exited included; clock-tick resolution)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def bpftool_progs():
-    """{prog id: (name, run_time_ns, run_cnt)} from `bpftool prog show -j`."""
-    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
-                         text=True, timeout=30)
-    if out.returncode != 0:
-        raise BenchError("bpftool prog show -j failed: %s" % out.stderr.strip())
-    return {p["id"]: (p.get("name"), p.get("run_time_ns", 0), p.get("run_cnt", 0))
-            for p in json.loads(out.stdout or "[]")}
-
-
-def fd_prog_ids(pid):
-    """IDs of the BPF programs whose fds PID holds (/proc/PID/fdinfo)."""
-    ids = set()
-    try:
-        fds = os.listdir("/proc/%d/fdinfo" % pid)
-    except OSError:
-        return ids
-    for fd in fds:
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                text = f.read()
-        except OSError:
-            continue
-        if "prog_type:" in text:
-            m = re.search(r"^prog_id:\s*(\d+)", text, re.M)
-            if m:
-                ids.add(int(m.group(1)))
-    return ids
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
+# refbpf's CPU below Austin's at every rate: Austin's / ours above 1.
+for _r in (100, 1000, 10000):
+    GOALS["austin_over_refbpf_cpu_%d" % _r] = (">", 1.0, "> 1x")
+    GOALS["http_austin_over_refbpf_%d" % _r] = (">", 1.0, "> 1x")
 
 
 # ---------------------------------------------------------------- refbpf
@@ -161,8 +56,9 @@ class Refbpf:
     """One refbpf process: stdout to a temp file, stderr read by a thread that
     notes when the -v lines `attached` and `first sample` appear."""
 
-    def __init__(self, binary, pids, rate, duration=None):
+    def __init__(self, binary, pids, rate, duration=None, extra=()):
         self.args = [binary, "-p", ",".join(str(p) for p in pids), "-F", str(rate), "-v"]
+        self.args += list(extra)
         if duration is not None:
             self.args += ["-d", str(duration)]
         self.rate = rate
@@ -266,27 +162,10 @@ class Refbpf:
 
 # ---------------------------------------------------------------- targets
 
-def wait_line(stream, pattern, timeout, what):
-    result = {}
-
-    def reader():
-        for line in stream:
-            m = re.search(pattern, line)
-            if m:
-                result["m"] = m
-                return
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    t.join(timeout)
-    if "m" not in result:
-        raise BenchError("%s: did not print %r within %g s" % (what, pattern, timeout))
-    return result["m"]
-
-
 class Workload:
-    def __init__(self, python, seconds, depth):
+    def __init__(self, python, seconds, depth, prefix=()):
         self.seconds = seconds
-        self.p = spawn([python, WORKLOAD, str(seconds), str(depth), "--go"],
+        self.p = spawn([python] + list(prefix) + [WORKLOAD, str(seconds), str(depth), "--go"],
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.pid = self.p.pid
         wait_line(self.p.stdout, r"READY", 30, "workload")
@@ -331,29 +210,45 @@ def check_profile(prof, summary, expect_function, anomalies, label, threaded=Fal
         anomalies.append("%s: %s" % (label, p))
 
 
-def workload_run(args, rate, seconds, depth, anomalies, label, bare=False):
-    """One timed window of the workload, with refbpf at `rate` attached
-    (0: none; bare: bare_perf.py's perf events at `rate`, no refbpf).
-    refbpf attaches while the workload is idle, then the window runs; CPU
-    and BPF counters are read around the window, refbpf still running."""
-    wl = Workload(args.python, seconds, depth)
-    prof = bare_p = None
+def workload_run(args, config, seconds, depth, anomalies, label):
+    """One timed window of the workload under `config`: (kind, rate) with
+    kind one of none, refbpf, bare (bare_perf.py's perf events, no BPF),
+    austin, cprofile. A sampler attaches while the workload is idle, then
+    the window runs; CPU and BPF counters are read around the window, the
+    sampler still running."""
+    kind, rate = config
+    prof_out = None
+    if kind == "cprofile":
+        prof_out = tempfile.NamedTemporaryFile(prefix="cprofile-", suffix=".out", delete=False)
+        prof_out.close()
+    wl = Workload(args.python, seconds, depth,
+                  ("-m", "cProfile", "-o", prof_out.name) if prof_out else ())
+    prof = bare_p = austin = None
     try:
-        if bare:
+        if kind == "bare":
             bare_p = spawn([sys.executable, BARE_PERF, str(rate)], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, text=True)
             wait_line(bare_p.stdout, r"READY", 30, "bare_perf.py")
-        elif rate:
+        elif kind == "refbpf":
             prof = Refbpf(args.refbpf, [wl.pid], rate)
             prof.wait_for("attached")
             c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+        elif kind == "austin":
+            austin = Austin(args.austin, wl.pid, rate)
+            austin.wait_attached()
+            a0 = austin.cpu_ns()
         w0 = time.monotonic()
         wl.go()
         res = wl.result()
         res["window_s"] = time.monotonic() - w0
-        res["rate"] = rate
-        res["bare"] = bare
-        if rate and not bare:
+        res["kind"], res["rate"] = kind, rate
+        if kind == "austin":
+            a1 = austin.cpu_ns()
+            text = austin.stop()
+            proc_s = (a1 - a0) / 1e9
+            res.update({"peer_cpu_s": proc_s, "cpu_pct": 100 * proc_s / res["cpu_s"],
+                        "samples": sum(1 for l in text.splitlines() if l.startswith("P"))})
+        elif kind == "refbpf":
             (b1, n1), c1 = prof.bpf_stats(), prof.cpu_ns()
             summary = prof.stop()
             check_profile(prof, summary, "work_unit", anomalies, label)
@@ -378,11 +273,26 @@ def workload_run(args, rate, seconds, depth, anomalies, label, bare=False):
     finally:
         if prof and prof.p.returncode is None:
             prof.p.kill()
+        if austin:
+            austin.kill()
         if bare_p:
             bare_p.kill()
             bare_p.wait()
             reap(bare_p)
         wl.close()
+        if prof_out:
+            os.unlink(prof_out.name)
+
+
+def config_key(config):
+    kind, rate = config
+    return "%s%d" % (kind, rate) if rate else kind
+
+
+def config_name(config):
+    kind, rate = config
+    return {"none": "no profiler", "cprofile": "python -m cProfile"}.get(kind) or \
+        "%s @ %s" % ({"bare": "bare perf events"}.get(kind, kind), hz(rate))
 
 
 def idle_miss_cost(args, rate, seconds):
@@ -431,39 +341,56 @@ def startup_run(args, duration, rate, anomalies, label):
 
 
 def run_load(args, port, seconds):
-    p = spawn([args.python, LOAD, str(port), str(seconds), str(args.concurrency)],
-              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Requests/s of a bounded load (args.concurrency connections) on
+    loopback: wrk when installed, else demo/load.py."""
+    if args.wrk:
+        cmd = [args.wrk, "-t", "1", "-c", str(args.concurrency), "-d", "%ds" % max(1, round(seconds)),  # whole seconds only
+               "-s", WRK_SCRIPT, "http://127.0.0.1:%d/" % port]
+        pattern = r"Requests/sec:\s*([\d.]+)"
+    else:
+        cmd = [args.python, LOAD, str(port), str(seconds), str(args.concurrency)]
+        pattern = r"requests: \d+ \(([\d.]+)/s\)"
+    p = spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+              text=True)
     try:
         out, err = p.communicate(timeout=seconds + 60)
     finally:
         reap(p)
-    m = re.search(r"requests: (\d+) \(([\d.]+)/s\)", out)
+    m = re.search(pattern, out)
     if p.returncode != 0 or not m:
-        raise BenchError("load.py failed (status %s): %s %s" % (p.returncode, out, err))
-    return int(m.group(1)) / seconds
+        raise BenchError("%s failed (status %s): %s %s" % (cmd[0], p.returncode, out, err))
+    return float(m.group(1))
 
 
-def http_run(args, rate, anomalies, label):
-    """The demo server under load.py: a 1 s warm-up load (not measured),
-    then a measured load; server and refbpf CPU read around it."""
+def http_run(args, config, anomalies, label):
+    """The demo server under a bounded load: a warm-up load (not measured),
+    then the measured load; server and profiler CPU read around it."""
+    kind, rate = config
     port = free_port()
     srv = spawn([args.python, SERVER, str(port)], stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, text=True)
-    prof = None
+    prof = austin = None
     try:
         wait_line(srv.stdout, r"READY", 30, "demo server")
-        if rate:
+        if kind == "refbpf":
             prof = Refbpf(args.refbpf, [srv.pid], rate)
             prof.wait_for("attached")
+        elif kind == "austin":
+            austin = Austin(args.austin, srv.pid, rate)
+            austin.wait_attached()
         run_load(args, port, args.http_warmup)
         s0 = stat_cpu_s(srv.pid)
         if prof:
             c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+        if austin:
+            a0 = austin.cpu_ns()
         rps = run_load(args, port, args.http_seconds)
         if prof:
             (b1, n1), c1 = prof.bpf_stats(), prof.cpu_ns()
+        if austin:
+            a1 = austin.cpu_ns()
         s1 = stat_cpu_s(srv.pid)
-        res = {"rate": rate, "rps": rps, "server_cpu_s": s1 - s0}
+        res = {"kind": kind, "rate": rate, "rps": rps, "server_cpu_s": s1 - s0}
         if prof:
             summary = prof.stop()
             check_profile(prof, summary, "do_GET", anomalies, label, threaded=True)
@@ -472,7 +399,130 @@ def http_run(args, rate, anomalies, label):
             res.update({"refbpf_proc_cpu_s": proc_s, "bpf_cpu_s": bpf_s,
                         "bpf_run_cnt": n1 - n0,
                         "cpu_pct": 100 * (proc_s + bpf_s) / max(1e-9, s1 - s0)})
+        if austin:
+            austin.stop()
+            res["cpu_pct"] = 100 * (a1 - a0) / 1e9 / max(1e-9, s1 - s0)
         return res
+    finally:
+        if prof and prof.p.returncode is None:
+            prof.p.kill()
+        if austin:
+            austin.kill()
+        srv.kill()
+        srv.wait()
+        reap(srv)
+
+
+def folded_function_counts(path, names):
+    """{function: samples with it on the stack} from refbpf's --folded file
+    (frames are `qualname (file:line)`)."""
+    totals = {n: 0 for n in names}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            funcs = {frame.rsplit(" (", 1)[0] for frame in stack.split(";")}
+            for n in names:
+                if n in funcs:
+                    totals[n] += int(count)
+    return totals
+
+
+def shares_of(totals):
+    total = sum(totals.values())
+    return {n: 100.0 * v / total for n, v in totals.items()} if total else None
+
+
+def accuracy_run(args, config, anomalies, label):
+    """shares.py under a profiler: per function, the share of the four
+    functions' time the profiler reports against the share the target
+    measured itself (thread CPU time), in percentage points."""
+    kind, rate = config
+    tmp = tempfile.mkdtemp(prefix="refbpf-bench-")
+    out = os.path.join(tmp, "profile")
+    prefix = ["-m", "cProfile", "-o", out] if kind == "cprofile" else []
+    target = spawn([args.python] + prefix + [SHARES, str(args.accuracy_seconds)],
+                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    prof = austin = None
+    try:
+        wait_line(target.stdout, r"READY", 30, "shares.py")
+        if kind == "refbpf":
+            prof = Refbpf(args.refbpf, [target.pid], rate, extra=["--folded", out])
+            prof.wait_for("attached")
+        elif kind == "austin":
+            austin = Austin(args.austin, target.pid, rate)
+            austin.wait_attached()
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        truth = {}
+        while len(truth) < 4:
+            m = wait_line(target.stdout, r"SHARE (\w+) ([\d.]+)", args.accuracy_seconds + 60,
+                          "shares.py")
+            truth[m.group(1)] = float(m.group(2))
+        names = list(truth)
+        if kind == "refbpf":
+            summary = prof.stop()
+            check_profile(prof, summary, "alpha", anomalies, label)
+            measured = folded_function_counts(out, names)
+        elif kind == "austin":
+            measured, _ = austin_function_times(austin.stop(), names)
+        target.stdin.close()
+        target.wait(timeout=30)
+        if kind == "cprofile":
+            measured = cprofile_function_times(out, names)
+        want, got = shares_of(truth), shares_of(measured)
+        if not got:
+            raise BenchError("%s: the profile holds none of %s" % (label, ", ".join(names)))
+        errors = {n: abs(got[n] - want[n]) for n in names}
+        return {"kind": kind, "rate": rate, "truth_pct": want, "measured_pct": got,
+                "error_pp": errors, "max_error_pp": max(errors.values())}
+    finally:
+        if prof and prof.p.returncode is None:
+            prof.p.kill()
+        if austin:
+            austin.kill()
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+        reap(target)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def vm_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        m = re.search(r"^%s:\s+(\d+) kB" % field, f.read(), re.M)
+    return int(m.group(1)) if m else None
+
+
+def capacity_run(args, anomalies):
+    """The demo server under load, sampled at 10 kHz for as long as an hour
+    at 100 Hz takes to collect (360,000 samples of varied stacks): refbpf's
+    userspace CPU per sample (so how many samples a core ingests and
+    symbolizes per second) and its resident memory along the way."""
+    port = free_port()
+    srv = spawn([args.python, SERVER, str(port)], stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, text=True)
+    prof = load = None
+    try:
+        wait_line(srv.stdout, r"READY", 30, "demo server")
+        prof = Refbpf(args.refbpf, [srv.pid], 10000)
+        prof.wait_for("attached")
+        load = threading.Thread(target=run_load, args=(args, port, args.hour_seconds + 2))
+        load.start()
+        c0, t0 = prof.cpu_ns(), time.monotonic()
+        rss = []
+        while time.monotonic() - t0 < args.hour_seconds:
+            time.sleep(args.hour_seconds / 10)
+            rss.append((time.monotonic() - t0, vm_kb(prof.pid, "VmRSS")))
+        c1 = prof.cpu_ns()
+        hwm = vm_kb(prof.pid, "VmHWM")
+        summary = prof.stop()
+        load.join()
+        check_profile(prof, summary, "do_GET", anomalies, "capacity run", threaded=True)
+        samples = summary["samples"] or 0
+        per_sample_us = (c1 - c0) / 1e3 / max(1, samples)
+        return {"samples": samples, "lost": summary["lost"], "proc_cpu_s": (c1 - c0) / 1e9,
+                "us_per_sample": per_sample_us, "ingest_per_core_s": 1e6 / per_sample_us,
+                "rss_kb": rss, "hwm_kb": hwm, "window_s": time.monotonic() - t0}
     finally:
         if prof and prof.p.returncode is None:
             prof.p.kill()
@@ -480,8 +530,6 @@ def http_run(args, rate, anomalies, label):
         srv.wait()
         reap(srv)
 
-
-# ---------------------------------------------------------------- report
 
 def fmt(v, spec, unit=""):
     if v is None:
@@ -494,10 +542,6 @@ def verdict(key, value):
         return ""
     op, limit, _ = GOALS[key]
     return "ok" if (value < limit if op == "<" else value > limit) else "MISSED"
-
-
-def progress(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def main():
@@ -514,6 +558,11 @@ def main():
     ap.add_argument("--rates", default="100,1000,10000", help="refbpf rates for the workload")
     ap.add_argument("--bare-rates", default="10000",
                     help="rates of the platform baseline (bare perf events, no refbpf)")
+    ap.add_argument("--austin-rates", default="100,1000,10000",
+                    help="rates Austin samples the workload at ('' for none)")
+    ap.add_argument("--austin", help="austin binary (default: built by scripts/fetch-austin.sh)")
+    ap.add_argument("--no-cprofile", dest="cprofile", action="store_false",
+                    help="leave python -m cProfile out of the workload rounds")
     ap.add_argument("--stack", type=int, default=20, help="workload stack depth (frames)")
     ap.add_argument("--depths", default="10,100,1000", help="stack depths for BPF ns/sample")
     ap.add_argument("--depth-runs", type=int, default=3)
@@ -525,7 +574,15 @@ def main():
                     help="interleaved rounds of the server (none, 100 Hz, 1 kHz)")
     ap.add_argument("--http-seconds", type=float, default=8.0, help="measured load per run")
     ap.add_argument("--http-warmup", type=float, default=1.0, help="unmeasured load per run")
-    ap.add_argument("--concurrency", type=int, default=4, help="load.py client threads")
+    ap.add_argument("--concurrency", type=int, default=4, help="open connections of the load")
+    ap.add_argument("--no-http-austin", dest="http_austin", action="store_false",
+                    help="leave Austin out of the HTTP rounds")
+    ap.add_argument("--accuracy-runs", type=int, default=3)
+    ap.add_argument("--accuracy-seconds", type=float, default=8.0,
+                    help="window of the known-shares target per run")
+    ap.add_argument("--hour-seconds", type=float, default=40.0,
+                    help="capacity run: the server sampled at 10 kHz this long "
+                         "(36 s of server CPU = an hour at 100 Hz)")
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "latest.json"))
     args = ap.parse_args()
     if args.quick:
@@ -533,9 +590,11 @@ def main():
         args.depth_runs, args.depth_seconds = 1, 2.0
         args.startup_runs, args.startup_duration = 3, 0.5
         args.http_runs, args.http_seconds, args.http_warmup = 1, 3.0, 0.5
+        args.accuracy_runs, args.accuracy_seconds, args.hour_seconds = 1, 3.0, 10.0
     rates = [int(r) for r in args.rates.split(",") if r]
     bare_rates = [int(r) for r in args.bare_rates.split(",") if r]
     depths = [int(d) for d in args.depths.split(",") if d]
+    austin_rates = [int(r) for r in args.austin_rates.split(",") if r]
 
     if os.geteuid() != 0:
         sys.exit("bench: must run as root (refbpf loads BPF programs; bpf_stats_enabled is a "
@@ -551,6 +610,12 @@ def main():
         sys.exit("bench: bpftool not found (apt-get install bpftool)")
     if not os.path.exists(BPF_STATS):
         sys.exit("bench: %s missing: this kernel cannot report BPF run time" % BPF_STATS)
+    if austin_rates or args.http_austin:
+        try:
+            args.austin = find_austin(args.austin)
+        except BenchError as e:
+            sys.exit("bench: %s (or leave Austin out: --austin-rates '' --no-http-austin)" % e)
+    args.wrk = shutil.which("wrk")
 
     # SIGINT too: a shell starts background jobs with SIGINT ignored.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -566,20 +631,20 @@ def main():
     try:
         with open(BPF_STATS, "w") as f:
             f.write("1")
-        # 1 + 4: interleaved workload runs, none and each rate per round.
-        configs = [0] + rates + ["bare%d" % r for r in bare_rates]
-        wl_runs = {r: [] for r in configs}
+        # 1 + 4 + 6: interleaved workload runs, every configuration per round.
+        configs = ([("none", 0)] + [("refbpf", r) for r in rates] +
+                   [("bare", r) for r in bare_rates] +
+                   [("austin", r) for r in austin_rates] +
+                   ([("cprofile", 0)] if args.cprofile else []))
+        wl_runs = {config_key(c): [] for c in configs}
         for i in range(args.runs):
-            for r in configs:
-                bare = isinstance(r, str)
-                rate = int(r[4:]) if bare else r
+            for c in configs:
                 progress("[%3.0fs] workload round %d/%d, %s"
-                         % (time.monotonic() - t_start, i + 1, args.runs,
-                            ("bare perf events @ %s" if bare else "refbpf @ %s") % hz(rate)
-                            if rate else "no profiler"))
-                wl_runs[r].append(workload_run(args, rate, args.seconds, args.stack, anomalies,
-                                               "workload @ %s Hz run %d" % (r, i + 1), bare))
-        res["workload"] = {str(r): v for r, v in wl_runs.items()}
+                         % (time.monotonic() - t_start, i + 1, args.runs, config_name(c)))
+                wl_runs[config_key(c)].append(workload_run(
+                    args, c, args.seconds, args.stack, anomalies,
+                    "workload, %s, run %d" % (config_name(c), i + 1)))
+        res["workload"] = wl_runs
 
         # 3: BPF time per sample at several depths, and the cost of a miss.
         progress("[%3.0fs] BPF cost of a non-target run" % (time.monotonic() - t_start))
@@ -590,7 +655,7 @@ def main():
             for d in depths:
                 progress("[%3.0fs] depth %d run %d/%d"
                          % (time.monotonic() - t_start, d, i + 1, args.depth_runs))
-                r = workload_run(args, args.depth_rate, args.depth_seconds, d, anomalies,
+                r = workload_run(args, ("refbpf", args.depth_rate), args.depth_seconds, d, anomalies,
                                  "depth %d run %d" % (d, i + 1))
                 misses = max(0, r["bpf_run_cnt"] - (r["samples"] or 0))
                 r["bpf_ns_per_sample_net"] = ((r["bpf_cpu_s"] * 1e9 - misses * miss["bpf_ns_per_run"])
@@ -605,21 +670,42 @@ def main():
                                                       args.startup_runs))
             su.append(startup_run(args, args.startup_duration, 100, anomalies,
                                   "start-up run %d" % (i + 1)))
-        steady_100 = med(x["refbpf_proc_cpu_per_s"] for x in wl_runs.get(100, []))
+        steady_100 = med(x["refbpf_proc_cpu_per_s"] for x in wl_runs.get("refbpf100", []))
         for x in su:
             x["startup_cpu_ms"] = (x["exit_cpu_ms"] - steady_100 * 1e3 * x["duration_s"]
                                    if steady_100 is not None else None)
         res["startup"] = su
 
         # 5: the demo HTTP server, interleaved rounds.
-        http = {r: [] for r in (0, 100, 1000)}
+        http_configs = ([("none", 0)] + [("refbpf", r) for r in HTTP_RATES] +
+                        ([("austin", r) for r in HTTP_RATES] if args.http_austin else []))
+        http = {config_key(c): [] for c in http_configs}
         for i in range(args.http_runs):
-            for r in http:
+            for c in http_configs:
                 progress("[%3.0fs] HTTP round %d/%d, %s"
-                         % (time.monotonic() - t_start, i + 1, args.http_runs,
-                            "%d Hz" % r if r else "no profiler"))
-                http[r].append(http_run(args, r, anomalies, "HTTP @ %s Hz run %d" % (r, i + 1)))
-        res["http"] = {str(r): v for r, v in http.items()}
+                         % (time.monotonic() - t_start, i + 1, args.http_runs, config_name(c)))
+                http[config_key(c)].append(http_run(
+                    args, c, anomalies, "HTTP, %s, run %d" % (config_name(c), i + 1)))
+        res["http"] = http
+
+        # 7: accuracy against known shares, every profiler at every rate.
+        acc_configs = ([("refbpf", r) for r in rates] + [("austin", r) for r in austin_rates] +
+                       ([("cprofile", 0)] if args.cprofile else []))
+        acc = {config_key(c): [] for c in acc_configs}
+        for i in range(args.accuracy_runs):
+            for c in acc_configs:
+                progress("[%3.0fs] accuracy round %d/%d, %s"
+                         % (time.monotonic() - t_start, i + 1, args.accuracy_runs,
+                            config_name(c)))
+                acc[config_key(c)].append(accuracy_run(
+                    args, c, anomalies, "accuracy, %s, run %d" % (config_name(c), i + 1)))
+        res["accuracy"] = acc
+
+        # 8: ingest rate and memory over an hour-equivalent.
+        progress("[%3.0fs] capacity: server at 10 kHz for %g s"
+                 % (time.monotonic() - t_start, args.hour_seconds))
+        cap = capacity_run(args, anomalies)
+        res["capacity"] = cap
     except KeyboardInterrupt:
         kill_children()
         print("bench: interrupted; every process it started was killed", file=sys.stderr)
@@ -653,7 +739,7 @@ def main():
     section("1. steady state: workload (%d frames), %d x %g s per rate; medians [min-max]"
             % (args.stack, args.runs, args.seconds))
     for r in rates:
-        xs = wl_runs[r]
+        xs = wl_runs["refbpf%d" % r]
         add("cpu_pct_%d" % r, "refbpf CPU / target CPU @ %s" % hz(r),
             [x["cpu_pct"] for x in xs], "%.3f", " %")
         add("proc_cpu_pct_%d" % r, "  refbpf process (utime+stime)",
@@ -662,12 +748,12 @@ def main():
             [x["bpf_cpu_pct"] for x in xs], "%.3f", " %")
     for r in rates:
         add("bpf_ns_per_sample_%d" % r, "BPF ns per sample @ %s" % hz(r),
-            [x["bpf_ns_per_sample"] for x in wl_runs[r]], "%.0f", " ns")
+            [x["bpf_ns_per_sample"] for x in wl_runs["refbpf%d" % r]], "%.0f", " ns")
         add("bpf_ns_per_run_%d" % r, "  per run (both CPUs, non-target runs incl.)",
-            [x["bpf_ns_per_run"] for x in wl_runs[r]], "%.0f", " ns")
+            [x["bpf_ns_per_run"] for x in wl_runs["refbpf%d" % r]], "%.0f", " ns")
     for r in rates:
         add("samples_vs_expected_%d" % r, "samples / (target CPU s x rate) @ %s" % hz(r),
-            [x["samples_vs_expected"] for x in wl_runs[r]], "%.3f")
+            [x["samples_vs_expected"] for x in wl_runs["refbpf%d" % r]], "%.3f")
 
     section("2. start-up: refbpf -F 100 -d %g on a spinning workload, %d runs"
             % (args.startup_duration, args.startup_runs))
@@ -695,35 +781,89 @@ def main():
         [miss["bpf_ns_per_run"]], "%.0f", " ns")
 
     section("4. throughput: workload iterations/s; rounds interleaved, ratio = median of per-round ratios")
-    add("iter_per_s_none", "iterations/s, no profiler", [x["iter_per_s"] for x in wl_runs[0]], "%.0f")
+    add("iter_per_s_none", "iterations/s, no profiler",
+        [x["iter_per_s"] for x in wl_runs["none"]], "%.0f")
     for r in rates:
         add("iter_per_s_%d" % r, "iterations/s, refbpf @ %s" % hz(r),
-            [x["iter_per_s"] for x in wl_runs[r]], "%.0f")
+            [x["iter_per_s"] for x in wl_runs["refbpf%d" % r]], "%.0f")
         add("throughput_ratio_%d" % r, "  ratio to none",
-            [x["iter_per_s"] / b["iter_per_s"] for x, b in zip(wl_runs[r], wl_runs[0])], "%.3f")
+            [x["iter_per_s"] / b["iter_per_s"] for x, b in zip(wl_runs["refbpf%d" % r], wl_runs["none"])], "%.3f")
     for r in bare_rates:
         k = "bare%d" % r
         add("iter_per_s_bare_%d" % r, "iterations/s, bare perf events @ %s, no refbpf" % hz(r),
             [x["iter_per_s"] for x in wl_runs[k]], "%.0f")
         add("throughput_ratio_bare_%d" % r, "  ratio to none (platform timer cost)",
-            [x["iter_per_s"] / b["iter_per_s"] for x, b in zip(wl_runs[k], wl_runs[0])], "%.3f")
+            [x["iter_per_s"] / b["iter_per_s"] for x, b in zip(wl_runs[k], wl_runs["none"])], "%.3f")
 
-    section("5. demo HTTP server under load.py (%d clients), %d x %g s per config"
-            % (args.concurrency, args.http_runs, args.http_seconds))
-    add("http_rps_none", "requests/s, no profiler", [x["rps"] for x in http[0]], "%.0f")
-    for r in (100, 1000):
-        add("http_rps_%d" % r, "requests/s, refbpf @ %s" % hz(r), [x["rps"] for x in http[r]], "%.0f")
+    section("6. peers on the same workload, same rounds: Austin 3.7 (-s, CPU samples) and cProfile")
+    for r in austin_rates:
+        ours, theirs = wl_runs.get("refbpf%d" % r), wl_runs["austin%d" % r]
+        add("austin_cpu_pct_%d" % r, "Austin CPU / target CPU @ %s" % hz(r),
+            [x["cpu_pct"] for x in theirs], "%.3f", " %")
+        if ours:
+            add("austin_over_refbpf_cpu_%d" % r, "  Austin CPU / refbpf CPU (same round)",
+                [a["cpu_pct"] / max(1e-9, b["cpu_pct"]) for a, b in zip(theirs, ours)], "%.1f", "x")
+        add("austin_samples_per_s_%d" % r, "  Austin samples per target CPU second",
+            [x["samples"] / max(1e-9, x["cpu_s"]) for x in theirs], "%.0f")
+        add("austin_throughput_ratio_%d" % r, "  throughput ratio to none",
+            [x["iter_per_s"] / b["iter_per_s"] for x, b in zip(theirs, wl_runs["none"])], "%.3f")
+    if args.cprofile:
+        ratios = [x["iter_per_s"] / b["iter_per_s"]
+                  for x, b in zip(wl_runs["cprofile"], wl_runs["none"])]
+        add("cprofile_throughput_ratio", "cProfile throughput ratio to none", ratios, "%.3f")
+        add("cprofile_cpu_pct", "  cProfile's cost, as extra target CPU per unit of work",
+            [100 * (1 / x - 1) for x in ratios], "%.0f", " %")
+
+    section("5. demo HTTP server under %s (%d connections), %d x %g s per config"
+            % ("wrk" if args.wrk else "demo/load.py (wrk not installed)", args.concurrency,
+               args.http_runs, args.http_seconds))
+    add("http_rps_none", "requests/s, no profiler", [x["rps"] for x in http["none"]], "%.0f")
+    for r in HTTP_RATES:
+        xs = http["refbpf%d" % r]
+        add("http_rps_%d" % r, "requests/s, refbpf @ %s" % hz(r), [x["rps"] for x in xs], "%.0f")
         add("http_ratio_%d" % r, "  ratio to none",
-            [x["rps"] / b["rps"] for x, b in zip(http[r], http[0])], "%.3f")
-    for r in (100, 1000):
+            [x["rps"] / b["rps"] for x, b in zip(xs, http["none"])], "%.3f")
+    for r in HTTP_RATES:
         add("http_not_unwound_pct_%d" % r, "samples not unwound @ %s (thread start/exit)" % hz(r),
-            [100.0 * x["not_unwound"] / x["samples"] for x in http[r]
+            [100.0 * x["not_unwound"] / x["samples"] for x in http["refbpf%d" % r]
              if x.get("samples") and x.get("not_unwound") is not None], "%.1f", " %")
-    for r in (100, 1000):
+    for r in HTTP_RATES:
+        xs = http["refbpf%d" % r]
         add("http_cpu_pct_%d" % r, "refbpf CPU / server CPU @ %s" % hz(r),
-            [x["cpu_pct"] for x in http[r]], "%.3f", " %")
+            [x["cpu_pct"] for x in xs], "%.3f", " %")
         add("http_bpf_ns_per_sample_%d" % r, "  BPF ns per sample (server CPU s x rate samples)",
-            [x["bpf_cpu_s"] * 1e9 / max(1.0, x["server_cpu_s"] * r) for x in http[r]], "%.0f", " ns")
+            [x["bpf_cpu_s"] * 1e9 / max(1.0, x["server_cpu_s"] * r) for x in xs], "%.0f", " ns")
+    if args.http_austin:
+        for r in HTTP_RATES:
+            xs, ours = http["austin%d" % r], http["refbpf%d" % r]
+            add("http_austin_cpu_pct_%d" % r, "Austin CPU / server CPU @ %s" % hz(r),
+                [x["cpu_pct"] for x in xs], "%.3f", " %")
+            add("http_austin_over_refbpf_%d" % r, "  Austin CPU / refbpf CPU (same round)",
+                [a["cpu_pct"] / max(1e-9, b["cpu_pct"]) for a, b in zip(xs, ours)], "%.1f", "x")
+            add("http_austin_ratio_%d" % r, "  requests/s ratio to none",
+                [x["rps"] / b["rps"] for x, b in zip(xs, http["none"])], "%.3f")
+
+    section("7. accuracy: known CPU shares 40/30/20/10 %% (bench/shares.py), %d x %g s; "
+            "error = |reported - true share| in points" % (args.accuracy_runs, args.accuracy_seconds))
+    for c in acc_configs:
+        k = config_key(c)
+        add("accuracy_max_error_pp_%s" % k, "worst function's error, %s" % config_name(c),
+            [x["max_error_pp"] for x in acc[k]], "%.2f", " pp")
+        add("accuracy_mean_error_pp_%s" % k, "  mean over the 4 functions",
+            [statistics.mean(x["error_pp"].values()) for x in acc[k]], "%.2f", " pp")
+
+    section("8. capacity: demo server under load, refbpf @ 10 kHz for %.0f s (%s samples; "
+            "an hour at 100 Hz is 360000)" % (cap["window_s"], cap["samples"]))
+    add("ingest_us_per_sample", "refbpf userspace CPU per sample (read, symbolize, aggregate)",
+        [cap["us_per_sample"]], "%.2f", " us")
+    add("ingest_samples_per_core_s", "  samples one core ingests per second",
+        [cap["ingest_per_core_s"]], "%.0f")
+    add("capacity_lost", "samples lost", [cap["lost"]], "%d")
+    first, last = cap["rss_kb"][0], cap["rss_kb"][-1]
+    add("rss_first_kb", "refbpf RSS after %.0f s" % first[0], [first[1] / 1024], "%.1f", " MiB")
+    add("rss_last_kb", "refbpf RSS after %.0f s (hour-equivalent)" % last[0],
+        [last[1] / 1024], "%.1f", " MiB")
+    add("hwm_kb", "  peak RSS (VmHWM)", [cap["hwm_kb"] / 1024], "%.1f", " MiB")
 
     res["figures"] = figures
     res["table"] = [list(r) for r in rows]
@@ -747,10 +887,6 @@ def main():
         for a in anomalies:
             print("  " + a)
     print("\nJSON: %s" % os.path.relpath(args.json, os.getcwd()))
-
-
-def hz(r):
-    return "%g kHz" % (r / 1000) if r >= 1000 else "%d Hz" % r
 
 
 if __name__ == "__main__":

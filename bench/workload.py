@@ -8,7 +8,8 @@ Default mode: prints READY, runs at once, prints `ITERATIONS <n>` on exit
 (or on SIGTERM).
 
 --go mode (what bench/run.py uses): DEPTH is the total number of Python
-frames on the stack at the leaf (add(), <module> included; at least 7).
+frames on the stack at the leaf (add(), <module> included; at least 8),
+each level a distinct function.
 Prints READY, then waits, idle, for a line on stdin; then descends, spins
 for SECONDS and prints
   RESULT iterations=<n> seconds=<wall> cpu=<process CPU seconds> depth=<frames>
@@ -54,10 +55,26 @@ def timed_spin(seconds):
           % (count, t1 - t0, c1 - c0, frames + 3), flush=True)
 
 
-def descend(depth, body, seconds):
+# Each stack level is its own function (its own code object and name), as
+# in a real server's stack: a profiler gains nothing from recursion here.
+LEVEL_SOURCE = """
+def level_{i}(depth, body, seconds):
     if depth <= 0:
         return body(seconds)
-    return descend(depth - 1, body, seconds)
+    return LEVELS[{i} + 1](depth - 1, body, seconds)
+"""
+LEVELS = []
+
+
+def make_levels(n):
+    for i in range(len(LEVELS), n + 1):
+        exec(compile(LEVEL_SOURCE.format(i=i), "<workload-level-%d>" % i, "exec"), globals())
+        LEVELS.append(globals()["level_%d" % i])
+
+
+def descend(depth, body, seconds):
+    make_levels(depth)
+    return LEVELS[0](depth, body, seconds)
 
 
 def finish(*_):
@@ -76,8 +93,9 @@ def main():
         print("READY", flush=True)
         if not sys.stdin.readline():
             return
-        # <module>, main, descend x (n + 1), timed_spin, spin, work_unit, add
-        descend(max(0, depth - 7), timed_spin, seconds)
+        # <module>, main, descend, level_0 .. level_n, timed_spin, spin, work_unit, add:
+        # n + 8 frames
+        descend(max(0, depth - 8), timed_spin, seconds)
         sys.stdin.read()
         return
     signal.signal(signal.SIGTERM, finish)

@@ -21,6 +21,9 @@ packages=(
 	chromium
 	# real-world tests: Flask's reloader, gunicorn, Apache httpd with mod_wsgi
 	python3-flask gunicorn apache2 libapache2-mod-wsgi-py3
+	# bench/: the HTTP load, and what builds Austin (scripts/fetch-austin.sh)
+	# and runs valgrind on refbpf (tests)
+	wrk autoconf automake curl valgrind strace
 )
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.

@@ -89,10 +89,10 @@ class Recording:
     test can wait until it is attached before the target does what the
     test is about (the ASan build takes a while to start)."""
 
-    def __init__(self, refbpf, args, tmp_path):
+    def __init__(self, refbpf, args, tmp_path, wrapper=()):
         self.err_path = os.path.join(str(tmp_path), "refbpf-%d.stderr" % time.monotonic_ns())
         self.err_file = open(self.err_path, "w+")
-        self.proc = subprocess.Popen([refbpf, "-v"] + [str(a) for a in args],
+        self.proc = subprocess.Popen(list(wrapper) + [refbpf, "-v"] + [str(a) for a in args],
                                      stdout=subprocess.PIPE, stderr=self.err_file, text=True)
 
     def wait_attached(self, timeout=60):
