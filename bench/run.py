@@ -32,6 +32,7 @@ WRK_SCRIPT = os.path.join(ROOT, "bench", "paths.lua")
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 PROG_NAME = "on_cpu_sample"
 HTTP_RATES = (100, 1000)
+HTTP_MODES = ("threaded", "single")
 
 from peers import Austin, austin_function_times, cprofile_function_times, find_austin
 from common import (BenchError, bpftool_progs, fd_prog_ids, free_port, hz, kill_children, med,
@@ -42,12 +43,15 @@ GOALS = {  # figure key -> (comparison, limit, text)
     "cpu_pct_1000": ("<", 0.3, "< 0.3 %"),
     "http_cpu_pct_100": ("<", 0.05, "< 0.05 %"),
     "http_cpu_pct_1000": ("<", 0.3, "< 0.3 %"),
+    "http_single_cpu_pct_100": ("<", 0.05, "< 0.05 %"),
+    "http_single_cpu_pct_1000": ("<", 0.3, "< 0.3 %"),
     "first_sample_ms": ("<", 300.0, "< 300 ms"),
 }
 # refbpf's CPU below Austin's at every rate: Austin's / ours above 1.
 for _r in (100, 1000, 10000):
     GOALS["austin_over_refbpf_cpu_%d" % _r] = (">", 1.0, "> 1x")
     GOALS["http_austin_over_refbpf_%d" % _r] = (">", 1.0, "> 1x")
+    GOALS["http_single_austin_over_refbpf_%d" % _r] = (">", 1.0, "> 1x")
 
 
 # ---------------------------------------------------------------- refbpf
@@ -362,13 +366,14 @@ def run_load(args, port, seconds):
     return float(m.group(1))
 
 
-def http_run(args, config, anomalies, label):
-    """The demo server under a bounded load: a warm-up load (not measured),
+def http_run(args, config, anomalies, label, mode):
+    """The demo server (mode: threaded, a thread per request; single, one
+    request at a time) under a bounded load: a warm-up load (not measured),
     then the measured load; server and profiler CPU read around it."""
     kind, rate = config
     port = free_port()
-    srv = spawn([args.python, SERVER, str(port)], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, text=True)
+    srv = spawn([args.python, SERVER, str(port)] + (["--single-thread"] if mode == "single" else []),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     prof = austin = None
     try:
         wait_line(srv.stdout, r"READY", 30, "demo server")
@@ -390,7 +395,7 @@ def http_run(args, config, anomalies, label):
         if austin:
             a1 = austin.cpu_ns()
         s1 = stat_cpu_s(srv.pid)
-        res = {"kind": kind, "rate": rate, "rps": rps, "server_cpu_s": s1 - s0}
+        res = {"kind": kind, "rate": rate, "rps": rps, "server_cpu_s": s1 - s0, "mode": mode}
         if prof:
             summary = prof.stop()
             check_profile(prof, summary, "do_GET", anomalies, label, threaded=True)
@@ -399,7 +404,10 @@ def http_run(args, config, anomalies, label):
             res.update({"refbpf_proc_cpu_s": proc_s, "bpf_cpu_s": bpf_s,
                         "bpf_run_cnt": n1 - n0,
                         "cpu_pct": 100 * (proc_s + bpf_s) / max(1e-9, s1 - s0)})
-        if austin:
+        if austin and austin.p.poll() is not None:
+            # it gave up on the target during the load
+            res["peer_exited"] = True
+        elif austin:
             austin.stop()
             res["cpu_pct"] = 100 * (a1 - a0) / 1e9 / max(1e-9, s1 - s0)
         return res
@@ -572,7 +580,7 @@ def main():
     ap.add_argument("--startup-duration", type=float, default=1.0, help="refbpf -d for start-up runs")
     ap.add_argument("--http-runs", type=int, default=3,
                     help="interleaved rounds of the server (none, 100 Hz, 1 kHz)")
-    ap.add_argument("--http-seconds", type=float, default=8.0, help="measured load per run")
+    ap.add_argument("--http-seconds", type=float, default=6.0, help="measured load per run")
     ap.add_argument("--http-warmup", type=float, default=1.0, help="unmeasured load per run")
     ap.add_argument("--concurrency", type=int, default=4, help="open connections of the load")
     ap.add_argument("--no-http-austin", dest="http_austin", action="store_false",
@@ -679,13 +687,16 @@ def main():
         # 5: the demo HTTP server, interleaved rounds.
         http_configs = ([("none", 0)] + [("refbpf", r) for r in HTTP_RATES] +
                         ([("austin", r) for r in HTTP_RATES] if args.http_austin else []))
-        http = {config_key(c): [] for c in http_configs}
+        http = {m: {config_key(c): [] for c in http_configs} for m in HTTP_MODES}
         for i in range(args.http_runs):
-            for c in http_configs:
-                progress("[%3.0fs] HTTP round %d/%d, %s"
-                         % (time.monotonic() - t_start, i + 1, args.http_runs, config_name(c)))
-                http[config_key(c)].append(http_run(
-                    args, c, anomalies, "HTTP, %s, run %d" % (config_name(c), i + 1)))
+            for m in HTTP_MODES:
+                for c in http_configs:
+                    progress("[%3.0fs] HTTP round %d/%d, %s server, %s"
+                             % (time.monotonic() - t_start, i + 1, args.http_runs, m,
+                                config_name(c)))
+                    http[m][config_key(c)].append(http_run(
+                        args, c, anomalies, "HTTP, %s server, %s, run %d"
+                        % (m, config_name(c), i + 1), m))
         res["http"] = http
 
         # 7: accuracy against known shares, every profiler at every rate.
@@ -795,7 +806,7 @@ def main():
         add("throughput_ratio_bare_%d" % r, "  ratio to none (platform timer cost)",
             [x["iter_per_s"] / b["iter_per_s"] for x, b in zip(wl_runs[k], wl_runs["none"])], "%.3f")
 
-    section("6. peers on the same workload, same rounds: Austin 3.7 (-s, CPU samples) and cProfile")
+    section("5. peers on the same workload, same rounds: Austin 3.7 (-s, CPU samples) and cProfile")
     for r in austin_rates:
         ours, theirs = wl_runs.get("refbpf%d" % r), wl_runs["austin%d" % r]
         add("austin_cpu_pct_%d" % r, "Austin CPU / target CPU @ %s" % hz(r),
@@ -814,34 +825,49 @@ def main():
         add("cprofile_cpu_pct", "  cProfile's cost, as extra target CPU per unit of work",
             [100 * (1 / x - 1) for x in ratios], "%.0f", " %")
 
-    section("5. demo HTTP server under %s (%d connections), %d x %g s per config"
-            % ("wrk" if args.wrk else "demo/load.py (wrk not installed)", args.concurrency,
-               args.http_runs, args.http_seconds))
-    add("http_rps_none", "requests/s, no profiler", [x["rps"] for x in http["none"]], "%.0f")
-    for r in HTTP_RATES:
-        xs = http["refbpf%d" % r]
-        add("http_rps_%d" % r, "requests/s, refbpf @ %s" % hz(r), [x["rps"] for x in xs], "%.0f")
-        add("http_ratio_%d" % r, "  ratio to none",
-            [x["rps"] / b["rps"] for x, b in zip(xs, http["none"])], "%.3f")
-    for r in HTTP_RATES:
-        add("http_not_unwound_pct_%d" % r, "samples not unwound @ %s (thread start/exit)" % hz(r),
-            [100.0 * x["not_unwound"] / x["samples"] for x in http["refbpf%d" % r]
-             if x.get("samples") and x.get("not_unwound") is not None], "%.1f", " %")
-    for r in HTTP_RATES:
-        xs = http["refbpf%d" % r]
-        add("http_cpu_pct_%d" % r, "refbpf CPU / server CPU @ %s" % hz(r),
-            [x["cpu_pct"] for x in xs], "%.3f", " %")
-        add("http_bpf_ns_per_sample_%d" % r, "  BPF ns per sample (server CPU s x rate samples)",
-            [x["bpf_cpu_s"] * 1e9 / max(1.0, x["server_cpu_s"] * r) for x in xs], "%.0f", " ns")
-    if args.http_austin:
+    for m in HTTP_MODES:
+        h = http[m]
+        section("6%s. demo HTTP server, %s, under %s (%d connections), %d x %g s per config"
+                % ("a" if m == "threaded" else "b",
+                   "a thread per request" if m == "threaded" else "one request at a time",
+                   "wrk" if args.wrk else "demo/load.py (wrk not installed)", args.concurrency,
+                   args.http_runs, args.http_seconds))
+        p = "http_" if m == "threaded" else "http_single_"
+        add(p + "rps_none", "requests/s, no profiler", [x["rps"] for x in h["none"]], "%.0f")
         for r in HTTP_RATES:
-            xs, ours = http["austin%d" % r], http["refbpf%d" % r]
-            add("http_austin_cpu_pct_%d" % r, "Austin CPU / server CPU @ %s" % hz(r),
+            xs = h["refbpf%d" % r]
+            add(p + "rps_%d" % r, "requests/s, refbpf @ %s" % hz(r), [x["rps"] for x in xs],
+                "%.0f")
+            add(p + "ratio_%d" % r, "  ratio to none",
+                [x["rps"] / b["rps"] for x, b in zip(xs, h["none"])], "%.3f")
+        for r in HTTP_RATES:
+            xs = h["refbpf%d" % r]
+            add(p + "cpu_pct_%d" % r, "refbpf CPU / server CPU @ %s" % hz(r),
                 [x["cpu_pct"] for x in xs], "%.3f", " %")
-            add("http_austin_over_refbpf_%d" % r, "  Austin CPU / refbpf CPU (same round)",
-                [a["cpu_pct"] / max(1e-9, b["cpu_pct"]) for a, b in zip(xs, ours)], "%.1f", "x")
-            add("http_austin_ratio_%d" % r, "  requests/s ratio to none",
-                [x["rps"] / b["rps"] for x, b in zip(xs, http["none"])], "%.3f")
+            add(p + "bpf_ns_per_sample_%d" % r, "  BPF ns per sample (server CPU s x rate)",
+                [x["bpf_cpu_s"] * 1e9 / max(1.0, x["server_cpu_s"] * r) for x in xs], "%.0f",
+                " ns")
+            add(p + "not_unwound_pct_%d" % r, "  samples not unwound (thread start/exit)",
+                [100.0 * x["not_unwound"] / x["samples"] for x in xs
+                 if x.get("samples") and x.get("not_unwound") is not None], "%.1f", " %")
+        if not args.http_austin:
+            continue
+        for r in HTTP_RATES:
+            xs, ours = h["austin%d" % r], h["refbpf%d" % r]
+            gave_up = sum(1 for x in xs if x.get("peer_exited"))
+            if gave_up:
+                rows.append(("Austin @ %s" % hz(r), "exited during the load in %d of %d runs"
+                             % (gave_up, len(xs)), ""))
+            kept = [(a, b) for a, b in zip(xs, ours) if not a.get("peer_exited")]
+            if not kept:
+                continue
+            add(p + "austin_cpu_pct_%d" % r, "Austin CPU / server CPU @ %s" % hz(r),
+                [a["cpu_pct"] for a, _ in kept], "%.3f", " %")
+            add(p + "austin_over_refbpf_%d" % r, "  Austin CPU / refbpf CPU (same round)",
+                [a["cpu_pct"] / max(1e-9, b["cpu_pct"]) for a, b in kept], "%.1f", "x")
+            add(p + "austin_ratio_%d" % r, "  requests/s ratio to none",
+                [a["rps"] / b["rps"] for a, b in zip(xs, h["none"]) if not a.get("peer_exited")],
+                "%.3f")
 
     section("7. accuracy: known CPU shares 40/30/20/10 %% (bench/shares.py), %d x %g s; "
             "error = |reported - true share| in points" % (args.accuracy_runs, args.accuracy_seconds))
@@ -861,7 +887,7 @@ def main():
     add("capacity_lost", "samples lost", [cap["lost"]], "%d")
     first, last = cap["rss_kb"][0], cap["rss_kb"][-1]
     add("rss_first_kb", "refbpf RSS after %.0f s" % first[0], [first[1] / 1024], "%.1f", " MiB")
-    add("rss_last_kb", "refbpf RSS after %.0f s (hour-equivalent)" % last[0],
+    add("rss_last_kb", "refbpf RSS at the end, %.0f s (%d samples)" % (last[0], cap["samples"]),
         [last[1] / 1024], "%.1f", " MiB")
     add("hwm_kb", "  peak RSS (VmHWM)", [cap["hwm_kb"] / 1024], "%.1f", " MiB")
 

@@ -6,12 +6,14 @@ between routing, rendering and serialising:
   /api/primes  computes primes and returns JSON
   /api/report  aggregates fake orders and returns JSON
 
-usage: server.py PORT
+usage: server.py PORT [--single-thread]
+(a thread per request, as http.server does by default; --single-thread
+serves one request at a time on the main thread)
 """
 import json
 import re
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 TEMPLATE = """<html><head><title>{{ title }}</title></head><body>
 <h1>{{ title }}</h1><ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul>
@@ -95,6 +97,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+    kind = HTTPServer if "--single-thread" in sys.argv[2:] else ThreadingHTTPServer
+    server = kind(("127.0.0.1", int(sys.argv[1])), Handler)
     print("READY", flush=True)
     server.serve_forever()
