@@ -119,9 +119,10 @@ static void print_targets_summary(FILE *out, const struct profile *p)
 	}
 	if (p->ntargets > HEADER_TARGETS)
 		fprintf(out, " and %zu more", p->ntargets - HEADER_TARGETS);
-	fprintf(out, "; %.2f s at %u Hz; %" PRIu64 " samples, %" PRIu32 " thread%s\n",
-		p->duration_s, p->rate_hz, p->total_samples, p->nthreads,
-		p->nthreads == 1 ? "" : "s");
+	fprintf(out, "; %.2f s at %u Hz, %s mode%s%s; %" PRIu64 " samples, %" PRIu32 " thread%s\n",
+		p->duration_s, p->rate_hz, p->mode == PROFILE_MODE_WALL ? "wall" : "cpu",
+		p->kernel ? ", kernel stacks" : "", p->gil ? ", GIL" : "", p->total_samples,
+		p->nthreads, p->nthreads == 1 ? "" : "s");
 }
 
 static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)
