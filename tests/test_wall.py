@@ -7,7 +7,6 @@ import pytest
 
 from profiling import Target, markers, parse_folded, run_refbpf, target_path
 
-pytestmark = pytest.mark.root
 
 RATE = 200
 THREAD_FUNCS = ("busy_thread", "recv_thread", "sleep_thread", "main")
@@ -35,6 +34,7 @@ def header_duration(stdout):
     return float(first.split("; ")[1].split(" s at ")[0])
 
 
+@pytest.mark.root
 def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin):
     label, path, version = python
     script = target_path("wall_threads.py")
@@ -61,6 +61,7 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     assert blocked.get(("sleep_thread", lines["sleep"]), 0) >= 0.98 * per["sleep_thread"], blocked
 
 
+@pytest.mark.root
 def test_cpu_mode_leaves_blocked_threads_out(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "cpu.folded"
@@ -76,16 +77,23 @@ def test_cpu_mode_leaves_blocked_threads_out(python, tmp_path, refbpf_bin):
     assert not any(f[-1][0] == "<off-CPU>" for f, _ in stacks)
 
 
+@pytest.mark.root
 def test_wall_mode_every_output_agrees(tmp_path, refbpf_bin):
     """The off-CPU periods are ordinary samples to every writer: the raw
-    file renders the same report, pstats totals match the folded file."""
+    file renders the same report (mode, GIL columns and all), pstats totals
+    match the folded file, the flame graph draws kernel frames as such."""
     import marshal
     folded, raw, prof = tmp_path / "w.folded", tmp_path / "w.raw", tmp_path / "w.prof"
+    svg = tmp_path / "w.svg"
     with Target("/usr/bin/python3", target_path("wall_threads.py")) as t:
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--mode", "wall", "--folded", folded,
-                                    "--raw", raw, "-o", prof])
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--mode", "wall", "--gil", "--kernel",
+                                    "--folded", folded, "--raw", raw, "-o", prof,
+                                    "--flamegraph", svg])
+    assert "wall mode, kernel stacks, GIL" in r.stdout.splitlines()[0], r.stdout
+    assert "gilwait" in r.stdout
     again = run_refbpf(refbpf_bin, ["report", raw])
     assert again.stdout == r.stdout
+    assert '<g class="f kernel"' in svg.read_text()
     total = sum(c for _, c in parse_folded(folded))
     with open(prof, "rb") as f:
         stats = marshal.load(f)
