@@ -84,16 +84,20 @@ def test_wall_mode_every_output_agrees(tmp_path, refbpf_bin):
     match the folded file, the flame graph draws kernel frames as such."""
     import marshal
     folded, raw, prof = tmp_path / "w.folded", tmp_path / "w.raw", tmp_path / "w.prof"
-    svg = tmp_path / "w.svg"
+    svg, pprof = tmp_path / "w.svg", tmp_path / "w.pb.gz"
     with Target("/usr/bin/python3", target_path("wall_threads.py")) as t:
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--mode", "wall", "--gil", "--kernel",
                                     "--folded", folded, "--raw", raw, "-o", prof,
-                                    "--flamegraph", svg])
+                                    "--flamegraph", svg, "--pprof", pprof])
     assert "wall mode, kernel stacks, GIL" in r.stdout.splitlines()[0], r.stdout
     assert "gilwait" in r.stdout
     again = run_refbpf(refbpf_bin, ["report", raw])
     assert again.stdout == r.stdout
     assert '<g class="f kernel"' in svg.read_text()
+    # pprof names what its values measure: wall time, not CPU time
+    import gzip
+    data = gzip.decompress(pprof.read_bytes())
+    assert b"\x04wall" in data and b"\x03cpu" not in data
     total = sum(c for _, c in parse_folded(folded))
     with open(prof, "rb") as f:
         stats = marshal.load(f)
