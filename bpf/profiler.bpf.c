@@ -437,9 +437,13 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 	__u32 ptgid = BPF_CORE_READ(prev, tgid);
 	__u32 ntgid = BPF_CORE_READ(next, tgid);
 
+	bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
+
 	if (bpf_map_lookup_elem(&targets, &ptgid))
 		sample_thread(ctx, EVENT_OFF_CPU,
-			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT : 0);
+			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT :
+			      preempted			     ? SAMPLE_PREEMPTED :
+								       0);
 	if (!bpf_map_lookup_elem(&targets, &ntgid))
 		return 0;
 

@@ -93,6 +93,7 @@ enum sample_flags {
 	SAMPLE_TRUNCATED = 1 << 0,	/* more frames than REFBPF_MAX_FRAMES */
 	SAMPLE_READ_ERROR = 1 << 1,	/* the walk stopped early on a fault */
 	SAMPLE_THREAD_EXIT = 1 << 2,	/* EVENT_OFF_CPU: the thread's last switch, it is dead */
+	SAMPLE_PREEMPTED = 1 << 3,	/* EVENT_OFF_CPU: still runnable, waiting for a CPU */
 };
 
 enum event_type {

@@ -59,6 +59,10 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     blocked = {(f[-2][0], f[-2][2]): c for f, c in stacks if f[-1][0] == "<off-CPU>"}
     assert blocked.get(("recv_thread", lines["recv"]), 0) >= 0.98 * per["recv_thread"], blocked
     assert blocked.get(("sleep_thread", lines["sleep"]), 0) >= 0.98 * per["sleep_thread"], blocked
+    # the busy thread never blocks: its time off CPU is waiting for one
+    busy_blocked = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>" and
+                       any(x[0] == "busy_thread" for x in f))
+    assert busy_blocked <= 0.02 * per["busy_thread"] + 2, (busy_blocked, per)
 
 
 @pytest.mark.root

@@ -83,6 +83,7 @@ void cli_usage(FILE *out)
 	      "      --mode cpu|wall    cpu (default): on-CPU time, sampled; wall: also\n"
 	      "                         each thread's off-CPU time (I/O, sleep, locks),\n"
 	      "                         exact, from the scheduler, as an <off-CPU> leaf\n"
+	      "                         (<preempted>: runnable, waiting for a CPU)\n"
 	      "      --kernel           kernel frames on top of the Python stack\n"
 	      "      --gil              whether each sample held the GIL; with --mode wall\n"
 	      "                         also the time spent waiting for it (<GIL wait>)\n"

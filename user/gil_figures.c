@@ -21,7 +21,7 @@ static enum gil_class func_class(const struct pfunc *f)
 		return GC_WAIT;
 	if (!strcmp(f->name, PROFILE_NO_GIL_NAME))
 		return GC_NOT_HELD;
-	if (!strcmp(f->name, PROFILE_OFF_CPU_NAME))
+	if (!strcmp(f->name, PROFILE_OFF_CPU_NAME) || !strcmp(f->name, PROFILE_PREEMPTED_NAME))
 		return GC_OFF_CPU;
 	return GC_HELD;
 }

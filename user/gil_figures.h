@@ -2,7 +2,8 @@
 /*
  * --gil figures per function, from the marker leaves the recorder puts on
  * each stack: `<GIL wait>` (waiting to take the GIL), `<no GIL>` (on CPU
- * without it), `<off-CPU>` (wall mode: off CPU for another reason); a
+ * without it), `<off-CPU>` or `<preempted>` (wall mode: off CPU for
+ * another reason); a
  * stack without a marker was on CPU holding the GIL. Each sample counts
  * once per function, however deep its recursion, as in the call graph.
  */

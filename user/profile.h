@@ -70,7 +70,8 @@ enum profile_mode {
 /*
  * Synthetic leaves (cProfile's '~' file, first line 0), after a stack's
  * Python frames and before its kernel frames. */
-#define PROFILE_OFF_CPU_NAME "<off-CPU>"	/* wall mode: time off the CPU */
+#define PROFILE_OFF_CPU_NAME "<off-CPU>"	/* wall mode: blocked (I/O, sleep, a lock) */
+#define PROFILE_PREEMPTED_NAME "<preempted>"	/* wall mode: runnable, waiting for a CPU */
 #define PROFILE_GIL_WAIT_NAME "<GIL wait>"	/* --gil: waiting to take the GIL */
 #define PROFILE_NO_GIL_NAME "<no GIL>"		/* --gil: on CPU without the GIL */
 /* Kernel frames are named "<kernel SYMBOL>". */

@@ -199,7 +199,7 @@ static const char *marker(const struct recorder *r, const struct sample_event *e
 	if (gil && ev->gil == GIL_WAIT)
 		return PROFILE_GIL_WAIT_NAME;
 	if (ev->type == EVENT_OFF_CPU)
-		return PROFILE_OFF_CPU_NAME;
+		return (ev->flags & SAMPLE_PREEMPTED) ? PROFILE_PREEMPTED_NAME : PROFILE_OFF_CPU_NAME;
 	if (gil && ev->gil == GIL_NOT_HELD)
 		return PROFILE_NO_GIL_NAME;
 	return NULL;
