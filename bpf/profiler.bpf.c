@@ -54,6 +54,9 @@ struct {
 
 struct scratch {
 	struct sample_event ev;
+	/* --kernel: the kernel stack follows the last Python frame, even
+	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
+	__u64 kernel_tail[REFBPF_MAX_KERNEL_FRAMES];
 	__u8 frame_buf[REFBPF_READ_SPAN];
 	__u8 code_buf[REFBPF_READ_SPAN];
 	__u64 seen_code[SEEN_CODE_SLOTS];
@@ -255,32 +258,142 @@ static long frame_walk_step(__u64 index, void *arg)
 	return 0;
 }
 
-static __always_inline int sample_thread(void)
+/* ---- the GIL (--gil) ---- */
+
+const volatile bool want_gil = false;
+const volatile bool want_kernel = false;
+
+#define NR_FUTEX 202		/* x86-64 */
+#define FUTEX_CMD_MASK 0x7f	/* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
+
+/* The futex operations that block: waiting, or taking a PI lock. */
+static __always_inline bool futex_blocks(__u64 op)
+{
+	op &= FUTEX_CMD_MASK;
+	return op == 0 /* WAIT */ || op == 6 /* LOCK_PI */ || op == 9 /* WAIT_BITSET */ ||
+	       op == 11 /* WAIT_REQUEUE_PI */ || op == 13 /* LOCK_PI2 */;
+}
+
+/* The address of the thread's interpreter's struct _gil_runtime_state. */
+static __always_inline __u64 gil_address(const struct py_layout *l, __u64 tstate)
+{
+	if (l->flags & LAYOUT_GIL_IN_RUNTIME)
+		return l->runtime_addr + l->gil_at;
+	if (l->flags & LAYOUT_GIL_VIA_INTERP) {
+		__u64 interp = read_ptr(tstate + l->tstate_interp);
+
+		return interp ? read_ptr(interp + l->gil_at) : 0;
+	}
+	return 0;
+}
+
+/*
+ * Does the current thread hold its interpreter's GIL, or wait for it? A
+ * thread waiting in take_gil() sleeps in a futex on the GIL's condition
+ * variable or mutex, both inside struct _gil_runtime_state: its syscall
+ * arguments say so, with no symbol of the interpreter needed.
+ */
+static __always_inline __u32 gil_state(const struct py_layout *l, __u64 tstate,
+				       struct task_struct *task)
+{
+	__u64 gil = gil_address(l, tstate);
+	struct pt_regs *regs;
+	__u32 locked = 0;
+
+	if (!gil)
+		return GIL_UNKNOWN;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (regs && BPF_CORE_READ(regs, orig_ax) == NR_FUTEX && futex_blocks(BPF_CORE_READ(regs, si)) &&
+	    BPF_CORE_READ(regs, di) - gil < l->gil_size)
+		return GIL_WAIT;
+	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)(gil + l->gil_locked)))
+		return GIL_UNKNOWN;
+	return locked && read_ptr(gil + l->gil_holder) == tstate ? GIL_HELD : GIL_NOT_HELD;
+}
+
+/* ---- building and sending a sample ---- */
+
+/* The kernel stack, innermost first, written right after the last Python
+ * frame (struct scratch leaves room for it). Returns how many. */
+static __always_inline __u32 add_kernel_stack(void *ctx, struct scratch *s, __u32 n)
+{
+	if (n > REFBPF_MAX_FRAMES)
+		n = REFBPF_MAX_FRAMES;
+	long bytes = bpf_get_stack(ctx, (__u8 *)s->ev.frames + (__u64)n * sizeof(struct py_frame_rec),
+				   REFBPF_MAX_KERNEL_FRAMES * sizeof(__u64), 0);
+
+	return bytes > 0 ? (__u32)(bytes / sizeof(__u64)) : 0;
+}
+
+static __always_inline void send_sample(struct scratch *s, bool new_code)
+{
+	__u32 n = s->ev.nframes, nk = s->ev.nkernel;
+
+	if (n > REFBPF_MAX_FRAMES)
+		n = REFBPF_MAX_FRAMES;
+	if (nk > REFBPF_MAX_KERNEL_FRAMES)
+		nk = REFBPF_MAX_KERNEL_FRAMES;
+	__u64 size = offsetof(struct sample_event, frames) +
+		     (__u64)n * sizeof(struct py_frame_rec) + (__u64)nk * sizeof(__u64);
+
+	/* the clamps above make this always false: keep clang from dropping
+	 * the bound the verifier needs */
+	barrier_var(size);
+	if (size > sizeof(struct sample_event) + REFBPF_MAX_KERNEL_FRAMES * sizeof(__u64))
+		return;
+	/* Waking userspace per sample costs more than the sample itself:
+	 * it polls on a timer, and is woken only for new code objects or
+	 * when the buffer fills. */
+	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 wakeup = new_code || pending > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP :
+								   BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&events, &s->ev, size, wakeup))
+		count_error(UNWIND_RINGBUF_FULL);
+}
+
+/*
+ * Walk the current thread's Python stack and send it as `type`: a
+ * cpu-clock sample (EVENT_SAMPLE), or the stack a thread leaves the CPU
+ * in (EVENT_OFF_CPU, sent even without a stack, so userspace knows the
+ * thread is off CPU from then on).
+ */
+static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	__u32 tid = (__u32)pid_tgid;
 	const struct py_layout *l = bpf_map_lookup_elem(&targets, &tgid);
+	bool sample = type == EVENT_SAMPLE;
 
 	if (!l)
 		return 0;
-
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
-	__u32 err = UNWIND_NO_TSTATE;
-	__u64 top = 0;
-	__u64 tstate = find_tstate(l, tid, fsbase, &top, &err);
-
-	if (!tstate) {
-		count_error(err);
-		return 0;
-	}
 
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
 
 	if (!s)
 		return 0;
+	s->ev.type = type;
+	s->ev.pid = tgid;
+	s->ev.tid = tid;
+	s->ev.cpu = cpu;
+	s->ev.time_ns = bpf_ktime_get_ns();
+	s->ev.tstate = 0;
+	s->ev.flags = flags;
+	s->ev.nframes = 0;
+	s->ev.nkernel = 0;
+	s->ev.gil = GIL_UNKNOWN;
+	if (flags & SAMPLE_THREAD_EXIT) {
+		send_sample(s, false);
+		return 0;
+	}
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u32 err = UNWIND_NO_TSTATE;
+	__u64 top = 0;
+	__u64 tstate = find_tstate(l, tid, fsbase, &top, &err);
 
 	struct frame_walk w = {
 		.l = l,
@@ -289,46 +402,77 @@ static __always_inline int sample_thread(void)
 		.pid_salt = (__u64)tgid << 40,
 	};
 
-	if (!w.frame) {
-		count_error(UNWIND_NO_FRAME);
-		return 0;
-	}
-	bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, &w, 0);
+	if (tstate && w.frame)
+		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, &w, 0);
+	else if (tstate)
+		err = UNWIND_NO_FRAME;
+	if (tstate && w.frame && w.n == 0)
+		err = (w.flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME;
 	if (w.n == 0) {
-		count_error((w.flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME);
-		return 0;
+		if (sample) {
+			count_error(err);
+			return 0;
+		}
+	} else {
+		s->ev.tstate = tstate;
+		s->ev.flags |= w.flags;
+		s->ev.nframes = w.n;
+		if (want_gil)
+			s->ev.gil = gil_state(l, tstate, task);
+		if (want_kernel)
+			s->ev.nkernel = add_kernel_stack(ctx, s, w.n);
 	}
-
-	s->ev.type = EVENT_SAMPLE;
-	s->ev.pid = tgid;
-	s->ev.tid = tid;
-	s->ev.cpu = cpu;
-	s->ev.time_ns = bpf_ktime_get_ns();
-	s->ev.tstate = tstate;
-	s->ev.flags = w.flags;
-	s->ev.nframes = w.n;
-
-	__u64 size = offsetof(struct sample_event, frames) +
-		     (__u64)(w.n & (2 * REFBPF_MAX_FRAMES - 1)) * sizeof(struct py_frame_rec);
-
-	if (size > sizeof(struct sample_event))
-		size = sizeof(struct sample_event);
-	/* Waking userspace per sample costs more than the sample itself:
-	 * it polls on a timer, and is woken only for new code objects or
-	 * when the buffer fills. */
-	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 wakeup = w.new_code || pending > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP :
-									 BPF_RB_NO_WAKEUP;
-
-	if (bpf_ringbuf_output(&events, &s->ev, size, wakeup))
-		count_error(UNWIND_RINGBUF_FULL);
+	send_sample(s, w.new_code);
 	return 0;
 }
 
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	return sample_thread();
+	return sample_thread(ctx, EVENT_SAMPLE, 0);
+}
+
+/* ---- off-CPU time (--mode wall) ---- */
+
+#define TASK_DEAD_STATE 0x80	/* TASK_DEAD in prev_state */
+
+/*
+ * Every context switch on the host. The thread leaving is `current`, so
+ * its memory is readable: its stack is walked as a sample's is. The one
+ * coming back only reports the time. Loaded only in wall mode.
+ */
+SEC("raw_tp/sched_switch")
+int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *prev = (struct task_struct *)ctx->args[1];
+	struct task_struct *next = (struct task_struct *)ctx->args[2];
+	__u32 prev_state = (__u32)ctx->args[3];
+	__u32 ptgid = BPF_CORE_READ(prev, tgid);
+	__u32 ntgid = BPF_CORE_READ(next, tgid);
+
+	bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
+
+	if (bpf_map_lookup_elem(&targets, &ptgid))
+		sample_thread(ctx, EVENT_OFF_CPU,
+			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT :
+			      preempted			     ? SAMPLE_PREEMPTED :
+								       0);
+	if (!bpf_map_lookup_elem(&targets, &ntgid))
+		return 0;
+
+	struct on_cpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_error(UNWIND_RINGBUF_FULL);
+		return 0;
+	}
+	e->type = EVENT_ON_CPU;
+	e->pid = ntgid;
+	e->tid = BPF_CORE_READ(next, pid);
+	e->cpu = bpf_get_smp_processor_id();
+	e->time_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	return 0;
 }
 
 /* ---- process lifetime ---- */

@@ -28,6 +28,10 @@ enum py_layout_flags {
 	LAYOUT_VIA_CFRAME = 1 << 0,
 	/* frame owner byte is meaningful (3.11+). */
 	LAYOUT_HAS_OWNER = 1 << 1,
+	/* The GIL is a struct _gil_runtime_state at _PyRuntime + gil_at (3.8-3.11). */
+	LAYOUT_GIL_IN_RUNTIME = 1 << 2,
+	/* The GIL is at *(tstate->interp + gil_at): interp->ceval.gil (3.12+). */
+	LAYOUT_GIL_VIA_INTERP = 1 << 3,
 };
 
 /*
@@ -64,6 +68,14 @@ struct py_layout {
 	__u16 code_name;
 	__u16 unicode_hash;		/* Py_hash_t in a str object */
 	__u16 reserved;
+
+	/* --gil (flags say where the GIL is; none: the build has no GIL) */
+	__u16 tstate_interp;		/* PyThreadState.interp */
+	__u16 gil_at;			/* see LAYOUT_GIL_IN_RUNTIME / LAYOUT_GIL_VIA_INTERP */
+	__u16 gil_locked;		/* int, inside struct _gil_runtime_state */
+	__u16 gil_holder;		/* last_holder: a PyThreadState pointer */
+	__u16 gil_size;			/* sizeof(struct _gil_runtime_state): its futexes lie inside */
+	__u16 reserved2[3];
 };
 
 /* Per-frame record: enough to find and validate the code object later. */
@@ -80,6 +92,8 @@ struct py_frame_rec {
 enum sample_flags {
 	SAMPLE_TRUNCATED = 1 << 0,	/* more frames than REFBPF_MAX_FRAMES */
 	SAMPLE_READ_ERROR = 1 << 1,	/* the walk stopped early on a fault */
+	SAMPLE_THREAD_EXIT = 1 << 2,	/* EVENT_OFF_CPU: the thread's last switch, it is dead */
+	SAMPLE_PREEMPTED = 1 << 3,	/* EVENT_OFF_CPU: still runnable, waiting for a CPU */
 };
 
 enum event_type {
@@ -87,6 +101,21 @@ enum event_type {
 	EVENT_EXIT = 2,		/* a target's thread group is gone */
 	EVENT_EXEC = 3,		/* a target exec'd: its layout no longer applies */
 	EVENT_FORK = 4,		/* a watched process forked a new process */
+	/* --mode wall: a target thread left the CPU (struct sample_event,
+	 * time_ns = when; nframes 0 when its stack could not be walked) */
+	EVENT_OFF_CPU = 5,
+	EVENT_ON_CPU = 6,	/* ... and came back (struct on_cpu_event) */
+};
+
+/* Kernel frames per sample with --kernel (the kernel's own limit is 127). */
+#define REFBPF_MAX_KERNEL_FRAMES 64
+
+/* The sampled thread and the GIL (--gil). */
+enum gil_state {
+	GIL_UNKNOWN = 0,	/* not asked, or not readable */
+	GIL_HELD = 1,
+	GIL_NOT_HELD = 2,	/* running without it (C code that released it) */
+	GIL_WAIT = 3,		/* blocked on one of the GIL's futexes: waiting to take it */
 };
 
 /* Per-process flags in the `watched` map. */
@@ -103,8 +132,19 @@ struct sample_event {
 	__u64 tstate;
 	__u32 flags;		/* enum sample_flags */
 	__u32 nframes;
-	/* innermost frame first */
+	__u32 nkernel;		/* --kernel: kernel return addresses after frames[nframes] */
+	__u32 gil;		/* --gil: enum gil_state */
+	/* innermost frame first; then nkernel __u64 kernel addresses, innermost first */
 	struct py_frame_rec frames[REFBPF_MAX_FRAMES];
+};
+
+/* EVENT_ON_CPU: the off-CPU time of a thread ends at time_ns. */
+struct on_cpu_event {
+	__u32 type;
+	__u32 pid;
+	__u32 tid;
+	__u32 cpu;
+	__u64 time_ns;
 };
 
 struct process_event {

@@ -50,6 +50,16 @@ def test_layout_matches_dwarf(python):
         rc, ours, err = dump("--debug-offsets", elf)
         source = "_Py_DebugOffsets"
     assert rc == 0, err
+    # --gil reads the GIL through these: every GIL build must describe it
+    gil_keys = [k for k in dwarf if k.startswith("gil_") or k == "tstate_interp"]
+    assert gil_keys and "gil_where" in ours, "layout_dump prints no GIL fields"
+    if label.endswith("t"):
+        # free-threaded: no GIL to profile; our layout must say so
+        assert ours["gil_where"] == "0", ours
+        for k in gil_keys:
+            dwarf.pop(k)
+    else:
+        assert dwarf["gil_where"] in ("1", "2") and int(dwarf["gil_size"]) > 0, dwarf
     wrong = {k: (ours.get(k), dwarf[k]) for k in dwarf if ours.get(k) != dwarf[k]}
     assert not wrong, "%s disagrees with DWARF of %s: {field: (ours, dwarf)} %r" % (
         source, elf, wrong)

@@ -49,7 +49,7 @@ def test_report_renders_a_raw_file_without_root(tmp_path, refbpf_bin):
     r = report(refbpf_bin, raw, "-o", prof, "--folded", tmp_path / "out.folded")
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "2.50 s at 100 Hz; 105 samples, 2 threads" in out, out
+    assert "2.50 s at 100 Hz, cpu mode; 105 samples, 2 threads" in out, out
     assert "Samples lost: 3" in out, out
     assert "PID 100 (PID 7 in its namespace)  Python 3.12.1  python /srv/app.py  105 samples" in out
     assert "PID 200  not profiled: not a Python process  /bin/sh" in out, out

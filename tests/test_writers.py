@@ -590,7 +590,7 @@ def test_report_header(tmp_path):
     s.meta.update(duration=2.5, lost=3, err0=1, err1=2, err2=4, err3=5, err4=6)
     lines = report(tmp_path, s).splitlines()
     assert lines[0] == ("refbpf: PID 100 (Python 3.12.1), PID 200 (Python 3.11.7), "
-                        "PID 300 (not profiled); 2.50 s at 100 Hz; 22 samples, 4 threads")
+                        "PID 300 (not profiled); 2.50 s at 100 Hz, cpu mode; 22 samples, 4 threads")
     assert lines[1] == ("Samples lost: 3; not unwound: 18 (no thread state: 1, "
                         "no Python frame: 2, read fault: 4, ring buffer full: 5, "
                         "thread-state walk limit: 6); truncated stacks: 4")

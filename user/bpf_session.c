@@ -22,6 +22,7 @@ struct bpf_session {
 	int ncpus;
 	int nattached;
 	struct bpf_link *exit_link, *exec_link, *fork_link;
+	struct bpf_link *switch_link;	/* wall mode */
 };
 
 static int open_cpu_clock(int cpu, unsigned int rate_hz)
@@ -92,8 +93,10 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen)
+		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
+		     const struct bpf_features *features)
 {
+	static const struct bpf_features none;
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	struct bpf_session *s = calloc(1, sizeof(*s));
 	int err = 0;
@@ -109,7 +112,14 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		snprintf(why, whylen, "cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
+	if (!features)
+		features = &none;
 	s->skel->rodata->watch_all = watch_all;
+	s->skel->rodata->want_kernel = features->kernel;
+	s->skel->rodata->want_gil = features->gil;
+	/* A program on every context switch of the host costs even when it
+	 * returns at once: not loaded unless asked for. */
+	bpf_program__set_autoload(s->skel->progs.on_sched_switch, features->off_cpu);
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err)
 		err = profiler_bpf__load(s->skel);
@@ -132,6 +142,15 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		snprintf(why, whylen, "cannot attach the process lifetime tracepoints: %s",
 			 strerror(-err));
 		goto cleanup;
+	}
+	if (features->off_cpu) {
+		s->switch_link = bpf_program__attach(s->skel->progs.on_sched_switch);
+		if (!s->switch_link) {
+			err = -errno;
+			snprintf(why, whylen, "cannot attach to the sched_switch tracepoint: %s",
+				 strerror(-err));
+			goto cleanup;
+		}
 	}
 	err = attach_sampler(s, rate_hz, why, whylen);
 	if (err)
@@ -158,6 +177,7 @@ void bpf_session_close(struct bpf_session *s)
 	bpf_link__destroy(s->exit_link);
 	bpf_link__destroy(s->exec_link);
 	bpf_link__destroy(s->fork_link);
+	bpf_link__destroy(s->switch_link);
 	ring_buffer__free(s->rb);
 	profiler_bpf__destroy(s->skel);
 	free(s);

@@ -17,6 +17,13 @@ struct bpf_session;
 /* Called for every ring buffer record (sample or process event). */
 typedef int (*bpf_event_fn)(void *ctx, void *data, size_t size);
 
+/* What the BPF side records beyond Python stacks. */
+struct bpf_features {
+	bool kernel;		/* --kernel: kernel stacks in samples */
+	bool gil;		/* --gil: the GIL state of each sample */
+	bool off_cpu;		/* --mode wall: switch-out stacks and switch-in times */
+};
+
 /*
  * Load the program and attach it to a cpu-clock event at `rate_hz` on every
  * online CPU and to the process lifetime tracepoints. `btf_path` (NULL: the
@@ -25,7 +32,8 @@ typedef int (*bpf_event_fn)(void *ctx, void *data, size_t size);
  * -errno and writes a one-line reason into `why`.
  */
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen);
+		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
+		     const struct bpf_features *features);
 void bpf_session_close(struct bpf_session *s);
 
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout);

@@ -278,6 +278,8 @@ struct callgraph *callgraph_build(const struct profile *p)
 	/* the root is on every stack, even when there are none */
 	cg->funcs[0].cum = cg->total;
 	index_callers(cg);
+	cg->func_of = b.func_of;
+	b.func_of = NULL;
 	ret = cg;
 	cg = NULL;
 cleanup:
@@ -296,5 +298,6 @@ void callgraph_free(struct callgraph *cg)
 		return;
 	free(cg->funcs);
 	free(cg->edges);
+	free(cg->func_of);
 	free(cg);
 }

@@ -52,7 +52,10 @@ struct callgraph {
 	size_t nedges;
 	uint64_t total;		/* every sample: the root's cum */
 	uint64_t truncated;	/* samples of truncated stacks */
+	uint32_t *func_of;	/* profile function -> cg function; CG_NONE if unsampled */
 };
+
+#define CG_NONE UINT32_MAX
 
 /* NULL on ENOMEM. The callgraph borrows strings: free it before the profile. */
 struct callgraph *callgraph_build(const struct profile *p);

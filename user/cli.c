@@ -28,6 +28,9 @@ enum long_only_option {
 	OPT_FLAMEGRAPH,
 	OPT_ICICLE,
 	OPT_HTML,
+	OPT_KERNEL,
+	OPT_MODE,
+	OPT_GIL,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +54,9 @@ static const struct option long_options[] = {
 	{ "children", no_argument, NULL, 'C' },
 	{ "all", no_argument, NULL, 'a' },
 	{ "threads", no_argument, NULL, OPT_THREADS },
+	{ "kernel", no_argument, NULL, OPT_KERNEL },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "gil", no_argument, NULL, OPT_GIL },
 	{ "merge-processes", no_argument, NULL, OPT_MERGE_PROCESSES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -74,6 +80,13 @@ void cli_usage(FILE *out)
 	      "                         or comma-separated, e.g. -p $(pgrep -f server)\n"
 	      "  -F, --rate HZ          samples per second per CPU (default 100)\n"
 	      "  -d, --duration SECS    stop after SECS seconds (default: Ctrl-C)\n"
+	      "      --mode cpu|wall    cpu (default): on-CPU time, sampled; wall: also\n"
+	      "                         each thread's off-CPU time (I/O, sleep, locks),\n"
+	      "                         exact, from the scheduler, as an <off-CPU> leaf\n"
+	      "                         (<preempted>: runnable, waiting for a CPU)\n"
+	      "      --kernel           kernel frames on top of the Python stack\n"
+	      "      --gil              whether each sample held the GIL; with --mode wall\n"
+	      "                         also the time spent waiting for it (<GIL wait>)\n"
 	      "  -s, --sort KEY         cumulative (default), tottime, samples, ncalls,\n"
 	      "                         name, filename\n"
 	      "  -n, --limit N          print at most N rows\n"
@@ -296,6 +309,22 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_THREADS:
 			o->per_thread = true;
 			break;
+		case OPT_KERNEL:
+			o->kernel = true;
+			recording_only = "--kernel";
+			break;
+		case OPT_GIL:
+			o->gil = true;
+			recording_only = "--gil";
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "wall")) {
+				fprintf(stderr, "refbpf: unknown mode '%s' (cpu or wall)\n", optarg);
+				return -EINVAL;
+			}
+			o->wall = !strcmp(optarg, "wall");
+			recording_only = "--mode";
+			break;
 		case OPT_MERGE_PROCESSES:
 			o->merge_processes = true;
 			break;
@@ -345,7 +374,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		return -EINVAL;
 	}
 	if (o->dump && (o->all || o->children || o->every_s || o->duration_s > 0 ||
-			files || o->per_thread)) {
+			files || o->per_thread || o->kernel || o->gil || o->wall)) {
 		fputs("refbpf: dump takes --pid PID [PID...] and --json only\n", stderr);
 		return -EINVAL;
 	}

@@ -32,6 +32,9 @@ struct cli_options {
 	bool children;			/* -C: follow descendants */
 	bool all;			/* --all: every Python process, present and future */
 	bool per_thread;		/* --threads: a root per thread */
+	bool kernel;			/* --kernel: kernel frames on top */
+	bool gil;			/* --gil: GIL held / waited for */
+	bool wall;			/* --mode wall: off-CPU time too */
 	bool merge_processes;		/* --merge-processes: no root per process */
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
 	bool help, version;

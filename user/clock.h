@@ -13,4 +13,13 @@ static inline double monotonic_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The same in nanoseconds: the clock bpf_ktime_get_ns() reads. */
+static inline unsigned long long monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
 #endif /* REFBPF_CLOCK_H */

@@ -24,6 +24,11 @@ struct debug_offsets_map {
 	uint16_t unicode_state, unicode_length, unicode_ascii_size;
 	uint16_t unicode_compact_size;		/* 0: not described (ASCII size + 16) */
 	uint64_t code_tag_mask;			/* f_executable is a tagged _PyStackRef */
+	/* The GIL: interp->ceval.gil points to it; the offsets of locked
+	 * and last_holder are given inside the interpreter's own _gil. */
+	uint16_t interp_ceval_gil, interp_gil_state, interp_gil_locked, interp_gil_holder;
+	uint16_t tstate_interp;
+	uint16_t gil_size;			/* not described: sizeof(struct _gil_runtime_state) */
 };
 
 static const struct debug_offsets_map maps[] = {
@@ -40,6 +45,8 @@ static const struct debug_offsets_map maps[] = {
 		.pyobject_ob_type = 360,
 		.bytes_ob_size = 520, .bytes_ob_sval = 528,
 		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
+		.interp_ceval_gil = 112, .interp_gil_state = 120, .interp_gil_locked = 136,
+		.interp_gil_holder = 144, .tstate_interp = 176, .gil_size = 208,
 	},
 	{
 		/* 3.14: checked against the DWARF of Debian's 3.14.10. */
@@ -55,6 +62,8 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 600, .bytes_ob_sval = 608,
 		.unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
 		.code_tag_mask = 7,
+		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
+		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
 	},
 	{
 		/* 3.15: checked against the DWARF of Debian's 3.15.2. */
@@ -71,6 +80,8 @@ static const struct debug_offsets_map maps[] = {
 		.unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
 		.unicode_compact_size = 744,
 		.code_tag_mask = 7,
+		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
+		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
 	},
 };
 
@@ -160,6 +171,22 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	err |= get_offset(buf, m->unicode_ascii_size, &c->unicode_ascii_size, 128);
 	if (err)
 		return -EINVAL;
+	if (!*free_threaded) {
+		uint16_t state = 0, locked = 0, holder = 0;
+
+		err |= get_offset(buf, m->interp_ceval_gil, &w->gil_at, 1 << 16);
+		err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
+		err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
+		err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
+		err |= get_offset(buf, m->tstate_interp, &w->tstate_interp, 1 << 16);
+		if (err || locked < state || holder < state || locked - state + 4 > m->gil_size ||
+		    holder - state + 8 > m->gil_size)
+			return -EINVAL;
+		w->gil_locked = locked - state;
+		w->gil_holder = holder - state;
+		w->gil_size = m->gil_size;
+		w->flags |= LAYOUT_GIL_VIA_INTERP;
+	}
 	/* Not described: the str hash follows length, and a compact
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */
 	w->unicode_hash = c->unicode_length + 8;

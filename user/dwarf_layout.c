@@ -53,6 +53,7 @@ enum dl_type_id {
 	DL_BYTES,
 	DL_ASCII,
 	DL_COMPACT,
+	DL_GIL,
 	DL_NR_TYPES,
 };
 
@@ -120,12 +121,26 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	struct dl_type *t;
 	int err = 0;
 
+	/* The GIL: in _PyRuntime up to 3.11, then each interpreter points
+	 * to the one it uses. */
+	bool gil_in_runtime = minor <= 11;
+
 	t = dl_want(p, DL_RUNTIME, "pyruntimestate", "_PyRuntimeState");
 	err |= dl_add(t, "interpreters.head", &w->runtime_interpreters_head, DL_PTR);
+	if (gil_in_runtime)
+		err |= dl_add(t, "ceval.gil", &w->gil_at, 0);
 	t = dl_want(p, DL_INTERP, "_is", "PyInterpreterState");
 	err |= dl_add(t, "next", &w->interp_next, DL_PTR);
 	err |= dl_add(t, fo ? "tstate_head" : "threads.head", &w->interp_threads_head, DL_PTR);
+	if (!gil_in_runtime)
+		err |= dl_add(t, "ceval.gil", &w->gil_at, DL_PTR);
+	t = dl_want(p, DL_GIL, "_gil_runtime_state", NULL);
+	err |= dl_add(t, "locked", &w->gil_locked, 4);
+	err |= dl_add(t, "last_holder", &w->gil_holder, DL_PTR);
+	err |= dl_add(t, NULL, &w->gil_size, 0);
 	t = dl_want(p, DL_TSTATE, "_ts", "PyThreadState");
+	if (!gil_in_runtime)
+		err |= dl_add(t, "interp", &w->tstate_interp, DL_PTR);
 	err |= dl_add(t, "next", &w->tstate_next, DL_PTR);
 	err |= dl_add(t, "thread_id", &w->tstate_thread_id, 8);
 	err |= dl_add(t, fo ? "frame" : cf ? "cframe" : "current_frame", &w->tstate_frame, DL_PTR);
@@ -620,6 +635,7 @@ static void dl_finish(struct py_version_layout *l, int major, int minor)
 	w->flags = fo ? 0 : LAYOUT_HAS_OWNER;
 	if (minor == 11 || minor == 12)
 		w->flags |= LAYOUT_VIA_CFRAME;
+	w->flags |= minor <= 11 ? LAYOUT_GIL_IN_RUNTIME : LAYOUT_GIL_VIA_INTERP;
 	/* FRAME_OWNED_BY_CSTACK (3.11-3.13), FRAME_OWNED_BY_INTERPRETER (3.14) */
 	w->frame_owner_skip = fo ? 0 : 3;
 	w->code_firstlineno = l->code.firstlineno;

@@ -79,7 +79,13 @@ static int cmp_kids(const void *a, const void *b)
 /* Synthetic functions live in cProfile's "~" file, as the call graph's. */
 static enum flame_kind func_kind(const struct profile *p, uint32_t func)
 {
-	if (func == FLAME_ROOT || func == FLAME_TRUNCATED || !strcmp(p->funcs[func].filename, "~"))
+	if (func == FLAME_ROOT || func == FLAME_TRUNCATED)
+		return FLAME_SYNTHETIC;
+	/* --kernel frames: "<kernel SYMBOL>" in the "~" file */
+	if (!strcmp(p->funcs[func].filename, "~") &&
+	    !strncmp(p->funcs[func].name, PROFILE_KERNEL_PREFIX, strlen(PROFILE_KERNEL_PREFIX)))
+		return FLAME_KERNEL;
+	if (!strcmp(p->funcs[func].filename, "~"))
 		return FLAME_SYNTHETIC;
 	return FLAME_PYTHON;
 }

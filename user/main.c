@@ -275,6 +275,7 @@ int main(int argc, char **argv)
 		.children = o.children,
 		.all = o.all,
 		.verbose = o.verbose,
+		.features = { .kernel = o.kernel, .gil = o.gil, .off_cpu = o.wall },
 		.stop = &stop_requested,
 		.t0 = t0,
 		.every_s = o.every_s,

@@ -55,7 +55,7 @@ enum {
 
 /* Strings every file uses; "" must be index 0, and sorts first. */
 static const char *const fixed_strings[] = {
-	"", "samples", "count", "cpu", "nanoseconds", "pid", "tid", "thread_name",
+	"", "samples", "count", "nanoseconds", "pid", "tid", "thread_name",
 	CG_TRUNCATED_NAME, CG_SYNTH_FILENAME,
 };
 
@@ -231,6 +231,12 @@ static char *target_comment(const struct ptarget *t)
 	return n < 0 ? NULL : s;
 }
 
+/* What the values measure: wall mode includes time off the CPU. */
+static const char *time_type(const struct profile *p)
+{
+	return p->mode == PROFILE_MODE_WALL ? "wall" : "cpu";
+}
+
 static int collect_strings(struct ctx *c)
 {
 	const struct profile *p = c->p;
@@ -239,6 +245,8 @@ static int collect_strings(struct ctx *c)
 
 	for (size_t i = 0; !err && i < sizeof(fixed_strings) / sizeof(fixed_strings[0]); i++)
 		err = str_add(t, fixed_strings[i]);
+	if (!err)
+		err = str_add(t, time_type(p));
 	for (size_t i = 0; !err && i < c->nlocs; i++) {
 		const struct pfunc *f;
 
@@ -368,7 +376,7 @@ static void encode_tables(struct ctx *c, struct pb_buf *b)
 	struct pb_buf sub = { 0 }, line = { 0 };
 
 	value_type(c, b, &sub, PROFILE_SAMPLE_TYPE, "samples", "count");
-	value_type(c, b, &sub, PROFILE_SAMPLE_TYPE, "cpu", "nanoseconds");
+	value_type(c, b, &sub, PROFILE_SAMPLE_TYPE, time_type(c->p), "nanoseconds");
 	/* One mapping, marked symbolized: pprof then looks for no binary. */
 	pb_reset(&sub);
 	pb_varint(&sub, MAPPING_ID, 1);
@@ -403,7 +411,7 @@ static void encode_header(struct ctx *c, struct pb_buf *b)
 
 	if (ns >= 1 && ns < 9e18)
 		pb_varint(b, PROFILE_DURATION_NANOS, (uint64_t)ns);
-	value_type(c, b, &sub, PROFILE_PERIOD_TYPE, "cpu", "nanoseconds");
+	value_type(c, b, &sub, PROFILE_PERIOD_TYPE, time_type(p), "nanoseconds");
 	pb_varint(b, PROFILE_PERIOD, c->period_ns);
 	for (size_t i = 0; i < p->ntargets; i++)
 		pb_varint(b, PROFILE_COMMENT, str_index(&c->st, c->comments[i]));

@@ -61,6 +61,22 @@ struct pthread {
 	char name[16];
 };
 
+/* What a sample stands for. */
+enum profile_mode {
+	PROFILE_MODE_CPU = 0,	/* on-CPU time only (cpu-clock samples) */
+	PROFILE_MODE_WALL,	/* plus every target thread's off-CPU time, from sched_switch */
+};
+
+/*
+ * Synthetic leaves (cProfile's '~' file, first line 0), after a stack's
+ * Python frames and before its kernel frames. */
+#define PROFILE_OFF_CPU_NAME "<off-CPU>"	/* wall mode: blocked (I/O, sleep, a lock) */
+#define PROFILE_PREEMPTED_NAME "<preempted>"	/* wall mode: runnable, waiting for a CPU */
+#define PROFILE_GIL_WAIT_NAME "<GIL wait>"	/* --gil: waiting to take the GIL */
+#define PROFILE_NO_GIL_NAME "<no GIL>"		/* --gil: on CPU without the GIL */
+/* Kernel frames are named "<kernel SYMBOL>". */
+#define PROFILE_KERNEL_PREFIX "<kernel "
+
 struct profile {
 	struct pfunc *funcs;
 	size_t nfuncs, funcs_cap;
@@ -75,6 +91,9 @@ struct profile {
 	uint64_t lost_samples;
 	double duration_s;
 	double period_s;		/* seconds one sample stands for (1 / rate) */
+	int mode;			/* enum profile_mode */
+	bool gil;			/* --gil: stacks end in GIL markers */
+	bool kernel;			/* --kernel: stacks end in kernel frames */
 	unsigned int rate_hz;
 	uint32_t nthreads;		/* distinct (pid, tid) seen */
 	struct pthread *threads;	/* nthreads entries, in order of first sample */

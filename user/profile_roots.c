@@ -67,6 +67,9 @@ static int copy_meta(struct profile *dst, const struct profile *src)
 	dst->duration_s = src->duration_s;
 	dst->period_s = src->period_s;
 	dst->rate_hz = src->rate_hz;
+	dst->mode = src->mode;
+	dst->gil = src->gil;
+	dst->kernel = src->kernel;
 	return 0;
 }
 

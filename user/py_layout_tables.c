@@ -8,6 +8,9 @@
 #include "py_layout.h"
 
 #define UNICODE_HASH 24
+/* struct _gil_runtime_state: last_holder, locked and its size (its
+ * condition variables and mutexes are inside) are the same in 3.8-3.12. */
+#define GIL_STATE_38_312 .gil_holder = 8, .gil_locked = 16, .gil_size = 208
 
 /* PyObject / PyVarObject / bytes / str fields that 3.8-3.11 share. */
 #define CODE_COMMON_38_311                                                   \
@@ -19,12 +22,14 @@ static const struct py_version_layout layouts[] = {
 		.version_hex = 0x03080000,
 		.walk = {
 			.frame_model = FRAME_MODEL_FRAME_OBJECT,
+			.flags = LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 32,
 			.interp_next = 0, .interp_threads_head = 8,
 			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
 			.frame_code = 32, .frame_previous = 24, .frame_instr = 104,
 			.code_firstlineno = 40, .code_name = 112,
 			.unicode_hash = UNICODE_HASH,
+			.gil_at = 1152, GIL_STATE_38_312,
 		},
 		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
 			  .firstlineno = 40, .linetable = 120 },
@@ -35,12 +40,14 @@ static const struct py_version_layout layouts[] = {
 		.version_hex = 0x03090000,
 		.walk = {
 			.frame_model = FRAME_MODEL_FRAME_OBJECT,
+			.flags = LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 32,
 			.interp_next = 0, .interp_threads_head = 8,
 			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
 			.frame_code = 32, .frame_previous = 24, .frame_instr = 104,
 			.code_firstlineno = 40, .code_name = 112,
 			.unicode_hash = UNICODE_HASH,
+			.gil_at = 352, GIL_STATE_38_312,
 		},
 		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
 			  .firstlineno = 40, .linetable = 120 },
@@ -51,12 +58,14 @@ static const struct py_version_layout layouts[] = {
 		.version_hex = 0x030a0000,
 		.walk = {
 			.frame_model = FRAME_MODEL_FRAME_OBJECT,
+			.flags = LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 32,
 			.interp_next = 0, .interp_threads_head = 8,
 			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
 			.frame_code = 32, .frame_previous = 24, .frame_instr = 96,
 			.code_firstlineno = 40, .code_name = 112,
 			.unicode_hash = UNICODE_HASH,
+			.gil_at = 352, GIL_STATE_38_312,
 		},
 		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
 			  .firstlineno = 40, .linetable = 120 },
@@ -67,7 +76,7 @@ static const struct py_version_layout layouts[] = {
 		.version_hex = 0x030b0000,
 		.walk = {
 			.frame_model = FRAME_MODEL_INTERPRETER_FRAME,
-			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER,
+			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 40,
 			.interp_next = 0, .interp_threads_head = 16,
 			.tstate_next = 8, .tstate_thread_id = 152, .tstate_frame = 56,
@@ -76,6 +85,7 @@ static const struct py_version_layout layouts[] = {
 			.frame_owner = 69, .frame_owner_skip = 3,
 			.code_firstlineno = 72, .code_name = 120,
 			.unicode_hash = UNICODE_HASH,
+			.gil_at = 360, GIL_STATE_38_312,
 		},
 		.code = { CODE_COMMON_38_311, .filename = 112, .name = 120,
 			  .qualname = 128, .firstlineno = 72, .linetable = 136,
@@ -87,7 +97,7 @@ static const struct py_version_layout layouts[] = {
 		.version_hex = 0x030c0000,
 		.walk = {
 			.frame_model = FRAME_MODEL_INTERPRETER_FRAME,
-			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER,
+			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_GIL_VIA_INTERP,
 			.runtime_interpreters_head = 40,
 			.interp_next = 0, .interp_threads_head = 72,
 			.tstate_next = 8, .tstate_thread_id = 136, .tstate_frame = 56,
@@ -96,6 +106,7 @@ static const struct py_version_layout layouts[] = {
 			.frame_owner = 70, .frame_owner_skip = 3,
 			.code_firstlineno = 68, .code_name = 120,
 			.unicode_hash = UNICODE_HASH,
+			.gil_at = 384, .tstate_interp = 16, GIL_STATE_38_312,
 		},
 		.code = { .ob_type = 8, .bytes_size = 16, .bytes_sval = 32,
 			  .unicode_length = 16, .unicode_state = 32,

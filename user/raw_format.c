@@ -56,6 +56,13 @@ static void write_body(FILE *f, const struct profile *p)
 	fprintf(f, "%s\n", RAW_MAGIC);
 	fprintf(f, "meta rate_hz=%u period_s=%.17g duration_s=%.17g lost=%" PRIu64, p->rate_hz,
 		p->period_s, p->duration_s, p->lost_samples);
+	/* only when set: raw files of plain cpu recordings stay as they were */
+	if (p->mode == PROFILE_MODE_WALL)
+		fputs(" mode=wall", f);
+	if (p->gil)
+		fputs(" gil=1", f);
+	if (p->kernel)
+		fputs(" kernel=1", f);
 	for (int i = 0; i < 8; i++)
 		fprintf(f, " err%d=%" PRIu64, i, p->unwind_errors[i]);
 	fputc('\n', f);
@@ -246,6 +253,14 @@ static int read_meta(struct raw_reader *r, char *rest)
 			if (parse_u64(val, 1000000, &v))
 				return fail(r, "bad rate_hz");
 			r->p->rate_hz = (unsigned int)v;
+		} else if (!strcmp(key, "mode")) {
+			if (strcmp(val, "wall") && strcmp(val, "cpu"))
+				return fail(r, "bad mode");
+			r->p->mode = !strcmp(val, "wall") ? PROFILE_MODE_WALL : PROFILE_MODE_CPU;
+		} else if (!strcmp(key, "gil") || !strcmp(key, "kernel")) {
+			if (parse_u64(val, 1, &v))
+				return fail(r, "bad %s", key);
+			*(!strcmp(key, "gil") ? &r->p->gil : &r->p->kernel) = v == 1;
 		} else if (!strcmp(key, "lost")) {
 			if (parse_u64(val, UINT64_MAX, &r->p->lost_samples))
 				return fail(r, "bad lost");

@@ -11,6 +11,7 @@
  *
  *   refbpf-raw 1
  *   meta KEY=VALUE ...            rate_hz period_s duration_s lost err0..err7
+ *                                 [mode=wall] [gil=1] [kernel=1]
  *   func ID FIRSTLINENO FILENAME NAME QUALNAME     (ID 0, 1, 2, ... in order)
  *   stack PID TID FLAGS COUNT FUNC:LINE[,FUNC:LINE...]    root first
  *   thread PID TID NAME

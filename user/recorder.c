@@ -19,8 +19,12 @@
 #include "bpf_session.h"
 #include "proc.h"
 #include "interp_files.h"
+#include "kernel_symbols.h"
+#include "off_cpu.h"
 #include "py_process.h"
+#include "stack_reader.h"
 #include "symbolizer.h"
+#include "thread_list.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
  * late, at worst, sampling starts after its interpreter is ready. A
@@ -75,7 +79,10 @@ struct recorder {
 	size_t ignored;
 	struct profile *prof;
 	struct bpf_session *bpf;
-	struct pframe frames[REFBPF_MAX_FRAMES];
+	/* Python frames, a marker, kernel frames */
+	struct pframe frames[REFBPF_MAX_FRAMES + 1 + REFBPF_MAX_KERNEL_FRAMES];
+	struct kernel_symbols *ksyms;	/* --kernel */
+	struct off_cpu *off_cpu;	/* --mode wall */
 	int fatal;		/* -errno from an event callback */
 	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
 	double window_start;	/* CLOCK_MONOTONIC */
@@ -154,37 +161,196 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
 	t->state = state;
 }
 
+/* Add `count` samples of a stack; a thread's first sample names it while
+ * it still exists. */
+static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32_t flags,
+		     const struct pframe *frames, uint32_t n, uint64_t count)
+{
+	uint32_t threads = r->prof->nthreads;
+	int err = profile_add_stack(r->prof, (uint32_t)t->pid, tid, flags, frames, n, count);
+
+	if (err)
+		return err;
+	t->samples += count;
+	if (r->prof->nthreads != threads) {
+		struct pthread *th = &r->prof->threads[r->prof->nthreads - 1];
+
+		if (proc_comm(t->pid, (pid_t)tid, th->name, sizeof(th->name)))
+			snprintf(th->name, sizeof(th->name), "?");
+	}
+	return 0;
+}
+
+/* A synthetic function: a marker leaf or a kernel frame. */
+static int synthetic(struct recorder *r, const char *name, struct pframe *out)
+{
+	int64_t f = profile_intern_func(r->prof, "~", 0, name, name);
+
+	if (f < 0)
+		return -ENOMEM;
+	*out = (struct pframe){ .func = (uint32_t)f, .line = -1 };
+	return 0;
+}
+
+/* The leaf that says what the thread was doing, or NULL for none. */
+static const char *marker(const struct recorder *r, const struct sample_event *ev)
+{
+	bool gil = r->o->features.gil;
+
+	if (gil && ev->gil == GIL_WAIT)
+		return PROFILE_GIL_WAIT_NAME;
+	if (ev->type == EVENT_OFF_CPU)
+		return (ev->flags & SAMPLE_PREEMPTED) ? PROFILE_PREEMPTED_NAME : PROFILE_OFF_CPU_NAME;
+	if (gil && ev->gil == GIL_NOT_HELD)
+		return PROFILE_NO_GIL_NAME;
+	return NULL;
+}
+
+/* Kernel frames (innermost first in the event) appended outermost first.
+ * Off CPU, the frames inside __schedule are the tracepoint's own. */
+static int add_kernel_frames(struct recorder *r, const struct sample_event *ev, uint32_t *n)
+{
+	const __u64 *ips = (const __u64 *)&ev->frames[ev->nframes];
+	uint32_t nk = ev->nkernel, first = 0;
+	char name[300];
+
+	if (ev->type == EVENT_OFF_CPU)
+		for (uint32_t i = 0; i < nk; i++) {
+			const char *sym = kernel_symbols_find(r->ksyms, ips[i]);
+
+			if (sym && !strcmp(sym, "__schedule")) {
+				first = i;
+				break;
+			}
+		}
+	for (uint32_t i = nk; i-- > first;) {
+		const char *sym = kernel_symbols_find(r->ksyms, ips[i]);
+
+		snprintf(name, sizeof(name), PROFILE_KERNEL_PREFIX "%s>", sym ? sym : "?");
+		if (synthetic(r, name, &r->frames[(*n)++]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The event's stack, root first, into r->frames: Python frames, then the
+ * marker leaf, then kernel frames. Returns the frame count or -errno. */
+static int build_stack(struct recorder *r, struct rtarget *t, const struct sample_event *ev)
+{
+	uint32_t n = ev->nframes, at = 0;
+	const char *leaf;
+
+	/* BPF sends the innermost frame first; the profile stores root first. */
+	for (uint32_t i = 0; i < n; i++) {
+		int err = symbolizer_resolve(t->sym, &ev->frames[n - 1 - i], &r->frames[at++]);
+
+		if (err)
+			return err;
+	}
+	leaf = marker(r, ev);
+	if (leaf && synthetic(r, leaf, &r->frames[at++]))
+		return -ENOMEM;
+	if (ev->nkernel && add_kernel_frames(r, ev, &at))
+		return -ENOMEM;
+	return (int)at;
+}
+
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
 {
 	struct rtarget *t = find_target(r, (pid_t)ev->pid);
 	uint32_t n = ev->nframes;
 	uint32_t flags = 0;
+	int at;
 
 	if (!r->first_sample)
 		r->first_sample = monotonic_s();
-	if (!t || t->state != RT_ACTIVE || !t->sym || n == 0 || n > REFBPF_MAX_FRAMES ||
-	    size < offsetof(struct sample_event, frames) + n * sizeof(ev->frames[0]))
+	if (!t || t->state != RT_ACTIVE || !t->sym || n > REFBPF_MAX_FRAMES ||
+	    ev->nkernel > REFBPF_MAX_KERNEL_FRAMES ||
+	    size < offsetof(struct sample_event, frames) + n * sizeof(ev->frames[0]) +
+			   ev->nkernel * sizeof(__u64))
 		return 0;
-	/* BPF sends the innermost frame first; the profile stores root first. */
-	for (uint32_t i = 0; i < n; i++) {
-		int err = symbolizer_resolve(t->sym, &ev->frames[n - 1 - i], &r->frames[i]);
-
-		if (err)
-			return err;
+	if (ev->type == EVENT_OFF_CPU && !r->off_cpu)
+		return 0;
+	if (ev->type == EVENT_OFF_CPU && (ev->flags & SAMPLE_THREAD_EXIT)) {
+		off_cpu_forget_thread(r->off_cpu, ev->tid);
+		return 0;
 	}
 	if (ev->flags & SAMPLE_TRUNCATED)
 		flags |= PSTACK_TRUNCATED;
-	t->samples++;
-	uint32_t threads = r->prof->nthreads;
-	int err = profile_add_stack(r->prof, ev->pid, ev->tid, flags, r->frames, n, 1);
-
-	/* A thread's first sample: name it while it still exists. */
-	if (!err && r->prof->nthreads != threads) {
-		struct pthread *th = &r->prof->threads[r->prof->nthreads - 1];
-
-		if (proc_comm((pid_t)ev->pid, (pid_t)ev->tid, th->name, sizeof(th->name)))
-			snprintf(th->name, sizeof(th->name), "?");
+	if (n == 0) {
+		/* off CPU in a stack that could not be read: not attributed */
+		return ev->type == EVENT_OFF_CPU ?
+			       off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0) :
+			       0;
 	}
+	at = build_stack(r, t, ev);
+	if (at < 0)
+		return at;
+	if (ev->type == EVENT_OFF_CPU)
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
+				     (uint32_t)at);
+	return add_stack(r, t, ev->tid, flags, r->frames, (uint32_t)at, 1);
+}
+
+/* Off-CPU time, in periods, from off_cpu_return/flush. */
+static int add_off_cpu(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
+		       const struct pframe *frames, uint32_t nframes, uint64_t count)
+{
+	struct recorder *r = ctx;
+	struct rtarget *t = find_target(r, (pid_t)pid);
+
+	if (!t || t->state != RT_ACTIVE)
+		return 0;
+	return add_stack(r, t, tid, flags, frames, nframes, count);
+}
+
+/*
+ * Wall mode: threads already off CPU when recording starts send no
+ * switch-out. Their stacks are read from memory now and count from
+ * `start_ns`; a thread that runs instead replaces this with the stack of
+ * its first switch-out, as any thread does.
+ */
+static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns)
+{
+	struct thread_record *tasks = NULL;
+	struct thread_stack *stacks = NULL;
+	size_t ntasks = 0, nstacks = 0;
+	char why[256];
+	int err = 0;
+
+	if (thread_list_read(t->pid, &tasks, &ntasks, why, sizeof(why)) ||
+	    stack_reader_read(t->pid, &t->proc.layout.walk, &stacks, &nstacks))
+		goto cleanup;	/* not fatal: their time is counted from their first switch */
+	for (size_t i = 0; i < nstacks && !err; i++) {
+		const struct thread_stack *ts = &stacks[i];
+		struct sample_event *ev;
+		int at;
+
+		if (!ts->nframes || ts->nframes > REFBPF_MAX_FRAMES)
+			continue;
+		for (size_t j = 0; j < ntasks && !err; j++) {
+			if (tasks[j].fsbase != ts->thread_id)
+				continue;
+			ev = calloc(1, offsetof(struct sample_event, frames) +
+					       ts->nframes * sizeof(ev->frames[0]));
+			if (!ev) {
+				err = -ENOMEM;
+				break;
+			}
+			ev->type = EVENT_OFF_CPU;
+			ev->nframes = ts->nframes;
+			memcpy(ev->frames, ts->frames, ts->nframes * sizeof(ev->frames[0]));
+			at = build_stack(r, t, ev);
+			free(ev);
+			err = at < 0 ? at :
+				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid, start_ns,
+						     ts->truncated ? PSTACK_TRUNCATED : 0, r->frames,
+						     (uint32_t)at);
+		}
+	}
+cleanup:
+	free(tasks);
+	stack_reader_free(stacks, nstacks);
 	return err;
 }
 
@@ -210,6 +376,27 @@ static int start_sampling(struct recorder *r, struct rtarget *t)
 			t->proc.free_threaded ? ", free-threaded" : "", t->proc.layout_source,
 			monotonic_s());
 	return 0;
+}
+
+/* --gil needs a GIL and where it lies: a process without either is
+ * refused, with the reason in t->reason. */
+static bool refused_for_gil(struct recorder *r, struct rtarget *t)
+{
+	const struct py_layout *l = &t->proc.layout.walk;
+
+	if (!r->o->features.gil)
+		return false;
+	if (t->proc.free_threaded)
+		snprintf(t->reason, sizeof(t->reason),
+			 "free-threaded Python %s has no GIL: --gil does not apply to it",
+			 t->proc.version);
+	else if (!(l->flags & (LAYOUT_GIL_IN_RUNTIME | LAYOUT_GIL_VIA_INTERP)))
+		snprintf(t->reason, sizeof(t->reason),
+			 "Python %s: where its GIL lies is not known (layout from %s): --gil cannot be used",
+			 t->proc.version, t->proc.layout_source);
+	else
+		return false;
+	return true;
 }
 
 static void begin_discovery(struct recorder *r, struct rtarget *t)
@@ -244,7 +431,7 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 	if (status == PY_OK) {
 		py_process_free(&t->proc);
 		t->proc = p;
-		set_state(r, t, start_sampling(r, t) ? RT_FAILED : RT_ACTIVE);
+		set_state(r, t, refused_for_gil(r, t) || start_sampling(r, t) ? RT_FAILED : RT_ACTIVE);
 		return;
 	}
 	if (p.cmdline) {
@@ -325,9 +512,26 @@ static int on_event(void *ctx, void *data, size_t size)
 			return err;
 		}
 		return 0;
+	case EVENT_OFF_CPU:
+		err = on_sample(r, data, size);
+		if (err) {
+			r->fatal = err;
+			return err;
+		}
+		return 0;
+	case EVENT_ON_CPU:
+		if (size < sizeof(struct on_cpu_event) || !r->off_cpu)
+			return 0;
+		err = off_cpu_return(r->off_cpu, ((const struct on_cpu_event *)data)->tid,
+				     ((const struct on_cpu_event *)data)->time_ns);
+		if (err)
+			r->fatal = err;
+		return err;
 	case EVENT_EXIT:
 		if (size < sizeof(*pe))
 			return 0;
+		if (r->off_cpu)
+			off_cpu_forget_process(r->off_cpu, pe->pid);
 		t = find_target(r, (pid_t)pe->pid);
 		if (t && t->state != RT_FAILED)
 			set_state(r, t, RT_EXITED);
@@ -335,6 +539,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EVENT_EXEC:
 		if (size < sizeof(*pe))
 			return 0;
+		if (r->off_cpu)
+			off_cpu_forget_process(r->off_cpu, pe->pid);
 		t = find_target(r, (pid_t)pe->pid);
 		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING)) {
 			begin_discovery(r, t);
@@ -517,7 +723,9 @@ static int discover_all(struct recorder *r)
 			return -ENOMEM;
 		status = py_process_discover(t->pid, r->o->attach_wait_s, &t->proc, t->reason,
 					     sizeof(t->reason));
-		if (status == PY_OK) {
+		if (status == PY_OK && refused_for_gil(r, t)) {
+			set_state(r, t, RT_FAILED);
+		} else if (status == PY_OK) {
 			set_state(r, t, RT_ACTIVE);
 			ok++;
 		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY ||
@@ -617,6 +825,8 @@ static void recorder_free(struct recorder *r)
 	free(r->t);
 	free(r->index);
 	bpf_session_close(r->bpf);
+	kernel_symbols_free(r->ksyms);
+	off_cpu_free(r->off_cpu);
 	interp_files_clear();
 	free(r);
 }
@@ -652,6 +862,9 @@ static int close_window(struct recorder *r, double now)
 {
 	int err;
 
+	/* time off CPU so far belongs to this window */
+	if (r->off_cpu && off_cpu_flush(r->off_cpu, monotonic_ns()))
+		return -ENOMEM;
 	collect_counters(r);
 	record_targets(r);
 	r->prof->duration_s = now - r->window_start;
@@ -700,11 +913,33 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		return -ENOMEM;
 	r->o = o;
 	r->prof = prof;
+	prof->mode = o->features.off_cpu ? PROFILE_MODE_WALL : PROFILE_MODE_CPU;
+	prof->gil = o->features.gil;
+	prof->kernel = o->features.kernel;
+	if (o->features.kernel) {
+		r->ksyms = kernel_symbols_load(NULL);
+		if (!r->ksyms) {
+			fprintf(stderr, "refbpf: --kernel: cannot read /proc/kallsyms: %s\n",
+				strerror(errno));
+			err = -errno;
+			goto cleanup;
+		}
+		if (!kernel_symbols_count(r->ksyms))
+			fputs("refbpf: --kernel: /proc/kallsyms shows no addresses (it needs CAP_SYSLOG): kernel frames will be named <kernel ?>\n",
+			      stderr);
+	}
+	if (o->features.off_cpu) {
+		r->off_cpu = off_cpu_new(1000000000ull / o->rate_hz, add_off_cpu, r);
+		if (!r->off_cpu) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
 	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose >= 2, on_event, r, why,
-			       sizeof(why));
+			       sizeof(why), &o->features);
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
@@ -730,6 +965,13 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 
 	r->window_start = start;
 	r->window_wall = time(NULL);
+	for (size_t i = 0; r->off_cpu && i < r->n && !err; i++)
+		if (r->t[i]->state == RT_ACTIVE)
+			err = seed_off_cpu(r, r->t[i], (uint64_t)(start * 1e9));
+	if (err) {
+		fprintf(stderr, "refbpf: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	if (o->verbose)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
@@ -766,7 +1008,11 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	else
 		/* Samples still in the ring buffer are part of the profile. */
 		bpf_session_drain(r->bpf);
-	prof->duration_s = monotonic_s() - start;
+	now = monotonic_s();
+	prof->duration_s = now - start;
+	/* Threads still off CPU: their time up to now counts. */
+	if (r->off_cpu && o->every_s <= 0 && !r->fatal && off_cpu_flush(r->off_cpu, (uint64_t)(now * 1e9)))
+		r->fatal = -ENOMEM;
 	if (o->verbose && r->first_sample)
 		fprintf(stderr, "refbpf: first sample %.1f ms after start\n",
 			(r->first_sample - o->t0) * 1e3);

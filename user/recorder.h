@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "bpf_session.h"
 #include "profile.h"
 
 struct recorder_opts {
@@ -23,6 +24,7 @@ struct recorder_opts {
 	bool children;			/* -C: follow descendants, present and future */
 	bool all;			/* --all: every Python process, present and future */
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
+	struct bpf_features features;	/* --kernel, --gil, --mode wall */
 	volatile sig_atomic_t *stop;	/* set by signal handlers */
 	/*
 	 * --every: close a window this often (0: one window, the whole

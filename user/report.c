@@ -9,6 +9,7 @@
 
 #include "callgraph.h"
 #include "escape.h"
+#include "gil_figures.h"
 #include "refbpf.h"
 
 /* Targets named in the first header line; each has its own line below. */
@@ -119,9 +120,10 @@ static void print_targets_summary(FILE *out, const struct profile *p)
 	}
 	if (p->ntargets > HEADER_TARGETS)
 		fprintf(out, " and %zu more", p->ntargets - HEADER_TARGETS);
-	fprintf(out, "; %.2f s at %u Hz; %" PRIu64 " samples, %" PRIu32 " thread%s\n",
-		p->duration_s, p->rate_hz, p->total_samples, p->nthreads,
-		p->nthreads == 1 ? "" : "s");
+	fprintf(out, "; %.2f s at %u Hz, %s mode%s%s; %" PRIu64 " samples, %" PRIu32 " thread%s\n",
+		p->duration_s, p->rate_hz, p->mode == PROFILE_MODE_WALL ? "wall" : "cpu",
+		p->kernel ? ", kernel stacks" : "", p->gil ? ", GIL" : "", p->total_samples,
+		p->nthreads, p->nthreads == 1 ? "" : "s");
 }
 
 static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)
@@ -169,10 +171,28 @@ static void print_target(FILE *out, const struct ptarget *t)
 	fprintf(out, "  %" PRIu64 " samples%s\n", t->samples, state_note(t));
 }
 
-static void print_header(FILE *out, const struct profile *p, const struct callgraph *cg)
+static double percent(uint64_t n, uint64_t total);
+
+/* --gil: the whole recording's figures, and what they cannot show. */
+static void print_gil_summary(FILE *out, const struct profile *p, const struct gil_figures *g)
+{
+	uint64_t on_cpu = g->total.held + g->total.not_held;
+
+	fprintf(out, "GIL: held in %" PRIu64 " of %" PRIu64 " on-CPU samples (%.1f%%)", g->total.held,
+		on_cpu, percent(g->total.held, on_cpu));
+	if (p->mode == PROFILE_MODE_WALL)
+		fprintf(out, "; waiting for it: %.3f s\n", (double)g->total.wait * profile_period(p));
+	else
+		fputs("; time waiting for it is off CPU: measured with --mode wall\n", out);
+}
+
+static void print_header(FILE *out, const struct profile *p, const struct callgraph *cg,
+			 const struct gil_figures *g)
 {
 	print_targets_summary(out, p);
 	print_losses(out, p, cg->truncated);
+	if (g)
+		print_gil_summary(out, p, g);
 	for (size_t i = 0; i < p->ntargets; i++)
 		print_target(out, &p->targets[i]);
 }
@@ -183,11 +203,16 @@ static double percent(uint64_t n, uint64_t total)
 }
 
 static void print_row(FILE *out, const struct cg_func *f, uint64_t total, double period,
-		      int width)
+		      int width, const struct gil_figure *g)
 {
 	fprintf(out, "%*" PRIu64 " %6.1f%% %*" PRIu64 " %6.1f%% %9.3f %9.3f  ", width, f->self,
 		percent(f->self, total), width, f->cum, percent(f->cum, total),
 		(double)f->self * period, (double)f->cum * period);
+	if (g && g->held + g->not_held)
+		fprintf(out, "%6.1f%% %9.3f  ", percent(g->held, g->held + g->not_held),
+			(double)g->wait * period);
+	else if (g)
+		fprintf(out, "%7s %9.3f  ", "-", (double)g->wait * period);
 	escape_terminal_fputs(f->filename, out);
 	fprintf(out, ":%d(", f->firstlineno);
 	escape_terminal_fputs(f->qualname, out);
@@ -195,7 +220,7 @@ static void print_row(FILE *out, const struct cg_func *f, uint64_t total, double
 }
 
 static void print_table(FILE *out, const struct callgraph *cg, const size_t *rows, size_t nrows,
-			double period, size_t limit)
+			double period, size_t limit, const struct gil_figures *g)
 {
 	char digits[24];
 	int width = snprintf(digits, sizeof(digits), "%" PRIu64, cg->total);
@@ -208,10 +233,16 @@ static void print_table(FILE *out, const struct callgraph *cg, const size_t *row
 		fputs("No Python samples were recorded.\n", out);
 		return;
 	}
-	fprintf(out, "%*s %7s %*s %7s %9s %9s  %s\n", width, "self", "self%", width, "cum",
-		"cum%", "tottime", "cumtime", "filename:lineno(function)");
+	fprintf(out, "%*s %7s %*s %7s %9s %9s  ", width, "self", "self%", width, "cum", "cum%",
+		"tottime", "cumtime");
+	/* gil%: of its on-CPU samples, those holding the GIL; gilwait:
+	 * seconds waiting for the GIL with it on the stack */
+	if (g)
+		fprintf(out, "%7s %9s  ", "gil%", "gilwait");
+	fputs("filename:lineno(function)\n", out);
 	for (size_t i = 0; i < shown; i++)
-		print_row(out, &cg->funcs[rows[i]], cg->total, period, width);
+		print_row(out, &cg->funcs[rows[i]], cg->total, period, width,
+			  g ? &g->func[rows[i]] : NULL);
 	if (shown < nrows)
 		fprintf(out, "... %zu more function%s not shown\n", nrows - shown,
 			nrows - shown == 1 ? "" : "s");
@@ -221,10 +252,11 @@ int report_write(FILE *out, const struct profile *p, const struct report_opts *o
 {
 	struct callgraph *cg = callgraph_build(p);
 	struct sort_ctx ctx = { .cg = cg, .sort = o->sort };
+	struct gil_figures gil = { 0 };
 	size_t *rows = NULL, nrows = 0;
 	int err = -ENOMEM;
 
-	if (!cg)
+	if (!cg || (p->gil && gil_figures_build(p, cg, &gil)))
 		goto cleanup;
 	rows = malloc(cg->nfuncs * sizeof(*rows));
 	if (!rows)
@@ -234,14 +266,15 @@ int report_write(FILE *out, const struct profile *p, const struct report_opts *o
 		if (cg->funcs[i].kind == CG_FUNC)
 			rows[nrows++] = i;
 	qsort_r(rows, nrows, sizeof(*rows), cmp_row, &ctx);
-	print_header(out, p, cg);
-	print_table(out, cg, rows, nrows, profile_period(p), o->limit);
+	print_header(out, p, cg, p->gil ? &gil : NULL);
+	print_table(out, cg, rows, nrows, profile_period(p), o->limit, p->gil ? &gil : NULL);
 	if (fflush(out) == EOF)
 		err = -errno;
 	else
 		err = ferror(out) ? -EIO : 0;
 cleanup:
 	free(rows);
+	gil_figures_free(&gil);
 	callgraph_free(cg);
 	return err;
 }

@@ -25,7 +25,14 @@ static void print_layout(const struct py_version_layout *l)
 #define P(name, value) printf("%s=%u\n", name, (unsigned int)(value))
 	P("version", l->version_hex >> 16);
 	P("frame_model", w->frame_model);
-	P("flags", w->flags);
+	/* the GIL's place apart, so a build without one can leave it out */
+	P("flags", w->flags & ~(LAYOUT_GIL_IN_RUNTIME | LAYOUT_GIL_VIA_INTERP));
+	P("gil_where", (w->flags & LAYOUT_GIL_IN_RUNTIME) ? 1 : (w->flags & LAYOUT_GIL_VIA_INTERP) ? 2 : 0);
+	P("gil_at", w->gil_at);
+	P("gil_locked", w->gil_locked);
+	P("gil_holder", w->gil_holder);
+	P("gil_size", w->gil_size);
+	P("tstate_interp", w->tstate_interp);
 	P("runtime_interpreters_head", w->runtime_interpreters_head);
 	P("interp_next", w->interp_next);
 	P("interp_threads_head", w->interp_threads_head);

@@ -1,0 +1,144 @@
+"""--gil: whether each sample held the GIL, and (wall mode) the time spent
+waiting for it, per function and in every output."""
+import marshal
+import re
+import subprocess
+
+import pytest
+
+from profiling import Target, parse_folded, run_refbpf, target_path
+from pythons import find_interpreters
+
+
+
+def skip_free_threaded(label):
+    if label.endswith("t"):
+        pytest.skip("skipped: %s is free-threaded: no GIL (test_free_threaded_has_no_gil)" % label)
+
+
+def samples_of(stacks, func, leaf=None):
+    return sum(c for f, c in stacks if any(x[0] == func for x in f) and
+               (leaf is None or f[-1][0] == leaf))
+
+
+def summary(stdout):
+    m = re.search(r"^GIL: held in (\d+) of (\d+) on-CPU samples \([\d.]+%\)(?:; waiting for it: "
+                  r"([\d.]+) s)?", stdout, re.M)
+    assert m, stdout
+    return int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
+
+
+def record(refbpf_bin, path, arg, tmp_path, *extra):
+    folded, prof = tmp_path / "gil.folded", tmp_path / "gil.prof"
+    with Target(path, target_path("gil_contention.py"), arg) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 200, "--gil", "--folded", folded,
+                                    "-o", prof] + list(extra))
+    with open(prof, "rb") as f:
+        stats = marshal.load(f)
+    return r, parse_folded(folded), stats
+
+
+@pytest.mark.root
+def test_contended_gil_wait_is_reported(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    skip_free_threaded(label)
+    r, stacks, stats = record(refbpf_bin, path, 2, tmp_path, "--mode", "wall")
+    spin = samples_of(stacks, "spin_thread")
+    wait = samples_of(stacks, "spin_thread", "<GIL wait>")
+    # two threads, one GIL: while one runs the other waits, about half of
+    # their time (less when the machine is busy and the holder is preempted)
+    assert wait >= 0.3 * spin, (wait, spin, stacks)
+    held, on_cpu, wait_s = summary(r.stdout)
+    assert wait_s == pytest.approx(wait / 200.0, abs=0.006), r.stdout
+    assert held >= 0.9 * on_cpu, r.stdout
+    # the per-function columns: spin_thread's row carries the wait
+    header = next(l for l in r.stdout.splitlines() if "filename:lineno(function)" in l)
+    assert "gil%" in header and "gilwait" in header
+    row = next(l for l in r.stdout.splitlines() if l.endswith("(spin_thread)"))
+    assert float(row.split()[7]) == pytest.approx(wait / 200.0, abs=0.006), row
+    assert ("~", 0, "<GIL wait>") in stats
+
+
+@pytest.mark.root
+def test_single_thread_does_not_wait(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    skip_free_threaded(label)
+    r, stacks, _ = record(refbpf_bin, path, 1, tmp_path, "--mode", "wall")
+    spin = samples_of(stacks, "spin_thread")
+    assert spin > 100, r.stdout
+    assert samples_of(stacks, "spin_thread", "<GIL wait>") <= 0.02 * spin, stacks
+    held, on_cpu, _ = summary(r.stdout)
+    assert on_cpu > 20 and held >= 0.95 * on_cpu, r.stdout
+
+
+@pytest.mark.root
+def test_code_without_the_gil_is_marked(python, tmp_path, refbpf_bin):
+    """hashlib hashes large buffers with the GIL released."""
+    label, path, version = python
+    skip_free_threaded(label)
+    r, stacks, stats = record(refbpf_bin, path, "hash", tmp_path)
+    on_cpu = samples_of(stacks, "hash_thread")
+    assert on_cpu > 20, r.stdout
+    assert samples_of(stacks, "hash_thread", "<no GIL>") >= 0.5 * on_cpu, stacks
+    assert ("~", 0, "<no GIL>") in stats
+    assert "measured with --mode wall" in r.stdout
+
+
+@pytest.mark.root
+def test_free_threaded_has_no_gil(tmp_path, refbpf_bin):
+    found = [i for i in find_interpreters() if i[0].endswith("t")]
+    if not found:
+        pytest.skip("skipped: no free-threaded interpreter here (make pythons builds 3.13t)")
+    label, path, version = found[0]
+    with Target(path, target_path("gil_contention.py"), 1) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "--gil"], check=False)
+    assert r.returncode != 0
+    assert re.search(r"^refbpf: PID %d: free-threaded Python [\d.]+t? has no GIL: --gil does not "
+                     r"apply to it$" % t.pid, r.stderr, re.M), r.stderr
+
+
+GIL_RAW = """refbpf-raw 1
+meta rate_hz=100 period_s=0.01 duration_s=2 lost=0 mode=wall gil=1
+func 0 1 /srv/app.py <module> <module>
+func 1 10 /srv/app.py work work
+func 2 0 ~ <GIL%20wait> <GIL%20wait>
+func 3 0 ~ <no%20GIL> <no%20GIL>
+func 4 0 ~ <off-CPU> <off-CPU>
+func 5 20 /srv/app.py idle idle
+stack 100 1 0 60 0:2,1:11
+stack 100 1 0 20 0:2,1:11,3:-1
+stack 100 2 0 50 0:2,1:12,2:-1
+stack 100 3 0 70 0:2,5:21,4:-1
+target 100 0 0 200 3.12.1 python%20app.py !
+"""
+
+
+@pytest.mark.parametrize("mode", ["wall", "cpu"])
+def test_gil_figures_are_exact(tmp_path, refbpf_bin, mode):
+    """No root: the figures from a raw file whose leaves are known.
+    work: 60 samples holding the GIL, 20 without, 50 waiting for it."""
+    raw = tmp_path / "gil.raw"
+    raw.write_text(GIL_RAW.replace("mode=wall", "mode=" + mode))
+    r = subprocess.run([refbpf_bin, "report", str(raw)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith("2.00 s at 100 Hz, %s mode, GIL; 200 samples, 3 threads" % mode), lines
+    if mode == "wall":
+        assert lines[2] == "GIL: held in 60 of 80 on-CPU samples (75.0%); waiting for it: 0.500 s"
+    else:
+        assert lines[2] == ("GIL: held in 60 of 80 on-CPU samples (75.0%); time waiting for it "
+                            "is off CPU: measured with --mode wall")
+    rows = {l.split()[-1]: l.split() for l in lines if l.endswith(")") and ":" in l.split()[-1]}
+    work = rows["/srv/app.py:10(work)"]
+    assert work[6:8] == ["75.0%", "0.500"], work
+    idle = rows["/srv/app.py:20(idle)"]
+    assert idle[6:8] == ["-", "0.000"], idle
+    module = rows["/srv/app.py:1(<module>)"]
+    assert module[6:8] == ["75.0%", "0.500"], module
+
+
+def test_bad_gil_meta_is_refused(tmp_path, refbpf_bin):
+    raw = tmp_path / "gil.raw"
+    raw.write_text(GIL_RAW.replace("mode=wall", "mode=idle"))
+    r = subprocess.run([refbpf_bin, "report", str(raw)], capture_output=True, text=True)
+    assert r.returncode != 0 and "bad mode" in r.stderr, r.stderr

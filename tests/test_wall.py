@@ -1,0 +1,116 @@
+"""--mode wall: off-CPU time (blocked in recv, sleeping, waiting) measured
+exactly from the scheduler and attributed to the stack the thread blocked
+in; --mode cpu leaves it out."""
+import subprocess
+
+import pytest
+
+from profiling import Target, markers, parse_folded, run_refbpf, target_path
+
+
+RATE = 200
+THREAD_FUNCS = ("busy_thread", "recv_thread", "sleep_thread", "main")
+
+
+def thread_of(frames):
+    names = [f[0] for f in frames]
+    for name in THREAD_FUNCS[:3]:
+        if name in names:
+            return name
+    return "main" if "main" in names else None
+
+
+def shares(stacks):
+    per = dict.fromkeys(THREAD_FUNCS, 0)
+    for frames, count in stacks:
+        who = thread_of(frames)
+        if who:
+            per[who] += count
+    return per
+
+
+def header_duration(stdout):
+    first = stdout.splitlines()[0]
+    return float(first.split("; ")[1].split(" s at ")[0])
+
+
+@pytest.mark.root
+def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    script = target_path("wall_threads.py")
+    lines = markers(script)
+    folded = tmp_path / "wall.folded"
+    with Target(path, script) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", RATE, "--mode", "wall",
+                                    "--folded", folded])
+    assert "wall mode" in r.stdout.splitlines()[0], r.stdout
+    stacks = parse_folded(folded)
+    per = shares(stacks)
+    total = sum(c for _, c in stacks)
+    assert total == sum(per.values()), (per, total)
+    # four threads alive all along: a quarter of the wall time each
+    for who, n in per.items():
+        assert abs(100.0 * n / total - 25.0) <= 2.0, (who, per, total)
+    # exact, not sampled: each blocked thread's time is the recording's
+    expected = header_duration(r.stdout) * RATE
+    for who in ("recv_thread", "sleep_thread", "main"):
+        assert abs(per[who] - expected) <= 0.02 * expected + 2, (who, per[who], expected)
+    # attributed to the line it blocked on, under an <off-CPU> leaf
+    blocked = {(f[-2][0], f[-2][2]): c for f, c in stacks if f[-1][0] == "<off-CPU>"}
+    assert blocked.get(("recv_thread", lines["recv"]), 0) >= 0.98 * per["recv_thread"], blocked
+    assert blocked.get(("sleep_thread", lines["sleep"]), 0) >= 0.98 * per["sleep_thread"], blocked
+    # the busy thread never blocks: its time off CPU is waiting for one
+    busy_blocked = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>" and
+                       any(x[0] == "busy_thread" for x in f))
+    assert busy_blocked <= 0.02 * per["busy_thread"] + 2, (busy_blocked, per)
+
+
+@pytest.mark.root
+def test_cpu_mode_leaves_blocked_threads_out(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    folded = tmp_path / "cpu.folded"
+    with Target(path, target_path("wall_threads.py")) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", RATE, "--folded", folded])
+    assert "cpu mode" in r.stdout.splitlines()[0], r.stdout
+    stacks = parse_folded(folded)
+    per = shares(stacks)
+    total = sum(c for _, c in stacks)
+    assert per["busy_thread"] > 20, (per, r.stdout)
+    for who in ("recv_thread", "sleep_thread", "main"):
+        assert per[who] <= max(2, 0.01 * total), (who, per)
+    assert not any(f[-1][0] == "<off-CPU>" for f, _ in stacks)
+
+
+@pytest.mark.root
+def test_wall_mode_every_output_agrees(tmp_path, refbpf_bin):
+    """The off-CPU periods are ordinary samples to every writer: the raw
+    file renders the same report (mode, GIL columns and all), pstats totals
+    match the folded file, the flame graph draws kernel frames as such."""
+    import marshal
+    folded, raw, prof = tmp_path / "w.folded", tmp_path / "w.raw", tmp_path / "w.prof"
+    svg, pprof = tmp_path / "w.svg", tmp_path / "w.pb.gz"
+    with Target("/usr/bin/python3", target_path("wall_threads.py")) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--mode", "wall", "--gil", "--kernel",
+                                    "--folded", folded, "--raw", raw, "-o", prof,
+                                    "--flamegraph", svg, "--pprof", pprof])
+    assert "wall mode, kernel stacks, GIL" in r.stdout.splitlines()[0], r.stdout
+    assert "gilwait" in r.stdout
+    again = run_refbpf(refbpf_bin, ["report", raw])
+    assert again.stdout == r.stdout
+    assert '<g class="f kernel"' in svg.read_text()
+    # pprof names what its values measure: wall time, not CPU time
+    import gzip
+    data = gzip.decompress(pprof.read_bytes())
+    assert b"\x04wall" in data and b"\x03cpu" not in data
+    total = sum(c for _, c in parse_folded(folded))
+    with open(prof, "rb") as f:
+        stats = marshal.load(f)
+    root = stats[("~", 0, "<refbpf: all samples>")]
+    assert root[0] == total and abs(root[3] - total / 100.0) < 1e-6
+    assert ("~", 0, "<off-CPU>") in stats
+
+
+def test_bad_mode_is_refused(refbpf_bin):
+    r = subprocess.run([refbpf_bin, "-p", "1", "--mode", "idle"], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert r.stderr.strip() == "refbpf: unknown mode 'idle' (cpu or wall)"
