@@ -64,6 +64,8 @@ struct py_layout {
 	__u16 code_name;
 	__u16 unicode_hash;		/* Py_hash_t in a str object */
 	__u16 reserved;
+	/* 3.11: _PyInterpreterFrame.is_entry (bool), for --native; 0: none */
+	__u16 frame_is_entry;
 };
 
 /* Per-frame record: enough to find and validate the code object later. */
@@ -76,10 +78,19 @@ struct py_frame_rec {
 };
 
 #define FRAME_UNVALIDATED 1
+/* In py_frame_rec.reserved, for --native: this frame is the outermost one
+ * run by its activation of the eval loop (_PyEval_EvalFrameDefault): every
+ * frame in 3.8-3.10, is_entry in 3.11, the frame above a C-stack shim in
+ * 3.12+. Userspace swaps each eval-loop activation on the native stack for
+ * the Python frames down to the next entry frame. */
+#define FRAME_ENTRY 2
 
 enum sample_flags {
 	SAMPLE_TRUNCATED = 1 << 0,	/* more frames than REFBPF_MAX_FRAMES */
 	SAMPLE_READ_ERROR = 1 << 1,	/* the walk stopped early on a fault */
+	/* --native: an EVENT_NATIVE_STACK of the same (cpu, time_ns) was sent
+	 * just before this sample. */
+	SAMPLE_NATIVE_STACK = 1 << 8,
 };
 
 enum event_type {
@@ -87,6 +98,7 @@ enum event_type {
 	EVENT_EXIT = 2,		/* a target's thread group is gone */
 	EVENT_EXEC = 3,		/* a target exec'd: its layout no longer applies */
 	EVENT_FORK = 4,		/* a watched process forked a new process */
+	EVENT_NATIVE_STACK = 16, /* --native: user registers and stack of a sample */
 };
 
 /* Per-process flags in the `watched` map. */
@@ -105,6 +117,31 @@ struct sample_event {
 	__u32 nframes;
 	/* innermost frame first */
 	struct py_frame_rec frames[REFBPF_MAX_FRAMES];
+};
+
+/*
+ * --native: bytes of user stack copied per sample, from the user stack
+ * pointer up (a power of two). Enough for the innermost few hundred native
+ * frames; an outer part not copied leaves its Python frames unmixed.
+ */
+#define REFBPF_NATIVE_STACK_BYTES (32 << 10)
+
+/*
+ * The user-mode registers CFI unwinding may start from, and the stack they
+ * point into. Sent right before the EVENT_SAMPLE it belongs to, by the same
+ * program run: userspace pairs them by (cpu, time_ns).
+ */
+struct native_stack_event {
+	__u32 type;		/* EVENT_NATIVE_STACK */
+	__u32 pid;
+	__u32 tid;
+	__u32 cpu;
+	__u64 time_ns;		/* equals the sample's */
+	__u64 ip, sp, bp;
+	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
+	__u32 stack_len;	/* bytes of stack[] valid, from sp up */
+	__u32 reserved;
+	__u8 stack[REFBPF_NATIVE_STACK_BYTES];
 };
 
 struct process_event {

@@ -91,8 +91,13 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+/* --native samples carry up to REFBPF_NATIVE_STACK_BYTES each: room for
+ * about a second of them at 1 kHz on a few CPUs between polls. */
+#define NATIVE_RINGBUF_BYTES (32u << 20)
+
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen)
+		     bool watch_all, bool native, bool verbose, bpf_event_fn fn, void *ctx, char *why,
+		     size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	struct bpf_session *s = calloc(1, sizeof(*s));
@@ -110,7 +115,10 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		goto cleanup;
 	}
 	s->skel->rodata->watch_all = watch_all;
+	s->skel->rodata->native_stacks = native;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	if (!err && native)
+		err = bpf_map__set_max_entries(s->skel->maps.events, NATIVE_RINGBUF_BYTES);
 	if (!err)
 		err = profiler_bpf__load(s->skel);
 	if (err) {

@@ -21,11 +21,13 @@ typedef int (*bpf_event_fn)(void *ctx, void *data, size_t size);
  * Load the program and attach it to a cpu-clock event at `rate_hz` on every
  * online CPU and to the process lifetime tracepoints. `btf_path` (NULL: the
  * kernel's) is the BTF libbpf relocates against. With `watch_all` every
- * exec on the host is reported (--all). On failure returns
+ * exec on the host is reported (--all); with `native` every sample is
+ * preceded by its user registers and stack (--native). On failure returns
  * -errno and writes a one-line reason into `why`.
  */
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen);
+		     bool watch_all, bool native, bool verbose, bpf_event_fn fn, void *ctx, char *why,
+		     size_t whylen);
 void bpf_session_close(struct bpf_session *s);
 
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout);

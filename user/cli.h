@@ -33,6 +33,7 @@ struct cli_options {
 	bool all;			/* --all: every Python process, present and future */
 	bool per_thread;		/* --threads: a root per thread */
 	bool merge_processes;		/* --merge-processes: no root per process */
+	bool native;			/* --native: C frames interleaved with Python's */
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
 	bool help, version;
 };

@@ -76,12 +76,15 @@ static int cmp_kids(const void *a, const void *b)
 	return x->func < y->func ? -1 : x->func > y->func;
 }
 
-/* Synthetic functions live in cProfile's "~" file, as the call graph's. */
+/* Synthetic functions live in cProfile's "~" file, as the call graph's;
+ * so do native ones, told apart by their names (pfunc_kind). */
 static enum flame_kind func_kind(const struct profile *p, uint32_t func)
 {
-	if (func == FLAME_ROOT || func == FLAME_TRUNCATED || !strcmp(p->funcs[func].filename, "~"))
+	if (func == FLAME_ROOT || func == FLAME_TRUNCATED)
 		return FLAME_SYNTHETIC;
-	return FLAME_PYTHON;
+	if (pfunc_kind(&p->funcs[func]) == PFUNC_NATIVE)
+		return FLAME_NATIVE;
+	return strcmp(p->funcs[func].filename, "~") ? FLAME_PYTHON : FLAME_SYNTHETIC;
 }
 
 static size_t count_nodes(const struct build_node *n)

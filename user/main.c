@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 		.btf_path = o.btf_path,
 		.children = o.children,
 		.all = o.all,
+		.native = o.native,
 		.verbose = o.verbose,
 		.stop = &stop_requested,
 		.t0 = t0,

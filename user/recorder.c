@@ -19,6 +19,7 @@
 #include "bpf_session.h"
 #include "proc.h"
 #include "interp_files.h"
+#include "native_stacks.h"
 #include "py_process.h"
 #include "symbolizer.h"
 
@@ -57,6 +58,7 @@ struct rtarget {
 	bool implicit;		/* found by --all, not named by the user */
 	struct py_process proc;
 	struct symbolizer *sym;
+	struct native_stacks *native;	/* --native */
 	uint64_t samples;
 	uint64_t window_base;	/* samples before the current window */
 	bool listed;		/* in some window's header already */
@@ -75,6 +77,7 @@ struct recorder {
 	struct profile *prof;
 	struct bpf_session *bpf;
 	struct pframe frames[REFBPF_MAX_FRAMES];
+	struct native_recording *native;	/* --native */
 	int fatal;		/* -errno from an event callback */
 	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
 	double window_start;	/* CLOCK_MONOTONIC */
@@ -153,6 +156,136 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
 	t->state = state;
 }
 
+/* ---- --native ---- */
+
+/* The native frames of the stack record a CPU sent last, until its sample. */
+struct pending_native {
+	uint64_t time_ns;
+	uint32_t tid;
+	int n;			/* -1: none */
+	struct native_frame frames[NATIVE_STACK_FRAMES];
+};
+
+#define MIXED_MAX (REFBPF_MAX_FRAMES + NATIVE_STACK_FRAMES)
+/* CPU numbers beyond this are not trusted to size an array. */
+#define NATIVE_MAX_CPUS 4096
+
+struct native_recording {
+	struct pending_native **cpus;
+	size_t ncpus;
+	struct python_frame py[REFBPF_MAX_FRAMES];
+	struct pframe mixed[MIXED_MAX];
+};
+
+static struct pending_native *pending_for(struct recorder *r, uint32_t cpu)
+{
+	struct native_recording *nr = r->native;
+
+	if (cpu >= NATIVE_MAX_CPUS)
+		return NULL;
+	if (cpu >= nr->ncpus) {
+		struct pending_native **c = realloc(nr->cpus, (cpu + 1) * sizeof(*c));
+
+		if (!c)
+			return NULL;
+		for (size_t i = nr->ncpus; i <= cpu; i++)
+			c[i] = NULL;
+		nr->cpus = c;
+		nr->ncpus = cpu + 1;
+	}
+	if (!nr->cpus[cpu]) {
+		nr->cpus[cpu] = malloc(sizeof(*nr->cpus[cpu]));
+		if (nr->cpus[cpu])
+			nr->cpus[cpu]->n = -1;
+	}
+	return nr->cpus[cpu];
+}
+
+/* A stack record: unwind it now; its sample follows from the same CPU. */
+static int on_native_stack(struct recorder *r, const struct native_stack_event *ev, size_t size)
+{
+	struct rtarget *t;
+	struct pending_native *p;
+	int n;
+
+	if (size < offsetof(struct native_stack_event, stack) || !r->native)
+		return 0;
+	t = find_target(r, (pid_t)ev->pid);
+	p = pending_for(r, ev->cpu);
+	if (!p)
+		return 0;
+	p->n = -1;
+	if (!t || t->state != RT_ACTIVE || !t->native)
+		return 0;
+	n = native_stacks_read(t->native, ev, size, p->frames, NATIVE_STACK_FRAMES);
+	if (n < 0)
+		return n;
+	p->time_ns = ev->time_ns;
+	p->tid = ev->tid;
+	p->n = n;
+	return 0;
+}
+
+/*
+ * The sample's stack with its native frames: r->frames (Python, root
+ * first) merged with the native frames sent just before it. Without them
+ * (the record was lost) the Python frames alone.
+ */
+static const struct pframe *mix_native(struct recorder *r, const struct sample_event *ev,
+				       uint32_t *n, uint32_t *flags)
+{
+	struct native_recording *nr = r->native;
+	struct pending_native *p = ev->cpu < nr->ncpus ? nr->cpus[ev->cpu] : NULL;
+	bool truncated;
+	size_t mixed;
+
+	if (!p || p->n < 0 || p->time_ns != ev->time_ns || p->tid != ev->tid)
+		return r->frames;
+	/* ev->frames are innermost first, r->frames root first. */
+	for (uint32_t i = 0; i < *n; i++) {
+		nr->py[i].frame = r->frames[*n - 1 - i];
+		nr->py[i].entry = ev->frames[i].reserved & FRAME_ENTRY;
+	}
+	mixed = native_merge(nr->py, *n, p->frames, (size_t)p->n, nr->mixed, MIXED_MAX, &truncated);
+	p->n = -1;
+	if (truncated)
+		*flags |= PSTACK_TRUNCATED;
+	*n = (uint32_t)mixed;
+	return nr->mixed;
+}
+
+static void native_recording_free(struct native_recording *nr)
+{
+	if (!nr)
+		return;
+	for (size_t i = 0; i < nr->ncpus; i++)
+		free(nr->cpus[i]);
+	free(nr->cpus);
+	free(nr);
+}
+
+/* For -v and the README's figures. */
+static void report_native_costs(struct recorder *r)
+{
+	uint64_t stacks = 0, unwind_ns = 0, symbolize_ns = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		uint64_t s, u, y;
+
+		if (!r->t[i]->native)
+			continue;
+		native_stacks_stats(r->t[i]->native, &s, &u, &y);
+		stacks += s;
+		unwind_ns += u;
+		symbolize_ns += y;
+	}
+	if (stacks)
+		fprintf(stderr,
+			"refbpf: --native: %llu stacks unwound, %.1f us each to unwind, %.1f us to symbolize\n",
+			(unsigned long long)stacks, (double)unwind_ns / (double)stacks / 1e3,
+			(double)symbolize_ns / (double)stacks / 1e3);
+}
+
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
 {
 	struct rtarget *t = find_target(r, (pid_t)ev->pid);
@@ -173,9 +306,13 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	}
 	if (ev->flags & SAMPLE_TRUNCATED)
 		flags |= PSTACK_TRUNCATED;
+	const struct pframe *frames = r->frames;
+
+	if ((ev->flags & SAMPLE_NATIVE_STACK) && t->native)
+		frames = mix_native(r, ev, &n, &flags);
 	t->samples++;
 	uint32_t threads = r->prof->nthreads;
-	int err = profile_add_stack(r->prof, ev->pid, ev->tid, flags, r->frames, n, 1);
+	int err = profile_add_stack(r->prof, ev->pid, ev->tid, flags, frames, n, 1);
 
 	/* A thread's first sample: name it while it still exists. */
 	if (!err && r->prof->nthreads != threads) {
@@ -187,6 +324,16 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	return err;
 }
 
+static int start_native(struct recorder *r, struct rtarget *t)
+{
+	native_stacks_free(t->native);
+	t->native = NULL;
+	if (!r->o->native)
+		return 0;
+	t->native = native_stacks_new(t->pid, r->prof);
+	return t->native ? 0 : -ENOMEM;
+}
+
 static int start_sampling(struct recorder *r, struct rtarget *t)
 {
 	int err;
@@ -195,6 +342,9 @@ static int start_sampling(struct recorder *r, struct rtarget *t)
 	t->sym = symbolizer_new(&t->proc, r->prof);
 	if (!t->sym)
 		return -ENOMEM;
+	err = start_native(r, t);
+	if (err)
+		return err;
 	err = bpf_session_add_target(r->bpf, t->pid, &t->proc.layout.walk);
 	if (err) {
 		snprintf(t->reason, sizeof(t->reason), "cannot configure the BPF program: %s",
@@ -217,6 +367,8 @@ static void begin_discovery(struct recorder *r, struct rtarget *t)
 	 * describes the new image. */
 	symbolizer_free(t->sym);
 	t->sym = NULL;
+	native_stacks_free(t->native);
+	t->native = NULL;
 	t->proc.version[0] = 0;
 	if (!t->samples)
 		t->was_profiled = false;
@@ -294,7 +446,7 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 		if (t->proc.ns_pid == child)
 			t->proc.ns_pid = 0;
 		t->sym = symbolizer_new(&t->proc, r->prof);
-		if (!t->sym) {
+		if (!t->sym || start_native(r, t)) {
 			r->fatal = -ENOMEM;
 			return;
 		}
@@ -324,6 +476,11 @@ static int on_event(void *ctx, void *data, size_t size)
 			return err;
 		}
 		return 0;
+	case EVENT_NATIVE_STACK:
+		err = on_native_stack(r, data, size);
+		if (err)
+			r->fatal = err;
+		return err;
 	case EVENT_EXIT:
 		if (size < sizeof(*pe))
 			return 0;
@@ -563,6 +720,7 @@ static int forget_ignored(struct recorder *r)
 			continue;
 		}
 		symbolizer_free(t->sym);
+		native_stacks_free(t->native);
 		py_process_free(&t->proc);
 		free(t);
 	}
@@ -594,10 +752,12 @@ static void recorder_free(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		symbolizer_free(r->t[i]->sym);
+		native_stacks_free(r->t[i]->native);
 		py_process_free(&r->t[i]->proc);
 		free(r->t[i]);
 	}
 	free(r->t);
+	native_recording_free(r->native);
 	free(r->index);
 	bpf_session_close(r->bpf);
 	interp_files_clear();
@@ -616,6 +776,7 @@ static void collect_counters(struct recorder *r)
 	memcpy(r->errs_base, errs, sizeof(errs));
 	if (!r->o->verbose)
 		return;
+	report_native_costs(r);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct symbolizer_stats *st;
 
@@ -683,11 +844,18 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		return -ENOMEM;
 	r->o = o;
 	r->prof = prof;
+	if (o->native) {
+		r->native = calloc(1, sizeof(*r->native));
+		if (!r->native) {
+			free(r);
+			return -ENOMEM;
+		}
+	}
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
-	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose >= 2, on_event, r, why,
-			       sizeof(why));
+	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->native, o->verbose >= 2,
+			       on_event, r, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;

@@ -22,6 +22,7 @@ struct recorder_opts {
 	const char *btf_path;		/* NULL: the kernel's own */
 	bool children;			/* -C: follow descendants, present and future */
 	bool all;			/* --all: every Python process, present and future */
+	bool native;			/* --native: C frames interleaved with Python's */
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
 	volatile sig_atomic_t *stop;	/* set by signal handlers */
 	/*

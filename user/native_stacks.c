@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "native_stacks.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "clock.h"
+
+struct native_stacks {
+	struct native_unwinder *unwinder;	/* NULL: the maps were unreadable */
+	struct native_symbols *symbols;
+	uint64_t symbolize_ns;
+	uint64_t generation;	/* the unwinder's, when the cache was filled */
+	uint64_t pcs[NATIVE_MAX_FRAMES];
+};
+
+struct native_stacks *native_stacks_new(pid_t pid, struct profile *prof)
+{
+	struct native_stacks *ns = calloc(1, sizeof(*ns));
+
+	if (!ns)
+		return NULL;
+	ns->symbols = native_symbols_new(prof);
+	if (!ns->symbols) {
+		free(ns);
+		return NULL;
+	}
+	/* A process whose maps cannot be read keeps its Python frames. */
+	ns->unwinder = native_unwinder_new(pid);
+	return ns;
+}
+
+void native_stacks_free(struct native_stacks *ns)
+{
+	if (!ns)
+		return;
+	native_unwinder_free(ns->unwinder);
+	native_symbols_free(ns->symbols);
+	free(ns);
+}
+
+int native_stacks_read(struct native_stacks *ns, const struct native_stack_event *ev, size_t size,
+		       struct native_frame *out, size_t cap)
+{
+	size_t npcs, n = 0;
+	double t0;
+
+	if (!ns->unwinder)
+		return 0;
+	npcs = native_unwind(ns->unwinder, ev, size, ns->pcs, NATIVE_MAX_FRAMES);
+	t0 = monotonic_s();
+	/* An address no module covered may be in one now. */
+	if (native_unwinder_generation(ns->unwinder) != ns->generation) {
+		ns->generation = native_unwinder_generation(ns->unwinder);
+		native_symbols_clear(ns->symbols);
+	}
+	for (size_t i = 0; i < npcs && n < cap; i++) {
+		struct native_site site;
+		int err = native_symbols_resolve(ns->symbols, native_unwinder_dwfl(ns->unwinder),
+						 ns->pcs[i], &site);
+
+		if (err)
+			return err;
+		if (site.eval_loop) {
+			out[n++] = (struct native_frame){ .eval_loop = true };
+			continue;
+		}
+		for (uint32_t k = 0; k < site.nframes && n < cap; k++)
+			out[n++] = (struct native_frame){ .frame = site.frames[k] };
+	}
+	ns->symbolize_ns += (uint64_t)((monotonic_s() - t0) * 1e9);
+	return (int)n;
+}
+
+void native_stacks_stats(const struct native_stacks *ns, uint64_t *stacks, uint64_t *unwind_ns,
+			 uint64_t *symbolize_ns)
+{
+	*stacks = *unwind_ns = 0;
+	if (ns->unwinder)
+		native_unwinder_stats(ns->unwinder, stacks, unwind_ns);
+	*symbolize_ns = ns->symbolize_ns;
+}
