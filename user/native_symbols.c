@@ -95,6 +95,9 @@ static int grow(struct native_symbols *s)
 
 static const char *base_name(const char *path)
 {
+	/* "[vdso]" in /proc/PID/maps: brackets would read as the module's */
+	if (path && !strcmp(path, "[vdso]"))
+		return "vdso";
 	const char *slash = path ? strrchr(path, '/') : NULL;
 
 	return slash ? slash + 1 : path ? path : "unknown";
