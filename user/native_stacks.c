@@ -72,11 +72,14 @@ int native_stacks_read(struct native_stacks *ns, const struct native_stack_event
 	return (int)n;
 }
 
-void native_stacks_stats(const struct native_stacks *ns, uint64_t *stacks, uint64_t *unwind_ns,
-			 uint64_t *symbolize_ns)
+void native_stacks_stats(const struct native_stacks *ns, struct native_costs *c)
 {
-	*stacks = *unwind_ns = 0;
+	uint64_t stacks = 0, unwind_ns = 0, bytes = 0;
+
 	if (ns->unwinder)
-		native_unwinder_stats(ns->unwinder, stacks, unwind_ns);
-	*symbolize_ns = ns->symbolize_ns;
+		native_unwinder_stats(ns->unwinder, &stacks, &unwind_ns, &bytes);
+	c->stacks += stacks;
+	c->unwind_ns += unwind_ns;
+	c->stack_bytes += bytes;
+	c->symbolize_ns += ns->symbolize_ns;
 }

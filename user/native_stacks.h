@@ -34,8 +34,14 @@ void native_stacks_free(struct native_stacks *ns);
 int native_stacks_read(struct native_stacks *ns, const struct native_stack_event *ev, size_t size,
 		       struct native_frame *out, size_t cap);
 
-/* For -v: stacks unwound, and nanoseconds spent unwinding and symbolizing. */
-void native_stacks_stats(const struct native_stacks *ns, uint64_t *stacks, uint64_t *unwind_ns,
-			 uint64_t *symbolize_ns);
+/* What --native cost in userspace, for -v. */
+struct native_costs {
+	uint64_t stacks;	/* stacks unwound */
+	uint64_t stack_bytes;	/* bytes of stack they carried */
+	uint64_t unwind_ns, symbolize_ns;
+};
+
+/* Add this process's costs to *c. */
+void native_stacks_stats(const struct native_stacks *ns, struct native_costs *c);
 
 #endif /* REFBPF_NATIVE_STACKS_H */

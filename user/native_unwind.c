@@ -56,7 +56,7 @@ struct native_unwinder {
 	uint64_t *pcs;
 	size_t npcs, max;
 
-	uint64_t stacks, ns;
+	uint64_t stacks, ns, bytes;
 	uint64_t generation;	/* bumped when modules were added */
 };
 
@@ -351,12 +351,15 @@ size_t native_unwind(struct native_unwinder *u, const struct native_stack_event 
 	else if (u->npcs < max && !dwfl_addrmodule(u->dwfl, pcs[u->npcs - 1]))
 		native_unwinder_refresh(u);
 	u->stacks++;
+	u->bytes += ev->stack_len;
 	u->ns += (uint64_t)((monotonic_s() - t0) * 1e9);
 	return u->npcs;
 }
 
-void native_unwinder_stats(const struct native_unwinder *u, uint64_t *stacks, uint64_t *ns)
+void native_unwinder_stats(const struct native_unwinder *u, uint64_t *stacks, uint64_t *ns,
+			   uint64_t *bytes)
 {
 	*stacks = u->stacks;
 	*ns = u->ns;
+	*bytes = u->bytes;
 }

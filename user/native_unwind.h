@@ -49,7 +49,8 @@ int native_unwinder_refresh(struct native_unwinder *u);
 /* Changes whenever the refresh found new modules. */
 uint64_t native_unwinder_generation(const struct native_unwinder *u);
 
-/* Time spent unwinding, for -v: stacks unwound and total nanoseconds. */
-void native_unwinder_stats(const struct native_unwinder *u, uint64_t *stacks, uint64_t *ns);
+/* For -v: stacks unwound, nanoseconds spent on them, stack bytes copied. */
+void native_unwinder_stats(const struct native_unwinder *u, uint64_t *stacks, uint64_t *ns,
+			   uint64_t *bytes);
 
 #endif /* REFBPF_NATIVE_UNWIND_H */

@@ -267,23 +267,17 @@ static void native_recording_free(struct native_recording *nr)
 /* For -v and the README's figures. */
 static void report_native_costs(struct recorder *r)
 {
-	uint64_t stacks = 0, unwind_ns = 0, symbolize_ns = 0;
+	struct native_costs c = { 0 };
 
-	for (size_t i = 0; i < r->n; i++) {
-		uint64_t s, u, y;
-
-		if (!r->t[i]->native)
-			continue;
-		native_stacks_stats(r->t[i]->native, &s, &u, &y);
-		stacks += s;
-		unwind_ns += u;
-		symbolize_ns += y;
-	}
-	if (stacks)
+	for (size_t i = 0; i < r->n; i++)
+		if (r->t[i]->native)
+			native_stacks_stats(r->t[i]->native, &c);
+	if (c.stacks)
 		fprintf(stderr,
-			"refbpf: --native: %llu stacks unwound, %.1f us each to unwind, %.1f us to symbolize\n",
-			(unsigned long long)stacks, (double)unwind_ns / (double)stacks / 1e3,
-			(double)symbolize_ns / (double)stacks / 1e3);
+			"refbpf: --native: %llu stacks unwound, %.1f KiB of stack each, %.1f us each to unwind, %.1f us to symbolize\n",
+			(unsigned long long)c.stacks, (double)c.stack_bytes / (double)c.stacks / 1024,
+			(double)c.unwind_ns / (double)c.stacks / 1e3,
+			(double)c.symbolize_ns / (double)c.stacks / 1e3);
 }
 
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
