@@ -2,6 +2,7 @@
 copied stack with CFI. A C extension built here (-O2, no frame pointers)
 runs Python -> C -> Python -> C; every output must show exactly that, in
 order, with no eval-loop frame left, on every interpreter with headers."""
+import json
 import os
 import pstats
 import re
@@ -10,6 +11,7 @@ import subprocess
 import pytest
 
 from profiling import Target, parse_folded, run_refbpf, target_path
+from test_formats import decode_pprof
 
 pytestmark = pytest.mark.root
 
@@ -78,10 +80,13 @@ def interpreter_modules(python):
 def test_mixed_stack_in_every_output(refbpf_bin, python, tmp_path):
     label, path, version = python
     ext = build_extension(python, tmp_path)
-    folded, prof, raw, svg = (tmp_path / n for n in ("n.folded", "n.prof", "n.raw", "n.svg"))
+    folded, prof, raw, svg, ss, pp, html = (
+        tmp_path / n for n in ("n.folded", "n.prof", "n.raw", "n.svg", "n.json", "n.pb.gz",
+                               "n.html"))
     with Target(path, SCRIPT, ext, 60) as t:
         r = run_refbpf(refbpf_bin, ["-v", "-p", t.pid, "-d", "3", "--native", "--folded", folded,
-                                    "-o", prof, "--raw", raw, "--flamegraph", svg])
+                                    "-o", prof, "--raw", raw, "--flamegraph", svg,
+                                    "--speedscope", ss, "--pprof", pp, "--html", html])
     stacks = parse_folded(folded)
     spinning = [(frames, n) for frames, n in stacks
                 if any(describe(f) == ("c_spin", EXT) for f in frames)]
@@ -111,6 +116,20 @@ def test_mixed_stack_in_every_output(refbpf_bin, python, tmp_path):
     svg_text = svg.read_text()
     assert re.search(r'<g class="f native"[^>]*>\s*<title>c_spin \[native_ext\.so\]', svg_text), \
         svg_text[:2000]
+
+    # speedscope: native frames by name, no file; pprof: the same chain
+    frames = json.loads(ss.read_text())["shared"]["frames"]
+    spin = [f for f in frames if f["name"] == "c_spin [native_ext.so]"]
+    assert len(spin) == 1 and "file" not in spin[0], spin
+    prof_pb = decode_pprof(pp)
+    loc_name = {lid: prof_pb["functions"][loc["lines"][0][0]]["name"]
+                for lid, loc in prof_pb["locations"].items()}
+    chains = [[loc_name[l] for l in sm["locations"]][::-1] for sm in prof_pb["samples"]]
+    wanted = ["py_outer", "c_call_back [native_ext.so]", "py_inner", "c_spin [native_ext.so]"]
+    assert any([n for n in c if n in wanted] == wanted for c in chains), chains[:3]
+    # the HTML report's flame graph data marks them native
+    assert re.search(r'"c_spin \[native_ext\.so\]"', html.read_text())
+    assert '"native"' in html.read_text()
 
     # the raw file renders the same stacks later, without the target
     again = tmp_path / "again.folded"

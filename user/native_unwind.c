@@ -10,6 +10,7 @@
  */
 #include "native_unwind.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -118,7 +119,41 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 
 static bool is_executable_file_map(const struct proc_map *m)
 {
-	return m->path && m->perms[2] == 'x' && (m->inode || !strcmp(m->path, "[vdso]"));
+	return m->path && m->perms[2] == 'x' && m->inode;
+}
+
+/*
+ * The vDSO (clock_gettime and friends run in it): where the kernel put it
+ * (AT_SYSINFO_EHDR in /proc/PID/auxv) and how long its image is (its
+ * section headers come last). 0, or -errno when there is none to read.
+ */
+static int find_vdso(pid_t pid, struct proc_map *out)
+{
+	char path[64];
+	Elf64_auxv_t aux[64];
+	Elf64_Ehdr eh;
+	uint64_t base = 0, len;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, aux, sizeof(aux));
+	close(fd);
+	for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof(aux[0]); i++)
+		if (aux[i].a_type == AT_SYSINFO_EHDR)
+			base = aux[i].a_un.a_val;
+	if (!base || proc_read(pid, base, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG))
+		return -ENOENT;
+	len = eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize;
+	if (eh.e_shoff > VDSO_MAX || len < sizeof(eh) || len > VDSO_MAX)
+		return -ENOENT;
+	out->start = base;
+	out->end = base + len;
+	out->path = "[vdso]";
+	return 0;
 }
 
 /* Report one file's run of mappings [first, last] as a module. */
@@ -186,6 +221,10 @@ static int report_modules(struct native_unwinder *u)
 			err = report_module(u, m, &maps.maps[last]);
 		i = last;
 	}
+	struct proc_map vdso;
+
+	if (!err && !find_vdso(u->pid, &vdso))
+		err = report_module(u, &vdso, &vdso);
 	dwfl_report_end(u->dwfl, NULL, NULL);
 	proc_maps_free(&maps);
 	return err;
