@@ -2,8 +2,8 @@
 /*
  * The ELF symbol names the function an address is in (what perf shows);
  * DWARF, when the module or its debug file has it, adds the functions
- * inlined at that address (DW_TAG_inlined_subroutine scopes, innermost
- * first) and the source line of each: the address's own line for the
+ * inlined at that address (the DW_TAG_inlined_subroutine DIEs that contain
+ * it, found by our own bounded walk) and the source line of each: the address's own line for the
  * innermost, the call site (DW_AT_call_line) for the ones around it.
  */
 #include "native_symbols.h"
@@ -155,6 +155,47 @@ static int32_t source_line(Dwfl_Module *mod, uint64_t pc)
 	return line;
 }
 
+/* How deep DIEs nest before the innermost inlined call is found: C++
+ * namespaces and classes, lexical blocks, inlined calls. */
+#define MAX_DIE_DEPTH 32
+
+/*
+ * The scopes that contain `pc` below `parent`: the function, then each
+ * call inlined in it, outermost first, into chain[*n...]. Lexical blocks
+ * are walked through, namespaces and classes searched (C++ defines
+ * functions inside them). Returns whether a function was found. Depth is
+ * bounded: the DWARF comes from the target's files.
+ */
+static bool find_scopes(Dwarf_Die *parent, Dwarf_Addr pc, Dwarf_Die *chain, int *n, int depth)
+{
+	Dwarf_Die child;
+
+	if (depth >= MAX_DIE_DEPTH || dwarf_child(parent, &child) != 0)
+		return false;
+	do {
+		int tag = dwarf_tag(&child);
+
+		switch (tag) {
+		case DW_TAG_subprogram:
+		case DW_TAG_inlined_subroutine:
+		case DW_TAG_lexical_block:
+			if (dwarf_haspc(&child, pc) <= 0)
+				break;
+			if (tag != DW_TAG_lexical_block && *n < NATIVE_MAX_INLINE)
+				chain[(*n)++] = child;
+			find_scopes(&child, pc, chain, n, depth + 1);
+			return true;
+		case DW_TAG_namespace:
+		case DW_TAG_class_type:
+		case DW_TAG_structure_type:
+			if (find_scopes(&child, pc, chain, n, depth + 1))
+				return true;
+			break;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
+}
+
 /*
  * Fill `e` for the address: inlined functions (DWARF) then the function
  * that contains them, named by its ELF symbol when there is one.
@@ -167,33 +208,28 @@ static int describe(struct native_symbols *s, Dwfl *dwfl, uint64_t pc, struct si
 	const char *module = mod ? base_name(path) : "unknown";
 	const char *sym = mod ? dwfl_module_addrname(mod, pc) : NULL;
 	int32_t line = mod ? source_line(mod, pc) : -1;
-	Dwarf_Die *scopes = NULL;
+	Dwarf_Die chain[NATIVE_MAX_INLINE];
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = mod ? dwfl_module_addrdie(mod, pc, &bias) : NULL;
-	int nscopes = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+	int nchain = 0;
 	const char *outer = sym;
 	int err = 0;
 
+	if (cu)
+		find_scopes(cu, pc - bias, chain, &nchain, 0);
 	e->nframes = 0;
-	for (int i = 0; i < nscopes; i++) {
-		int tag = dwarf_tag(&scopes[i]);
-
-		if (tag == DW_TAG_subprogram) {
-			if (!outer)
-				outer = die_name(&scopes[i]);
-			e->eval_loop |= native_is_eval_loop(die_name(&scopes[i]));
-			break;
-		}
-		if (tag != DW_TAG_inlined_subroutine || e->nframes + 1 >= NATIVE_MAX_INLINE)
-			continue;
-		const char *name = die_name(&scopes[i]);
+	/* chain[0] is the function; the inlined calls follow, innermost last */
+	for (int i = nchain - 1; i >= 1 && !err; i--) {
+		const char *name = die_name(&chain[i]);
 
 		err = intern(s, name ? name : "??", module, true, line, &e->frames[e->nframes++]);
-		if (err)
-			break;
-		line = call_line(&scopes[i]);
+		line = call_line(&chain[i]);
 	}
-	free(scopes);
+	if (nchain) {
+		if (!outer)
+			outer = die_name(&chain[0]);
+		e->eval_loop |= native_is_eval_loop(die_name(&chain[0]));
+	}
 	e->eval_loop |= native_is_eval_loop(sym);
 	if (!err)
 		err = intern(s, outer ? outer : "??", module, false, line, &e->frames[e->nframes++]);
