@@ -74,7 +74,7 @@ int native_stacks_read(struct native_stacks *ns, const struct native_stack_event
 
 void native_stacks_stats(const struct native_stacks *ns, struct native_costs *c)
 {
-	uint64_t stacks = 0, unwind_ns = 0, bytes = 0;
+	uint64_t stacks = 0, unwind_ns = 0, bytes = 0, lookup_ns = 0;
 
 	if (ns->unwinder)
 		native_unwinder_stats(ns->unwinder, &stacks, &unwind_ns, &bytes);
@@ -82,4 +82,6 @@ void native_stacks_stats(const struct native_stacks *ns, struct native_costs *c)
 	c->unwind_ns += unwind_ns;
 	c->stack_bytes += bytes;
 	c->symbolize_ns += ns->symbolize_ns;
+	c->addresses += native_symbols_described(ns->symbols, &lookup_ns);
+	c->lookup_ns += lookup_ns;
 }

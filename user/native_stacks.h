@@ -39,6 +39,8 @@ struct native_costs {
 	uint64_t stacks;	/* stacks unwound */
 	uint64_t stack_bytes;	/* bytes of stack they carried */
 	uint64_t unwind_ns, symbolize_ns;
+	uint64_t addresses;	/* distinct addresses symbolized */
+	uint64_t lookup_ns;	/* of symbolize_ns, looking them up in the files */
 };
 
 /* Add this process's costs to *c. */

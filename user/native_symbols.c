@@ -8,6 +8,8 @@
  */
 #include "native_symbols.h"
 
+#include "clock.h"
+
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
@@ -29,6 +31,8 @@ struct native_symbols {
 	struct profile *prof;
 	struct site_entry *slots;
 	size_t nslots, nused;
+	uint64_t described;	/* addresses looked up in the files */
+	uint64_t describe_ns;	/* and the time that took */
 };
 
 bool native_is_eval_loop(const char *name)
@@ -247,8 +251,11 @@ int native_symbols_resolve(struct native_symbols *s, Dwfl *dwfl, uint64_t pc,
 
 	if (!e->used) {
 		struct site_entry fresh = { .pc = pc, .used = true };
+		double t0 = monotonic_s();
 		int err = describe(s, dwfl, pc, &fresh);
 
+		s->described++;
+		s->describe_ns += (uint64_t)((monotonic_s() - t0) * 1e9);
 		if (err)
 			return err;
 		if ((s->nused + 1) * 2 > s->nslots) {
@@ -263,4 +270,10 @@ int native_symbols_resolve(struct native_symbols *s, Dwfl *dwfl, uint64_t pc,
 	out->nframes = e->nframes;
 	out->eval_loop = e->eval_loop;
 	return 0;
+}
+
+uint64_t native_symbols_described(const struct native_symbols *s, uint64_t *ns)
+{
+	*ns = s->describe_ns;
+	return s->described;
 }

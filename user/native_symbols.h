@@ -47,6 +47,10 @@ struct native_site {
 int native_symbols_resolve(struct native_symbols *s, Dwfl *dwfl, uint64_t pc,
 			   struct native_site *out);
 
+/* Addresses looked up in the files so far (cache misses), and in *ns the
+ * nanoseconds that took, for -v. */
+uint64_t native_symbols_described(const struct native_symbols *s, uint64_t *ns);
+
 /* Is `name` (an ELF or DWARF function name) CPython's eval loop?
  * _PyEval_EvalFrameDefault, or a compiler's part of it (.cold, .lto_priv). */
 bool native_is_eval_loop(const char *name);

@@ -274,10 +274,11 @@ static void report_native_costs(struct recorder *r)
 			native_stacks_stats(r->t[i]->native, &c);
 	if (c.stacks)
 		fprintf(stderr,
-			"refbpf: --native: %llu stacks unwound, %.1f KiB of stack each, %.1f us each to unwind, %.1f us to symbolize\n",
+			"refbpf: --native: %llu stacks unwound, %.1f KiB of stack each, %.1f us each to unwind, %.1f us to symbolize; %llu distinct addresses looked up in %.0f ms\n",
 			(unsigned long long)c.stacks, (double)c.stack_bytes / (double)c.stacks / 1024,
 			(double)c.unwind_ns / (double)c.stacks / 1e3,
-			(double)c.symbolize_ns / (double)c.stacks / 1e3);
+			(double)(c.symbolize_ns - c.lookup_ns) / (double)c.stacks / 1e3,
+			(unsigned long long)c.addresses, (double)c.lookup_ns / 1e6);
 }
 
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
