@@ -208,11 +208,16 @@ static __always_inline bool is_entry_frame(const struct py_layout *l, const __u8
 }
 
 /* 3.12+: each activation pushes a C-stack shim frame below the frames it
- * runs, so the frame recorded just before the shim was its first one. */
-static __always_inline void mark_activation_entry(struct frame_walk *w)
+ * runs, so the frame recorded just before the shim was its first one; the
+ * shim's address tells which native frame is the activation. */
+static __always_inline void mark_activation_entry(struct frame_walk *w, __u64 shim)
 {
+	struct native_stack_event *e = &w->s->native;
+
 	if (w->n)
 		w->s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)].reserved |= FRAME_ENTRY;
+	if (e->nshims < REFBPF_NATIVE_MAX_SHIMS)
+		e->shims[e->nshims++ & (REFBPF_NATIVE_MAX_SHIMS - 1)] = shim;
 }
 
 /*
@@ -296,7 +301,7 @@ static long frame_walk_step(__u64 index, void *arg)
 	py_walk_decode_frame(l, s->frame_buf, &f);
 	w->frame = f.previous;
 	if (native_stacks && !f.code)
-		mark_activation_entry(w);
+		mark_activation_entry(w, frame);
 	if (!f.code)
 		return 0;
 
@@ -359,6 +364,9 @@ static __always_inline int sample_thread(struct bpf_perf_event_data *ctx)
 		.frame = top,
 		.pid_salt = (__u64)tgid << 40,
 	};
+
+	if (native_stacks)
+		s->native.nshims = 0;
 
 	if (!w.frame) {
 		count_error(UNWIND_NO_FRAME);

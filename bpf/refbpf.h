@@ -125,6 +125,8 @@ struct sample_event {
  * frames; an outer part not copied leaves its Python frames unmixed.
  */
 #define REFBPF_NATIVE_STACK_BYTES (32 << 10)
+/* C-stack shim frames (3.12+) whose addresses a sample records. */
+#define REFBPF_NATIVE_MAX_SHIMS 32
 
 /*
  * The user-mode registers CFI unwinding may start from, and the stack they
@@ -140,7 +142,14 @@ struct native_stack_event {
 	__u64 ip, sp, bp;
 	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
 	__u32 stack_len;	/* bytes of stack[] valid, from sp up */
-	__u32 reserved;
+	/*
+	 * 3.12+: where the C-stack shim frames are, innermost first. Each
+	 * eval-loop activation keeps its shim in its own C stack frame, so
+	 * the native frame whose stack holds one is an activation, symbols
+	 * or not (stripped interpreters, split or cloned eval loops).
+	 */
+	__u32 nshims;
+	__u64 shims[REFBPF_NATIVE_MAX_SHIMS];
 	__u8 stack[REFBPF_NATIVE_STACK_BYTES];
 };
 

@@ -22,6 +22,7 @@ EXT = "native_ext.so"
 # " (inlined)" for a function DWARF says was inlined there.
 NATIVE = re.compile(r"^(?P<sym>.*) \[(?P<module>[^\]]*)\](?P<inlined> \(inlined\))?$")
 CHAIN = ["py_outer", "c_call_back", "py_inner", "c_spin"]
+READ_WRAPPERS = {"read", "__libc_read", "__read", "__GI___libc_read", "__read_nocancel"}
 
 
 def build_extension(python, tmp_path):
@@ -156,3 +157,26 @@ def test_without_native_no_native_frames(refbpf_bin, python, tmp_path):
     for frames, _ in stacks:
         assert all(f[1] is not None for f in frames), frames
     assert any([f[0] for f in frames][-2:] == ["py_outer", "py_inner"] for frames, _ in stacks)
+
+
+def test_sample_in_the_kernel_unwinds_from_the_syscall(refbpf_bin, python, tmp_path):
+    """A thread sampled inside read(2): its user registers are the ones
+    saved on kernel entry, and the stack goes reader -> ... -> read."""
+    label, path, version = python
+    folded = tmp_path / "k.folded"
+    with Target(path, target_path("native_syscall.py"), 60) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", "2", "--native", "--folded", folded])
+    stacks = parse_folded(folded)
+    total = sum(n for _, n in stacks)
+    in_read = 0
+    for frames, n in stacks:
+        names = [describe(f) for f in frames]
+        last_py = max(i for i, (_, kind) in enumerate(names) if kind == "py")
+        # glibc's read(2) wrapper (older ones: in libpthread too), above
+        # the Python function that called it
+        if not any(name in READ_WRAPPERS and kind.startswith("lib")
+                   for name, kind in names[last_py + 1:]):
+            continue
+        assert names[last_py][0] == "reader", names
+        in_read += n
+    assert in_read >= 0.5 * total, (in_read, total, stacks[:3])

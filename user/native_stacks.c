@@ -12,6 +12,7 @@ struct native_stacks {
 	uint64_t symbolize_ns;
 	uint64_t generation;	/* the unwinder's, when the cache was filled */
 	uint64_t pcs[NATIVE_MAX_FRAMES];
+	uint64_t sps[NATIVE_MAX_FRAMES];
 };
 
 struct native_stacks *native_stacks_new(pid_t pid, struct profile *prof)
@@ -39,6 +40,25 @@ void native_stacks_free(struct native_stacks *ns)
 	free(ns);
 }
 
+/*
+ * 3.12+: does frame i's part of the stack, [sps[i], sps[i + 1]), hold one
+ * of the C-stack shim frames BPF found? Then it is an activation of the
+ * eval loop, whatever its symbol says (or fails to).
+ */
+static bool holds_shim(const struct native_stack_event *ev, const uint64_t *sps, size_t n,
+		       size_t i)
+{
+	uint64_t lo = sps[i], hi = i + 1 < n ? sps[i + 1] : ev->sp + ev->stack_len;
+	uint32_t nshims = ev->nshims < REFBPF_NATIVE_MAX_SHIMS ? ev->nshims : REFBPF_NATIVE_MAX_SHIMS;
+
+	if (!lo || hi <= lo)
+		return false;
+	for (uint32_t k = 0; k < nshims; k++)
+		if (ev->shims[k] >= lo && ev->shims[k] < hi)
+			return true;
+	return false;
+}
+
 int native_stacks_read(struct native_stacks *ns, const struct native_stack_event *ev, size_t size,
 		       struct native_frame *out, size_t cap)
 {
@@ -47,7 +67,7 @@ int native_stacks_read(struct native_stacks *ns, const struct native_stack_event
 
 	if (!ns->unwinder)
 		return 0;
-	npcs = native_unwind(ns->unwinder, ev, size, ns->pcs, NATIVE_MAX_FRAMES);
+	npcs = native_unwind(ns->unwinder, ev, size, ns->pcs, ns->sps, NATIVE_MAX_FRAMES);
 	t0 = monotonic_s();
 	/* An address no module covered may be in one now. */
 	if (native_unwinder_generation(ns->unwinder) != ns->generation) {
@@ -61,7 +81,7 @@ int native_stacks_read(struct native_stacks *ns, const struct native_stack_event
 
 		if (err)
 			return err;
-		if (site.eval_loop) {
+		if (site.eval_loop || holds_shim(ev, ns->sps, npcs, i)) {
 			out[n++] = (struct native_frame){ .eval_loop = true };
 			continue;
 		}

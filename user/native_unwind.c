@@ -54,7 +54,7 @@ struct native_unwinder {
 	/* the sample being unwound */
 	const struct native_stack_event *ev;
 	uint64_t stack_len;
-	uint64_t *pcs;
+	uint64_t *pcs, *sps;
 	size_t npcs, max;
 
 	uint64_t stacks, ns, bytes;
@@ -353,16 +353,18 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 {
 	struct native_unwinder *u = arg;
 	Dwarf_Addr pc;
+	Dwarf_Word sp;
 	bool activation;
 
 	if (!dwfl_frame_pc(state, &pc, &activation) || !pc)
 		return DWARF_CB_ABORT;
+	u->sps[u->npcs] = dwfl_frame_reg(state, DW_X86_64_RSP, &sp) == 0 ? sp : 0;
 	u->pcs[u->npcs++] = activation ? pc : pc - 1;
 	return u->npcs < u->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
 size_t native_unwind(struct native_unwinder *u, const struct native_stack_event *ev, size_t size,
-		     uint64_t *pcs, size_t max)
+		     uint64_t *pcs, uint64_t *sps, size_t max)
 {
 	size_t head = offsetof(struct native_stack_event, stack);
 	double t0 = monotonic_s();
@@ -371,6 +373,7 @@ size_t native_unwind(struct native_unwinder *u, const struct native_stack_event 
 	    ev->stack_len > size - head || !max || !ev->ip)
 		return 0;
 	pcs[0] = ev->ip;
+	sps[0] = ev->sp;
 	if (!dwfl_addrmodule(u->dwfl, ev->ip))
 		native_unwinder_refresh(u);
 	if (!u->attached)
@@ -378,6 +381,7 @@ size_t native_unwind(struct native_unwinder *u, const struct native_stack_event 
 	u->ev = ev;
 	u->stack_len = ev->stack_len;
 	u->pcs = pcs;
+	u->sps = sps;
 	u->npcs = 0;
 	u->max = max;
 	/* Ends with an error at the outermost frame or the copy's end:

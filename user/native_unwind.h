@@ -31,10 +31,12 @@ void native_unwinder_free(struct native_unwinder *u);
  * received: every length is checked). pcs[0] gets the interrupted
  * instruction, the others an address inside the call instruction each
  * frame returns to (return address - 1), so all of them look up the right
- * function and line. Returns the frames found (0 when the record is bad).
+ * function and line. sps[i] gets frame i's stack pointer (0 if unknown):
+ * frame i's locals lie in [sps[i], sps[i + 1]). Returns the frames found
+ * (0 when the record is bad).
  */
 size_t native_unwind(struct native_unwinder *u, const struct native_stack_event *ev, size_t size,
-		     uint64_t *pcs, size_t max);
+		     uint64_t *pcs, uint64_t *sps, size_t max);
 
 /* The modules and debug info found for the process, for symbolization. */
 Dwfl *native_unwinder_dwfl(struct native_unwinder *u);

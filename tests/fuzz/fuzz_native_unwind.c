@@ -6,8 +6,9 @@
  * with made-up Python frames, as the recorder does.
  *
  * Input: 1 byte picks the start function, 1 byte an offset into it, 8
- * bytes the stack length the record claims, 5 x 8 bytes of registers
- * (bp, bx, r12, r13, r14), then the stack bytes.
+ * bytes the stack length the record claims (its high half: how many shim
+ * addresses it claims), 5 x 8 bytes of registers (bp, bx, r12, r13, r14),
+ * 4 x 2 bytes of shim offsets from the stack pointer, then the stack.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ev.r12 = take(&data, &size, 8);
 	ev.r13 = take(&data, &size, 8);
 	ev.r14 = take(&data, &size, 8);
+	ev.nshims = (uint32_t)(claimed >> 32);
+	for (int i = 0; i < 4; i++)
+		ev.shims[i] = FAKE_SP + take(&data, &size, 2);
 	if (size > REFBPF_NATIVE_STACK_BYTES)
 		size = REFBPF_NATIVE_STACK_BYTES;
 	memcpy(ev.stack, data, size);
