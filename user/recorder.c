@@ -166,7 +166,9 @@ struct pending_native {
 	struct native_frame frames[NATIVE_STACK_FRAMES];
 };
 
-#define MIXED_MAX (REFBPF_MAX_FRAMES + NATIVE_STACK_FRAMES)
+/* A mixed stack keeps its innermost frames, as a Python one does: every
+ * reader of the profile (top, raw files) may rely on that bound. */
+#define MIXED_MAX REFBPF_MAX_FRAMES
 /* CPU numbers beyond this are not trusted to size an array. */
 #define NATIVE_MAX_CPUS 4096
 
