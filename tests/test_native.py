@@ -180,3 +180,28 @@ def test_sample_in_the_kernel_unwinds_from_the_syscall(refbpf_bin, python, tmp_p
         assert names[last_py][0] == "reader", names
         in_read += n
     assert in_read >= 0.5 * total, (in_read, total, stacks[:3])
+
+
+def test_deep_stack_keeps_its_innermost_frames(refbpf_bin, python, tmp_path):
+    """Recursion deeper than the stack copy and the frame limit: each stack
+    is cut to its innermost 1024 frames and marked truncated, the spinning
+    frame innermost of the Python ones; from 3.11 on, no native frame sits
+    between two recursive calls (one activation runs them all)."""
+    label, path, version = python
+    folded = tmp_path / "d.folded"
+    with Target(path, target_path("native_deep.py"), 60, 1500) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", "2", "--native", "--folded", folded])
+    stacks = parse_folded(folded)
+    assert stacks
+    spinning = 0
+    for frames, n in stacks:
+        assert frames[0][0] == "[truncated]" and len(frames) == 1025, (len(frames), frames[:2])
+        names = [describe(f) for f in frames[1:]]
+        py = [i for i, (_, kind) in enumerate(names) if kind == "py"]
+        # the innermost Python frame spins (in time.monotonic's C code, often)
+        if names[py[-1]][0] == "recurse":
+            spinning += n
+        # 3.11+ run the recursion in one activation; 3.8-3.10 call through C
+        if version >= (3, 11):
+            assert py == list(range(py[0], py[-1] + 1)), names
+    assert spinning >= 0.5 * sum(n for _, n in stacks)
