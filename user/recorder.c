@@ -19,6 +19,7 @@
 #include "bpf_session.h"
 #include "proc.h"
 #include "interp_files.h"
+#include "native_samples.h"
 #include "native_stacks.h"
 #include "py_process.h"
 #include "symbolizer.h"
@@ -77,7 +78,7 @@ struct recorder {
 	struct profile *prof;
 	struct bpf_session *bpf;
 	struct pframe frames[REFBPF_MAX_FRAMES];
-	struct native_recording *native;	/* --native */
+	struct native_samples *native;	/* --native */
 	int fatal;		/* -errno from an event callback */
 	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
 	double window_start;	/* CLOCK_MONOTONIC */
@@ -158,112 +159,16 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
 
 /* ---- --native ---- */
 
-/* The native frames of the stack record a CPU sent last, until its sample. */
-struct pending_native {
-	uint64_t time_ns;
-	uint32_t tid;
-	int n;			/* -1: none */
-	struct native_frame frames[NATIVE_STACK_FRAMES];
-};
-
-/* A mixed stack keeps its innermost frames, as a Python one does: every
- * reader of the profile (top, raw files) may rely on that bound. */
-#define MIXED_MAX REFBPF_MAX_FRAMES
-/* CPU numbers beyond this are not trusted to size an array. */
-#define NATIVE_MAX_CPUS 4096
-
-struct native_recording {
-	struct pending_native **cpus;
-	size_t ncpus;
-	struct python_frame py[REFBPF_MAX_FRAMES];
-	struct pframe mixed[MIXED_MAX];
-};
-
-static struct pending_native *pending_for(struct recorder *r, uint32_t cpu)
-{
-	struct native_recording *nr = r->native;
-
-	if (cpu >= NATIVE_MAX_CPUS)
-		return NULL;
-	if (cpu >= nr->ncpus) {
-		struct pending_native **c = realloc(nr->cpus, (cpu + 1) * sizeof(*c));
-
-		if (!c)
-			return NULL;
-		for (size_t i = nr->ncpus; i <= cpu; i++)
-			c[i] = NULL;
-		nr->cpus = c;
-		nr->ncpus = cpu + 1;
-	}
-	if (!nr->cpus[cpu]) {
-		nr->cpus[cpu] = malloc(sizeof(*nr->cpus[cpu]));
-		if (nr->cpus[cpu])
-			nr->cpus[cpu]->n = -1;
-	}
-	return nr->cpus[cpu];
-}
-
-/* A stack record: unwind it now; its sample follows from the same CPU. */
+/* A stack record: its sample follows from the same CPU. */
 static int on_native_stack(struct recorder *r, const struct native_stack_event *ev, size_t size)
 {
 	struct rtarget *t;
-	struct pending_native *p;
-	int n;
 
-	if (size < offsetof(struct native_stack_event, stack) || !r->native)
+	if (!r->native || size < offsetof(struct native_stack_event, stack))
 		return 0;
 	t = find_target(r, (pid_t)ev->pid);
-	p = pending_for(r, ev->cpu);
-	if (!p)
-		return 0;
-	p->n = -1;
-	if (!t || t->state != RT_ACTIVE || !t->native)
-		return 0;
-	n = native_stacks_read(t->native, ev, size, p->frames, NATIVE_STACK_FRAMES);
-	if (n < 0)
-		return n;
-	p->time_ns = ev->time_ns;
-	p->tid = ev->tid;
-	p->n = n;
-	return 0;
-}
-
-/*
- * The sample's stack with its native frames: r->frames (Python, root
- * first) merged with the native frames sent just before it. Without them
- * (the record was lost) the Python frames alone.
- */
-static const struct pframe *mix_native(struct recorder *r, const struct sample_event *ev,
-				       uint32_t *n, uint32_t *flags)
-{
-	struct native_recording *nr = r->native;
-	struct pending_native *p = ev->cpu < nr->ncpus ? nr->cpus[ev->cpu] : NULL;
-	bool truncated;
-	size_t mixed;
-
-	if (!p || p->n < 0 || p->time_ns != ev->time_ns || p->tid != ev->tid)
-		return r->frames;
-	/* ev->frames are innermost first, r->frames root first. */
-	for (uint32_t i = 0; i < *n; i++) {
-		nr->py[i].frame = r->frames[*n - 1 - i];
-		nr->py[i].entry = ev->frames[i].reserved & FRAME_ENTRY;
-	}
-	mixed = native_merge(nr->py, *n, p->frames, (size_t)p->n, nr->mixed, MIXED_MAX, &truncated);
-	p->n = -1;
-	if (truncated)
-		*flags |= PSTACK_TRUNCATED;
-	*n = (uint32_t)mixed;
-	return nr->mixed;
-}
-
-static void native_recording_free(struct native_recording *nr)
-{
-	if (!nr)
-		return;
-	for (size_t i = 0; i < nr->ncpus; i++)
-		free(nr->cpus[i]);
-	free(nr->cpus);
-	free(nr);
+	return native_samples_add_stack(r->native, t && t->state == RT_ACTIVE ? t->native : NULL,
+					ev, size);
 }
 
 /* For -v and the README's figures. */
@@ -305,8 +210,8 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 		flags |= PSTACK_TRUNCATED;
 	const struct pframe *frames = r->frames;
 
-	if ((ev->flags & SAMPLE_NATIVE_STACK) && t->native)
-		frames = mix_native(r, ev, &n, &flags);
+	if ((ev->flags & SAMPLE_NATIVE_STACK) && t->native && r->native)
+		frames = native_samples_mix(r->native, ev, r->frames, &n, &flags);
 	t->samples++;
 	uint32_t threads = r->prof->nthreads;
 	int err = profile_add_stack(r->prof, ev->pid, ev->tid, flags, frames, n, 1);
@@ -754,7 +659,7 @@ static void recorder_free(struct recorder *r)
 		free(r->t[i]);
 	}
 	free(r->t);
-	native_recording_free(r->native);
+	native_samples_free(r->native);
 	free(r->index);
 	bpf_session_close(r->bpf);
 	interp_files_clear();
@@ -842,7 +747,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	r->o = o;
 	r->prof = prof;
 	if (o->native) {
-		r->native = calloc(1, sizeof(*r->native));
+		r->native = native_samples_new();
 		if (!r->native) {
 			free(r);
 			return -ENOMEM;
