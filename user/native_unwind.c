@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -81,6 +82,20 @@ static int open_vdso(struct module_source *src, char **file_name, Elf **elfp)
 	return -1;
 }
 
+/* A regular file only: what a process names in its root may be a FIFO or
+ * a device planted there, which must neither block nor be read. */
+static int open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 		    char **file_name, Elf **elfp)
 {
@@ -94,7 +109,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 		return open_vdso(src, file_name, elfp);
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)src->u->pid,
 		 src->start, src->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_regular(path);
 	if (fd < 0) {
 		if (proc_root_path(src->u->pid, src->path, path, sizeof(path)))
 			return -1;
@@ -103,7 +118,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 
 		if (deleted && !deleted[10])
 			*deleted = 0;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open_regular(path);
 		if (fd < 0)
 			return -1;
 	}
