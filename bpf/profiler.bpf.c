@@ -57,6 +57,7 @@ struct scratch {
 	/* --kernel: the kernel stack follows the last Python frame, even
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
 	__u64 kernel_tail[REFBPF_MAX_KERNEL_FRAMES];
+	struct native_stack_event native;	/* --native only */
 	__u8 frame_buf[REFBPF_READ_SPAN];
 	__u8 code_buf[REFBPF_READ_SPAN];
 	__u64 seen_code[SEEN_CODE_SLOTS];
@@ -84,6 +85,9 @@ static __always_inline void count_error(__u32 reason)
 	if (v)
 		*v += 1;
 }
+
+/* --native: send each sample's user registers and stack as well. */
+const volatile bool native_stacks = false;
 
 static __always_inline __u64 read_ptr(__u64 addr)
 {
@@ -195,6 +199,87 @@ static __always_inline void note_code(struct frame_walk *w, const struct py_fram
 	}
 }
 
+/* ---- --native: eval-loop activations and the user stack ---- */
+
+/* 3.8-3.10 run each frame in its own eval-loop activation; 3.11 flags the
+ * first frame of an activation (is_entry). */
+static __always_inline bool is_entry_frame(const struct py_layout *l, const __u8 *frame_buf)
+{
+	if (l->frame_model == FRAME_MODEL_FRAME_OBJECT)
+		return true;
+	return l->frame_is_entry && py_walk_field(frame_buf, l->frame_is_entry, 1);
+}
+
+/* 3.12+: each activation pushes a C-stack shim frame below the frames it
+ * runs, so the frame recorded just before the shim was its first one; the
+ * shim's address tells which native frame is the activation. */
+static __always_inline void mark_activation_entry(struct frame_walk *w, __u64 shim)
+{
+	struct native_stack_event *e = &w->s->native;
+
+	if (w->n)
+		w->s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)].reserved |= FRAME_ENTRY;
+	if (e->nshims < REFBPF_NATIVE_MAX_SHIMS)
+		e->shims[e->nshims++ & (REFBPF_NATIVE_MAX_SHIMS - 1)] = shim;
+}
+
+/*
+ * Copy the user stack from sp up, a page at a time, until
+ * REFBPF_NATIVE_STACK_BYTES or the first unreadable page (the top of the
+ * stack mapping). Returns the bytes copied.
+ */
+static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
+{
+	__u32 len = 4096 - (__u32)(sp & 4095);
+
+	if (bpf_probe_read_user(dst, len, (void *)sp))
+		return 0;
+	for (int i = 0; i < REFBPF_NATIVE_STACK_BYTES / 4096 - 1; i++) {
+		if (len > REFBPF_NATIVE_STACK_BYTES - 4096)
+			break;
+		if (bpf_probe_read_user(dst + len, 4096, (void *)(sp + len)))
+			break;
+		len += 4096;
+	}
+	return len;
+}
+
+/*
+ * The interrupted thread's user-mode registers: the perf event's own when
+ * it fired in user mode, else those saved on entry to the kernel.
+ */
+static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
+					     struct scratch *s)
+{
+	struct native_stack_event *e = &s->native;
+	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
+
+	if (!(BPF_CORE_READ(regs, cs) & 3))
+		regs = (struct pt_regs *)bpf_task_pt_regs(
+			(struct task_struct *)bpf_get_current_task_btf());
+	e->type = EVENT_NATIVE_STACK;
+	e->pid = s->ev.pid;
+	e->tid = s->ev.tid;
+	e->cpu = s->ev.cpu;
+	e->time_ns = s->ev.time_ns;
+	e->ip = BPF_CORE_READ(regs, ip);
+	e->sp = BPF_CORE_READ(regs, sp);
+	e->bp = BPF_CORE_READ(regs, bp);
+	e->bx = BPF_CORE_READ(regs, bx);
+	e->r12 = BPF_CORE_READ(regs, r12);
+	e->r13 = BPF_CORE_READ(regs, r13);
+	e->r14 = BPF_CORE_READ(regs, r14);
+	e->r15 = BPF_CORE_READ(regs, r15);
+	e->stack_len = copy_user_stack(e->stack, e->sp);
+
+	__u64 size = offsetof(struct native_stack_event, stack) +
+		     (e->stack_len & (2 * REFBPF_NATIVE_STACK_BYTES - 1));
+
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	return bpf_ringbuf_output(&events, e, size, BPF_RB_NO_WAKEUP);
+}
+
 static long frame_walk_step(__u64 index, void *arg)
 {
 	struct frame_walk *w = arg;
@@ -218,6 +303,8 @@ static long frame_walk_step(__u64 index, void *arg)
 
 	py_walk_decode_frame(l, s->frame_buf, &f);
 	w->frame = f.previous;
+	if (native_stacks && !f.code)
+		mark_activation_entry(w, frame);
 	if (!f.code)
 		return 0;
 
@@ -254,6 +341,8 @@ static long frame_walk_step(__u64 index, void *arg)
 			rec->reserved = 0;
 	}
 	note_code(w, rec);
+	if (native_stacks && is_entry_frame(l, s->frame_buf))
+		rec->reserved |= FRAME_ENTRY;
 	w->n++;
 	return 0;
 }
@@ -402,6 +491,8 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 		.pid_salt = (__u64)tgid << 40,
 	};
 
+	if (native_stacks)
+		s->native.nshims = 0;
 	if (tstate && w.frame)
 		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, &w, 0);
 	else if (tstate)
@@ -421,6 +512,15 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 			s->ev.gil = gil_state(l, tstate, task);
 		if (want_kernel)
 			s->ev.nkernel = add_kernel_stack(ctx, s, w.n);
+	}
+	/* --native: the stack record goes first; without it the sample is
+	 * dropped, not sent Python-only, so every --native sample is mixed. */
+	if (native_stacks && sample && w.n) {
+		if (send_native_stack(ctx, s)) {
+			count_error(UNWIND_RINGBUF_FULL);
+			return 0;
+		}
+		s->ev.flags |= SAMPLE_NATIVE_STACK;
 	}
 	send_sample(s, w.new_code);
 	return 0;

@@ -75,7 +75,9 @@ struct py_layout {
 	__u16 gil_locked;		/* int, inside struct _gil_runtime_state */
 	__u16 gil_holder;		/* last_holder: a PyThreadState pointer */
 	__u16 gil_size;			/* sizeof(struct _gil_runtime_state): its futexes lie inside */
-	__u16 reserved2[3];
+	/* 3.11: _PyInterpreterFrame.is_entry (bool), for --native; 0: none */
+	__u16 frame_is_entry;
+	__u16 reserved2[2];
 };
 
 /* Per-frame record: enough to find and validate the code object later. */
@@ -88,12 +90,21 @@ struct py_frame_rec {
 };
 
 #define FRAME_UNVALIDATED 1
+/* In py_frame_rec.reserved, for --native: this frame is the outermost one
+ * run by its activation of the eval loop (_PyEval_EvalFrameDefault): every
+ * frame in 3.8-3.10, is_entry in 3.11, the frame above a C-stack shim in
+ * 3.12+. Userspace swaps each eval-loop activation on the native stack for
+ * the Python frames down to the next entry frame. */
+#define FRAME_ENTRY 2
 
 enum sample_flags {
 	SAMPLE_TRUNCATED = 1 << 0,	/* more frames than REFBPF_MAX_FRAMES */
 	SAMPLE_READ_ERROR = 1 << 1,	/* the walk stopped early on a fault */
 	SAMPLE_THREAD_EXIT = 1 << 2,	/* EVENT_OFF_CPU: the thread's last switch, it is dead */
 	SAMPLE_PREEMPTED = 1 << 3,	/* EVENT_OFF_CPU: still runnable, waiting for a CPU */
+	/* --native: an EVENT_NATIVE_STACK of the same (cpu, time_ns) was sent
+	 * just before this sample. */
+	SAMPLE_NATIVE_STACK = 1 << 8,
 };
 
 enum event_type {
@@ -105,6 +116,7 @@ enum event_type {
 	 * time_ns = when; nframes 0 when its stack could not be walked) */
 	EVENT_OFF_CPU = 5,
 	EVENT_ON_CPU = 6,	/* ... and came back (struct on_cpu_event) */
+	EVENT_NATIVE_STACK = 16, /* --native: user registers and stack of a sample */
 };
 
 /* Kernel frames per sample with --kernel (the kernel's own limit is 127). */
@@ -145,6 +157,40 @@ struct on_cpu_event {
 	__u32 tid;
 	__u32 cpu;
 	__u64 time_ns;
+};
+
+/*
+ * --native: bytes of user stack copied per sample, from the user stack
+ * pointer up (a power of two). Enough for the innermost few hundred native
+ * frames; an outer part not copied leaves its Python frames unmixed.
+ */
+#define REFBPF_NATIVE_STACK_BYTES (32 << 10)
+/* C-stack shim frames (3.12+) whose addresses a sample records. */
+#define REFBPF_NATIVE_MAX_SHIMS 32
+
+/*
+ * The user-mode registers CFI unwinding may start from, and the stack they
+ * point into. Sent right before the EVENT_SAMPLE it belongs to, by the same
+ * program run: userspace pairs them by (cpu, time_ns).
+ */
+struct native_stack_event {
+	__u32 type;		/* EVENT_NATIVE_STACK */
+	__u32 pid;
+	__u32 tid;
+	__u32 cpu;
+	__u64 time_ns;		/* equals the sample's */
+	__u64 ip, sp, bp;
+	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
+	__u32 stack_len;	/* bytes of stack[] valid, from sp up */
+	/*
+	 * 3.12+: where the C-stack shim frames are, innermost first. Each
+	 * eval-loop activation keeps its shim in its own C stack frame, so
+	 * the native frame whose stack holds one is an activation, symbols
+	 * or not (stripped interpreters, split or cloned eval loops).
+	 */
+	__u32 nshims;
+	__u64 shims[REFBPF_NATIVE_MAX_SHIMS];
+	__u8 stack[REFBPF_NATIVE_STACK_BYTES];
 };
 
 struct process_event {

@@ -29,10 +29,11 @@ packages=(
 # install from elsewhere (NodeSource) brings its own npm.
 command -v npm >/dev/null || packages+=(npm)
 command -v node >/dev/null || packages+=(nodejs)
-# python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X.
+# python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X;
+# python3.X-dev its headers, for the C extension the --native tests build.
 if [ -x /usr/bin/python3 ]; then
 	ver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
-	[ -n "$ver" ] && packages+=("python${ver}-dbg")
+	[ -n "$ver" ] && packages+=("python${ver}-dbg" "python${ver}-dev")
 fi
 
 missing=()

@@ -92,6 +92,10 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, args);
 }
 
+/* --native samples carry up to REFBPF_NATIVE_STACK_BYTES each: room for
+ * about a second of them at 1 kHz on a few CPUs between polls. */
+#define NATIVE_RINGBUF_BYTES (32u << 20)
+
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
 		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
 		     const struct bpf_features *features)
@@ -120,7 +124,10 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	/* A program on every context switch of the host costs even when it
 	 * returns at once: not loaded unless asked for. */
 	bpf_program__set_autoload(s->skel->progs.on_sched_switch, features->off_cpu);
+	s->skel->rodata->native_stacks = features->native;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	if (!err && features->native)
+		err = bpf_map__set_max_entries(s->skel->maps.events, NATIVE_RINGBUF_BYTES);
 	if (!err)
 		err = profiler_bpf__load(s->skel);
 	if (err) {

@@ -22,13 +22,15 @@ struct bpf_features {
 	bool kernel;		/* --kernel: kernel stacks in samples */
 	bool gil;		/* --gil: the GIL state of each sample */
 	bool off_cpu;		/* --mode wall: switch-out stacks and switch-in times */
+	bool native;		/* --native: user registers and stack with each sample */
 };
 
 /*
  * Load the program and attach it to a cpu-clock event at `rate_hz` on every
  * online CPU and to the process lifetime tracepoints. `btf_path` (NULL: the
  * kernel's) is the BTF libbpf relocates against. With `watch_all` every
- * exec on the host is reported (--all). On failure returns
+ * exec on the host is reported (--all); `features` says which
+ * of --kernel, --gil, --mode wall and --native are wanted. On failure returns
  * -errno and writes a one-line reason into `why`.
  */
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,

@@ -19,6 +19,7 @@ enum long_only_option {
 	OPT_VERSION,
 	OPT_THREADS,
 	OPT_MERGE_PROCESSES,
+	OPT_NATIVE,
 	OPT_RAW,
 	OPT_EVERY,
 	OPT_KEEP,
@@ -58,6 +59,7 @@ static const struct option long_options[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "gil", no_argument, NULL, OPT_GIL },
 	{ "merge-processes", no_argument, NULL, OPT_MERGE_PROCESSES },
+	{ "native", no_argument, NULL, OPT_NATIVE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -110,6 +112,9 @@ void cli_usage(FILE *out)
 	      "      --threads          give each thread its own root (name and id)\n"
 	      "      --merge-processes  no per-process root when several processes\n"
 	      "                         were sampled: merge their stacks\n"
+	      "      --native           C frames too, interleaved with the Python frames\n"
+	      "                         that call them and that they call (unwound from a\n"
+	      "                         32 KiB stack copy with the files' CFI; no ptrace)\n"
 	      "      --btf PATH         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	      "  -v, --verbose          say what is attached and found; -vv adds libbpf's log\n"
 	      "  -h, --help             this text\n"
@@ -120,7 +125,8 @@ void cli_usage(FILE *out)
 	      "  sudo refbpf -p 1234 5678 -d 30 -F 199 -o profile.out -s tottime\n"
 	      "  sudo refbpf --all -d 60 --folded host.folded\n"
 	      "  sudo refbpf -p 1234 -d 30 --speedscope run.json --pprof run.pb.gz\n"
-	      "  sudo refbpf -p 1234 -d 60 --raw run.raw; refbpf report run.raw -o run.prof\n",
+	      "  sudo refbpf -p 1234 -d 60 --raw run.raw; refbpf report run.raw -o run.prof\n"
+	      "  sudo refbpf -p 1234 -d 10 --native --flamegraph mixed.svg\n",
 	      out);
 }
 
@@ -328,6 +334,10 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_MERGE_PROCESSES:
 			o->merge_processes = true;
 			break;
+		case OPT_NATIVE:
+			o->native = true;
+			recording_only = "--native";
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -374,7 +384,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		return -EINVAL;
 	}
 	if (o->dump && (o->all || o->children || o->every_s || o->duration_s > 0 ||
-			files || o->per_thread || o->kernel || o->gil || o->wall)) {
+			files || o->per_thread || o->kernel || o->gil || o->wall ||
+			o->native)) {
 		fputs("refbpf: dump takes --pid PID [PID...] and --json only\n", stderr);
 		return -EINVAL;
 	}

@@ -36,6 +36,7 @@ struct cli_options {
 	bool gil;			/* --gil: GIL held / waited for */
 	bool wall;			/* --mode wall: off-CPU time too */
 	bool merge_processes;		/* --merge-processes: no root per process */
+	bool native;			/* --native: C frames interleaved with Python's */
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
 	bool help, version;
 };

@@ -160,6 +160,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 		err |= dl_add(t, "previous", &w->frame_previous, DL_PTR);
 		err |= dl_add(t, minor <= 12 ? "prev_instr" : "instr_ptr", &w->frame_instr, DL_PTR);
 		err |= dl_add(t, "owner", &w->frame_owner, 1);
+		if (minor == 11)
+			err |= dl_add(t, "is_entry", &w->frame_is_entry, 1);
 	}
 	t = dl_want(p, DL_CODE, "PyCodeObject", "PyCodeObject");
 	err |= dl_add(t, "co_filename", &c->filename, DL_PTR);

@@ -76,18 +76,23 @@ static int cmp_kids(const void *a, const void *b)
 	return x->func < y->func ? -1 : x->func > y->func;
 }
 
-/* Synthetic functions live in cProfile's "~" file, as the call graph's. */
+/* Synthetic functions live in cProfile's "~" file, as the call graph's;
+ * so do native and kernel ones, told apart by their names (pfunc_kind). */
 static enum flame_kind func_kind(const struct profile *p, uint32_t func)
 {
 	if (func == FLAME_ROOT || func == FLAME_TRUNCATED)
 		return FLAME_SYNTHETIC;
-	/* --kernel frames: "<kernel SYMBOL>" in the "~" file */
-	if (!strcmp(p->funcs[func].filename, "~") &&
-	    !strncmp(p->funcs[func].name, PROFILE_KERNEL_PREFIX, strlen(PROFILE_KERNEL_PREFIX)))
+	switch (pfunc_kind(&p->funcs[func])) {
+	case PFUNC_PYTHON:
+		return FLAME_PYTHON;
+	case PFUNC_NATIVE:
+		return FLAME_NATIVE;
+	case PFUNC_KERNEL:
 		return FLAME_KERNEL;
-	if (!strcmp(p->funcs[func].filename, "~"))
-		return FLAME_SYNTHETIC;
-	return FLAME_PYTHON;
+	case PFUNC_SYNTHETIC:
+		break;
+	}
+	return FLAME_SYNTHETIC;
 }
 
 static size_t count_nodes(const struct build_node *n)

@@ -16,8 +16,8 @@
 #define FLAME_ROOT UINT32_MAX	/* the func of the tree's root: all samples */
 
 /*
- * What a frame is, for its colour. The profile holds Python and synthetic
- * frames only; native and kernel frames have their colours kept for them.
+ * What a frame is, for its colour. Native frames come with --native;
+ * kernel frames have their colour kept for them.
  */
 enum flame_kind {
 	FLAME_PYTHON = 0,

@@ -99,7 +99,8 @@ static void write_frame(FILE *f, const struct profile *p, const struct flame_nod
 	escape_xml_fputs(flame_node_name(p, n), f);
 	fputs("\"><title>", f);
 	escape_xml_fputs(flame_node_name(p, n), f);
-	if (fn) {
+	/* a native or kernel frame's "~:0" is its pstats key, not a place */
+	if (fn && pfunc_kind(fn) != PFUNC_NATIVE && pfunc_kind(fn) != PFUNC_KERNEL) {
 		fputs(" (", f);
 		escape_xml_fputs(fn->filename, f);
 		fprintf(f, ":%d)", fn->firstlineno);

@@ -274,8 +274,9 @@ int main(int argc, char **argv)
 		.btf_path = o.btf_path,
 		.children = o.children,
 		.all = o.all,
+
 		.verbose = o.verbose,
-		.features = { .kernel = o.kernel, .gil = o.gil, .off_cpu = o.wall },
+		.features = { .kernel = o.kernel, .gil = o.gil, .off_cpu = o.wall, .native = o.native },
 		.stop = &stop_requested,
 		.t0 = t0,
 		.every_s = o.every_s,

@@ -448,3 +448,14 @@ uint64_t profile_period_ns(const struct profile *p)
 		return 0;
 	return (uint64_t)(ns + 0.5);
 }
+
+enum pfunc_kind pfunc_kind(const struct pfunc *f)
+{
+	if (strcmp(f->filename, "~") || f->firstlineno != 0)
+		return PFUNC_PYTHON;
+	if (!strncmp(f->name, "<native ", 8))
+		return PFUNC_NATIVE;
+	if (!strncmp(f->name, PROFILE_KERNEL_PREFIX, strlen(PROFILE_KERNEL_PREFIX)))
+		return PFUNC_KERNEL;
+	return PFUNC_SYNTHETIC;
+}

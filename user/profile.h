@@ -19,6 +19,23 @@ struct pfunc {
 	int firstlineno;	/* co_firstlineno */
 };
 
+/*
+ * What a function is, read from its pstats key. Functions that are not
+ * Python code live in cProfile's "~" file at line 0: the synthetic roots
+ * (<process ...>, <thread ...>), with --native the C functions, whose
+ * names start with "<native " (user/native_symbols.h), and with --kernel
+ * the kernel's, "<kernel ...": the key says what they are, so a raw file
+ * read back keeps it.
+ */
+enum pfunc_kind {
+	PFUNC_PYTHON = 0,
+	PFUNC_SYNTHETIC,
+	PFUNC_NATIVE,
+	PFUNC_KERNEL,
+};
+
+enum pfunc_kind pfunc_kind(const struct pfunc *f);
+
 /* One frame of a stored stack. */
 struct pframe {
 	uint32_t func;		/* index into profile.funcs */

@@ -82,7 +82,7 @@ static const struct py_version_layout layouts[] = {
 			.tstate_next = 8, .tstate_thread_id = 152, .tstate_frame = 56,
 			.cframe_current_frame = 8,
 			.frame_code = 32, .frame_previous = 48, .frame_instr = 56,
-			.frame_owner = 69, .frame_owner_skip = 3,
+			.frame_owner = 69, .frame_owner_skip = 3, .frame_is_entry = 68,
 			.code_firstlineno = 72, .code_name = 120,
 			.unicode_hash = UNICODE_HASH,
 			.gil_at = 360, GIL_STATE_38_312,

@@ -136,7 +136,8 @@ static void finish_walk_layout(struct py_layout *w)
 	uint16_t end = 0;
 	uint16_t ends[] = { w->frame_code + 8, w->frame_previous + 8,
 			    w->frame_instr + (w->frame_model == FRAME_MODEL_FRAME_OBJECT ? 4 : 8),
-			    (w->flags & LAYOUT_HAS_OWNER) ? w->frame_owner + 1 : 0 };
+			    (w->flags & LAYOUT_HAS_OWNER) ? w->frame_owner + 1 : 0,
+			    w->frame_is_entry ? w->frame_is_entry + 1 : 0 };
 
 	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
 		if (ends[i] > end)

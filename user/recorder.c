@@ -21,6 +21,8 @@
 #include "interp_files.h"
 #include "kernel_symbols.h"
 #include "off_cpu.h"
+#include "native_samples.h"
+#include "native_stacks.h"
 #include "py_process.h"
 #include "stack_reader.h"
 #include "symbolizer.h"
@@ -62,6 +64,7 @@ struct rtarget {
 	bool implicit;		/* found by --all, not named by the user */
 	struct py_process proc;
 	struct symbolizer *sym;
+	struct native_stacks *native;	/* --native */
 	uint64_t samples;
 	uint64_t window_base;	/* samples before the current window */
 	bool listed;		/* in some window's header already */
@@ -83,6 +86,7 @@ struct recorder {
 	struct pframe frames[REFBPF_MAX_FRAMES + 1 + REFBPF_MAX_KERNEL_FRAMES];
 	struct kernel_symbols *ksyms;	/* --kernel */
 	struct off_cpu *off_cpu;	/* --mode wall */
+	struct native_samples *native;	/* --native */
 	int fatal;		/* -errno from an event callback */
 	double first_sample;	/* CLOCK_MONOTONIC of the first sample, 0 before */
 	double window_start;	/* CLOCK_MONOTONIC */
@@ -233,9 +237,11 @@ static int add_kernel_frames(struct recorder *r, const struct sample_event *ev, 
 	return 0;
 }
 
-/* The event's stack, root first, into r->frames: Python frames, then the
- * marker leaf, then kernel frames. Returns the frame count or -errno. */
-static int build_stack(struct recorder *r, struct rtarget *t, const struct sample_event *ev)
+/* The event's stack, root first, into r->frames: Python frames (with
+ * --native, C frames in place among them), then the marker leaf, then
+ * kernel frames. Returns the frame count or -errno. */
+static int build_stack(struct recorder *r, struct rtarget *t, const struct sample_event *ev,
+		       uint32_t *flags)
 {
 	uint32_t n = ev->nframes, at = 0;
 	const char *leaf;
@@ -247,12 +253,50 @@ static int build_stack(struct recorder *r, struct rtarget *t, const struct sampl
 		if (err)
 			return err;
 	}
+	if ((ev->flags & SAMPLE_NATIVE_STACK) && t->native && r->native) {
+		/* at most REFBPF_MAX_FRAMES: mixed stacks keep the innermost */
+		const struct pframe *mixed = native_samples_mix(r->native, ev, r->frames, &at, flags);
+
+		if (mixed != r->frames)
+			memcpy(r->frames, mixed, at * sizeof(*mixed));
+	}
 	leaf = marker(r, ev);
 	if (leaf && synthetic(r, leaf, &r->frames[at++]))
 		return -ENOMEM;
 	if (ev->nkernel && add_kernel_frames(r, ev, &at))
 		return -ENOMEM;
 	return (int)at;
+}
+
+/* ---- --native ---- */
+
+/* A stack record: its sample follows from the same CPU. */
+static int on_native_stack(struct recorder *r, const struct native_stack_event *ev, size_t size)
+{
+	struct rtarget *t;
+
+	if (!r->native || size < offsetof(struct native_stack_event, stack))
+		return 0;
+	t = find_target(r, (pid_t)ev->pid);
+	return native_samples_add_stack(r->native, t && t->state == RT_ACTIVE ? t->native : NULL,
+					ev, size);
+}
+
+/* For -v and the README's figures. */
+static void report_native_costs(struct recorder *r)
+{
+	struct native_costs c = { 0 };
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->t[i]->native)
+			native_stacks_stats(r->t[i]->native, &c);
+	if (c.stacks)
+		fprintf(stderr,
+			"refbpf: --native: %llu stacks unwound, %.1f KiB of stack each, %.1f us each to unwind, %.1f us to symbolize; %llu distinct addresses looked up in %.0f ms\n",
+			(unsigned long long)c.stacks, (double)c.stack_bytes / (double)c.stacks / 1024,
+			(double)c.unwind_ns / (double)c.stacks / 1e3,
+			(double)(c.symbolize_ns - c.lookup_ns) / (double)c.stacks / 1e3,
+			(unsigned long long)c.addresses, (double)c.lookup_ns / 1e6);
 }
 
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
@@ -283,7 +327,7 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 			       off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0) :
 			       0;
 	}
-	at = build_stack(r, t, ev);
+	at = build_stack(r, t, ev, &flags);
 	if (at < 0)
 		return at;
 	if (ev->type == EVENT_OFF_CPU)
@@ -316,6 +360,7 @@ static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns
 	struct thread_stack *stacks = NULL;
 	size_t ntasks = 0, nstacks = 0;
 	char why[256];
+	uint32_t flags;
 	int err = 0;
 
 	if (thread_list_read(t->pid, &tasks, &ntasks, why, sizeof(why)) ||
@@ -340,18 +385,28 @@ static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns
 			ev->type = EVENT_OFF_CPU;
 			ev->nframes = ts->nframes;
 			memcpy(ev->frames, ts->frames, ts->nframes * sizeof(ev->frames[0]));
-			at = build_stack(r, t, ev);
+			flags = ts->truncated ? PSTACK_TRUNCATED : 0;
+			at = build_stack(r, t, ev, &flags);
 			free(ev);
 			err = at < 0 ? at :
 				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid, start_ns,
-						     ts->truncated ? PSTACK_TRUNCATED : 0, r->frames,
-						     (uint32_t)at);
+						     flags, r->frames, (uint32_t)at);
 		}
 	}
 cleanup:
 	free(tasks);
 	stack_reader_free(stacks, nstacks);
 	return err;
+}
+
+static int start_native(struct recorder *r, struct rtarget *t)
+{
+	native_stacks_free(t->native);
+	t->native = NULL;
+	if (!r->o->features.native)
+		return 0;
+	t->native = native_stacks_new(t->pid, r->prof);
+	return t->native ? 0 : -ENOMEM;
 }
 
 static int start_sampling(struct recorder *r, struct rtarget *t)
@@ -362,6 +417,9 @@ static int start_sampling(struct recorder *r, struct rtarget *t)
 	t->sym = symbolizer_new(&t->proc, r->prof);
 	if (!t->sym)
 		return -ENOMEM;
+	err = start_native(r, t);
+	if (err)
+		return err;
 	err = bpf_session_add_target(r->bpf, t->pid, &t->proc.layout.walk);
 	if (err) {
 		snprintf(t->reason, sizeof(t->reason), "cannot configure the BPF program: %s",
@@ -405,6 +463,8 @@ static void begin_discovery(struct recorder *r, struct rtarget *t)
 	 * describes the new image. */
 	symbolizer_free(t->sym);
 	t->sym = NULL;
+	native_stacks_free(t->native);
+	t->native = NULL;
 	t->proc.version[0] = 0;
 	if (!t->samples)
 		t->was_profiled = false;
@@ -482,7 +542,7 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 		if (t->proc.ns_pid == child)
 			t->proc.ns_pid = 0;
 		t->sym = symbolizer_new(&t->proc, r->prof);
-		if (!t->sym) {
+		if (!t->sym || start_native(r, t)) {
 			r->fatal = -ENOMEM;
 			return;
 		}
@@ -524,6 +584,11 @@ static int on_event(void *ctx, void *data, size_t size)
 			return 0;
 		err = off_cpu_return(r->off_cpu, ((const struct on_cpu_event *)data)->tid,
 				     ((const struct on_cpu_event *)data)->time_ns);
+		if (err)
+			r->fatal = err;
+		return err;
+	case EVENT_NATIVE_STACK:
+		err = on_native_stack(r, data, size);
 		if (err)
 			r->fatal = err;
 		return err;
@@ -788,6 +853,7 @@ static int forget_ignored(struct recorder *r)
 			continue;
 		}
 		symbolizer_free(t->sym);
+		native_stacks_free(t->native);
 		py_process_free(&t->proc);
 		free(t);
 	}
@@ -819,10 +885,12 @@ static void recorder_free(struct recorder *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		symbolizer_free(r->t[i]->sym);
+		native_stacks_free(r->t[i]->native);
 		py_process_free(&r->t[i]->proc);
 		free(r->t[i]);
 	}
 	free(r->t);
+	native_samples_free(r->native);
 	free(r->index);
 	bpf_session_close(r->bpf);
 	kernel_symbols_free(r->ksyms);
@@ -843,6 +911,7 @@ static void collect_counters(struct recorder *r)
 	memcpy(r->errs_base, errs, sizeof(errs));
 	if (!r->o->verbose)
 		return;
+	report_native_costs(r);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct symbolizer_stats *st;
 
@@ -931,6 +1000,13 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	if (o->features.off_cpu) {
 		r->off_cpu = off_cpu_new(1000000000ull / o->rate_hz, add_off_cpu, r);
 		if (!r->off_cpu) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	if (o->features.native) {
+		r->native = native_samples_new();
+		if (!r->native) {
 			err = -ENOMEM;
 			goto cleanup;
 		}

@@ -23,8 +23,9 @@ struct recorder_opts {
 	const char *btf_path;		/* NULL: the kernel's own */
 	bool children;			/* -C: follow descendants, present and future */
 	bool all;			/* --all: every Python process, present and future */
+
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
-	struct bpf_features features;	/* --kernel, --gil, --mode wall */
+	struct bpf_features features;	/* --kernel, --gil, --mode wall, --native */
 	volatile sig_atomic_t *stop;	/* set by signal handlers */
 	/*
 	 * --every: close a window this often (0: one window, the whole

@@ -45,6 +45,7 @@ static void print_layout(const struct py_version_layout *l)
 	P("frame_instr", w->frame_instr);
 	P("frame_owner", w->frame_owner);
 	P("frame_owner_skip", w->frame_owner_skip);
+	P("frame_is_entry", w->frame_is_entry);
 	P("code_firstlineno", w->code_firstlineno);
 	P("code_name", w->code_name);
 	P("unicode_hash", w->unicode_hash);
