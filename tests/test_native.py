@@ -205,3 +205,34 @@ def test_deep_stack_keeps_its_innermost_frames(refbpf_bin, python, tmp_path):
         if version >= (3, 11):
             assert py == list(range(py[0], py[-1] + 1)), names
     assert spinning >= 0.5 * sum(n for _, n in stacks)
+
+
+def test_native_with_kernel_gil_and_wall_mode(refbpf_bin, python, tmp_path):
+    """Every stack option at once: the C chain stays intact under the GIL
+    and kernel leaves, and c_spin (which keeps the GIL) is never marked as
+    running without it or waiting for it."""
+    label, path, version = python
+    if "t" in label.split("-")[-1]:
+        pytest.skip("skipped: %s is free-threaded: --gil does not apply" % label)
+    ext = build_extension(python, tmp_path)
+    folded = tmp_path / "all.folded"
+    with Target(path, SCRIPT, ext, 60) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", "2", "--native", "--kernel", "--gil",
+                                    "--mode", "wall", "--folded", folded])
+    assert "wall mode" in r.stdout.splitlines()[0], r.stdout[:500]
+    stacks = parse_folded(folded)
+    spinning = [(frames, n) for frames, n in stacks
+                if any(describe_any(f) == ("c_spin", EXT) for f in frames)]
+    total = sum(n for _, n in stacks)
+    assert sum(n for _, n in spinning) >= 0.8 * total, (stacks[:3], r.stderr[-2000:])
+    for frames, _ in spinning:
+        assert not any(f[0] in ("<no GIL>", "<GIL wait>") for f in frames), frames[-4:]
+        user = [f for f in frames if not (f[1] is None and f[0].startswith("<"))]
+        check_chain(user, interpreter_modules(python))
+
+
+def describe_any(frame):
+    """describe(), with the kernel's and the markers' frames left as names."""
+    if frame[1] is None and frame[0].startswith("<"):
+        return frame[0], "synthetic"
+    return describe(frame)
