@@ -1,8 +1,8 @@
 """refbpf benchmarks: one command, one table, every comparison measured side
 by side in the same run (medians of several runs). See bench/README.md.
 
-  sudo /usr/bin/python3 bench/run.py            # ~4 minutes
-  sudo /usr/bin/python3 bench/run.py --quick    # ~1 minute
+  sudo /usr/bin/python3 bench/run.py            # ~11 minutes
+  sudo /usr/bin/python3 bench/run.py --quick    # ~3 minutes
 
 Stdlib only; needs root, ./refbpf (make) and bpftool. Results also go to
 bench/results/latest.json.
@@ -559,7 +559,7 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="target interpreter")
     ap.add_argument("--refbpf", default=os.path.join(ROOT, "refbpf"), help="refbpf binary")
     ap.add_argument("--quick", action="store_true",
-                    help="fewer, shorter runs (~1 minute); overrides the sizes below")
+                    help="fewer, shorter runs (~3 minutes); overrides the sizes below")
     ap.add_argument("--runs", type=int, default=5,
                     help="interleaved rounds of the workload (none, 100 Hz, 1 kHz, 10 kHz)")
     ap.add_argument("--seconds", type=float, default=4.0, help="workload window per run")
