@@ -4,7 +4,8 @@ by side in the same run (medians of several runs). See bench/README.md.
   sudo /usr/bin/python3 bench/run.py            # ~11 minutes
   sudo /usr/bin/python3 bench/run.py --quick    # ~3 minutes
 
-Stdlib only; needs root, ./refbpf (make) and bpftool. Results also go to
+Stdlib only; needs root, ./refbpf (make), bpftool, wrk (else demo/load.py), and
+builds Austin 3.7 once with scripts/fetch-austin.sh. Results also go to
 bench/results/latest.json.
 """
 import argparse
