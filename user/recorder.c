@@ -566,13 +566,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	switch (*(const __u32 *)data) {
 	case EVENT_SAMPLE:
-		err = on_sample(r, data, size);
-		if (err) {
-			r->fatal = err;
-			return err;
-		}
-		return 0;
-	case EVENT_OFF_CPU:
+	case EVENT_OFF_CPU:	/* a switch-out's stack: a sample with a time to come */
 		err = on_sample(r, data, size);
 		if (err) {
 			r->fatal = err;
