@@ -504,6 +504,9 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 			count_error(err);
 			return 0;
 		}
+		/* why, and whose: userspace may read that stack itself */
+		s->ev.flags |= ((err + 1) << SAMPLE_UNWALKED_SHIFT) & SAMPLE_UNWALKED_MASK;
+		s->ev.tstate = tstate;
 	} else {
 		s->ev.tstate = tstate;
 		s->ev.flags |= w.flags;

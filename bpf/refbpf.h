@@ -105,6 +105,9 @@ enum sample_flags {
 	/* --native: an EVENT_NATIVE_STACK of the same (cpu, time_ns) was sent
 	 * just before this sample. */
 	SAMPLE_NATIVE_STACK = 1 << 8,
+	/* EVENT_OFF_CPU without a stack: 1 + enum unwind_error, why not */
+	SAMPLE_UNWALKED_SHIFT = 16,
+	SAMPLE_UNWALKED_MASK = 0xf << SAMPLE_UNWALKED_SHIFT,
 };
 
 enum event_type {

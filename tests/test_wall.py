@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from conftest import tool_path
 from profiling import Target, markers, parse_folded, run_refbpf, target_path
 
 
@@ -41,20 +42,22 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     lines = markers(script)
     folded = tmp_path / "wall.folded"
     with Target(path, script) as t:
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", RATE, "--mode", "wall",
+        r = run_refbpf(refbpf_bin, ["-v", "-p", t.pid, "-d", 3, "-F", RATE, "--mode", "wall",
                                     "--folded", folded])
     assert "wall mode" in r.stdout.splitlines()[0], r.stdout
+    # what refbpf saw (switch-outs without a stack, lost samples), for any failure below
+    seen = "\n".join(r.stdout.splitlines()[:3] + r.stderr.splitlines())
     stacks = parse_folded(folded)
     per = shares(stacks)
     total = sum(c for _, c in stacks)
     assert total == sum(per.values()), (per, total)
     # four threads alive all along: a quarter of the wall time each
     for who, n in per.items():
-        assert abs(100.0 * n / total - 25.0) <= 2.0, (who, per, total)
+        assert abs(100.0 * n / total - 25.0) <= 2.0, (who, per, total, seen)
     # exact, not sampled: each blocked thread's time is the recording's
     expected = header_duration(r.stdout) * RATE
     for who in ("recv_thread", "sleep_thread", "main"):
-        assert abs(per[who] - expected) <= 0.02 * expected + 2, (who, per[who], expected)
+        assert abs(per[who] - expected) <= 0.02 * expected + 2, (who, per[who], expected, seen)
     # attributed to the line it blocked on, under an <off-CPU> leaf
     blocked = {(f[-2][0], f[-2][2]): c for f, c in stacks if f[-1][0] == "<off-CPU>"}
     assert blocked.get(("recv_thread", lines["recv"]), 0) >= 0.98 * per["recv_thread"], blocked
@@ -114,3 +117,36 @@ def test_bad_mode_is_refused(refbpf_bin):
     r = subprocess.run([refbpf_bin, "-p", "1", "--mode", "idle"], capture_output=True, text=True)
     assert r.returncode != 0
     assert r.stderr.strip() == "refbpf: unknown mode 'idle' (cpu or wall)"
+
+
+def off_cpu_check(script, period_ns=1000):
+    r = subprocess.run([tool_path("off_cpu_check"), str(period_ns)], input=script,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
+    lines = r.stdout.splitlines()
+    adds = [(int(x.split()[1]), int(x.split()[2])) for x in lines if x.startswith("add ")]
+    return adds, int(lines[-1].split()[1])
+
+
+def test_off_cpu_intervals_are_counted_exactly_with_carry():
+    # 2.5 periods, then 1.7: the half period left over joins the next interval
+    adds, lost = off_cpu_check("leave 7 1000 1\nreturn 7 3500\n"
+                               "leave 7 4000 1\nreturn 7 5700\n")
+    assert adds == [(7, 2), (7, 2)] and lost == 0, (adds, lost)
+
+
+def test_off_cpu_time_without_a_stack_is_reported_not_dropped():
+    adds, lost = off_cpu_check("leave 7 1000 0\nreturn 7 4000\nleave 8 0 1\nflush 6000\n")
+    assert adds == [(8, 6)], adds
+    assert lost == 3000, lost
+
+
+def test_off_cpu_stack_read_later_counts_only_if_the_thread_had_not_run():
+    # read at 2000, back at 5000: still blocked when read, the stack is its own
+    adds, lost = off_cpu_check("leave_read 7 1000 2000\nreturn 7 5000\n")
+    assert adds == [(7, 4)] and lost == 0, (adds, lost)
+    # back at 1500, before the read at 2000: the stack read may be a later one
+    adds, lost = off_cpu_check("leave_read 7 1000 2000\nreturn 7 1500\n")
+    assert adds == [] and lost == 500, (adds, lost)
+    # a window closing after the read keeps it for the rest of the interval
+    adds, lost = off_cpu_check("leave_read 7 1000 2000\nflush 3000\nreturn 7 5000\n")
+    assert adds == [(7, 2), (7, 2)] and lost == 0, (adds, lost)

@@ -15,6 +15,7 @@ struct oc_thread {
 	uint32_t flags;
 	uint64_t since;
 	uint64_t carry_ns;	/* less than one period, not yet counted */
+	uint64_t read_ns;	/* stack read from memory at this time, not at `since` */
 	struct pframe *frames;
 	uint32_t nframes, cap;
 };
@@ -23,6 +24,7 @@ struct off_cpu {
 	uint64_t period_ns;
 	off_cpu_add_fn add;
 	void *ctx;
+	uint64_t unattributed_ns;	/* off CPU in a stack that could not be read */
 	struct oc_thread *t;
 	size_t size, used;	/* size: a power of two */
 };
@@ -104,6 +106,13 @@ static struct oc_thread *get(struct off_cpu *oc, uint32_t tid)
 int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns, uint32_t flags,
 		  const struct pframe *frames, uint32_t nframes)
 {
+	return off_cpu_leave_read_later(oc, pid, tid, t_ns, flags, frames, nframes, 0);
+}
+
+int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns,
+			     uint32_t flags, const struct pframe *frames, uint32_t nframes,
+			     uint64_t read_ns)
+{
 	struct oc_thread *th = get(oc, tid);
 
 	if (!th)
@@ -122,6 +131,7 @@ int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns,
 	th->pid = pid;
 	th->pending = true;
 	th->since = t_ns;
+	th->read_ns = read_ns;
 	th->flags = flags;
 	th->nframes = nframes;
 	if (nframes)
@@ -134,8 +144,17 @@ static int account(struct off_cpu *oc, struct oc_thread *th, uint64_t t_ns)
 {
 	uint64_t total, count;
 
-	if (!th->pending || t_ns <= th->since || !th->nframes)
+	if (!th->pending || t_ns <= th->since)
 		return 0;
+	/* A stack read after the switch-out is the one the thread blocked in
+	 * only if it was still off CPU then. */
+	if (th->read_ns && t_ns <= th->read_ns)
+		th->nframes = 0;
+	th->read_ns = 0;
+	if (!th->nframes) {
+		oc->unattributed_ns += t_ns - th->since;
+		return 0;
+	}
 	total = th->carry_ns + (t_ns - th->since);
 	count = total / oc->period_ns;
 	th->carry_ns = total % oc->period_ns;
@@ -194,6 +213,11 @@ void off_cpu_forget_process(struct off_cpu *oc, uint32_t pid)
 	for (size_t i = 0; i < oc->size; i++)
 		if (oc->t[i].tid && oc->t[i].pid == pid)
 			forget(&oc->t[i]);
+}
+
+uint64_t off_cpu_unattributed_ns(const struct off_cpu *oc)
+{
+	return oc->unattributed_ns;
 }
 
 size_t off_cpu_pending(const struct off_cpu *oc)

@@ -31,6 +31,15 @@ void off_cpu_free(struct off_cpu *oc);
 int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns, uint32_t flags,
 		  const struct pframe *frames, uint32_t nframes);
 
+/*
+ * The same, with a stack read from the target's memory at `read_ns`, after
+ * the switch-out (whose stack BPF could not read). It counts only if the
+ * thread comes back after `read_ns`: it had not run when it was read.
+ */
+int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns,
+			     uint32_t flags, const struct pframe *frames, uint32_t nframes,
+			     uint64_t read_ns);
+
 /* It is back on a CPU at `t_ns`: its time off CPU is added. 0 or -errno. */
 int off_cpu_return(struct off_cpu *oc, uint32_t tid, uint64_t t_ns);
 
@@ -41,6 +50,9 @@ int off_cpu_flush(struct off_cpu *oc, uint64_t t_ns);
 /* The thread is gone, or its whole process (exit, exec). */
 void off_cpu_forget_thread(struct off_cpu *oc, uint32_t tid);
 void off_cpu_forget_process(struct off_cpu *oc, uint32_t pid);
+
+/* Time off CPU counted so far in stacks that could not be read. */
+uint64_t off_cpu_unattributed_ns(const struct off_cpu *oc);
 
 /* Threads with time pending now (for tests and -v). */
 size_t off_cpu_pending(const struct off_cpu *oc);

@@ -24,6 +24,7 @@
 #include "native_samples.h"
 #include "native_stacks.h"
 #include "py_process.h"
+#include "report.h"
 #include "stack_reader.h"
 #include "symbolizer.h"
 #include "thread_list.h"
@@ -92,6 +93,8 @@ struct recorder {
 	double window_start;	/* CLOCK_MONOTONIC */
 	time_t window_wall;	/* the same moment, wall clock */
 	uint64_t errs_base[UNWIND_NR];	/* BPF counters before the current window */
+	uint64_t unwalked[UNWIND_NR];	/* wall mode: switch-outs without a stack, by why */
+	uint64_t reread;		/* ... whose stack was read from memory instead */
 	/* pid -> index + 1 in t, open addressing */
 	uint32_t *index;
 	size_t index_size;
@@ -299,6 +302,57 @@ static void report_native_costs(struct recorder *r)
 			(unsigned long long)c.addresses, (double)c.lookup_ns / 1e6);
 }
 
+/* A stack read from memory (stack_reader), resolved as a sample's is. */
+static int build_read_stack(struct recorder *r, struct rtarget *t, const struct thread_stack *ts,
+			    uint32_t *flags)
+{
+	struct sample_event *ev;
+	int at;
+
+	if (!ts->nframes || ts->nframes > REFBPF_MAX_FRAMES)
+		return -EINVAL;
+	ev = calloc(1, offsetof(struct sample_event, frames) + ts->nframes * sizeof(ev->frames[0]));
+	if (!ev)
+		return -ENOMEM;
+	ev->type = EVENT_OFF_CPU;
+	ev->nframes = ts->nframes;
+	memcpy(ev->frames, ts->frames, ts->nframes * sizeof(ev->frames[0]));
+	if (ts->truncated)
+		*flags |= PSTACK_TRUNCATED;
+	at = build_stack(r, t, ev, flags);
+	free(ev);
+	return at;
+}
+
+/*
+ * Wall mode: BPF could not read the stack a thread blocked in (its memory
+ * was not resident for a moment: pages being migrated or collapsed). It is
+ * most likely still blocked now, so read that thread state's stack from
+ * memory; off_cpu keeps it only if the thread comes back after this read.
+ */
+static int leave_with_read_stack(struct recorder *r, struct rtarget *t,
+				 const struct sample_event *ev, uint32_t flags)
+{
+	struct thread_stack *stacks = NULL;
+	size_t nstacks = 0;
+	int at = -ENOENT;
+
+	if (!stack_reader_read(t->pid, &t->proc.layout.walk, &stacks, &nstacks))
+		for (size_t i = 0; i < nstacks; i++)
+			if (stacks[i].tstate == ev->tstate && stacks[i].nframes) {
+				at = build_read_stack(r, t, &stacks[i], &flags);
+				break;
+			}
+	stack_reader_free(stacks, nstacks);
+	if (at == -ENOMEM)
+		return at;
+	if (at <= 0)
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0);
+	r->reread++;
+	return off_cpu_leave_read_later(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
+					(uint32_t)at, monotonic_ns());
+}
+
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
 {
 	struct rtarget *t = find_target(r, (pid_t)ev->pid);
@@ -322,10 +376,16 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	if (ev->flags & SAMPLE_TRUNCATED)
 		flags |= PSTACK_TRUNCATED;
 	if (n == 0) {
-		/* off CPU in a stack that could not be read: not attributed */
-		return ev->type == EVENT_OFF_CPU ?
-			       off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0) :
-			       0;
+		uint32_t why = (ev->flags & SAMPLE_UNWALKED_MASK) >> SAMPLE_UNWALKED_SHIFT;
+
+		if (ev->type != EVENT_OFF_CPU)
+			return 0;
+		/* off CPU in a stack that could not be read: counted, not attributed */
+		if (why && why <= UNWIND_NR)
+			r->unwalked[why - 1]++;
+		if (why == UNWIND_READ_FAULT + 1 && ev->tstate)
+			return leave_with_read_stack(r, t, ev, flags);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0);
 	}
 	at = build_stack(r, t, ev, &flags);
 	if (at < 0)
@@ -368,7 +428,6 @@ static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns
 		goto cleanup;	/* not fatal: their time is counted from their first switch */
 	for (size_t i = 0; i < nstacks && !err; i++) {
 		const struct thread_stack *ts = &stacks[i];
-		struct sample_event *ev;
 		int at;
 
 		if (!ts->nframes || ts->nframes > REFBPF_MAX_FRAMES)
@@ -376,18 +435,8 @@ static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns
 		for (size_t j = 0; j < ntasks && !err; j++) {
 			if (tasks[j].fsbase != ts->thread_id)
 				continue;
-			ev = calloc(1, offsetof(struct sample_event, frames) +
-					       ts->nframes * sizeof(ev->frames[0]));
-			if (!ev) {
-				err = -ENOMEM;
-				break;
-			}
-			ev->type = EVENT_OFF_CPU;
-			ev->nframes = ts->nframes;
-			memcpy(ev->frames, ts->frames, ts->nframes * sizeof(ev->frames[0]));
-			flags = ts->truncated ? PSTACK_TRUNCATED : 0;
-			at = build_stack(r, t, ev, &flags);
-			free(ev);
+			flags = 0;
+			at = build_read_stack(r, t, ts, &flags);
 			err = at < 0 ? at :
 				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid, start_ns,
 						     flags, r->frames, (uint32_t)at);
@@ -893,6 +942,16 @@ static void recorder_free(struct recorder *r)
 	free(r);
 }
 
+/* -v, wall mode: time off CPU whose stack BPF could not walk, and why. */
+static void report_unwalked(const struct recorder *r)
+{
+	fprintf(stderr, "refbpf: wall mode: %.1f ms off CPU not attributed (no Python stack); switch-outs without one:",
+		(double)off_cpu_unattributed_ns(r->off_cpu) / 1e6);
+	for (int i = 0; i < UNWIND_NR; i++)
+		fprintf(stderr, "%s %s %llu", i ? "," : "", report_unwind_error_name(i), (unsigned long long)r->unwalked[i]);
+	fprintf(stderr, "; %llu read from memory instead\n", (unsigned long long)r->reread);
+}
+
 static void collect_counters(struct recorder *r)
 {
 	uint64_t errs[UNWIND_NR];
@@ -906,6 +965,8 @@ static void collect_counters(struct recorder *r)
 	if (!r->o->verbose)
 		return;
 	report_native_costs(r);
+	if (r->off_cpu)
+		report_unwalked(r);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct symbolizer_stats *st;
 

@@ -40,6 +40,11 @@ static const char *const unwind_names[UNWIND_NR] = {
 	[UNWIND_TSTATE_WALK_LIMIT] = "thread-state walk limit",
 };
 
+const char *report_unwind_error_name(int reason)
+{
+	return reason >= 0 && reason < UNWIND_NR ? unwind_names[reason] : "?";
+}
+
 int report_parse_sort(const char *s)
 {
 	for (size_t i = 0; i < sizeof(sort_names) / sizeof(sort_names[0]); i++)
