@@ -49,11 +49,7 @@ static struct elf_file *open_mapped(pid_t pid, const struct proc_map *m)
 		return ef;
 	if (proc_root_path(pid, m->path, path, sizeof(path)))
 		return NULL;
-	/* A deleted file's path names nothing, or something else. */
-	char *deleted = strstr(path, " (deleted)");
-
-	if (deleted && !deleted[10])
-		*deleted = 0;
+	proc_strip_deleted(path);
 	return elf_file_open(path);
 }
 

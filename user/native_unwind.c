@@ -113,11 +113,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 	if (fd < 0) {
 		if (proc_root_path(src->u->pid, src->path, path, sizeof(path)))
 			return -1;
-		/* A deleted file's path names nothing, or something else. */
-		char *deleted = strstr(path, " (deleted)");
-
-		if (deleted && !deleted[10])
-			*deleted = 0;
+		proc_strip_deleted(path);
 		fd = open_regular(path);
 		if (fd < 0)
 			return -1;

@@ -200,6 +200,14 @@ int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
+void proc_strip_deleted(char *path)
+{
+	char *deleted = strstr(path, " (deleted)");
+
+	if (deleted && !deleted[10])
+		*deleted = 0;
+}
+
 /* Parent PID from /proc/PID/stat (field 4, after the parenthesised comm). */
 static pid_t proc_ppid(pid_t pid)
 {

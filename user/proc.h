@@ -61,4 +61,8 @@ const char *proc_path_inside(pid_t pid, const char *path);
 /* "/proc/PID/root" + the path inside: the file as the process sees it. */
 int proc_root_path(pid_t pid, const char *path, char *out, size_t outlen);
 
+/* Cut the " (deleted)" the kernel appends to a mapped file's path once the
+ * file is unlinked: that path names nothing now, or something else. */
+void proc_strip_deleted(char *path);
+
 #endif /* REFBPF_PROC_H */

@@ -31,13 +31,8 @@ struct interp_elf {
 /* Mapped path without the " (deleted)" suffix the kernel appends. */
 static void mapped_path(const char *path, char *out, size_t len)
 {
-	const char *del = strstr(path, " (deleted)");
-	size_t n = del && del[10] == 0 ? (size_t)(del - path) : strlen(path);
-
-	if (n >= len)
-		n = len - 1;
-	memcpy(out, path, n);
-	out[n] = 0;
+	snprintf(out, len, "%s", path);
+	proc_strip_deleted(out);
 }
 
 /* Lowest-offset mapping of the file: it anchors the bias. */
