@@ -113,6 +113,21 @@ keep_dwarf() {
 	[ -s "$tree/$rel" ]
 }
 
+# C headers from libpython3.X-dev (usr/include only, not its dependencies),
+# so the tests can build a C extension against this interpreter (--native).
+keep_headers() {
+	local suite=$1 tree=$2 ver=$3 d deb
+	[ -s "$tree/usr/include/python$ver/Python.h" ] && return 0
+	d="$STATE/$suite/dev.$$"
+	rm -rf "$d" && mkdir -p "$d"
+	if (cd "$d" && retry apt_state "$suite" apt-get download "libpython$ver-dev" >/dev/null 2>&1); then
+		deb=$(ls "$d"/*.deb 2>/dev/null | head -n1)
+		[ -n "$deb" ] && dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tree" ./usr/include 2>/dev/null
+	fi
+	rm -rf "$d"
+	[ -s "$tree/usr/include/python$ver/Python.h" ]
+}
+
 # Absolute symlinks whose target the tree itself has (sitecustomize.py ->
 # /etc/python3.X/..., lib64/ld-linux...) are made relative, so they stay in
 # the tree instead of reaching into the host's /etc or /lib.
@@ -182,6 +197,7 @@ fetch_deb() {
 	if check "$bin" "$tree" >/dev/null; then
 		localize_symlinks "$tree"
 		[ -s "$tree/$(debug_rel "$bin")" ] || keep_dwarf "$suite" "$tree" "$ver" "$bin" >/dev/null 2>&1
+		keep_headers "$suite" "$tree" "$ver" || log "$name: no C headers (libpython$ver-dev) in $suite"
 		summary "$name" "$bin" "$tree"
 		return 0
 	fi
@@ -201,6 +217,7 @@ fetch_deb() {
 		return 1
 	fi
 	keep_dwarf "$suite" "$tree" "$ver" "$bin" || log "$name: no DWARF (python$ver-dbg) in $suite for build-id $(build_id "$bin")"
+	keep_headers "$suite" "$tree" "$ver" || log "$name: no C headers (libpython$ver-dev) in $suite"
 	summary "$name" "$bin" "$tree"
 }
 

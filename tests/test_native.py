@@ -33,11 +33,13 @@ def build_extension(python, tmp_path):
         capture_output=True, text=True, timeout=60).stdout.strip()
     if not include or not os.path.exists(os.path.join(include, "Python.h")):
         pytest.skip("skipped: %s has no C headers (no %s/Python.h; Debian: install "
-                    "python3.X-dev, scripts/install-deps.sh)" % (label, include))
+                    "libpython3.X-dev; make pythons fetches it for Debian's)" % (label, include))
     out = tmp_path / "ext"
     out.mkdir()
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-g", "-fomit-frame-pointer",
-                    "-fno-optimize-sibling-calls", "-I", include, "-o", str(out / EXT),
+                    "-fno-optimize-sibling-calls", "-I", include,
+                    # Debian's pyconfig.h includes <ARCH/python3.X/pyconfig.h>
+                    "-I", os.path.dirname(include), "-o", str(out / EXT),
                     EXT_SOURCE], check=True, timeout=120)
     return out
 
