@@ -26,14 +26,6 @@ struct {
 	__type(value, struct py_layout);
 } targets SEC(".maps");
 
-/* tid -> PyThreadState found last time; revalidated on every use. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} tstate_cache SEC(".maps");
-
 #define RINGBUF_BYTES (8 << 20)
 /* Wake userspace early when a quarter of the ring buffer is in use. */
 #define RINGBUF_WAKEUP_BYTES (RINGBUF_BYTES / 4)
@@ -51,6 +43,16 @@ struct {
  * userspace at once, so a short-lived function is symbolized while its code
  * object still exists; samples of known code are batched. */
 #define SEEN_CODE_SLOTS 4096
+#define TSTATE_SLOTS 1024
+
+struct tstate_slot {
+	__u32 tid;
+	__u32 tgid;
+	__u64 tstate;
+};
+#ifndef STACK_WINDOW_BYTES
+#define STACK_WINDOW_BYTES 4096
+#endif
 
 struct scratch {
 	struct sample_event ev;
@@ -58,8 +60,17 @@ struct scratch {
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
 	__u64 kernel_tail[REFBPF_MAX_KERNEL_FRAMES];
 	struct native_stack_event native;	/* --native only */
-	__u8 frame_buf[REFBPF_READ_SPAN];
 	__u8 code_buf[REFBPF_READ_SPAN];
+	/* The frame being walked, or on 3.11+ a run of the data stack
+	 * holding several, from target address window_lo to window_hi. Kept
+	 * here, not on the BPF stack, so the verifier does not track their
+	 * values through the frame loop. */
+	__u8 stack_window[STACK_WINDOW_BYTES + REFBPF_READ_SPAN];
+	__u64 window_lo, window_hi;
+	__u64 last_frame;	/* the frame read before this one */
+	/* thread -> PyThreadState found last time on this CPU, direct-mapped
+	 * by tid; revalidated on every use */
+	struct tstate_slot tstate_slots[TSTATE_SLOTS];
 	__u64 seen_code[SEEN_CODE_SLOTS];
 };
 
@@ -146,16 +157,15 @@ static long tstate_walk_step(__u64 index, void *arg)
 }
 
 /* The sampled thread's PyThreadState, and its top frame in *frame. */
-static __always_inline __u64 find_tstate(const struct py_layout *l, __u32 tid, __u64 fsbase,
-					 __u64 *frame, __u32 *err)
+static __always_inline __u64 find_tstate(const struct py_layout *l, struct tstate_slot *slot,
+					 __u32 tgid, __u32 tid, __u64 fsbase, __u64 *frame, __u32 *err)
 {
-	__u64 *cached = bpf_map_lookup_elem(&tstate_cache, &tid);
-
 	*frame = 0;
-	if (cached && read_ptr(*cached + l->tstate_thread_id) == fsbase) {
-		*frame = tstate_top_frame(l, *cached);
+	if (slot->tid == tid && slot->tgid == tgid && slot->tstate &&
+	    read_ptr(slot->tstate + l->tstate_thread_id) == fsbase) {
+		*frame = tstate_top_frame(l, slot->tstate);
 		if (*frame)
-			return *cached;
+			return slot->tstate;
 	}
 
 	struct tstate_walk w = {
@@ -171,7 +181,9 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, __u32 tid, _
 		*err = w.done ? UNWIND_NO_TSTATE : UNWIND_TSTATE_WALK_LIMIT;
 		return 0;
 	}
-	bpf_map_update_elem(&tstate_cache, &tid, &ts, BPF_ANY);
+	slot->tid = tid;
+	slot->tgid = tgid;
+	slot->tstate = ts;
 	*frame = w.found_frame;
 	return ts;
 }
@@ -295,13 +307,42 @@ static long frame_walk_step(__u64 index, void *arg)
 	}
 	__u32 span = l->frame_span & (REFBPF_READ_SPAN - 1);
 
-	if (!span || bpf_probe_read_user(s->frame_buf, span, (void *)frame)) {
+	if (!span) {
 		w->flags |= SAMPLE_READ_ERROR;
 		return 1;
 	}
+	if (frame < s->window_lo || frame + span > s->window_hi) {
+		__u64 lo = frame, end = frame + span;
+
+		/* 3.11+: the caller sits just below its callee in the thread's
+		 * data stack, and usually its own callers below it. Read back
+		 * to the start of this frame's page (mapped, as the frame is):
+		 * one read for the run of frames there. Elsewhere (frame
+		 * objects, generators, C-stack shims) read this frame only. */
+		if (l->frame_model == FRAME_MODEL_INTERPRETER_FRAME && frame < s->last_frame &&
+		    s->last_frame - frame < STACK_WINDOW_BYTES) {
+			lo = frame & ~4095ull;
+			if (end - lo > STACK_WINDOW_BYTES)
+				lo = end - STACK_WINDOW_BYTES;
+		}
+		__u32 len = (__u32)(end - lo) & (2 * STACK_WINDOW_BYTES - 1);
+
+		if (len > STACK_WINDOW_BYTES)
+			len = STACK_WINDOW_BYTES;
+		barrier_var(len);
+		if (bpf_probe_read_user(s->stack_window, len, (void *)lo)) {
+			w->flags |= SAMPLE_READ_ERROR;
+			return 1;
+		}
+		s->window_lo = lo;
+		s->window_hi = lo + len;
+	}
+	const __u8 *buf = s->stack_window + ((frame - s->window_lo) & (STACK_WINDOW_BYTES - 1));
+
+	s->last_frame = frame;
 	struct py_walk_frame f;
 
-	py_walk_decode_frame(l, s->frame_buf, &f);
+	py_walk_decode_frame(l, buf, &f);
 	w->frame = f.previous;
 	if (native_stacks && !f.code)
 		mark_activation_entry(w, frame);
@@ -341,7 +382,7 @@ static long frame_walk_step(__u64 index, void *arg)
 			rec->reserved = 0;
 	}
 	note_code(w, rec);
-	if (native_stacks && is_entry_frame(l, s->frame_buf))
+	if (native_stacks && is_entry_frame(l, buf))
 		rec->reserved |= FRAME_ENTRY;
 	w->n++;
 	return 0;
@@ -482,7 +523,8 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
 	__u32 err = UNWIND_NO_TSTATE;
 	__u64 top = 0;
-	__u64 tstate = find_tstate(l, tid, fsbase, &top, &err);
+	struct tstate_slot *slot = &s->tstate_slots[tid & (TSTATE_SLOTS - 1)];
+	__u64 tstate = find_tstate(l, slot, tgid, tid, fsbase, &top, &err);
 
 	struct frame_walk w = {
 		.l = l,
@@ -493,6 +535,7 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 
 	if (native_stacks)
 		s->native.nshims = 0;
+	s->window_lo = s->window_hi = s->last_frame = 0;
 	if (tstate && w.frame)
 		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, &w, 0);
 	else if (tstate)

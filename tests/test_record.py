@@ -54,6 +54,46 @@ def test_known_stack_exact(python, tmp_path, refbpf_bin):
     assert "Python %d.%d" % version[:2] in r.stdout
 
 
+def test_mixed_frame_kinds_exact(python, tmp_path, refbpf_bin):
+    """Coroutines, a generator, a callback from C, frames of kilobytes and a
+    recursion 150 deep in one stack: on 3.11+ it crosses pages and
+    data-stack chunks, where the sampler reads runs of frames at once."""
+    label, path, version = python
+    script = target_path("mixed_frames.py")
+    lines = markers(script)
+    folded = tmp_path / "out.folded"
+    with Target(path, script, 8) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
+    stacks = parse_folded(folded)
+    total = sum(c for _, c in stacks)
+    assert total > 300, r.stdout
+    root = [("<module>", script, lines["module"]), ("main", script, lines["main"])]
+    from_outer = [
+        ("outer", script, lines["outer"]),
+        ("inner", script, lines["inner"]),
+    ] + [("big_%d" % i, "<big_frames>", 3) for i in range(6)] + [
+        ("big_last", script, lines["call_recurse"]),
+    ] + [("recurse", script, lines["recurse"])] * 150 + [
+        ("recurse", script, lines["call_generator"]),
+        ("through_generator", script, lines["next"]),
+        ("numbers", script, lines["sorted"]),
+    ]
+    leaf_lines = (lines["spin"], lines["spin_body"])
+    exact = 0
+    for frames, count in stacks:
+        names = [f[0] for f in frames]
+        if "outer" not in names or frames[:2] != root:
+            continue
+        # asyncio's own frames between main() and outer() vary by version
+        rest = frames[names.index("outer"):]
+        if rest[:-1] == from_outer and rest[-1][0] == "spin_key" and \
+                rest[-1][1] == script and rest[-1][2] in leaf_lines:
+            exact += count
+    # all but the samples taken in time.monotonic() (C, no frame of its own)
+    assert exact >= 0.95 * total, "%d of %d exact; first stacks:\n%s" % (
+        exact, total, "\n".join("%r %d" % s for s in stacks[:3]))
+
+
 def test_pstats_loads_and_counts_recursion_once(python, tmp_path, refbpf_bin):
     label, path, version = python
     script = target_path("known_stack.py")
