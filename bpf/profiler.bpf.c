@@ -50,9 +50,8 @@ struct tstate_slot {
 	__u32 tgid;
 	__u64 tstate;
 };
-#ifndef STACK_WINDOW_BYTES
+/* The most of a thread's data stack one read brings: a page. */
 #define STACK_WINDOW_BYTES 4096
-#endif
 
 struct scratch {
 	struct sample_event ev;
