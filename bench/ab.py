@@ -1,0 +1,84 @@
+"""A/B test of refbpf builds: BPF and process CPU per sample on the bench
+workload, builds and rates interleaved round by round (drift hits all
+alike), medians over rounds. For judging a change to the BPF program, where
+the full bench is too slow and its single build cannot compare.
+
+    sudo /usr/bin/python3 bench/ab.py --rounds 3 --seconds 3 \\
+        --rates 1000,100 --depths 20 ./refbpf /tmp/other/refbpf
+
+Per (rate, depth, build): BPF ns per sample (run time of the program over
+the window / (target CPU s x rate), so builds that drop samples are not
+flattered), BPF ns per run (both CPUs), refbpf's process CPU per sample,
+and refbpf's CPU as a share of the target's, as bench/run.py's figure 1.
+"""
+import argparse
+import os
+import signal
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
+from common import kill_children, on_signal, reap  # noqa: E402
+
+
+def one_window(binary, python, rate, depth, seconds):
+    wl = run.Workload(python, seconds, depth)
+    prof = run.Refbpf(binary, [wl.pid], rate)
+    try:
+        prof.wait_for("attached")
+        c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+        wl.go()
+        out = wl.result()
+        (b1, n1), c1 = prof.bpf_stats(), prof.cpu_ns()
+    finally:
+        prof.p.send_signal(signal.SIGINT)
+        prof.p.wait(60)
+        reap(prof.p)
+        wl.close()
+    samples = out["cpu_s"] * rate
+    return ((b1 - b0) / samples, (b1 - b0) / max(n1 - n0, 1), (c1 - c0) / samples,
+            100 * ((b1 - b0) + (c1 - c0)) / 1e9 / out["cpu_s"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("builds", nargs="+", help="refbpf binaries to compare")
+    ap.add_argument("--python", default="/usr/bin/python3", help="target interpreter")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0, help="workload window per run")
+    ap.add_argument("--rates", default="1000,100")
+    ap.add_argument("--depths", default="20", help="workload stack depths (at least 8)")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/ab.py: run as root (it reads BPF run-time statistics)")
+    signal.signal(signal.SIGTERM, on_signal)
+    rates = [int(r) for r in args.rates.split(",")]
+    depths = [int(d) for d in args.depths.split(",")]
+    with open(run.BPF_STATS) as f:
+        old = f.read().strip()
+    results = {}
+    try:
+        with open(run.BPF_STATS, "w") as f:
+            f.write("1")
+        for r in range(args.rounds):
+            for rate in rates:
+                for depth in depths:
+                    for b in args.builds:
+                        print("round %d/%d, %s, %d frames, %s" % (r + 1, args.rounds, run.hz(rate),
+                                                                   depth, b), file=sys.stderr)
+                        results.setdefault((rate, depth, b), []).append(
+                            one_window(b, args.python, rate, depth, args.seconds))
+    finally:
+        with open(run.BPF_STATS, "w") as f:
+            f.write(old)
+        kill_children()
+    print("%-8s %6s  %-32s %14s %12s %14s %12s" % ("rate", "frames", "build", "BPF ns/sample",
+                                                   "BPF ns/run", "proc ns/sample", "CPU/target"))
+    for (rate, depth, b), runs in sorted(results.items()):
+        m = [statistics.median(x[i] for x in runs) for i in range(4)]
+        print("%-8s %6d  %-32s %14.0f %12.0f %14.0f %11.3f%%" % (run.hz(rate), depth, b, *m))
+
+
+if __name__ == "__main__":
+    main()
