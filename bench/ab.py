@@ -19,26 +19,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
-from common import kill_children, on_signal, reap  # noqa: E402
+from common import kill_children, on_signal  # noqa: E402
 
 
-def one_window(binary, python, rate, depth, seconds):
-    wl = run.Workload(python, seconds, depth)
-    prof = run.Refbpf(binary, [wl.pid], rate)
-    try:
-        prof.wait_for("attached")
-        c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
-        wl.go()
-        out = wl.result()
-        (b1, n1), c1 = prof.bpf_stats(), prof.cpu_ns()
-    finally:
-        prof.p.send_signal(signal.SIGINT)
-        prof.p.wait(60)
-        reap(prof.p)
-        wl.close()
-    samples = out["cpu_s"] * rate
-    return ((b1 - b0) / samples, (b1 - b0) / max(n1 - n0, 1), (c1 - c0) / samples,
-            100 * ((b1 - b0) + (c1 - c0)) / 1e9 / out["cpu_s"])
+def one_window(binary, python, rate, depth, seconds, anomalies):
+    """bench/run.py's figure-1 window, run with this build."""
+    build = argparse.Namespace(refbpf=binary, python=python)
+    res = run.workload_run(build, ("refbpf", rate), seconds, depth, anomalies, binary)
+    samples = res["expected_samples"]
+    return (res["bpf_cpu_s"] * 1e9 / samples, res["bpf_ns_per_run"],
+            res["refbpf_proc_cpu_s"] * 1e9 / samples, res["cpu_pct"])
 
 
 def main():
@@ -57,7 +47,7 @@ def main():
     depths = [int(d) for d in args.depths.split(",")]
     with open(run.BPF_STATS) as f:
         old = f.read().strip()
-    results = {}
+    results, anomalies = {}, []
     try:
         with open(run.BPF_STATS, "w") as f:
             f.write("1")
@@ -68,7 +58,7 @@ def main():
                         print("round %d/%d, %s, %d frames, %s" % (r + 1, args.rounds, run.hz(rate),
                                                                    depth, b), file=sys.stderr)
                         results.setdefault((rate, depth, b), []).append(
-                            one_window(b, args.python, rate, depth, args.seconds))
+                            one_window(b, args.python, rate, depth, args.seconds, anomalies))
     finally:
         with open(run.BPF_STATS, "w") as f:
             f.write(old)
@@ -78,6 +68,8 @@ def main():
     for (rate, depth, b), runs in sorted(results.items()):
         m = [statistics.median(x[i] for x in runs) for i in range(4)]
         print("%-8s %6d  %-32s %14.0f %12.0f %14.0f %11.3f%%" % (run.hz(rate), depth, b, *m))
+    for a in anomalies:
+        print("anomaly: %s" % a)
 
 
 if __name__ == "__main__":
