@@ -50,6 +50,17 @@ struct tstate_slot {
 	__u32 tgid;
 	__u64 tstate;
 };
+/* Code objects validated on this CPU, direct-mapped by address and
+ * process, each stamped with the code counter's epoch it was read in. */
+#define CODE_SLOTS 1024
+
+struct code_slot {
+	__u64 code;
+	__u64 epoch;		/* code_epoch() when it was read; 0: empty */
+	__u64 name_hash;
+	__u32 tgid;
+	__s32 firstlineno;
+};
 /* The most of a thread's data stack one read brings: a page. */
 #define STACK_WINDOW_BYTES 4096
 
@@ -70,6 +81,7 @@ struct scratch {
 	/* thread -> PyThreadState found last time on this CPU, direct-mapped
 	 * by tid; revalidated on every use */
 	struct tstate_slot tstate_slots[TSTATE_SLOTS];
+	struct code_slot code_slots[CODE_SLOTS];
 	__u64 seen_code[SEEN_CODE_SLOTS];
 };
 
@@ -187,6 +199,45 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct tstat
 	return ts;
 }
 
+/* ---- trusting code objects read before ---- */
+
+/*
+ * The code counter's value now, plus one where 0 is a real value: 0 means
+ * no code object read before may be trusted (no counter, unreadable, a
+ * creation counter that ran out, or another interpreter running).
+ *
+ * A code object's address is reused only after it is freed and another
+ * created there, and the counter moves on one of the two. Counters only
+ * grow, so one read twice with the same value did not move in between: a
+ * code object read in a sample of epoch E is still there, the same
+ * function, in any later sample that starts in epoch E.
+ */
+static __always_inline __u64 code_epoch(const struct py_layout *l)
+{
+	if (!l->code_gen_addr)
+		return 0;
+	if (l->code_gen_interp &&
+	    read_ptr(l->runtime_addr + l->runtime_interpreters_head) != l->code_gen_interp)
+		return 0;
+	if (l->flags & LAYOUT_CODE_GEN_ON_FREE) {
+		__u64 gen;
+
+		return bpf_probe_read_user(&gen, sizeof(gen), (void *)l->code_gen_addr) ? 0 : gen + 1;
+	}
+	__u32 next = 0;
+
+	bpf_probe_read_user(&next, sizeof(next), (void *)l->code_gen_addr);
+	return next;
+}
+
+static __always_inline struct code_slot *code_slot_of(struct scratch *s, __u64 code, __u32 tgid)
+{
+	__u64 key = code ^ ((__u64)tgid << 40);
+	__u32 i = (__u32)((key * 0x9e3779b97f4a7c15ull) >> 54) & (CODE_SLOTS - 1);
+
+	return &s->code_slots[i];
+}
+
 /* ---- walking the frames ---- */
 
 struct frame_walk {
@@ -194,8 +245,11 @@ struct frame_walk {
 	struct scratch *s;
 	__u64 frame;
 	__u64 pid_salt;
+	__u64 epoch;		/* code_epoch() at the start; 0: read every code object */
+	__u32 tgid;
 	__u32 n;
 	__u32 flags;
+	__u32 trusted;		/* code objects taken from code_slots */
 	bool new_code;		/* a code object not in seen_code */
 };
 
@@ -291,6 +345,25 @@ static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
 	return bpf_ringbuf_output(&events, e, size, BPF_RB_NO_WAKEUP);
 }
 
+/* A code object's validation key: co_firstlineno and co_name's hash. */
+static __always_inline void read_code_key(const struct py_layout *l, struct scratch *s, __u64 code,
+					  struct py_frame_rec *rec)
+{
+	__u32 cspan = l->code_span & (REFBPF_READ_SPAN - 1);
+
+	rec->name_hash = 0;
+	rec->firstlineno = 0;
+	rec->reserved = FRAME_UNVALIDATED;
+	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(code + l->code_span_start))) {
+		__u64 name;
+
+		py_walk_decode_code(l, s->code_buf, &rec->firstlineno, &name);
+		if (name && !bpf_probe_read_user(&rec->name_hash, sizeof(rec->name_hash),
+						 (void *)(name + l->unicode_hash)))
+			rec->reserved = 0;
+	}
+}
+
 static long frame_walk_step(__u64 index, void *arg)
 {
 	struct frame_walk *w = arg;
@@ -366,25 +439,53 @@ static long frame_walk_step(__u64 index, void *arg)
 			return 0;
 		}
 	}
-	rec->name_hash = 0;
-	rec->firstlineno = 0;
-	rec->reserved = FRAME_UNVALIDATED;
+	struct code_slot *cs = code_slot_of(s, f.code, w->tgid);
 
-	__u32 cspan = l->code_span & (REFBPF_READ_SPAN - 1);
-
-	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(f.code + l->code_span_start))) {
-		__u64 name;
-
-		py_walk_decode_code(l, s->code_buf, &rec->firstlineno, &name);
-		if (name && !bpf_probe_read_user(&rec->name_hash, sizeof(rec->name_hash),
-						 (void *)(name + l->unicode_hash)))
-			rec->reserved = 0;
+	if (w->epoch && cs->epoch == w->epoch && cs->code == f.code && cs->tgid == w->tgid) {
+		rec->name_hash = cs->name_hash;
+		rec->firstlineno = cs->firstlineno;
+		rec->reserved = 0;
+		w->trusted++;
+	} else {
+		read_code_key(l, s, f.code, rec);
+		if (w->epoch && !rec->reserved) {
+			cs->code = f.code;
+			cs->epoch = w->epoch;
+			cs->name_hash = rec->name_hash;
+			cs->tgid = w->tgid;
+			cs->firstlineno = rec->firstlineno;
+		}
 	}
 	note_code(w, rec);
 	if (native_stacks && is_entry_frame(l, buf))
 		rec->reserved |= FRAME_ENTRY;
 	w->n++;
 	return 0;
+}
+
+/*
+ * Walk from w->frame. When the counter moved during a walk that trusted
+ * code objects read before, one of them may have been freed and its
+ * address reused since: walk again reading every one.
+ */
+static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
+{
+	__u64 top = w->frame;
+
+	w->epoch = code_epoch(w->l);
+	for (int pass = 0; pass < 2; pass++) {
+		if (native_stacks)
+			s->native.nshims = 0;
+		s->window_lo = s->window_hi = s->last_frame = 0;
+		w->frame = top;
+		w->n = 0;
+		w->flags = 0;
+		w->trusted = 0;
+		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, w, 0);
+		if (!w->trusted || code_epoch(w->l) == w->epoch)
+			return;
+		w->epoch = 0;
+	}
 }
 
 /* ---- the GIL (--gil) ---- */
@@ -530,13 +631,11 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 		.s = s,
 		.frame = top,
 		.pid_salt = (__u64)tgid << 40,
+		.tgid = tgid,
 	};
 
-	if (native_stacks)
-		s->native.nshims = 0;
-	s->window_lo = s->window_hi = s->last_frame = 0;
 	if (tstate && w.frame)
-		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, &w, 0);
+		walk_frames(s, &w);
 	else if (tstate)
 		err = UNWIND_NO_FRAME;
 	if (tstate && w.frame && w.n == 0)

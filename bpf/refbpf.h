@@ -32,6 +32,11 @@ enum py_layout_flags {
 	LAYOUT_GIL_IN_RUNTIME = 1 << 2,
 	/* The GIL is at *(tstate->interp + gil_at): interp->ceval.gil (3.12+). */
 	LAYOUT_GIL_VIA_INTERP = 1 << 3,
+	/* code_gen_addr is a __u64 bumped whenever a code object is freed
+	 * (3.14+: interp->_code_object_generation); without this flag it is
+	 * a __u32 bumped whenever one is created, stuck at 0 once it ran out
+	 * (3.12: _Py_next_func_version; 3.13: interp->func_state.next_version). */
+	LAYOUT_CODE_GEN_ON_FREE = 1 << 4,
 };
 
 /*
@@ -78,6 +83,19 @@ struct py_layout {
 	/* 3.11: _PyInterpreterFrame.is_entry (bool), for --native; 0: none */
 	__u16 frame_is_entry;
 	__u16 reserved2[2];
+
+	/*
+	 * A counter the interpreter moves before any code object's address
+	 * can be reused: while it reads the same, a code object validated
+	 * earlier is still the same function, and BPF skips reading it again
+	 * (see LAYOUT_CODE_GEN_ON_FREE for which counter). Set per process by
+	 * userspace; 0: none known, every sample reads its code objects.
+	 */
+	__u64 code_gen_addr;
+	/* A per-interpreter counter covers one interpreter: it is trusted
+	 * only while interpreters.head is this one, the only one. 0: the
+	 * counter is process-wide. */
+	__u64 code_gen_interp;
 };
 
 /* Per-frame record: enough to find and validate the code object later. */

@@ -124,3 +124,61 @@ def test_store_writable_by_others_is_ignored(tmp_path, refbpf_bin):
         assert not os.listdir(shared), "the store must refuse to write there too"
         out = probe(t.pid, store=shared)
     assert out.startswith("source=DWARF ") and "result=ok" in out, out
+
+
+def read_counter(pid, addr, on_free):
+    size = 8 if on_free else 4
+    with open("/proc/%d/mem" % pid, "rb") as mem:
+        mem.seek(addr)
+        return int.from_bytes(mem.read(size), "little")
+
+
+def test_code_counter_moves_exactly_when_code_objects_come_and_go(python):
+    """BPF trusts a code object read in an earlier sample while the code
+    counter has not moved: the counter refbpf finds must be the
+    interpreter's, moving on every code object created (3.12, 3.13) or
+    freed (3.14+), and still while the process runs code it has."""
+    label, path, version = python
+    p = subprocess.Popen([path, target_path("code_counter.py")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "READY"
+
+        def ask(n):
+            p.stdin.write("%d\n" % n)
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == "DONE"
+
+        ask(0)
+        r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(p.pid)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        fields = dict(kv.split("=") for kv in r.stdout.split())
+        addr, on_free = int(fields["code_gen"], 16), fields["on_free"] == "1"
+        if version[:2] < (3, 12):
+            assert addr == 0, "%s has no code counter, yet one was found: %r" % (label, fields)
+            return
+        if version[:2] == (3, 12) and not symtab_has(interpreter_elf(path), "_Py_next_func_version"):
+            assert addr == 0, fields
+            pytest.skip("skipped: %s is stripped: 3.12's code counter is named only in .symtab"
+                        % label)
+        assert addr, "no code counter found for %s: %r" % (label, fields)
+        assert on_free == (version[:2] >= (3, 14)), fields
+        if version[:2] >= (3, 13):
+            assert int(fields["interp"], 16), fields
+        before = read_counter(p.pid, addr, on_free)
+        ask(0)
+        ask(0)
+        assert read_counter(p.pid, addr, on_free) == before, "the counter moved with no new code"
+        ask(50)
+        after = read_counter(p.pid, addr, on_free)
+        # 50 functions and 50 module bodies: created, then freed
+        assert after - before >= 50, (before, after)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def symtab_has(elf, name):
+    r = subprocess.run(["readelf", "-Ws", elf], capture_output=True, text=True)
+    return any(line.split()[-1:] == [name] for line in r.stdout.splitlines())

@@ -29,6 +29,12 @@ struct debug_offsets_map {
 	uint16_t interp_ceval_gil, interp_gil_state, interp_gil_locked, interp_gil_holder;
 	uint16_t tstate_interp;
 	uint16_t gil_size;			/* not described: sizeof(struct _gil_runtime_state) */
+	/* 3.14+: position of interpreter_state.code_object_generation */
+	uint16_t interp_code_object_generation;
+	/* 3.13 does not describe a code counter: offsetof(PyInterpreterState,
+	 * func_state.next_version) in GIL and free-threaded builds, the same
+	 * in every 3.13 release checked (tests/test_layout_dwarf.py) */
+	uint32_t func_next_version, func_next_version_ft;
 };
 
 static const struct debug_offsets_map maps[] = {
@@ -47,6 +53,7 @@ static const struct debug_offsets_map maps[] = {
 		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
 		.interp_ceval_gil = 112, .interp_gil_state = 120, .interp_gil_locked = 136,
 		.interp_gil_holder = 144, .tstate_interp = 176, .gil_size = 208,
+		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
 		/* 3.14: checked against the DWARF of Debian's 3.14.10. */
@@ -64,6 +71,7 @@ static const struct debug_offsets_map maps[] = {
 		.code_tag_mask = 7,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
 		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
+		.interp_code_object_generation = 160,
 	},
 	{
 		/* 3.15: checked against the DWARF of Debian's 3.15.2. */
@@ -82,6 +90,7 @@ static const struct debug_offsets_map maps[] = {
 		.code_tag_mask = 7,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
 		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
+		.interp_code_object_generation = 160,
 	},
 };
 
@@ -190,6 +199,16 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	/* Not described: the str hash follows length, and a compact
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */
 	w->unicode_hash = c->unicode_length + 8;
+	if (m->interp_code_object_generation) {
+		uint16_t gen;
+
+		if (get_offset(buf, m->interp_code_object_generation, &gen, 1 << 16))
+			return -EINVAL;
+		out->interp_code_gen = gen;
+		w->flags |= LAYOUT_CODE_GEN_ON_FREE;
+	} else {
+		out->interp_code_gen = *free_threaded ? m->func_next_version_ft : m->func_next_version;
+	}
 	c->unicode_compact_size = c->unicode_ascii_size + 16;
 	if (m->unicode_compact_size &&
 	    get_offset(buf, m->unicode_compact_size, &c->unicode_compact_size, 128))

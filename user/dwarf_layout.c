@@ -134,6 +134,11 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	err |= dl_add(t, fo ? "tstate_head" : "threads.head", &w->interp_threads_head, DL_PTR);
 	if (!gil_in_runtime)
 		err |= dl_add(t, "ceval.gil", &w->gil_at, DL_PTR);
+	/* the code counter (3.12's is a global, not described here) */
+	if (minor == 13)
+		err |= dl_add(t, "func_state.next_version", &l->interp_code_gen, 4);
+	else if (minor >= 14)
+		err |= dl_add(t, "_code_object_generation", &l->interp_code_gen, 8);
 	t = dl_want(p, DL_GIL, "_gil_runtime_state", NULL);
 	err |= dl_add(t, "locked", &w->gil_locked, 4);
 	err |= dl_add(t, "last_holder", &w->gil_holder, DL_PTR);
@@ -638,6 +643,8 @@ static void dl_finish(struct py_version_layout *l, int major, int minor)
 	if (minor == 11 || minor == 12)
 		w->flags |= LAYOUT_VIA_CFRAME;
 	w->flags |= minor <= 11 ? LAYOUT_GIL_IN_RUNTIME : LAYOUT_GIL_VIA_INTERP;
+	if (minor >= 14)
+		w->flags |= LAYOUT_CODE_GEN_ON_FREE;
 	/* FRAME_OWNED_BY_CSTACK (3.11-3.13), FRAME_OWNED_BY_INTERPRETER (3.14) */
 	w->frame_owner_skip = fo ? 0 : 3;
 	w->code_firstlineno = l->code.firstlineno;

@@ -30,6 +30,7 @@ static const char *const interp_symbol_names[ISYM_NR] = {
 	[ISYM_PYFRAME_GETCODE] = "PyFrame_GetCode",
 	[ISYM_PYCODE_NEWWITHPOSONLY] = "PyCode_NewWithPosOnlyArgs",
 	[ISYM_PY_INITIALIZE] = "Py_Initialize",
+	[ISYM_NEXT_FUNC_VERSION] = "_Py_next_func_version",
 };
 
 static struct interp_file **files;

@@ -22,6 +22,7 @@ enum interp_symbol {
 	ISYM_PYFRAME_GETCODE,	/* new in 3.9 */
 	ISYM_PYCODE_NEWWITHPOSONLY, /* new in 3.8 */
 	ISYM_PY_INITIALIZE,	/* any CPython */
+	ISYM_NEXT_FUNC_VERSION,	/* 3.12's code counter; .symtab only */
 	ISYM_NR,
 };
 

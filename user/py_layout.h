@@ -50,6 +50,9 @@ struct py_version_layout {
 	struct py_code_layout code;
 	int instr_kind;			/* enum py_instr_kind */
 	int linetable_kind;		/* enum py_linetable_kind */
+	/* 3.13+: where walk.code_gen_addr lies inside PyInterpreterState
+	 * (walk.flags say which counter it is); 0: not known */
+	uint16_t interp_code_gen;
 };
 
 /* Built-in table for 3.8-3.12 (x86-64, default GIL builds). NULL if none. */

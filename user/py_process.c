@@ -218,6 +218,10 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	}
 	out->layout.walk.runtime_addr = runtime;
 	out->layout.walk.version_hex = (uint32_t)hex;
+	/* 3.12 counts code objects created in a process-wide global, named
+	 * only in .symtab: unstripped builds. */
+	if (out->major == 3 && out->minor == 12 && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
+		out->layout.walk.code_gen_addr = ie->file->syms[ISYM_NEXT_FUNC_VERSION] + ie->bias;
 	finish_walk_layout(&out->layout.walk);
 	return PY_OK;
 }
@@ -272,6 +276,26 @@ static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t
 	}
 }
 
+/*
+ * 3.13+ keep their code counter in the interpreter: usable while the
+ * process has one interpreter, the main one (a new interpreter becomes
+ * interpreters.head, which BPF checks on every sample). A process with
+ * subinterpreters already running goes without.
+ */
+static void find_interp_code_counter(pid_t pid, struct py_process *p)
+{
+	struct py_layout *w = &p->layout.walk;
+	uint64_t head = 0, next = 1;
+
+	if (!p->layout.interp_code_gen)
+		return;
+	if (proc_read(pid, w->runtime_addr + w->runtime_interpreters_head, &head, sizeof(head)) ||
+	    !head || proc_read(pid, head + w->interp_next, &next, sizeof(next)) || next)
+		return;
+	w->code_gen_addr = head + p->layout.interp_code_gen;
+	w->code_gen_interp = head;
+}
+
 static int discover_once(pid_t pid, struct py_process *out, char *why, size_t whylen)
 {
 	struct proc_maps maps;
@@ -300,7 +324,10 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 		snprintf(why, whylen, "Python %s: PyCode_Type not found in %s", out->version, ie.path);
 		return PY_BAD_LAYOUT;
 	}
-	return check_layout(pid, out, why, whylen);
+	status = check_layout(pid, out, why, whylen);
+	if (status == PY_OK)
+		find_interp_code_counter(pid, out);
+	return status;
 }
 
 int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,

@@ -49,6 +49,7 @@ static void print_layout(const struct py_version_layout *l)
 	P("code_firstlineno", w->code_firstlineno);
 	P("code_name", w->code_name);
 	P("unicode_hash", w->unicode_hash);
+	P("interp_code_gen", l->interp_code_gen);
 	P("code.ob_type", c->ob_type);
 	P("code.filename", c->filename);
 	P("code.name", c->name);

@@ -6,12 +6,14 @@
  *
  *   layout_probe PID [FIELD DELTA]
  *   layout_probe --plant PID FIELD DELTA
+ *   layout_probe --code-counter PID
  *
  * FIELD is one of the walk offsets named below; DELTA is added to it.
  * Prints "source=... result=ok|not_ready|mismatch|gone [detail]" and exits
  * 0, or 1 when discovery itself failed. --plant instead stores the moved
  * layout in the layout store ($REFBPF_CACHE_DIR) under the interpreter's
- * build-id, as a damaged store would hold it.
+ * build-id, as a damaged store would hold it. --code-counter prints where
+ * the code counter BPF trusts code objects by is (code_gen=0: none).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,8 +49,9 @@ int main(int argc, char **argv)
 	int status;
 
 	bool plant = argc == 5 && !strcmp(argv[1], "--plant");
+	bool code_counter = argc == 3 && !strcmp(argv[1], "--code-counter");
 
-	if (plant) {
+	if (plant || code_counter) {
 		argv++;
 		argc--;
 	}
@@ -75,6 +78,14 @@ int main(int argc, char **argv)
 		/* refbpf sets the process's addresses and read spans itself. */
 		layout_store_save(p.build_id, p.major, p.minor, &p.layout);
 		printf("planted %s-%d.%d\n", p.build_id, p.major, p.minor);
+		py_process_free(&p);
+		return 0;
+	}
+	if (code_counter) {
+		printf("code_gen=%#llx interp=%#llx on_free=%d\n",
+		       (unsigned long long)p.layout.walk.code_gen_addr,
+		       (unsigned long long)p.layout.walk.code_gen_interp,
+		       !!(p.layout.walk.flags & LAYOUT_CODE_GEN_ON_FREE));
 		py_process_free(&p);
 		return 0;
 	}
