@@ -22,11 +22,11 @@ import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
 from common import kill_children, on_signal  # noqa: E402
 
 
-def one_window(binary, python, rate, depth, seconds, anomalies):
+def one_window(binary, python, rate, depth, seconds, warmup, anomalies):
     """bench/run.py's figure-1 window, run with this build."""
-    build = argparse.Namespace(refbpf=binary, python=python)
+    build = argparse.Namespace(refbpf=binary, python=python, warmup=warmup)
     res = run.workload_run(build, ("refbpf", rate), seconds, depth, anomalies, binary)
-    samples = res["expected_samples"]
+    samples = res["cpu_s"] * rate
     return (res["bpf_cpu_s"] * 1e9 / samples, res["bpf_ns_per_run"],
             res["refbpf_proc_cpu_s"] * 1e9 / samples, res["cpu_pct"])
 
@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3", help="target interpreter")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0, help="workload window per run")
+    ap.add_argument("--warmup", type=float, default=1.0,
+                    help="workload seconds before each window (its functions first seen)")
     ap.add_argument("--rates", default="1000,100")
     ap.add_argument("--depths", default="20", help="workload stack depths (at least 8)")
     args = ap.parse_args()
@@ -58,7 +60,8 @@ def main():
                         print("round %d/%d, %s, %d frames, %s" % (r + 1, args.rounds, run.hz(rate),
                                                                    depth, b), file=sys.stderr)
                         results.setdefault((rate, depth, b), []).append(
-                            one_window(b, args.python, rate, depth, args.seconds, anomalies))
+                            one_window(b, args.python, rate, depth, args.seconds, args.warmup,
+                                       anomalies))
     finally:
         with open(run.BPF_STATS, "w") as f:
             f.write(old)

@@ -56,10 +56,11 @@ def on_signal(signum, _frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
 
-def task_cpu_ns(pid):
-    """CPU time of the live threads of PID in ns (schedstat: ns resolution,
-    unlike the 10 ms ticks of /proc/PID/stat). Misses threads that exited,
-    so use it for long-lived threads only (refbpf)."""
+def task_schedstat(pid, field):
+    """A /proc/PID/task/*/schedstat field summed over the live threads of
+    PID: 0 CPU time in ns (unlike the 10 ms ticks of /proc/PID/stat), 2 the
+    times they were scheduled in. Misses threads that exited, so use it
+    for long-lived threads only (refbpf)."""
     total = 0
     try:
         tids = os.listdir("/proc/%d/task" % pid)
@@ -68,10 +69,15 @@ def task_cpu_ns(pid):
     for tid in tids:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
+                total += int(f.read().split()[field])
         except (OSError, ValueError, IndexError):
             pass
     return total
+
+
+def task_cpu_ns(pid):
+    """CPU time of the live threads of PID in ns."""
+    return task_schedstat(pid, 0)
 
 
 def stat_cpu_s(pid):

@@ -37,7 +37,8 @@ HTTP_MODES = ("threaded", "single")
 
 from peers import Austin, austin_function_times, cprofile_function_times, find_austin
 from common import (BenchError, bpftool_progs, fd_prog_ids, free_port, hz, kill_children, med,
-                    on_signal, progress, reap, spawn, stat_cpu_s, task_cpu_ns, wait_line)
+                    on_signal, progress, reap, spawn, stat_cpu_s, task_cpu_ns, task_schedstat,
+                    wait_line)
 
 GOALS = {  # figure key -> (comparison, limit, text)
     "cpu_pct_100": ("<", 0.05, "< 0.05 %"),
@@ -109,6 +110,19 @@ class Refbpf:
     def cpu_ns(self):
         return task_cpu_ns(self.pid)
 
+    def wait_wakeup(self, timeout=7.0):
+        """Wait until refbpf next wakes (it consumes every sample waiting
+        then): at low rates it sleeps up to 5 s between batches, and the
+        processing of a window's samples belongs to that window."""
+        before = task_schedstat(self.pid, 2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if task_schedstat(self.pid, 2) != before:
+                time.sleep(0.05)  # let it finish the batch
+                return
+        raise BenchError("refbpf did not wake within %.0f s: %s" % (timeout, self.describe()))
+
     def bpf_stats(self):
         """(run_time_ns, run_cnt) of this process's on_cpu_sample program(s),
         from bpftool; the process's fds tell which of the loaded programs
@@ -168,16 +182,22 @@ class Refbpf:
 # ---------------------------------------------------------------- targets
 
 class Workload:
-    def __init__(self, python, seconds, depth, prefix=()):
-        self.seconds = seconds
-        self.p = spawn([python] + list(prefix) + [WORKLOAD, str(seconds), str(depth), "--go"],
+    def __init__(self, python, seconds, depth, prefix=(), warmup=0.0):
+        self.seconds, self.warmup, self.warmup_cpu_s = seconds, warmup, 0.0
+        self.p = spawn([python] + list(prefix) + [WORKLOAD, str(seconds), str(depth), "--go",
+                                                  "--warmup=%g" % warmup],
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.pid = self.p.pid
         wait_line(self.p.stdout, r"READY", 30, "workload")
 
     def go(self):
+        """Start; with a warm-up, return once it is over and the window
+        has begun."""
         self.p.stdin.write("go\n")
         self.p.stdin.flush()
+        if self.warmup > 0:
+            m = wait_line(self.p.stdout, r"WARM cpu=([\d.]+)", self.warmup + 60, "workload")
+            self.warmup_cpu_s = float(m.group(1))
 
     def result(self):
         m = wait_line(self.p.stdout, r"RESULT iterations=(\d+) seconds=([\d.]+) cpu=([\d.]+) "
@@ -218,16 +238,19 @@ def check_profile(prof, summary, expect_function, anomalies, label, threaded=Fal
 def workload_run(args, config, seconds, depth, anomalies, label):
     """One timed window of the workload under `config`: (kind, rate) with
     kind one of none, refbpf, bare (bare_perf.py's perf events, no BPF),
-    austin, cprofile. A sampler attaches while the workload is idle, then
-    the window runs; CPU and BPF counters are read around the window, the
-    sampler still running."""
+    austin, cprofile. A sampler attaches while the workload is idle, the
+    workload warms up for args.warmup seconds on the window's stack (every
+    function is new to the sampler then, as in the first moments of any
+    profile), then the window runs; CPU and BPF counters are read around
+    the window, the sampler still running."""
     kind, rate = config
     prof_out = None
     if kind == "cprofile":
         prof_out = tempfile.NamedTemporaryFile(prefix="cprofile-", suffix=".out", delete=False)
         prof_out.close()
+    warmup = getattr(args, "warmup", 0.0)
     wl = Workload(args.python, seconds, depth,
-                  ("-m", "cProfile", "-o", prof_out.name) if prof_out else ())
+                  ("-m", "cProfile", "-o", prof_out.name) if prof_out else (), warmup)
     prof = bare_p = austin = None
     try:
         if kind == "bare":
@@ -237,14 +260,18 @@ def workload_run(args, config, seconds, depth, anomalies, label):
         elif kind == "refbpf":
             prof = Refbpf(args.refbpf, [wl.pid], rate)
             prof.wait_for("attached")
-            c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+            c_attached = prof.cpu_ns()
         elif kind == "austin":
             austin = Austin(args.austin, wl.pid, rate)
             austin.wait_attached()
+        wl.go()
+        if kind == "refbpf":
+            c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+        elif kind == "austin":
             a0 = austin.cpu_ns()
         w0 = time.monotonic()
-        wl.go()
         res = wl.result()
+        res["warmup_cpu_s"] = wl.warmup_cpu_s
         res["window_s"] = time.monotonic() - w0
         res["kind"], res["rate"] = kind, rate
         if kind == "austin":
@@ -254,7 +281,9 @@ def workload_run(args, config, seconds, depth, anomalies, label):
             res.update({"peer_cpu_s": proc_s, "cpu_pct": 100 * proc_s / res["cpu_s"],
                         "samples": sum(1 for l in text.splitlines() if l.startswith("P"))})
         elif kind == "refbpf":
-            (b1, n1), c1 = prof.bpf_stats(), prof.cpu_ns()
+            b1, n1 = prof.bpf_stats()
+            prof.wait_wakeup()
+            c1 = prof.cpu_ns()
             summary = prof.stop()
             check_profile(prof, summary, "work_unit", anomalies, label)
             res.update(summary)
@@ -266,12 +295,16 @@ def workload_run(args, config, seconds, depth, anomalies, label):
                 "bpf_cpu_pct": 100 * bpf_s / res["cpu_s"],
                 "cpu_pct": 100 * (proc_s + bpf_s) / res["cpu_s"],
                 "refbpf_proc_cpu_per_s": proc_s / res["window_s"],
-                "expected_samples": res["cpu_s"] * rate,
+                "expected_samples": (res["cpu_s"] + wl.warmup_cpu_s) * rate,
                 "bpf_ns_per_run": (b1 - b0) / max(1, n1 - n0),
+                # the warm-up: symbolizing the functions first seen in it
+                "warmup_proc_cpu_s": (c0 - c_attached) / 1e9,
             })
-            # The target is idle outside the window, so (nearly) every
-            # sample refbpf recorded was taken in it.
-            samples = res["samples"] or res["expected_samples"]
+            # The target is idle outside the warm-up and the window: the
+            # window's share of the samples recorded is its share of the
+            # target's CPU time.
+            share = res["cpu_s"] / max(1e-9, res["cpu_s"] + wl.warmup_cpu_s)
+            samples = (res["samples"] or res["expected_samples"]) * share
             res["bpf_ns_per_sample"] = (b1 - b0) / max(1.0, samples)
             res["samples_vs_expected"] = (res["samples"] or 0) / max(1.0, res["expected_samples"])
         return res
@@ -391,10 +424,12 @@ def http_run(args, config, anomalies, label, mode):
         if austin:
             a0 = austin.cpu_ns()
         rps = run_load(args, port, args.http_seconds)
-        if prof:
-            (b1, n1), c1 = prof.bpf_stats(), prof.cpu_ns()
         if austin:
             a1 = austin.cpu_ns()
+        if prof:
+            b1, n1 = prof.bpf_stats()
+            prof.wait_wakeup()
+            c1 = prof.cpu_ns()
         s1 = stat_cpu_s(srv.pid)
         res = {"kind": kind, "rate": rate, "rps": rps, "server_cpu_s": s1 - s0, "mode": mode}
         if prof:
@@ -564,6 +599,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5,
                     help="interleaved rounds of the workload (none, 100 Hz, 1 kHz, 10 kHz)")
     ap.add_argument("--seconds", type=float, default=4.0, help="workload window per run")
+    ap.add_argument("--warmup", type=float, default=1.0,
+                    help="workload seconds before each window (its functions first seen)")
     ap.add_argument("--rates", default="100,1000,10000", help="refbpf rates for the workload")
     ap.add_argument("--bare-rates", default="10000",
                     help="rates of the platform baseline (bare perf events, no refbpf)")

@@ -2,7 +2,7 @@
 
 Recurses to DEPTH frames, then calls small functions in a loop for SECONDS.
 
-usage: workload.py SECONDS [DEPTH] [--go]
+usage: workload.py SECONDS [DEPTH] [--go [--warmup=S]]
 
 Default mode: prints READY, runs at once, prints `ITERATIONS <n>` on exit
 (or on SIGTERM).
@@ -15,7 +15,10 @@ for SECONDS and prints
   RESULT iterations=<n> seconds=<wall> cpu=<process CPU seconds> depth=<frames>
 timed at the bottom of the stack, so the window holds only the spin; then
 waits, idle, for stdin to close before exiting. Being idle before and after
-the window lets a profiler attach and detach outside of it.
+the window lets a profiler attach and detach outside of it. --warmup=S
+first spins S seconds on the same stack and prints
+  WARM cpu=<process CPU seconds>
+so a profiler has seen every function of the window before it starts.
 """
 import signal
 import sys
@@ -43,11 +46,19 @@ def spin(seconds):
         count += 1
 
 
+WARMUP = 0.0
+
+
 def timed_spin(seconds):
     global count
     frames, f = 0, sys._getframe()
     while f is not None:
         frames, f = frames + 1, f.f_back
+    if WARMUP > 0:
+        w0 = time.process_time()
+        spin(WARMUP)
+        count = 0
+        print("WARM cpu=%.6f" % (time.process_time() - w0), flush=True)
     c0, t0 = time.process_time(), time.monotonic()
     spin(seconds)
     t1, c1 = time.monotonic(), time.process_time()
@@ -83,8 +94,12 @@ def finish(*_):
 
 
 def main():
-    argv = [a for a in sys.argv[1:] if a != "--go"]
+    global WARMUP
+    argv = [a for a in sys.argv[1:] if a != "--go" and not a.startswith("--warmup=")]
     go = "--go" in sys.argv[1:]
+    for a in sys.argv[1:]:
+        if a.startswith("--warmup="):
+            WARMUP = float(a.split("=", 1)[1])
     seconds = float(argv[0])
     depth = int(argv[1]) if len(argv) > 1 else 20
     sys.setrecursionlimit(depth + 200)

@@ -201,10 +201,25 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct tstat
 
 /* ---- trusting code objects read before ---- */
 
+/* The counter's value, plus one where 0 is a real value; 0 when unreadable
+ * or, for a creation counter, when it ran out and stopped. */
+static __always_inline __u64 code_counter(const struct py_layout *l)
+{
+	if (l->flags & LAYOUT_CODE_GEN_ON_FREE) {
+		__u64 gen;
+
+		return bpf_probe_read_user(&gen, sizeof(gen), (void *)l->code_gen_addr) ? 0 : gen + 1;
+	}
+	__u32 next = 0;
+
+	bpf_probe_read_user(&next, sizeof(next), (void *)l->code_gen_addr);
+	return next;
+}
+
 /*
- * The code counter's value now, plus one where 0 is a real value: 0 means
- * no code object read before may be trusted (no counter, unreadable, a
- * creation counter that ran out, or another interpreter running).
+ * The epoch a sample starts in: the code counter, or 0 when no code object
+ * read before may be trusted (no counter known, or another interpreter
+ * running besides the one the counter belongs to).
  *
  * A code object's address is reused only after it is freed and another
  * created there, and the counter moves on one of the two. Counters only
@@ -219,15 +234,7 @@ static __always_inline __u64 code_epoch(const struct py_layout *l)
 	if (l->code_gen_interp &&
 	    read_ptr(l->runtime_addr + l->runtime_interpreters_head) != l->code_gen_interp)
 		return 0;
-	if (l->flags & LAYOUT_CODE_GEN_ON_FREE) {
-		__u64 gen;
-
-		return bpf_probe_read_user(&gen, sizeof(gen), (void *)l->code_gen_addr) ? 0 : gen + 1;
-	}
-	__u32 next = 0;
-
-	bpf_probe_read_user(&next, sizeof(next), (void *)l->code_gen_addr);
-	return next;
+	return code_counter(l);
 }
 
 static __always_inline struct code_slot *code_slot_of(struct scratch *s, __u64 code, __u32 tgid)
@@ -446,6 +453,7 @@ static long frame_walk_step(__u64 index, void *arg)
 		rec->firstlineno = cs->firstlineno;
 		rec->reserved = 0;
 		w->trusted++;
+		/* noted in seen_code when it was stored: userspace knows it */
 	} else {
 		read_code_key(l, s, f.code, rec);
 		if (w->epoch && !rec->reserved) {
@@ -455,8 +463,8 @@ static long frame_walk_step(__u64 index, void *arg)
 			cs->tgid = w->tgid;
 			cs->firstlineno = rec->firstlineno;
 		}
+		note_code(w, rec);
 	}
-	note_code(w, rec);
 	if (native_stacks && is_entry_frame(l, buf))
 		rec->reserved |= FRAME_ENTRY;
 	w->n++;
@@ -482,7 +490,9 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 		w->flags = 0;
 		w->trusted = 0;
 		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, w, 0);
-		if (!w->trusted || code_epoch(w->l) == w->epoch)
+		/* The thread's frames run in the interpreter checked at the
+		 * start: only its counter matters now. */
+		if (!w->trusted || code_counter(w->l) == w->epoch)
 			return;
 		w->epoch = 0;
 	}
@@ -673,6 +683,8 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
+	if (!(bpf_get_current_pid_tgid() >> 32))
+		return 0;
 	return sample_thread(ctx, EVENT_SAMPLE, 0);
 }
 

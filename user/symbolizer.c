@@ -25,7 +25,22 @@ struct code_entry {
 	struct line_table lines;
 };
 
+/*
+ * Frames resolved lately, direct-mapped by (code, instruction). Samples
+ * repeat the same frames, and a hit skips the key hash, the probe and the
+ * line-table search. A hit is exact: code entries are only ever added, so
+ * a record resolves the same way for the life of the symbolizer.
+ */
+#define RECENT_SLOTS 512
+
+struct recent_frame {
+	uint64_t code, instr, name_hash;
+	int32_t firstlineno;
+	struct pframe out;
+};
+
 struct symbolizer {
+	struct recent_frame recent[RECENT_SLOTS];
 	pid_t pid;
 	const struct py_version_layout *layout;
 	uint64_t code_type_addr;
@@ -234,12 +249,28 @@ static int64_t instr_unit(const struct symbolizer *s, const struct code_entry *e
 	return -1;
 }
 
+static struct recent_frame *recent_slot(struct symbolizer *s, const struct py_frame_rec *rec)
+{
+	uint64_t h = (rec->code ^ (rec->instr * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+
+	return &s->recent[(h >> 40) & (RECENT_SLOTS - 1)];
+}
+
 int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, struct pframe *out)
 {
 	struct py_frame_rec key = *rec;
 	struct code_entry *e;
 
 	s->stats.lookups++;
+	if (!(rec->reserved & FRAME_UNVALIDATED)) {
+		const struct recent_frame *r = recent_slot(s, rec);
+
+		if (r->code == rec->code && r->instr == rec->instr && r->name_hash == rec->name_hash &&
+		    r->firstlineno == rec->firstlineno && rec->code) {
+			*out = r->out;
+			return 0;
+		}
+	}
 	/* BPF could not read the validation key: read it now instead. */
 	if (rec->reserved & FRAME_UNVALIDATED) {
 		const struct py_layout *w = &s->layout->walk;
@@ -283,6 +314,11 @@ int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, str
 
 	out->func = e->func;
 	out->line = line >= 0 ? line : e->firstlineno;
+	if (!(rec->reserved & FRAME_UNVALIDATED))
+		*recent_slot(s, rec) = (struct recent_frame){ .code = rec->code, .instr = rec->instr,
+							      .name_hash = rec->name_hash,
+							      .firstlineno = rec->firstlineno,
+							      .out = *out };
 	return 0;
 unknown:;
 	int64_t f = unknown_func(s);
