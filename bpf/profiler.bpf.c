@@ -624,6 +624,9 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 	s->ev.nframes = 0;
 	s->ev.nkernel = 0;
 	s->ev.gil = GIL_UNKNOWN;
+	/* names the thread without a /proc read per new thread, even one
+	 * gone by the time userspace sees the sample */
+	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
 	if (flags & SAMPLE_THREAD_EXIT) {
 		send_sample(s, false);
 		return 0;

@@ -167,6 +167,7 @@ struct sample_event {
 	__u32 nframes;
 	__u32 nkernel;		/* --kernel: kernel return addresses after frames[nframes] */
 	__u32 gil;		/* --gil: enum gil_state */
+	char comm[16];		/* the thread's name (task comm) at this sample */
 	/* innermost frame first; then nkernel __u64 kernel addresses, innermost first */
 	struct py_frame_rec frames[REFBPF_MAX_FRAMES];
 };

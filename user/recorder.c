@@ -168,20 +168,32 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
 	t->state = state;
 }
 
-/* Add `count` samples of a stack; a thread's first sample names it while
- * it still exists. */
+/*
+ * Add `count` samples of a stack. `comm` is the thread's name when the
+ * sample was taken (BPF sends it): a thread renamed after its first sample
+ * (threading.Thread names itself as it starts on 3.14) takes its latest
+ * name. Without one, the thread's first sample reads its name from /proc
+ * while it still exists.
+ */
 static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32_t flags,
-		     const struct pframe *frames, uint32_t n, uint64_t count)
+		     const struct pframe *frames, uint32_t n, uint64_t count, const char *comm)
 {
 	uint32_t threads = r->prof->nthreads;
 	int err = profile_add_stack(r->prof, (uint32_t)t->pid, tid, flags, frames, n, count);
+	struct pthread *th;
 
 	if (err)
 		return err;
 	t->samples += count;
-	if (r->prof->nthreads != threads) {
-		struct pthread *th = &r->prof->threads[r->prof->nthreads - 1];
-
+	if (comm) {
+		th = r->prof->nthreads != threads ? &r->prof->threads[r->prof->nthreads - 1] :
+						    profile_find_thread(r->prof, (uint32_t)t->pid, tid);
+		if (th && strncmp(th->name, comm, sizeof(th->name))) {
+			memcpy(th->name, comm, sizeof(th->name));
+			th->name[sizeof(th->name) - 1] = 0;
+		}
+	} else if (r->prof->nthreads != threads) {
+		th = &r->prof->threads[r->prof->nthreads - 1];
 		if (proc_comm(t->pid, (pid_t)tid, th->name, sizeof(th->name)))
 			snprintf(th->name, sizeof(th->name), "?");
 	}
@@ -393,7 +405,7 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 	if (ev->type == EVENT_OFF_CPU)
 		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
 				     (uint32_t)at);
-	return add_stack(r, t, ev->tid, flags, r->frames, (uint32_t)at, 1);
+	return add_stack(r, t, ev->tid, flags, r->frames, (uint32_t)at, 1, ev->comm);
 }
 
 /* Off-CPU time, in periods, from off_cpu_return/flush. */
@@ -405,7 +417,7 @@ static int add_off_cpu(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
 
 	if (!t || t->state != RT_ACTIVE)
 		return 0;
-	return add_stack(r, t, tid, flags, frames, nframes, count);
+	return add_stack(r, t, tid, flags, frames, nframes, count, NULL);
 }
 
 /*
