@@ -296,12 +296,13 @@ static void count_thread(struct profile *p, uint32_t pid, uint32_t tid)
 	/* the hash is the key itself: no stored array to compare against */
 	struct islot *s = itab_find(t, key, NULL, p, NULL);
 
-	if (s->idx)
-		return;
-	s->hash = key;
-	s->idx = p->nthreads + 1;
-	t->count++;
-	p->threads[p->nthreads++] = (struct pthread){ .pid = pid, .tid = tid };
+	if (!s->idx) {
+		s->hash = key;
+		s->idx = p->nthreads + 1;
+		t->count++;
+		p->threads[p->nthreads++] = (struct pthread){ .pid = pid, .tid = tid };
+	}
+	p->last_thread = s->idx - 1;
 }
 
 struct pthread *profile_find_thread(struct profile *p, uint32_t pid, uint32_t tid)

@@ -115,6 +115,7 @@ struct profile {
 	uint32_t nthreads;		/* distinct (pid, tid) seen */
 	struct pthread *threads;	/* nthreads entries, in order of first sample */
 	size_t threads_cap;
+	uint32_t last_thread;		/* index in threads of the last profile_add_stack's */
 
 	/* private: hash tables for interning */
 	void *func_index;

@@ -186,9 +186,9 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 		return err;
 	t->samples += count;
 	if (comm) {
-		th = r->prof->nthreads != threads ? &r->prof->threads[r->prof->nthreads - 1] :
-						    profile_find_thread(r->prof, (uint32_t)t->pid, tid);
-		if (th && strncmp(th->name, comm, sizeof(th->name))) {
+		/* the thread profile_add_stack just counted */
+		th = &r->prof->threads[r->prof->last_thread];
+		if (strncmp(th->name, comm, sizeof(th->name))) {
 			memcpy(th->name, comm, sizeof(th->name));
 			th->name[sizeof(th->name) - 1] = 0;
 		}
