@@ -31,11 +31,15 @@ def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
                                text=True)
         try:
             time.sleep(1.5)
-            # Started after recording began: one Python, one not.
-            shell = subprocess.Popen(["/bin/sleep", "3"])
+            # Started after recording began: one Python, one not. The shell is
+            # forked from this (Python) test process and is Python until its exec;
+            # its sleep child never is.
+            shell = subprocess.Popen(["/bin/sh", "-c", "/bin/sleep 3 & echo $!; wait"],
+                                     stdout=subprocess.PIPE, text=True)
+            never_python = int(shell.stdout.readline())
             with Target(new_py, target_path("shares.py"), 3) as after:
                 out, err = rec.communicate(timeout=60)
-            shell.wait()
+            shell.communicate()
         finally:
             if rec.poll() is None:
                 rec.kill()
@@ -46,5 +50,11 @@ def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
         assert samples_under_process(stacks, t.pid, "share_three") > 50, (t.pid, out)
         line = re.search(r"^  PID %d  Python (\S+) .*shares\.py" % t.pid, out, re.M)
         assert line and line.group(1).startswith("%d.%d" % ver[:2]), out
-    assert "PID %d " % shell.pid not in out, out
+    assert "PID %d " % never_python not in out, out
+    # A sample taken in the fork before its exec is honest, but the shell must then
+    # be reported as dropped at the exec, never as profiled.
+    shell_line = re.search(r"^  PID %d  (.*)$" % shell.pid, out, re.M)
+    if shell_line:
+        assert shell_line.group(1).startswith(
+            "not profiled: not a Python process since its exec"), out
 
