@@ -124,16 +124,20 @@ class Refbpf:
         raise BenchError("refbpf did not wake within %.0f s: %s" % (timeout, self.describe()))
 
     def bpf_stats(self):
-        """(run_time_ns, run_cnt) of this process's on_cpu_sample program(s),
-        from bpftool; the process's fds tell which of the loaded programs
-        of that name are ours (other refbpf runs may be loaded too)."""
+        """(run time of all of this process's BPF programs, run time and run
+        count of its on_cpu_sample program(s)), in ns, from bpftool. The
+        process-lifetime tracepoints run on every fork, exec and exit on
+        the host (a thread per request is one of each) and count as
+        refbpf's cost too. The process's fds tell which loaded programs are
+        ours (other refbpf runs may be loaded too)."""
         ours = fd_prog_ids(self.pid)
         progs = bpftool_progs()
         ids = [i for i in ours if progs.get(i, ("",))[0] == PROG_NAME]
         if not ids:
             raise BenchError("no BPF program named %s among refbpf's fds (%s): %s"
                              % (PROG_NAME, sorted(ours), self.describe()))
-        return sum(progs[i][1] for i in ids), sum(progs[i][2] for i in ids)
+        return (sum(progs[i][1] for i in ours if i in progs),
+                sum(progs[i][1] for i in ids), sum(progs[i][2] for i in ids))
 
     def _finish(self, status, rusage):
         self.p.returncode = os.waitstatus_to_exitcode(status)
@@ -266,7 +270,7 @@ def workload_run(args, config, seconds, depth, anomalies, label):
             austin.wait_attached()
         wl.go()
         if kind == "refbpf":
-            c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+            c0, (b0, sb0, n0) = prof.cpu_ns(), prof.bpf_stats()
         elif kind == "austin":
             a0 = austin.cpu_ns()
         w0 = time.monotonic()
@@ -281,7 +285,7 @@ def workload_run(args, config, seconds, depth, anomalies, label):
             res.update({"peer_cpu_s": proc_s, "cpu_pct": 100 * proc_s / res["cpu_s"],
                         "samples": sum(1 for l in text.splitlines() if l.startswith("P"))})
         elif kind == "refbpf":
-            b1, n1 = prof.bpf_stats()
+            b1, sb1, n1 = prof.bpf_stats()
             prof.wait_wakeup()
             c1 = prof.cpu_ns()
             summary = prof.stop()
@@ -296,7 +300,7 @@ def workload_run(args, config, seconds, depth, anomalies, label):
                 "cpu_pct": 100 * (proc_s + bpf_s) / res["cpu_s"],
                 "refbpf_proc_cpu_per_s": proc_s / res["window_s"],
                 "expected_samples": (res["cpu_s"] + wl.warmup_cpu_s) * rate,
-                "bpf_ns_per_run": (b1 - b0) / max(1, n1 - n0),
+                "bpf_ns_per_run": (sb1 - sb0) / max(1, n1 - n0),
                 # the warm-up: symbolizing the functions first seen in it
                 "warmup_proc_cpu_s": (c0 - c_attached) / 1e9,
             })
@@ -305,7 +309,7 @@ def workload_run(args, config, seconds, depth, anomalies, label):
             # target's CPU time.
             share = res["cpu_s"] / max(1e-9, res["cpu_s"] + wl.warmup_cpu_s)
             samples = (res["samples"] or res["expected_samples"]) * share
-            res["bpf_ns_per_sample"] = (b1 - b0) / max(1.0, samples)
+            res["bpf_ns_per_sample"] = (sb1 - sb0) / max(1.0, samples)
             res["samples_vs_expected"] = (res["samples"] or 0) / max(1.0, res["expected_samples"])
         return res
     finally:
@@ -340,11 +344,11 @@ def idle_miss_cost(args, rate, seconds):
     prof = Refbpf(args.refbpf, [wl.pid], rate)
     try:
         prof.wait_for("attached")
-        b0, n0 = prof.bpf_stats()
+        _, sb0, n0 = prof.bpf_stats()
         time.sleep(seconds)
-        b1, n1 = prof.bpf_stats()
+        _, sb1, n1 = prof.bpf_stats()
         prof.stop()
-        return {"bpf_ns_per_run": (b1 - b0) / max(1, n1 - n0), "runs": n1 - n0}
+        return {"bpf_ns_per_run": (sb1 - sb0) / max(1, n1 - n0), "runs": n1 - n0}
     finally:
         if prof.p.returncode is None:
             prof.p.kill()
@@ -417,17 +421,23 @@ def http_run(args, config, anomalies, label, mode):
         elif kind == "austin":
             austin = Austin(args.austin, srv.pid, rate)
             austin.wait_attached()
+        if prof:
+            c_attached = prof.cpu_ns()
         run_load(args, port, args.http_warmup)
+        if prof:
+            # The server idles between the loads: once refbpf has woken,
+            # every warm-up sample is processed, none left for the window.
+            prof.wait_wakeup()
         s0 = stat_cpu_s(srv.pid)
         if prof:
-            c0, (b0, n0) = prof.cpu_ns(), prof.bpf_stats()
+            c0, (b0, sb0, n0) = prof.cpu_ns(), prof.bpf_stats()
         if austin:
             a0 = austin.cpu_ns()
         rps = run_load(args, port, args.http_seconds)
         if austin:
             a1 = austin.cpu_ns()
         if prof:
-            b1, n1 = prof.bpf_stats()
+            b1, sb1, n1 = prof.bpf_stats()
             prof.wait_wakeup()
             c1 = prof.cpu_ns()
         s1 = stat_cpu_s(srv.pid)
@@ -438,7 +448,9 @@ def http_run(args, config, anomalies, label, mode):
             res.update(summary)
             proc_s, bpf_s = (c1 - c0) / 1e9, (b1 - b0) / 1e9
             res.update({"refbpf_proc_cpu_s": proc_s, "bpf_cpu_s": bpf_s,
-                        "bpf_run_cnt": n1 - n0,
+                        "bpf_run_cnt": n1 - n0, "sampler_bpf_cpu_s": (sb1 - sb0) / 1e9,
+                        # the warm-up: symbolizing the functions first seen in it
+                        "warmup_proc_cpu_s": (c0 - c_attached) / 1e9,
                         "cpu_pct": 100 * (proc_s + bpf_s) / max(1e-9, s1 - s0)})
         if austin and austin.p.poll() is not None:
             # it gave up on the target during the load

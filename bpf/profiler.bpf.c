@@ -815,11 +815,15 @@ SEC("raw_tp/sched_process_exit")
 int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid;
 
-	if (!is_tracked(tgid))
-		return 0;
+	/* Most exits are threads of a live process (a thread per request is
+	 * one each): the count of live threads says so before any map
+	 * lookup. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	if (!is_tracked(tgid))
 		return 0;
 	bpf_map_delete_elem(&targets, &tgid);
 	bpf_map_delete_elem(&watched, &tgid);
