@@ -3,6 +3,7 @@ lost. Targets that fork thousands of children or churn threads while being
 profiled (with -C), recursion 5000 deep, and a consumer stopped long
 enough for the ring buffer to fill: lost samples are counted and
 reported, and the target is never slowed by it."""
+import json
 import os
 import re
 import signal
@@ -110,3 +111,38 @@ def process_cpu(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_thread_per_request_target_merges_threads_past_the_limit(tmp_path, refbpf_bin):
+    """A thread per request: past --thread-limit a process's new threads
+    share one <more threads> entry. No sample is lost by it, the header
+    still counts every thread, and every output stays bounded."""
+    label, path, version = PYTHON
+    folded, raw = tmp_path / "out.folded", tmp_path / "out.raw"
+    speedscope = tmp_path / "out.json"
+    with Target(path, target_path("churn.py"), "requests", 4) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-F", "999", "--thread-limit", "20", "--threads",
+                                    "--folded", folded, "--raw", raw, "--speedscope", speedscope])
+        made = int(t.rest_of_output()[-1].split()[1])
+    assert made > 300, made
+    header = r.stdout.splitlines()[0]
+    m = re.search(r"; (\d+) samples, (\d+) threads \((\d+) merged as <more threads>\)$", header)
+    assert m, header
+    samples, threads, merged = map(int, m.groups())
+    stacks = parse_folded(folded)
+    assert sum(c for _, c in stacks) == samples, header
+    roots = {}
+    for frames, c in stacks:
+        roots[frames[0][0]] = roots.get(frames[0][0], 0) + c
+    own = [root for root in roots if root.startswith("<thread ")]
+    # the main thread and the first requests have their own entry, no more
+    assert 2 <= len(own) <= 20, sorted(roots)
+    assert threads == len(own) + merged and merged > 100, (header, len(own))
+    # the merged requests' time is still there, under its entry
+    in_merged = sum(c for frames, c in stacks if frames[0][0] == "<more threads>"
+                    and any(f[0] == "request_work" for f in frames))
+    assert in_merged > 0.3 * samples, (in_merged, samples)
+    assert len(json.load(open(speedscope))["profiles"]) == len(own) + 1
+    # a raw file read back says the same
+    again = run_refbpf(refbpf_bin, ["report", raw])
+    assert again.stdout.splitlines()[0] == header, (again.stdout[:300], header)

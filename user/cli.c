@@ -11,6 +11,8 @@
 #include "report.h"
 
 #define DEFAULT_RATE_HZ 100
+/* past a thread pool, before a thread-per-request server grows without bound */
+#define DEFAULT_THREAD_LIMIT 1024
 #define MAX_RATE_HZ 100000
 
 enum long_only_option {
@@ -32,6 +34,7 @@ enum long_only_option {
 	OPT_KERNEL,
 	OPT_MODE,
 	OPT_GIL,
+	OPT_THREAD_LIMIT,
 };
 
 static const struct option long_options[] = {
@@ -55,6 +58,7 @@ static const struct option long_options[] = {
 	{ "children", no_argument, NULL, 'C' },
 	{ "all", no_argument, NULL, 'a' },
 	{ "threads", no_argument, NULL, OPT_THREADS },
+	{ "thread-limit", required_argument, NULL, OPT_THREAD_LIMIT },
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "gil", no_argument, NULL, OPT_GIL },
@@ -110,6 +114,9 @@ void cli_usage(FILE *out)
 	      "  -a, --all              every Python process on the host, present and\n"
 	      "                         future, each under its own root\n"
 	      "      --threads          give each thread its own root (name and id)\n"
+	      "      --thread-limit N   threads per process kept apart (default 1024); the\n"
+	      "                         later ones of a thread-per-request server are\n"
+	      "                         merged into one <more threads> entry\n"
 	      "      --merge-processes  no per-process root when several processes\n"
 	      "                         were sampled: merge their stacks\n"
 	      "      --native           C frames too, interleaved with the Python frames\n"
@@ -196,6 +203,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->rate_hz = DEFAULT_RATE_HZ;
+	o->thread_limit = DEFAULT_THREAD_LIMIT;
 	o->sort = REPORT_SORT_CUMULATIVE;
 	if (argc >= 2 && !strcmp(argv[1], "report")) {
 		if (argc < 3 || argv[2][0] == '-') {
@@ -269,6 +277,15 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 				return -EINVAL;
 			}
 			recording_only = "--every";
+			break;
+		case OPT_THREAD_LIMIT:
+			if (cli_parse_ulong(optarg, 1, 1000000, &v)) {
+				fprintf(stderr, "refbpf: invalid --thread-limit '%s' (1 or more threads)\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->thread_limit = (unsigned int)v;
+			recording_only = "--thread-limit";
 			break;
 		case OPT_KEEP:
 			if (cli_parse_ulong(optarg, 1, 1000000, &v)) {

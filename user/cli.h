@@ -28,6 +28,7 @@ struct cli_options {
 	bool json;			/* dump --json */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
 	double every_s;			/* --every: window length, 0: one window */
+	unsigned int thread_limit;	/* --thread-limit: threads per process with their own entry */
 	unsigned int keep;		/* --keep: windows kept per output, 0: all */
 	bool children;			/* -C: follow descendants */
 	bool all;			/* --all: every Python process, present and future */

@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 		.btf_path = o.btf_path,
 		.children = o.children,
 		.all = o.all,
+		.thread_limit = o.thread_limit,
 
 		.verbose = o.verbose,
 		.features = { .kernel = o.kernel, .gil = o.gil, .off_cpu = o.wall, .native = o.native },

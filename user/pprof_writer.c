@@ -338,7 +338,9 @@ static int encode_samples(struct ctx *c, struct pb_buf *b)
 		pb_packed(&sample, SAMPLE_LOCATION_ID, ids, n);
 		pb_packed(&sample, SAMPLE_VALUE, values, 2);
 		encode_label(c, &sample, &label, "pid", NULL, s->pid);
-		encode_label(c, &sample, &label, "tid", NULL, s->tid);
+		/* merged threads have no one tid, only their entry's name */
+		if (s->tid != PROFILE_MERGED_TID)
+			encode_label(c, &sample, &label, "tid", NULL, s->tid);
 		if (th && th->name[0])
 			encode_label(c, &sample, &label, "thread_name", th->name, 0);
 		append_message(b, PROFILE_SAMPLE, &sample);

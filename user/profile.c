@@ -174,6 +174,7 @@ void profile_reset_samples(struct profile *p)
 	}
 	p->ntargets = 0;
 	p->nthreads = 0;
+	p->merged_threads = 0;
 	p->total_samples = 0;
 	p->lost_samples = 0;
 	memset(p->unwind_errors, 0, sizeof(p->unwind_errors));
@@ -315,6 +316,16 @@ struct pthread *profile_find_thread(struct profile *p, uint32_t pid, uint32_t ti
 		return NULL;
 	s = itab_find(t, key, NULL, p, NULL);
 	return s->idx ? &p->threads[s->idx - 1] : NULL;
+}
+
+uint64_t profile_thread_count(const struct profile *p)
+{
+	uint64_t n = p->nthreads;
+
+	for (size_t i = 0; i < p->nthreads; i++)
+		if (p->threads[i].tid == PROFILE_MERGED_TID)
+			n--;
+	return n + p->merged_threads;
 }
 
 static void count_target(struct profile *p, uint32_t pid, uint64_t count)

@@ -78,6 +78,14 @@ struct pthread {
 	char name[16];
 };
 
+/*
+ * A process's threads past the recorder's thread limit (a thread-per-request
+ * server starts thousands) share one entry with this tid, never a real one,
+ * so the profile stays bounded; merged_threads counts them.
+ */
+#define PROFILE_MERGED_TID 0
+#define PROFILE_MERGED_THREAD_NAME "more threads"
+
 /* What a sample stands for. */
 enum profile_mode {
 	PROFILE_MODE_CPU = 0,	/* on-CPU time only (cpu-clock samples) */
@@ -112,7 +120,8 @@ struct profile {
 	bool gil;			/* --gil: stacks end in GIL markers */
 	bool kernel;			/* --kernel: stacks end in kernel frames */
 	unsigned int rate_hz;
-	uint32_t nthreads;		/* distinct (pid, tid) seen */
+	uint32_t nthreads;		/* distinct (pid, tid) entries */
+	uint64_t merged_threads;	/* threads sampled under a PROFILE_MERGED_TID entry */
 	struct pthread *threads;	/* nthreads entries, in order of first sample */
 	size_t threads_cap;
 	uint32_t last_thread;		/* index in threads of the last profile_add_stack's */
@@ -157,6 +166,9 @@ struct ptarget *profile_find_target(struct profile *p, uint32_t pid);
 
 /* The thread entry of (pid, tid), NULL if it has no sample. */
 struct pthread *profile_find_thread(struct profile *p, uint32_t pid, uint32_t tid);
+
+/* Threads sampled: each entry, except that a merged entry counts its threads. */
+uint64_t profile_thread_count(const struct profile *p);
 
 /* Seconds one sample stands for: period_s, else 1 / rate_hz, else 0. */
 double profile_period(const struct profile *p);

@@ -37,7 +37,11 @@ static int64_t thread_root(struct profile *dst, const struct profile *src, uint3
 	const struct pthread *th = profile_find_thread((struct profile *)src, pid, tid);
 	char name[64];
 
-	snprintf(name, sizeof(name), "<thread %u %s>", tid, th && th->name[0] ? th->name : "?");
+	if (tid == PROFILE_MERGED_TID)
+		snprintf(name, sizeof(name), "<%s>", PROFILE_MERGED_THREAD_NAME);
+	else
+		snprintf(name, sizeof(name), "<thread %u %s>", tid,
+			 th && th->name[0] ? th->name : "?");
 	return profile_intern_func(dst, "~", 0, name, name);
 }
 
@@ -70,6 +74,7 @@ static int copy_meta(struct profile *dst, const struct profile *src)
 	dst->mode = src->mode;
 	dst->gil = src->gil;
 	dst->kernel = src->kernel;
+	dst->merged_threads = src->merged_threads;
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "stack_reader.h"
 #include "symbolizer.h"
 #include "thread_list.h"
+#include "tid_set.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
  * late, at worst, sampling starts after its interpreter is ready. A
@@ -68,6 +69,8 @@ struct rtarget {
 	struct native_stacks *native;	/* --native */
 	uint64_t samples;
 	uint64_t window_base;	/* samples before the current window */
+	uint32_t own_threads;	/* this window's threads with an entry of their own */
+	struct tid_set merged;	/* this window's threads past the limit */
 	bool listed;		/* in some window's header already */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	double discover_start, discover_deadline, next_retry;
@@ -175,16 +178,47 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
  * name. Without one, the thread's first sample reads its name from /proc
  * while it still exists.
  */
+/*
+ * The tid a sample is stored under: its own, or once its process has had
+ * thread_limit threads, PROFILE_MERGED_TID for every thread not seen before.
+ * A thread-per-request server then costs a set entry per thread, not a
+ * thread and its stacks each, and its per-thread outputs stay readable.
+ */
+static int thread_key(struct recorder *r, struct rtarget *t, uint32_t tid, uint32_t *key)
+{
+	int added;
+
+	*key = tid;
+	if (!r->o->thread_limit || t->own_threads < r->o->thread_limit ||
+	    profile_find_thread(r->prof, (uint32_t)t->pid, tid))
+		return 0;
+	added = tid_set_add(&t->merged, tid);
+	if (added < 0)
+		return added;
+	r->prof->merged_threads += (uint64_t)added;
+	*key = PROFILE_MERGED_TID;
+	return 0;
+}
+
 static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32_t flags,
 		     const struct pframe *frames, uint32_t n, uint64_t count, const char *comm)
 {
 	uint32_t threads = r->prof->nthreads;
-	int err = profile_add_stack(r->prof, (uint32_t)t->pid, tid, flags, frames, n, count);
 	struct pthread *th;
+	int err = thread_key(r, t, tid, &tid);
 
+	if (!err)
+		err = profile_add_stack(r->prof, (uint32_t)t->pid, tid, flags, frames, n, count);
 	if (err)
 		return err;
 	t->samples += count;
+	if (tid == PROFILE_MERGED_TID) {
+		th = &r->prof->threads[r->prof->last_thread];
+		snprintf(th->name, sizeof(th->name), "%s", PROFILE_MERGED_THREAD_NAME);
+		return 0;
+	}
+	if (r->prof->nthreads != threads)
+		t->own_threads++;
 	if (comm) {
 		/* the thread profile_add_stack just counted */
 		th = &r->prof->threads[r->prof->last_thread];
@@ -910,6 +944,7 @@ static int forget_ignored(struct recorder *r)
 		symbolizer_free(t->sym);
 		native_stacks_free(t->native);
 		py_process_free(&t->proc);
+		tid_set_clear(&t->merged);
 		free(t);
 	}
 	r->n = kept;
@@ -942,6 +977,7 @@ static void recorder_free(struct recorder *r)
 		symbolizer_free(r->t[i]->sym);
 		native_stacks_free(r->t[i]->native);
 		py_process_free(&r->t[i]->proc);
+		tid_set_clear(&r->t[i]->merged);
 		free(r->t[i]);
 	}
 	free(r->t);
@@ -1009,6 +1045,9 @@ static int close_window(struct recorder *r, double now)
 		struct rtarget *t = r->t[i];
 
 		t->window_base = t->samples;
+		/* the next window counts its threads afresh */
+		t->own_threads = 0;
+		tid_set_clear(&t->merged);
 		/* Ended and listed: nothing more to say about it. */
 		if (t->state == RT_EXITED || t->state == RT_FAILED)
 			set_state(r, t, RT_IGNORED);

@@ -23,6 +23,9 @@ struct recorder_opts {
 	const char *btf_path;		/* NULL: the kernel's own */
 	bool children;			/* -C: follow descendants, present and future */
 	bool all;			/* --all: every Python process, present and future */
+	/* threads per process with their own profile entry; later ones share
+	 * PROFILE_MERGED_TID (0: no limit) */
+	unsigned int thread_limit;
 
 	int verbose;			/* -v: 1, -vv: 2 (and libbpf's log) */
 	struct bpf_features features;	/* --kernel, --gil, --mode wall, --native */

@@ -108,6 +108,8 @@ static const char *state_note(const struct ptarget *t)
 
 static void print_targets_summary(FILE *out, const struct profile *p)
 {
+	uint64_t threads = profile_thread_count(p);
+
 	fputs("refbpf: ", out);
 	if (!p->ntargets)
 		fputs("no targets", out);
@@ -125,10 +127,14 @@ static void print_targets_summary(FILE *out, const struct profile *p)
 	}
 	if (p->ntargets > HEADER_TARGETS)
 		fprintf(out, " and %zu more", p->ntargets - HEADER_TARGETS);
-	fprintf(out, "; %.2f s at %u Hz, %s mode%s%s; %" PRIu64 " samples, %" PRIu32 " thread%s\n",
+	fprintf(out, "; %.2f s at %u Hz, %s mode%s%s; %" PRIu64 " samples, %" PRIu64 " thread%s",
 		p->duration_s, p->rate_hz, p->mode == PROFILE_MODE_WALL ? "wall" : "cpu",
 		p->kernel ? ", kernel stacks" : "", p->gil ? ", GIL" : "", p->total_samples,
-		p->nthreads, p->nthreads == 1 ? "" : "s");
+		threads, threads == 1 ? "" : "s");
+	if (p->merged_threads)
+		fprintf(out, " (%" PRIu64 " merged as <%s>)", p->merged_threads,
+			PROFILE_MERGED_THREAD_NAME);
+	fputc('\n', out);
 }
 
 static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)

@@ -168,7 +168,9 @@ static void thread_name(char *buf, size_t n, const struct profile *p, const stru
 {
 	const struct pthread *th = profile_find_thread((struct profile *)p, g->pid, g->tid);
 
-	if (th && th->name[0])
+	if (g->tid == PROFILE_MERGED_TID)
+		snprintf(buf, n, "PID %u <%s>", g->pid, PROFILE_MERGED_THREAD_NAME);
+	else if (th && th->name[0])
 		snprintf(buf, n, "PID %u %.*s (tid %u)", g->pid, (int)sizeof(th->name), th->name,
 			 g->tid);
 	else

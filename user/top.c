@@ -138,8 +138,10 @@ static int accumulate(struct top *t, const struct profile *w)
 			frames[k].func = (uint32_t)t->func_map[fi];
 			frames[k].line = s->frames[k].line;
 		}
-		int err = profile_add_stack(t->since_start, s->pid, s->tid, s->flags, frames, n,
-					    s->count);
+		/* top shows no threads: one entry a process, however many
+		 * threads a long session sees come and go */
+		int err = profile_add_stack(t->since_start, s->pid, PROFILE_MERGED_TID, s->flags,
+					    frames, n, s->count);
 
 		if (err)
 			return err;

@@ -1,6 +1,8 @@
 """A target that never sits still: MODE is one of
   forks     forks short-lived children (each exits at once) as fast as it can
   threads   starts and joins short-lived threads as fast as it can
+  requests  a thread per request: each thread spins about 3 ms (request_work),
+            and the main thread starts the next when it ends
   recurse   recurses 5000 deep and spins there
 while its main thread keeps returning to churn_work, for SECONDS.
 
@@ -21,6 +23,12 @@ def churn_work(n):
 
 def short_thread():
     churn_work(2000)
+
+
+def request_work():
+    end = time.thread_time() + 0.003
+    while time.thread_time() < end:
+        churn_work(200)
 
 
 def deep(n, deadline):
@@ -45,8 +53,8 @@ def main():
             if pid == 0:
                 os._exit(0)
             os.waitpid(pid, 0)
-        elif mode == "threads":
-            t = threading.Thread(target=short_thread)
+        elif mode in ("threads", "requests"):
+            t = threading.Thread(target=short_thread if mode == "threads" else request_work)
             t.start()
             t.join()
         made += 1
