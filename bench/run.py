@@ -631,7 +631,9 @@ def main():
     ap.add_argument("--http-runs", type=int, default=3,
                     help="interleaved rounds of the server (none, 100 Hz, 1 kHz)")
     ap.add_argument("--http-seconds", type=float, default=6.0, help="measured load per run")
-    ap.add_argument("--http-warmup", type=float, default=1.0, help="unmeasured load per run")
+    ap.add_argument("--http-warmup", type=float, default=10.0,
+                    help="unmeasured load per run: the server's rarer functions and stacks "
+                         "are first seen in it (its refbpf CPU is reported apart)")
     ap.add_argument("--concurrency", type=int, default=4, help="open connections of the load")
     ap.add_argument("--no-http-austin", dest="http_austin", action="store_false",
                     help="leave Austin out of the HTTP rounds")
@@ -894,9 +896,15 @@ def main():
             xs = h["refbpf%d" % r]
             add(p + "cpu_pct_%d" % r, "refbpf CPU / server CPU @ %s" % hz(r),
                 [x["cpu_pct"] for x in xs], "%.3f", " %")
-            add(p + "bpf_ns_per_sample_%d" % r, "  BPF ns per sample (server CPU s x rate)",
+            add(p + "proc_cpu_pct_%d" % r, "  of which refbpf's process",
+                [100 * x["refbpf_proc_cpu_s"] / max(1e-9, x["server_cpu_s"]) for x in xs],
+                "%.3f", " %")
+            add(p + "bpf_ns_per_sample_%d" % r,
+                "  BPF ns per sample, all programs (server CPU s x rate)",
                 [x["bpf_cpu_s"] * 1e9 / max(1.0, x["server_cpu_s"] * r) for x in xs], "%.0f",
                 " ns")
+            add(p + "warmup_proc_ms_%d" % r, "  refbpf process CPU in the warm-up load",
+                [x["warmup_proc_cpu_s"] * 1e3 for x in xs], "%.1f", " ms")
             add(p + "not_unwound_pct_%d" % r, "  samples not unwound (thread start/exit)",
                 [100.0 * x["not_unwound"] / x["samples"] for x in xs
                  if x.get("samples") and x.get("not_unwound") is not None], "%.1f", " %")
