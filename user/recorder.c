@@ -172,13 +172,6 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
 }
 
 /*
- * Add `count` samples of a stack. `comm` is the thread's name when the
- * sample was taken (BPF sends it): a thread renamed after its first sample
- * (threading.Thread names itself as it starts on 3.14) takes its latest
- * name. Without one, the thread's first sample reads its name from /proc
- * while it still exists.
- */
-/*
  * The tid a sample is stored under: its own, or once its process has had
  * thread_limit threads, PROFILE_MERGED_TID for every thread not seen before.
  * A thread-per-request server then costs a set entry per thread, not a
@@ -200,6 +193,13 @@ static int thread_key(struct recorder *r, struct rtarget *t, uint32_t tid, uint3
 	return 0;
 }
 
+/*
+ * Add `count` samples of a stack. `comm` is the thread's name when the
+ * sample was taken (BPF sends it): a thread renamed after its first sample
+ * (threading.Thread names itself as it starts on 3.14) takes its latest
+ * name. Without one, the thread's first sample reads its name from /proc
+ * while it still exists.
+ */
 static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32_t flags,
 		     const struct pframe *frames, uint32_t n, uint64_t count, const char *comm)
 {
@@ -214,7 +214,8 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 	t->samples += count;
 	if (tid == PROFILE_MERGED_TID) {
 		th = &r->prof->threads[r->prof->last_thread];
-		snprintf(th->name, sizeof(th->name), "%s", PROFILE_MERGED_THREAD_NAME);
+		if (r->prof->nthreads != threads)
+			snprintf(th->name, sizeof(th->name), "%s", PROFILE_MERGED_THREAD_NAME);
 		return 0;
 	}
 	if (r->prof->nthreads != threads)
