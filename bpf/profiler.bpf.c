@@ -61,23 +61,36 @@ struct code_slot {
 	__u32 tgid;
 	__s32 firstlineno;
 };
+/* The most of a thread state read at once: thread_id and the frame pointer
+ * come in one read when they lie this close, as on every version. */
+#define TSTATE_SPAN 256
 /* The most of a thread's data stack one read brings: a page. */
 #define STACK_WINDOW_BYTES 4096
 
 struct scratch {
+	/* The process sampled last on this CPU: its layout, or that it is no
+	 * target. Valid while targets_gen reads layout_gen - 1. */
+	__u32 layout_tgid;
+	__u32 layout_known;	/* 1: `layout` is its layout; 0: no target */
+	__u64 layout_gen;	/* 0: nothing kept */
+	struct py_layout layout;
+	__u32 sends;		/* samples sent from this CPU */
 	struct sample_event ev;
 	/* --kernel: the kernel stack follows the last Python frame, even
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
 	__u64 kernel_tail[REFBPF_MAX_KERNEL_FRAMES];
 	struct native_stack_event native;	/* --native only */
 	__u8 code_buf[REFBPF_READ_SPAN];
-	/* The frame being walked, or on 3.11+ a run of the data stack
-	 * holding several, from target address window_lo to window_hi. Kept
-	 * here, not on the BPF stack, so the verifier does not track their
-	 * values through the frame loop. */
+	__u8 tstate_buf[TSTATE_SPAN];
+	/* 3.11+: a run of the data stack holding several frames, from target
+	 * address window_lo to window_hi (frame_bytes). Kept here, not on
+	 * the BPF stack, so the verifier does not track their values through
+	 * the frame loop. */
 	__u8 stack_window[STACK_WINDOW_BYTES + REFBPF_READ_SPAN];
 	__u64 window_lo, window_hi;
-	__u64 last_frame;	/* the frame read before this one */
+	__u64 last_frame;	/* the frame walked before this one */
+	/* a frame outside the window, read alone */
+	__u8 frame_buf[REFBPF_READ_SPAN];
 	/* thread -> PyThreadState found last time on this CPU, direct-mapped
 	 * by tid; revalidated on every use */
 	struct tstate_slot tstate_slots[TSTATE_SLOTS];
@@ -91,6 +104,40 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* Moved after every change to `targets`, by userspace and by the programs
+ * below, so that each CPU may keep a copy of the layout it used last. */
+__u64 targets_gen = 0;
+
+static __always_inline void targets_changed(void)
+{
+	__sync_fetch_and_add(&targets_gen, 1);
+}
+
+/*
+ * The layout of process tgid, NULL when it is no target. A sample uses the
+ * copy in its CPU's scratch when the same process was sampled last there:
+ * lines it touches anyway, instead of a hash lookup's, which miss the cache
+ * after each stretch of target code between samples. The generation is
+ * read before the lookup, so a change racing with it leaves the copy stale.
+ */
+static __always_inline const struct py_layout *target_layout(struct scratch *s, __u32 tgid)
+{
+	__u64 gen = *(volatile __u64 *)&targets_gen + 1;
+
+	if (s->layout_gen == gen && s->layout_tgid == tgid)
+		return s->layout_known ? &s->layout : NULL;
+
+	const struct py_layout *l = bpf_map_lookup_elem(&targets, &tgid);
+
+	s->layout_tgid = tgid;
+	s->layout_gen = gen;
+	s->layout_known = l != NULL;
+	if (!l)
+		return NULL;
+	s->layout = *l;
+	return &s->layout;
+}
 
 /* Samples of target threads that produced no stack, by enum unwind_error. */
 struct {
@@ -134,6 +181,40 @@ static __always_inline __u64 tstate_top_frame(const struct py_layout *l, __u64 t
 	return py_walk_top_frame(NULL, l, tstate);
 }
 
+static __always_inline __u64 tstate_buf_u64(const __u8 *buf, __u32 off)
+{
+	off &= TSTATE_SPAN - 1;
+	if (off > TSTATE_SPAN - 8)
+		return 0;
+	return *(const __u64 *)(buf + off);
+}
+
+/*
+ * A thread state's thread_id, and its top frame (0: none running). A
+ * helper call costs more than copying the bytes between the two fields,
+ * so they come in one read. Returns -1 when the thread state is unreadable.
+ */
+static __always_inline int read_tstate(const struct py_layout *l, struct scratch *s, __u64 tstate,
+				       __u64 *thread_id, __u64 *frame)
+{
+	__u32 a = l->tstate_thread_id, b = l->tstate_frame;
+	__u32 lo = a < b ? a : b;
+	__u32 len = (a < b ? b : a) + 8 - lo;
+
+	if (len <= TSTATE_SPAN) {
+		if (bpf_probe_read_user(s->tstate_buf, len & (2 * TSTATE_SPAN - 1), (void *)(tstate + lo)))
+			return -1;
+		*thread_id = tstate_buf_u64(s->tstate_buf, a - lo);
+		*frame = tstate_buf_u64(s->tstate_buf, b - lo);
+	} else {
+		*thread_id = read_ptr(tstate + a);
+		*frame = read_ptr(tstate + b);
+	}
+	if (*frame && (l->flags & LAYOUT_VIA_CFRAME))
+		*frame = read_ptr(*frame + l->cframe_current_frame);
+	return 0;
+}
+
 /* One step: visit one thread state, or move to the next interpreter. */
 static long tstate_walk_step(__u64 index, void *arg)
 {
@@ -168,16 +249,16 @@ static long tstate_walk_step(__u64 index, void *arg)
 }
 
 /* The sampled thread's PyThreadState, and its top frame in *frame. */
-static __always_inline __u64 find_tstate(const struct py_layout *l, struct tstate_slot *slot,
+static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s,
+					 struct tstate_slot *slot,
 					 __u32 tgid, __u32 tid, __u64 fsbase, __u64 *frame, __u32 *err)
 {
+	__u64 thread_id;
+
 	*frame = 0;
 	if (slot->tid == tid && slot->tgid == tgid && slot->tstate &&
-	    read_ptr(slot->tstate + l->tstate_thread_id) == fsbase) {
-		*frame = tstate_top_frame(l, slot->tstate);
-		if (*frame)
-			return slot->tstate;
-	}
+	    !read_tstate(l, s, slot->tstate, &thread_id, frame) && thread_id == fsbase && *frame)
+		return slot->tstate;
 
 	struct tstate_walk w = {
 		.layout = l,
@@ -371,6 +452,49 @@ static __always_inline void read_code_key(const struct py_layout *l, struct scra
 	}
 }
 
+/*
+ * The bytes of the frame at `frame`, from a read made for an earlier frame
+ * when they are in it; NULL when unreadable.
+ *
+ * 3.11+: a caller sits just below its callee in the thread's data stack,
+ * and usually its own callers below it. So the first frame, and any frame
+ * found just below the one before it or below the window, are read back to
+ * the start of their page (mapped, as the frame is): one read brings the
+ * run of frames there. A frame elsewhere (a C-stack shim, a generator's, a
+ * frame object before 3.11) is read alone into frame_buf, leaving the
+ * window in place: the frames past a shim are usually in it.
+ */
+static __always_inline const __u8 *frame_bytes(struct scratch *s, const struct py_layout *l,
+					       __u64 frame, __u32 span)
+{
+	__u64 last = s->last_frame;
+
+	s->last_frame = frame;
+	if (frame >= s->window_lo && frame + span <= s->window_hi)
+		return s->stack_window + ((frame - s->window_lo) & (STACK_WINDOW_BYTES - 1));
+	if (l->frame_model != FRAME_MODEL_INTERPRETER_FRAME ||
+	    (last && !(frame < last && last - frame < STACK_WINDOW_BYTES) &&
+	     !(frame < s->window_lo && s->window_lo - frame < STACK_WINDOW_BYTES))) {
+		if (bpf_probe_read_user(s->frame_buf, span, (void *)frame))
+			return NULL;
+		return s->frame_buf;
+	}
+	__u64 end = frame + span, lo = frame & ~4095ull;
+
+	if (end - lo > STACK_WINDOW_BYTES)
+		lo = end - STACK_WINDOW_BYTES;
+	__u32 len = (__u32)(end - lo) & (2 * STACK_WINDOW_BYTES - 1);
+
+	if (len > STACK_WINDOW_BYTES)
+		len = STACK_WINDOW_BYTES;
+	barrier_var(len);
+	if (bpf_probe_read_user(s->stack_window, len, (void *)lo))
+		return NULL;
+	s->window_lo = lo;
+	s->window_hi = lo + len;
+	return s->stack_window + ((frame - lo) & (STACK_WINDOW_BYTES - 1));
+}
+
 static long frame_walk_step(__u64 index, void *arg)
 {
 	struct frame_walk *w = arg;
@@ -390,35 +514,12 @@ static long frame_walk_step(__u64 index, void *arg)
 		w->flags |= SAMPLE_READ_ERROR;
 		return 1;
 	}
-	if (frame < s->window_lo || frame + span > s->window_hi) {
-		__u64 lo = frame, end = frame + span;
+	const __u8 *buf = frame_bytes(s, l, frame, span);
 
-		/* 3.11+: the caller sits just below its callee in the thread's
-		 * data stack, and usually its own callers below it. Read back
-		 * to the start of this frame's page (mapped, as the frame is):
-		 * one read for the run of frames there. Elsewhere (frame
-		 * objects, generators, C-stack shims) read this frame only. */
-		if (l->frame_model == FRAME_MODEL_INTERPRETER_FRAME && frame < s->last_frame &&
-		    s->last_frame - frame < STACK_WINDOW_BYTES) {
-			lo = frame & ~4095ull;
-			if (end - lo > STACK_WINDOW_BYTES)
-				lo = end - STACK_WINDOW_BYTES;
-		}
-		__u32 len = (__u32)(end - lo) & (2 * STACK_WINDOW_BYTES - 1);
-
-		if (len > STACK_WINDOW_BYTES)
-			len = STACK_WINDOW_BYTES;
-		barrier_var(len);
-		if (bpf_probe_read_user(s->stack_window, len, (void *)lo)) {
-			w->flags |= SAMPLE_READ_ERROR;
-			return 1;
-		}
-		s->window_lo = lo;
-		s->window_hi = lo + len;
+	if (!buf) {
+		w->flags |= SAMPLE_READ_ERROR;
+		return 1;
 	}
-	const __u8 *buf = s->stack_window + ((frame - s->window_lo) & (STACK_WINDOW_BYTES - 1));
-
-	s->last_frame = frame;
 	struct py_walk_frame f;
 
 	py_walk_decode_frame(l, buf, &f);
@@ -583,10 +684,14 @@ static __always_inline void send_sample(struct scratch *s, bool new_code)
 		return;
 	/* Waking userspace per sample costs more than the sample itself:
 	 * it polls on a timer, and is woken only for new code objects or
-	 * when the buffer fills. */
-	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 wakeup = new_code || pending > RINGBUF_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP :
-								   BPF_RB_NO_WAKEUP;
+	 * when the buffer fills. Every 8th sample of a CPU looks: a sample is
+	 * 33 KiB at most, so the wake-up comes at most 231 KiB late, and the
+	 * other 7 save a helper call. */
+	__u64 wakeup = BPF_RB_NO_WAKEUP;
+
+	if (new_code || (!(s->sends++ & 7) &&
+			 bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES))
+		wakeup = BPF_RB_FORCE_WAKEUP;
 
 	if (bpf_ringbuf_output(&events, &s->ev, size, wakeup))
 		count_error(UNWIND_RINGBUF_FULL);
@@ -598,46 +703,49 @@ static __always_inline void send_sample(struct scratch *s, bool new_code)
  * in (EVENT_OFF_CPU, sent even without a stack, so userspace knows the
  * thread is off CPU from then on).
  */
-static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
+static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, __u32 flags)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	__u32 tid = (__u32)pid_tgid;
-	const struct py_layout *l = bpf_map_lookup_elem(&targets, &tgid);
 	bool sample = type == EVENT_SAMPLE;
-
-	if (!l)
-		return 0;
-
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
 
 	if (!s)
 		return 0;
+
+	const struct py_layout *l = target_layout(s, tgid);
+
+	if (!l)
+		return 0;
 	s->ev.type = type;
 	s->ev.pid = tgid;
 	s->ev.tid = tid;
 	s->ev.cpu = cpu;
-	s->ev.time_ns = bpf_ktime_get_ns();
+	/* a cpu-clock sample's time is needed only to pair it with its
+	 * --native stack: the clock read is saved otherwise */
+	s->ev.time_ns = sample && !native_stacks ? 0 : bpf_ktime_get_ns();
 	s->ev.tstate = 0;
 	s->ev.flags = flags;
 	s->ev.nframes = 0;
 	s->ev.nkernel = 0;
 	s->ev.gil = GIL_UNKNOWN;
+	struct task_struct *task = bpf_get_current_task_btf();
+
 	/* names the thread without a /proc read per new thread, even one
-	 * gone by the time userspace sees the sample */
-	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
+	 * gone by the time userspace sees the sample; loaded directly, not
+	 * by a helper call, which costs more than the copy */
+	__builtin_memcpy(s->ev.comm, task->comm, sizeof(s->ev.comm));
 	if (flags & SAMPLE_THREAD_EXIT) {
 		send_sample(s, false);
 		return 0;
 	}
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 fsbase = task->thread.fsbase;
 	__u32 err = UNWIND_NO_TSTATE;
 	__u64 top = 0;
 	struct tstate_slot *slot = &s->tstate_slots[tid & (TSTATE_SLOTS - 1)];
-	__u64 tstate = find_tstate(l, slot, tgid, tid, fsbase, &top, &err);
+	__u64 tstate = find_tstate(l, s, slot, tgid, tid, fsbase, &top, &err);
 
 	struct frame_walk w = {
 		.l = l,
@@ -686,9 +794,11 @@ static __always_inline int sample_thread(void *ctx, __u32 type, __u32 flags)
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	if (!(bpf_get_current_pid_tgid() >> 32))
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!(pid_tgid >> 32))
 		return 0;
-	return sample_thread(ctx, EVENT_SAMPLE, 0);
+	return sample_thread(ctx, pid_tgid, EVENT_SAMPLE, 0);
 }
 
 /* ---- off-CPU time (--mode wall) ---- */
@@ -712,7 +822,7 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 	bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
 
 	if (bpf_map_lookup_elem(&targets, &ptgid))
-		sample_thread(ctx, EVENT_OFF_CPU,
+		sample_thread(ctx, bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
 			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT :
 			      preempted			     ? SAMPLE_PREEMPTED :
 								       0);
@@ -804,8 +914,10 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 			      FORK_CHILD_EXECD :
 			      0;
 
-	if (layout && !execd)
+	if (layout && !execd) {
 		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
+		targets_changed();
+	}
 	send_process_event(EVENT_FORK, ctgid, execd, ptgid);
 	return 0;
 }
@@ -825,7 +937,8 @@ int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	tgid = BPF_CORE_READ(task, tgid);
 	if (!is_tracked(tgid))
 		return 0;
-	bpf_map_delete_elem(&targets, &tgid);
+	if (!bpf_map_delete_elem(&targets, &tgid))
+		targets_changed();
 	bpf_map_delete_elem(&watched, &tgid);
 	send_process_event(EVENT_EXIT, tgid, BPF_CORE_READ(task, exit_code), 0);
 	return 0;
@@ -841,7 +954,8 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	/* With --all any exec may start a Python. */
 	if (!watch_all && !is_tracked(tgid))
 		return 0;
-	bpf_map_delete_elem(&targets, &tgid);
+	if (!bpf_map_delete_elem(&targets, &tgid))
+		targets_changed();
 	send_process_event(EVENT_EXEC, tgid, 0, 0);
 	return 0;
 }

@@ -161,7 +161,7 @@ struct sample_event {
 	__u32 pid;		/* tgid, host namespace */
 	__u32 tid;
 	__u32 cpu;
-	__u64 time_ns;
+	__u64 time_ns;		/* CLOCK_MONOTONIC; in EVENT_SAMPLE only with --native, else 0 */
 	__u64 tstate;
 	__u32 flags;		/* enum sample_flags */
 	__u32 nframes;

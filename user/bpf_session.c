@@ -190,12 +190,22 @@ void bpf_session_close(struct bpf_session *s)
 	free(s);
 }
 
+/* Each CPU keeps a copy of the layout it used last, valid while the
+ * generation has not moved (bpf/profiler.bpf.c, target_layout). */
+static void targets_changed(struct bpf_session *s)
+{
+	__atomic_fetch_add(&s->skel->bss->targets_gen, 1, __ATOMIC_SEQ_CST);
+}
+
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout)
 {
 	__u32 key = (__u32)pid;
 
-	return bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), layout,
-				    sizeof(*layout), BPF_ANY);
+	int err = bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), layout,
+				       sizeof(*layout), BPF_ANY);
+
+	targets_changed(s);
+	return err;
 }
 
 int bpf_session_remove_target(struct bpf_session *s, pid_t pid)
@@ -203,6 +213,7 @@ int bpf_session_remove_target(struct bpf_session *s, pid_t pid)
 	__u32 key = (__u32)pid;
 	int err = bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
 
+	targets_changed(s);
 	return err == -ENOENT ? 0 : err;
 }
 

@@ -197,6 +197,14 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 		}
 		out->major = (hex >> 24) & 0xff;
 		out->minor = (hex >> 16) & 0xff;
+		/* 3.13+ always start _PyRuntime with _Py_DebugOffsets. Missing,
+		 * the loader is still placing the library's segments (its
+		 * first mapping spans the file, and _PyRuntime's address shows
+		 * other bytes of it): look again. */
+		if (hex >= 0x030d0000) {
+			snprintf(why, whylen, "Python %s has not finished loading", out->version);
+			return PY_NOT_READY;
+		}
 		const struct py_version_layout *builtin = py_layout_builtin(out->major, out->minor);
 
 		if (!builtin) {
