@@ -10,9 +10,15 @@ Per (rate, depth, build): BPF ns per sample (run time of the program over
 the window / (target CPU s x rate), so builds that drop samples are not
 flattered), BPF ns per run (both CPUs), refbpf's process CPU per sample,
 and refbpf's CPU as a share of the target's, as bench/run.py's figure 1.
+
+--servers single,threaded runs the demo server under wrk instead, as
+bench/run.py's HTTP figure (--http-warmup seconds of load first, then
+--http-seconds measured): per (rate, server, build) the BPF and process
+CPU of the window and refbpf's CPU as a share of the server's.
 """
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -41,7 +47,15 @@ def main():
                     help="workload seconds before each window (its functions first seen)")
     ap.add_argument("--rates", default="1000,100")
     ap.add_argument("--depths", default="20", help="workload stack depths (at least 8)")
+    ap.add_argument("--servers", help="demo server modes to load instead of the workload: "
+                    "single, threaded or both, comma-separated")
+    ap.add_argument("--http-warmup", type=float, default=10.0,
+                    help="seconds of load before each server window")
+    ap.add_argument("--http-seconds", type=float, default=6.0, help="measured load per run")
+    ap.add_argument("--concurrency", type=int, default=4, help="open connections of the load")
     args = ap.parse_args()
+    if args.servers:
+        return servers_main(args)
     if os.geteuid() != 0:
         sys.exit("bench/ab.py: run as root (it reads BPF run-time statistics)")
     signal.signal(signal.SIGTERM, on_signal)
@@ -71,6 +85,46 @@ def main():
     for (rate, depth, b), runs in sorted(results.items()):
         m = [statistics.median(x[i] for x in runs) for i in range(4)]
         print("%-8s %6d  %-32s %14.0f %12.0f %14.0f %11.3f%%" % (run.hz(rate), depth, b, *m))
+    for a in anomalies:
+        print("anomaly: %s" % a)
+
+
+def servers_main(args):
+    """The --servers A/B: the demo server under wrk, per build."""
+    if os.geteuid() != 0:
+        sys.exit("bench/ab.py: run as root (it reads BPF run-time statistics)")
+    args.wrk = shutil.which("wrk")
+    if not args.wrk:
+        sys.exit("bench/ab.py: --servers needs wrk (apt-get install wrk)")
+    signal.signal(signal.SIGTERM, on_signal)
+    rates = [int(r) for r in args.rates.split(",")]
+    modes = args.servers.split(",")
+    with open(run.BPF_STATS) as f:
+        old = f.read().strip()
+    results, anomalies = {}, []
+    try:
+        with open(run.BPF_STATS, "w") as f:
+            f.write("1")
+        for r in range(args.rounds):
+            for rate in rates:
+                for mode in modes:
+                    for b in args.builds:
+                        print("round %d/%d, %s, %s server, %s" % (r + 1, args.rounds, run.hz(rate),
+                                                                  mode, b), file=sys.stderr)
+                        build = argparse.Namespace(**vars(args), refbpf=b)
+                        res = run.http_run(build, ("refbpf", rate), anomalies, b, mode)
+                        results.setdefault((rate, mode, b), []).append(
+                            (res["bpf_cpu_s"] * 1e3, res["refbpf_proc_cpu_s"] * 1e3,
+                             res["cpu_pct"]))
+    finally:
+        with open(run.BPF_STATS, "w") as f:
+            f.write(old)
+        kill_children()
+    print("%-8s %-9s %-32s %12s %13s %12s" % ("rate", "server", "build", "BPF ms", "process ms",
+                                               "CPU/server"))
+    for (rate, mode, b), runs in sorted(results.items()):
+        m = [statistics.median(x[i] for x in runs) for i in range(3)]
+        print("%-8s %-9s %-32s %12.2f %13.2f %11.3f%%" % (run.hz(rate), mode, b, *m))
     for a in anomalies:
         print("anomaly: %s" % a)
 
