@@ -37,6 +37,49 @@ def one_window(binary, python, rate, depth, seconds, warmup, anomalies):
             res["refbpf_proc_cpu_s"] * 1e9 / samples, res["cpu_pct"])
 
 
+def one_server_window(args, binary, rate, mode, anomalies):
+    """bench/run.py's HTTP window, run with this build."""
+    build = argparse.Namespace(**vars(args), refbpf=binary)
+    res = run.http_run(build, ("refbpf", rate), anomalies, binary, mode)
+    return (res["bpf_cpu_s"] * 1e3, res["refbpf_proc_cpu_s"] * 1e3, res["cpu_pct"])
+
+
+def interleaved(rounds, cases, measure):
+    """measure(case, anomalies) for every case (rate, what, build) in each
+    round, with BPF run-time statistics on: {case: [result per round]} and
+    the anomalies seen."""
+    if os.geteuid() != 0:
+        sys.exit("bench/ab.py: run as root (it reads BPF run-time statistics)")
+    signal.signal(signal.SIGTERM, on_signal)
+    with open(run.BPF_STATS) as f:
+        old = f.read().strip()
+    results, anomalies = {}, []
+    try:
+        with open(run.BPF_STATS, "w") as f:
+            f.write("1")
+        for r in range(rounds):
+            for case in cases:
+                rate, what, build = case
+                what = "%d frames" % what if isinstance(what, int) else "%s server" % what
+                print("round %d/%d, %s, %s, %s" % (r + 1, rounds, run.hz(rate), what, build),
+                      file=sys.stderr)
+                results.setdefault(case, []).append(measure(case, anomalies))
+    finally:
+        with open(run.BPF_STATS, "w") as f:
+            f.write(old)
+        kill_children()
+    return results, anomalies
+
+
+def print_medians(results, anomalies, head, row):
+    print(head)
+    for case, runs in sorted(results.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), kv[0][2])):
+        m = [statistics.median(x[i] for x in runs) for i in range(len(runs[0]))]
+        print(row % (run.hz(case[0]), case[1], case[2], *m))
+    for a in anomalies:
+        print("anomaly: %s" % a)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("builds", nargs="+", help="refbpf binaries to compare")
@@ -54,79 +97,32 @@ def main():
     ap.add_argument("--http-seconds", type=float, default=6.0, help="measured load per run")
     ap.add_argument("--concurrency", type=int, default=4, help="open connections of the load")
     args = ap.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
     if args.servers:
-        return servers_main(args)
-    if os.geteuid() != 0:
-        sys.exit("bench/ab.py: run as root (it reads BPF run-time statistics)")
-    signal.signal(signal.SIGTERM, on_signal)
-    rates = [int(r) for r in args.rates.split(",")]
+        args.wrk = shutil.which("wrk")
+        if not args.wrk:
+            sys.exit("bench/ab.py: --servers needs wrk (apt-get install wrk)")
+        modes = args.servers.split(",")
+        cases = [(rate, m, b) for rate in rates for m in modes for b in args.builds]
+        results, anomalies = interleaved(
+            args.rounds, cases,
+            lambda c, anomalies: one_server_window(args, c[2], c[0], c[1], anomalies))
+        print_medians(results, anomalies,
+                      "%-8s %-9s %-32s %12s %13s %12s" % ("rate", "server", "build", "BPF ms",
+                                                          "process ms", "CPU/server"),
+                      "%-8s %-9s %-32s %12.2f %13.2f %11.3f%%")
+        return
     depths = [int(d) for d in args.depths.split(",")]
-    with open(run.BPF_STATS) as f:
-        old = f.read().strip()
-    results, anomalies = {}, []
-    try:
-        with open(run.BPF_STATS, "w") as f:
-            f.write("1")
-        for r in range(args.rounds):
-            for rate in rates:
-                for depth in depths:
-                    for b in args.builds:
-                        print("round %d/%d, %s, %d frames, %s" % (r + 1, args.rounds, run.hz(rate),
-                                                                   depth, b), file=sys.stderr)
-                        results.setdefault((rate, depth, b), []).append(
-                            one_window(b, args.python, rate, depth, args.seconds, args.warmup,
-                                       anomalies))
-    finally:
-        with open(run.BPF_STATS, "w") as f:
-            f.write(old)
-        kill_children()
-    print("%-8s %6s  %-32s %14s %12s %14s %12s" % ("rate", "frames", "build", "BPF ns/sample",
-                                                   "BPF ns/run", "proc ns/sample", "CPU/target"))
-    for (rate, depth, b), runs in sorted(results.items()):
-        m = [statistics.median(x[i] for x in runs) for i in range(4)]
-        print("%-8s %6d  %-32s %14.0f %12.0f %14.0f %11.3f%%" % (run.hz(rate), depth, b, *m))
-    for a in anomalies:
-        print("anomaly: %s" % a)
-
-
-def servers_main(args):
-    """The --servers A/B: the demo server under wrk, per build."""
-    if os.geteuid() != 0:
-        sys.exit("bench/ab.py: run as root (it reads BPF run-time statistics)")
-    args.wrk = shutil.which("wrk")
-    if not args.wrk:
-        sys.exit("bench/ab.py: --servers needs wrk (apt-get install wrk)")
-    signal.signal(signal.SIGTERM, on_signal)
-    rates = [int(r) for r in args.rates.split(",")]
-    modes = args.servers.split(",")
-    with open(run.BPF_STATS) as f:
-        old = f.read().strip()
-    results, anomalies = {}, []
-    try:
-        with open(run.BPF_STATS, "w") as f:
-            f.write("1")
-        for r in range(args.rounds):
-            for rate in rates:
-                for mode in modes:
-                    for b in args.builds:
-                        print("round %d/%d, %s, %s server, %s" % (r + 1, args.rounds, run.hz(rate),
-                                                                  mode, b), file=sys.stderr)
-                        build = argparse.Namespace(**vars(args), refbpf=b)
-                        res = run.http_run(build, ("refbpf", rate), anomalies, b, mode)
-                        results.setdefault((rate, mode, b), []).append(
-                            (res["bpf_cpu_s"] * 1e3, res["refbpf_proc_cpu_s"] * 1e3,
-                             res["cpu_pct"]))
-    finally:
-        with open(run.BPF_STATS, "w") as f:
-            f.write(old)
-        kill_children()
-    print("%-8s %-9s %-32s %12s %13s %12s" % ("rate", "server", "build", "BPF ms", "process ms",
-                                               "CPU/server"))
-    for (rate, mode, b), runs in sorted(results.items()):
-        m = [statistics.median(x[i] for x in runs) for i in range(3)]
-        print("%-8s %-9s %-32s %12.2f %13.2f %11.3f%%" % (run.hz(rate), mode, b, *m))
-    for a in anomalies:
-        print("anomaly: %s" % a)
+    cases = [(rate, d, b) for rate in rates for d in depths for b in args.builds]
+    results, anomalies = interleaved(
+        args.rounds, cases,
+        lambda c, anomalies: one_window(c[2], args.python, c[0], c[1], args.seconds,
+                                        args.warmup, anomalies))
+    print_medians(results, anomalies,
+                  "%-8s %6s  %-32s %14s %12s %14s %12s" % ("rate", "frames", "build",
+                                                           "BPF ns/sample", "BPF ns/run",
+                                                           "proc ns/sample", "CPU/target"),
+                  "%-8s %6d  %-32s %14.0f %12.0f %14.0f %11.3f%%")
 
 
 if __name__ == "__main__":
