@@ -210,8 +210,7 @@ static __always_inline int read_tstate(const struct py_layout *l, struct scratch
 		*thread_id = read_ptr(tstate + a);
 		*frame = read_ptr(tstate + b);
 	}
-	if (*frame && (l->flags & LAYOUT_VIA_CFRAME))
-		*frame = read_ptr(*frame + l->cframe_current_frame);
+	*frame = py_walk_running_frame(NULL, l, *frame);
 	return 0;
 }
 

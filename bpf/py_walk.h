@@ -48,14 +48,20 @@ static PY_WALK_INLINE __u64 py_walk_ptr(void *ctx, __u64 addr)
 	return v;
 }
 
+/* The frame a thread state is running, from the value of its frame field
+ * (3.11, 3.12: that is its cframe); 0 when none. */
+static PY_WALK_INLINE __u64 py_walk_running_frame(void *ctx, const struct py_layout *l,
+						  __u64 frame_field)
+{
+	if (frame_field && (l->flags & LAYOUT_VIA_CFRAME))
+		return py_walk_ptr(ctx, frame_field + l->cframe_current_frame);
+	return frame_field;
+}
+
 /* The frame a thread state is running, 0 when none. */
 static PY_WALK_INLINE __u64 py_walk_top_frame(void *ctx, const struct py_layout *l, __u64 tstate)
 {
-	__u64 frame = py_walk_ptr(ctx, tstate + l->tstate_frame);
-
-	if (frame && (l->flags & LAYOUT_VIA_CFRAME))
-		frame = py_walk_ptr(ctx, frame + l->cframe_current_frame);
-	return frame;
+	return py_walk_running_frame(ctx, l, py_walk_ptr(ctx, tstate + l->tstate_frame));
 }
 
 struct py_walk_frame {
