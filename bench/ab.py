@@ -15,17 +15,30 @@ and refbpf's CPU as a share of the target's, as bench/run.py's figure 1.
 bench/run.py's HTTP figure (--http-warmup seconds of load first, then
 --http-seconds measured): per (rate, server, build) the BPF and process
 CPU of the window and refbpf's CPU as a share of the server's.
+
+--warm-server single|threaded starts one demo server under a load that
+runs through the whole A/B (warmed by --http-warmup first) and attaches
+each build in turn: --attach-warmup seconds after its `attached` line,
+then a --http-seconds window. Every run sees the same warm server, and
+one costs seconds instead of a server's start and warm-up; the figures
+are the window's BPF run time and process CPU as a share of the server's
+(samples waiting for refbpf's next wake-up at either end balance out in
+the steady state). For comparing builds made for an experiment, such as
+ones that skip a part of the sample to learn what it costs.
 """
 import argparse
 import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
-from common import kill_children, on_signal  # noqa: E402
+from common import (BenchError, kill_children, on_signal, reap, spawn,  # noqa: E402
+                    stat_cpu_s, wait_line)
 
 
 def one_window(binary, python, rate, depth, seconds, warmup, anomalies):
@@ -42,6 +55,51 @@ def one_server_window(args, binary, rate, mode, anomalies):
     build = argparse.Namespace(**vars(args), refbpf=binary)
     res = run.http_run(build, ("refbpf", rate), anomalies, binary, mode)
     return (res["bpf_cpu_s"] * 1e3, res["refbpf_proc_cpu_s"] * 1e3, res["cpu_pct"])
+
+
+def warm_server_ab(args, rates):
+    """--warm-server: {(rate, mode, build): [(BPF ms, process ms, share %)]}
+    over the rounds, and the anomalies."""
+    mode = args.warm_server
+    port = run.free_port()
+    srv = spawn([args.python, run.SERVER, str(port)] + (["--single-thread"] if mode == "single" else []),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True)
+    load = None
+
+    def measure(case, anomalies):
+        rate, _, binary = case
+        prof = run.Refbpf(binary, [srv.pid], rate)
+        try:
+            prof.wait_for("attached")
+            time.sleep(args.attach_warmup)
+            s0, c0, (b0, _, _) = stat_cpu_s(srv.pid), prof.cpu_ns(), prof.bpf_stats()
+            time.sleep(args.http_seconds)
+            s1, c1, (b1, _, _) = stat_cpu_s(srv.pid), prof.cpu_ns(), prof.bpf_stats()
+            prof.stop()
+        finally:
+            if prof.p.returncode is None:
+                prof.p.kill()
+        if load.poll() is not None:
+            raise BenchError("wrk exited (status %s) during a window" % load.returncode)
+        return ((b1 - b0) / 1e6, (c1 - c0) / 1e6, 100 * (b1 - b0 + c1 - c0) / 1e9 / max(1e-9, s1 - s0))
+
+    try:
+        wait_line(srv.stdout, r"READY", 30, "demo server")
+        load = spawn([args.wrk, "-t", "1", "-c", str(args.concurrency), "-d", "24h",
+                      "-s", run.WRK_SCRIPT, "http://127.0.0.1:%d/" % port],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(args.http_warmup)
+        if load.poll() is not None:
+            sys.exit("bench/ab.py: wrk exited (status %s) during the warm-up" % load.returncode)
+        cases = [(rate, mode, b) for rate in rates for b in args.builds]
+        return interleaved(args.rounds, cases, measure)
+    finally:
+        for p in (load, srv):
+            if p:
+                p.kill()
+                p.wait()
+                reap(p)
 
 
 def interleaved(rounds, cases, measure):
@@ -96,17 +154,26 @@ def main():
                     help="seconds of load before each server window")
     ap.add_argument("--http-seconds", type=float, default=6.0, help="measured load per run")
     ap.add_argument("--concurrency", type=int, default=4, help="open connections of the load")
+    ap.add_argument("--warm-server", choices=("single", "threaded"),
+                    help="one demo server, loaded throughout; each build attached in turn")
+    ap.add_argument("--attach-warmup", type=float, default=8.0,
+                    help="--warm-server: seconds from a build's attach to its window")
     args = ap.parse_args()
+    if len(set(args.builds)) != len(args.builds):
+        sys.exit("bench/ab.py: each build once (copy a binary to compare it with itself)")
     rates = [int(r) for r in args.rates.split(",")]
-    if args.servers:
+    if args.servers or args.warm_server:
         args.wrk = shutil.which("wrk")
         if not args.wrk:
-            sys.exit("bench/ab.py: --servers needs wrk (apt-get install wrk)")
-        modes = args.servers.split(",")
-        cases = [(rate, m, b) for rate in rates for m in modes for b in args.builds]
-        results, anomalies = interleaved(
-            args.rounds, cases,
-            lambda c, anomalies: one_server_window(args, c[2], c[0], c[1], anomalies))
+            sys.exit("bench/ab.py: server runs need wrk (apt-get install wrk)")
+        if args.warm_server:
+            results, anomalies = warm_server_ab(args, rates)
+        else:
+            modes = args.servers.split(",")
+            cases = [(rate, m, b) for rate in rates for m in modes for b in args.builds]
+            results, anomalies = interleaved(
+                args.rounds, cases,
+                lambda c, anomalies: one_server_window(args, c[2], c[0], c[1], anomalies))
         print_medians(results, anomalies,
                       "%-8s %-9s %-32s %12s %13s %12s" % ("rate", "server", "build", "BPF ms",
                                                           "process ms", "CPU/server"),
