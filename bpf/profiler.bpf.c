@@ -912,9 +912,10 @@ static __always_inline bool is_tracked(__u32 tgid)
 SEC("raw_tp/sched_process_fork")
 int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	/* the forking task is current: its fields are plain loads */
+	struct task_struct *parent = bpf_get_current_task_btf();
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ptgid = parent->tgid;
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct py_layout *layout;
 	__u32 *flags;
@@ -935,7 +936,7 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	}
 	/* exec bumps self_exec_id: should the child already run another
 	 * image when this fires, the parent's layout would be wrong there. */
-	__s32 execd = BPF_CORE_READ(child, self_exec_id) != BPF_CORE_READ(parent, self_exec_id) ?
+	__s32 execd = BPF_CORE_READ(child, self_exec_id) != parent->self_exec_id ?
 			      FORK_CHILD_EXECD :
 			      0;
 
@@ -951,21 +952,23 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tp/sched_process_exit")
 int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	/* do_exit() fires this in the exiting task: through its BTF pointer
+	 * the fields below are plain loads, not a helper call each */
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid;
 
 	/* Most exits are threads of a live process (a thread per request is
 	 * one each): the count of live threads says so before any map
 	 * lookup. */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (task->signal->live.counter != 0)
 		return 0;
-	tgid = BPF_CORE_READ(task, tgid);
+	tgid = task->tgid;
 	if (!is_tracked(tgid))
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
 	bpf_map_delete_elem(&watched, &tgid);
-	send_process_event(EVENT_EXIT, tgid, BPF_CORE_READ(task, exit_code), 0);
+	send_process_event(EVENT_EXIT, tgid, task->exit_code, 0);
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 """Root integration tests: profile real interpreters with the real binary."""
+import json
 import os
 import re
 import shutil
@@ -516,11 +517,23 @@ def test_every_writes_windows_and_memory_stays_flat(tmp_path, refbpf_bin):
 
 
 def bpf_links_of(pid):
-    """IDs of the BPF programs process `pid` holds attached (bpftool perf
-    show lists raw tracepoint and perf event attachments by holder)."""
-    out = subprocess.run(["bpftool", "perf", "show"], capture_output=True, text=True).stdout
-    return {int(m.group(1)) for m in re.finditer(r"^pid %d\s+fd \d+: prog_id (\d+)" % pid,
-                                                 out, re.M)}
+    """IDs of the BPF programs process `pid` holds attached: the prog_id of
+    each BPF link among its fds (raw tracepoints and perf events alike;
+    bpftool 7.1's `perf show` misses perf links)."""
+    ids = set()
+    try:
+        fds = os.listdir("/proc/%d/fdinfo" % pid)
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+        except OSError:
+            continue
+        if "link_type" in info and "prog_id" in info:
+            ids.add(int(info["prog_id"]))
+    return ids
 
 
 def loaded_programs():
@@ -543,10 +556,45 @@ def test_kill_9_leaves_no_bpf_program_or_perf_event(tmp_path, refbpf_bin):
         programs = loaded_programs()
         rec.kill()
         rec.wait()
-    # the three lifetime tracepoints (and the sampler, a perf event)
+    # the sampler (one program on every CPU's perf event), the exit and
+    # exec tracepoints
     assert len(held) >= 3 and held <= programs, (held, programs)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and held & loaded_programs():
         time.sleep(0.2)
     assert not held & loaded_programs(), "left behind: %s" % (held & loaded_programs())
     assert not bpf_links_of(rec.pid)
+
+
+def program_names(ids):
+    progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
+                                      text=True, check=True).stdout)
+    return {p["name"] for p in progs if p["id"] in ids}
+
+
+@pytest.mark.parametrize("children", [False, True], ids=["alone", "with-C"])
+def test_fork_tracepoint_attached_only_to_follow_children(children, tmp_path, refbpf_bin):
+    """Every thread created on the host runs the fork program; only -C (and
+    --all) use what it reports, so without them it is not attached."""
+    if not shutil.which("bpftool"):
+        pytest.skip("skipped: bpftool not installed")
+    label, path, version = INTERPRETERS[-1]
+    want = {"on_cpu_sample", "on_process_exit", "on_process_exec"}
+    if children:
+        want.add("on_process_fork")
+    with Target(path, target_path("shares.py"), 10) as t:
+        rec = subprocess.Popen([refbpf_bin, "-p", str(t.pid)] + (["-C"] if children else []),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 20
+            names = set()
+            # all attached before the first sample: wait for the sampler
+            while time.monotonic() < deadline and "on_cpu_sample" not in names:
+                time.sleep(0.2)
+                names = program_names(bpf_links_of(rec.pid))
+            time.sleep(0.5)
+            names = program_names(bpf_links_of(rec.pid))
+        finally:
+            rec.kill()
+            rec.wait()
+    assert names == want, names

@@ -124,6 +124,10 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	/* A program on every context switch of the host costs even when it
 	 * returns at once: not loaded unless asked for. */
 	bpf_program__set_autoload(s->skel->progs.on_sched_switch, features->off_cpu);
+	/* Every thread created on the host runs the fork program: a
+	 * thread-per-request server pays it per request. Only -C and --all
+	 * use what it reports. */
+	bpf_program__set_autoload(s->skel->progs.on_process_fork, features->children || watch_all);
 	s->skel->rodata->native_stacks = features->native;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err && features->native)
@@ -143,8 +147,9 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	}
 	s->exit_link = bpf_program__attach(s->skel->progs.on_process_exit);
 	s->exec_link = bpf_program__attach(s->skel->progs.on_process_exec);
-	s->fork_link = bpf_program__attach(s->skel->progs.on_process_fork);
-	if (!s->exit_link || !s->exec_link || !s->fork_link) {
+	if (features->children || watch_all)
+		s->fork_link = bpf_program__attach(s->skel->progs.on_process_fork);
+	if (!s->exit_link || !s->exec_link || (!s->fork_link && (features->children || watch_all))) {
 		err = -errno;
 		snprintf(why, whylen, "cannot attach the process lifetime tracepoints: %s",
 			 strerror(-err));

@@ -23,6 +23,7 @@ struct bpf_features {
 	bool gil;		/* --gil: the GIL state of each sample */
 	bool off_cpu;		/* --mode wall: switch-out stacks and switch-in times */
 	bool native;		/* --native: user registers and stack with each sample */
+	bool children;		/* -C: forks of watched processes reported */
 };
 
 /*

@@ -277,7 +277,8 @@ int main(int argc, char **argv)
 		.thread_limit = o.thread_limit,
 
 		.verbose = o.verbose,
-		.features = { .kernel = o.kernel, .gil = o.gil, .off_cpu = o.wall, .native = o.native },
+		.features = { .kernel = o.kernel, .gil = o.gil, .off_cpu = o.wall, .native = o.native,
+			      .children = o.children },
 		.stop = &stop_requested,
 		.t0 = t0,
 		.every_s = o.every_s,
