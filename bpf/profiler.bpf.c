@@ -167,16 +167,19 @@ static __always_inline __u64 read_ptr(__u64 addr)
 
 struct tstate_walk {
 	const struct py_layout *layout;
-	struct scratch *s;
 	__u64 fsbase;
-	__u64 interp;		/* the interpreter whose thread list is walked */
-	__u64 tstate;		/* the next thread state to visit; 0: list ended */
+	__u64 interp;
+	__u64 tstate;
 	__u64 found;		/* matching tstate with a running frame */
 	__u64 found_frame;
 	__u64 fallback;		/* matching tstate without one */
-	bool in_list;		/* walking interp's threads (else: to start them) */
 	int done;
 };
+
+static __always_inline __u64 tstate_top_frame(const struct py_layout *l, __u64 tstate)
+{
+	return py_walk_top_frame(NULL, l, tstate);
+}
 
 static __always_inline __u64 tstate_buf_u64(const __u8 *buf, __u32 off)
 {
@@ -186,87 +189,61 @@ static __always_inline __u64 tstate_buf_u64(const __u8 *buf, __u32 off)
 	return *(const __u64 *)(buf + off);
 }
 
-struct tstate_fields {
-	__u64 thread_id;
-	__u64 frame;		/* the running frame; 0: none */
-	__u64 next;		/* with want_next only */
-};
-
 /*
- * A thread state's thread_id and running frame, and with want_next its
- * successor in the interpreter's list. A helper call costs more than
- * copying the bytes between the fields, so they come in one read when
- * they lie within TSTATE_SPAN, as on every version. Returns -1 when the
- * thread state is unreadable.
+ * A thread state's thread_id, and its top frame (0: none running). A
+ * helper call costs more than copying the bytes between the two fields,
+ * so they come in one read. Returns -1 when the thread state is unreadable.
  */
 static __always_inline int read_tstate(const struct py_layout *l, struct scratch *s, __u64 tstate,
-				       bool want_next, struct tstate_fields *f)
+				       __u64 *thread_id, __u64 *frame)
 {
-	__u32 a = l->tstate_thread_id, b = l->tstate_frame, c = want_next ? l->tstate_next : a;
-	__u32 lo = a < b ? a : b, hi = a < b ? b : a;
-
-	lo = c < lo ? c : lo;
-	hi = c > hi ? c : hi;
-	__u32 len = hi + 8 - lo;
+	__u32 a = l->tstate_thread_id, b = l->tstate_frame;
+	__u32 lo = a < b ? a : b;
+	__u32 len = (a < b ? b : a) + 8 - lo;
 
 	if (len <= TSTATE_SPAN) {
 		if (bpf_probe_read_user(s->tstate_buf, len & (2 * TSTATE_SPAN - 1), (void *)(tstate + lo)))
 			return -1;
-		f->thread_id = tstate_buf_u64(s->tstate_buf, a - lo);
-		f->frame = tstate_buf_u64(s->tstate_buf, b - lo);
-		f->next = want_next ? tstate_buf_u64(s->tstate_buf, c - lo) : 0;
+		*thread_id = tstate_buf_u64(s->tstate_buf, a - lo);
+		*frame = tstate_buf_u64(s->tstate_buf, b - lo);
 	} else {
-		f->thread_id = read_ptr(tstate + a);
-		f->frame = read_ptr(tstate + b);
-		f->next = want_next ? read_ptr(tstate + c) : 0;
+		*thread_id = read_ptr(tstate + a);
+		*frame = read_ptr(tstate + b);
 	}
-	f->frame = py_walk_running_frame(NULL, l, f->frame);
+	*frame = py_walk_running_frame(NULL, l, *frame);
 	return 0;
 }
 
-/*
- * One step: start an interpreter's thread list, visit one thread state,
- * or move to the next interpreter. A new thread is the head of its list,
- * so the usual walk is three reads: the interpreters' head, its threads'
- * head, and that thread state (its next pointer in the same read).
- */
+/* One step: visit one thread state, or move to the next interpreter. */
 static long tstate_walk_step(__u64 index, void *arg)
 {
 	struct tstate_walk *w = arg;
 	const struct py_layout *l = w->layout;
-	struct tstate_fields f;
 
-	if (!w->interp) {
-		w->done = 1;
-		return 1;
-	}
-	if (!w->in_list) {
-		w->tstate = read_ptr(w->interp + l->interp_threads_head);
-		w->in_list = true;
-		return 0;
-	}
 	if (!w->tstate) {
+		if (!w->interp) {
+			w->done = 1;
+			return 1;
+		}
+		w->tstate = read_ptr(w->interp + l->interp_threads_head);
 		w->interp = read_ptr(w->interp + l->interp_next);
-		w->in_list = false;
 		return 0;
 	}
-	if (read_tstate(l, w->s, w->tstate, true, &f)) {
-		w->tstate = 0;
-		return 0;
-	}
-	if (f.thread_id == w->fsbase) {
+	if (read_ptr(w->tstate + l->tstate_thread_id) == w->fsbase) {
 		/* One OS thread may own a thread state in several
 		 * interpreters: the running one has a frame. */
-		if (f.frame) {
+		__u64 frame = tstate_top_frame(l, w->tstate);
+
+		if (frame) {
 			w->found = w->tstate;
-			w->found_frame = f.frame;
+			w->found_frame = frame;
 			w->done = 1;
 			return 1;
 		}
 		if (!w->fallback)
 			w->fallback = w->tstate;
 	}
-	w->tstate = f.next;
+	w->tstate = read_ptr(w->tstate + l->tstate_next);
 	return 0;
 }
 
@@ -275,18 +252,15 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 					 struct tstate_slot *slot,
 					 __u32 tgid, __u32 tid, __u64 fsbase, __u64 *frame, __u32 *err)
 {
-	struct tstate_fields f;
+	__u64 thread_id;
 
 	*frame = 0;
 	if (slot->tid == tid && slot->tgid == tgid && slot->tstate &&
-	    !read_tstate(l, s, slot->tstate, false, &f) && f.thread_id == fsbase && f.frame) {
-		*frame = f.frame;
+	    !read_tstate(l, s, slot->tstate, &thread_id, frame) && thread_id == fsbase && *frame)
 		return slot->tstate;
-	}
 
 	struct tstate_walk w = {
 		.layout = l,
-		.s = s,
 		.fsbase = fsbase,
 		.interp = read_ptr(l->runtime_addr + l->runtime_interpreters_head),
 	};
