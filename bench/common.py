@@ -98,24 +98,24 @@ def bpftool_progs():
             for p in json.loads(out.stdout or "[]")}
 
 
-def fd_prog_ids(pid):
-    """IDs of the BPF programs whose fds PID holds (/proc/PID/fdinfo)."""
-    ids = set()
+def fd_infos(pid):
+    """{field: value} of each of PID's open fds (/proc/PID/fdinfo); none
+    once it is gone. tests/test_record.py uses it too."""
     try:
         fds = os.listdir("/proc/%d/fdinfo" % pid)
     except OSError:
-        return ids
+        return
     for fd in fds:
         try:
             with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                text = f.read()
+                yield dict(line.rstrip("\n").split(":", 1) for line in f if ":" in line)
         except OSError:
             continue
-        if "prog_type:" in text:
-            m = re.search(r"^prog_id:\s*(\d+)", text, re.M)
-            if m:
-                ids.add(int(m.group(1)))
-    return ids
+
+
+def fd_prog_ids(pid):
+    """IDs of the BPF programs whose fds PID holds (/proc/PID/fdinfo)."""
+    return {int(i["prog_id"]) for i in fd_infos(pid) if "prog_type" in i and "prog_id" in i}
 
 
 def free_port():

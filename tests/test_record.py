@@ -5,11 +5,14 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import REFBPF
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
                        parse_folded, run_refbpf, self_samples, target_path)
 from pythons import find_interpreters
@@ -520,20 +523,7 @@ def bpf_links_of(pid):
     """IDs of the BPF programs process `pid` holds attached: the prog_id of
     each BPF link among its fds (raw tracepoints and perf events alike;
     bpftool 7.1's `perf show` misses perf links)."""
-    ids = set()
-    try:
-        fds = os.listdir("/proc/%d/fdinfo" % pid)
-    except OSError:
-        return ids
-    for fd in fds:
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                info = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-        except OSError:
-            continue
-        if "link_type" in info and "prog_id" in info:
-            ids.add(int(info["prog_id"]))
-    return ids
+    return {int(i["prog_id"]) for i in fd_infos(pid) if "link_type" in i and "prog_id" in i}
 
 
 def loaded_programs():
