@@ -127,7 +127,9 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	/* Every thread created on the host runs the fork program: a
 	 * thread-per-request server pays it per request. Only -C and --all
 	 * use what it reports. */
-	bpf_program__set_autoload(s->skel->progs.on_process_fork, features->children || watch_all);
+	bool follow_forks = features->children || watch_all;
+
+	bpf_program__set_autoload(s->skel->progs.on_process_fork, follow_forks);
 	s->skel->rodata->native_stacks = features->native;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err && features->native)
@@ -147,9 +149,9 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	}
 	s->exit_link = bpf_program__attach(s->skel->progs.on_process_exit);
 	s->exec_link = bpf_program__attach(s->skel->progs.on_process_exec);
-	if (features->children || watch_all)
+	if (follow_forks)
 		s->fork_link = bpf_program__attach(s->skel->progs.on_process_fork);
-	if (!s->exit_link || !s->exec_link || (!s->fork_link && (features->children || watch_all))) {
+	if (!s->exit_link || !s->exec_link || (follow_forks && !s->fork_link)) {
 		err = -errno;
 		snprintf(why, whylen, "cannot attach the process lifetime tracepoints: %s",
 			 strerror(-err));
