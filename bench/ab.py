@@ -38,7 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
 from common import (BenchError, kill_children, on_signal, reap, spawn,  # noqa: E402
-                    stat_cpu_s, wait_line)
+                    stat_cpu_s)
 
 
 def one_window(binary, python, rate, depth, seconds, warmup, anomalies):
@@ -61,10 +61,7 @@ def warm_server_ab(args, rates):
     """--warm-server: {(rate, mode, build): [(BPF ms, process ms, share %)]}
     over the rounds, and the anomalies."""
     mode = args.warm_server
-    port = run.free_port()
-    srv = spawn([args.python, run.SERVER, str(port)] + (["--single-thread"] if mode == "single" else []),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True)
+    srv, port = run.start_demo_server(args.python, mode, stderr=subprocess.DEVNULL)
     load = None
 
     def measure(case, anomalies):
@@ -85,7 +82,6 @@ def warm_server_ab(args, rates):
         return ((b1 - b0) / 1e6, (c1 - c0) / 1e6, 100 * (b1 - b0 + c1 - c0) / 1e9 / max(1e-9, s1 - s0))
 
     try:
-        wait_line(srv.stdout, r"READY", 30, "demo server")
         load = spawn([args.wrk, "-t", "1", "-c", str(args.concurrency), "-d", "24h",
                       "-s", run.WRK_SCRIPT, "http://127.0.0.1:%d/" % port],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -404,17 +404,31 @@ def run_load(args, port, seconds):
     return float(m.group(1))
 
 
+def start_demo_server(python, mode, **kw):
+    """The demo server on a free port (mode: threaded, a thread per
+    request; single, one request at a time) once it prints READY:
+    (process, port)."""
+    port = free_port()
+    srv = spawn([python, SERVER, str(port)] + (["--single-thread"] if mode == "single" else []),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, **kw)
+    try:
+        wait_line(srv.stdout, r"READY", 30, "demo server")
+    except BaseException:
+        srv.kill()
+        srv.wait()
+        reap(srv)
+        raise
+    return srv, port
+
+
 def http_run(args, config, anomalies, label, mode):
     """The demo server (mode: threaded, a thread per request; single, one
     request at a time) under a bounded load: a warm-up load (not measured),
     then the measured load; server and profiler CPU read around it."""
     kind, rate = config
-    port = free_port()
-    srv = spawn([args.python, SERVER, str(port)] + (["--single-thread"] if mode == "single" else []),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    srv, port = start_demo_server(args.python, mode)
     prof = austin = None
     try:
-        wait_line(srv.stdout, r"READY", 30, "demo server")
         if kind == "refbpf":
             prof = Refbpf(args.refbpf, [srv.pid], rate)
             prof.wait_for("attached")
