@@ -75,6 +75,11 @@ struct scratch {
 	__u64 layout_gen;	/* 0: nothing kept */
 	struct py_layout layout;
 	__u32 sends;		/* samples sent from this CPU */
+	/* The code counter as a sample of a new code object last read it on
+	 * this CPU, whose, and since when it reads that (see code_churning) */
+	__u32 quiet_tgid;
+	__u64 quiet_epoch;
+	__u64 quiet_since_ns;
 	struct sample_event ev;
 	/* --kernel: the kernel stack follows the last Python frame, even
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
@@ -665,6 +670,32 @@ static __always_inline __u32 add_kernel_stack(void *ctx, struct scratch *s, __u3
 	return bytes > 0 ? (__u32)(bytes / sizeof(__u64)) : 0;
 }
 
+/*
+ * Must a sample with a code object not sent before wake userspace at once?
+ * Only while code objects come and go: the one just sampled may be gone by
+ * the next poll, seconds later. A counter that has read the same for
+ * CODE_QUIET_NS says they do not (3.12 and 3.13 count creations, 3.14
+ * frees; a freed code object is soon followed by a new one), and a
+ * long-lived server's rarely sampled functions then wake nobody. Without
+ * a counter (3.8-3.11, several interpreters) every one wakes.
+ */
+#define CODE_QUIET_NS 2000000000ull
+
+static __always_inline bool code_churning(struct scratch *s, __u32 tgid, __u64 epoch)
+{
+	if (!epoch)
+		return true;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (s->quiet_tgid != tgid || s->quiet_epoch != epoch) {
+		s->quiet_tgid = tgid;
+		s->quiet_epoch = epoch;
+		s->quiet_since_ns = now;
+		return true;
+	}
+	return now - s->quiet_since_ns < CODE_QUIET_NS;
+}
+
 static __always_inline void send_sample(struct scratch *s, bool new_code)
 {
 	__u32 n = s->ev.nframes, nk = s->ev.nkernel;
@@ -786,7 +817,7 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 		}
 		s->ev.flags |= SAMPLE_NATIVE_STACK;
 	}
-	send_sample(s, w.new_code);
+	send_sample(s, w.new_code && code_churning(s, tgid, w.epoch));
 	return 0;
 }
 

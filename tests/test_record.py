@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REFBPF
+from conftest import REFBPF, tool_path
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
@@ -267,6 +267,45 @@ def test_reused_code_addresses_never_mislabelled(python, tmp_path, refbpf_bin):
         # A mislabel would move a function's samples to its neighbour.
         assert 0.5 * expected <= got <= 1.5 * expected, "%s: %d samples, expected ~%d" % (
             name, got, expected)
+
+
+def voluntary_switches(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches in /proc/%d/status" % pid)
+
+
+def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, refbpf_bin):
+    """A sample of a code object BPF has not sent before wakes userspace at
+    once only while code objects come and go (the reuse test above needs
+    that). A long-lived program whose counter stands still has its rarely
+    run functions read at the next poll instead: no wake-up each."""
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("rare_functions.py"), 3000, 20) as t:
+        r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(t.pid)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        if not int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16):
+            pytest.skip("skipped: %s has no code counter: every new code object wakes "
+                        "refbpf, as the reuse test checks" % label)
+        p = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "-F", "100", "-d", "8",
+                              "--folded", str(folded)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3.0)         # past the counter's 2 s quiet period
+        before = voluntary_switches(p.pid)
+        time.sleep(4.0)
+        woken = voluntary_switches(p.pid) - before
+        stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 0, stderr
+    # ~400 samples, nearly each of a function not seen before; the 5 s
+    # poll wakes it once
+    assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target" % woken
+    names = {f[0] for frames, _ in parse_folded(folded) for f in frames
+             if f[0].startswith("rare_")}
+    assert len(names) >= 400, "%d rare_ functions named" % len(names)
 
 
 def test_deep_stack_kept_and_marked_truncated(python, tmp_path, refbpf_bin):
