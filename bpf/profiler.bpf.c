@@ -61,9 +61,9 @@ struct code_slot {
 	__u32 tgid;
 	__s32 firstlineno;
 };
-/* The most of a thread state read at once: thread_id and the frame pointer
- * come in one read when they lie this close, as on every version. */
-#define TSTATE_SPAN 256
+#define TSTATE_SPAN REFBPF_TSTATE_SPAN
+/* A thread's interpreter, not read with its thread state. */
+#define INTERP_UNREAD 1ull
 /* The most of a thread's data stack one read brings: a page. */
 #define STACK_WINDOW_BYTES 4096
 
@@ -195,25 +195,26 @@ static __always_inline __u64 tstate_buf_u64(const __u8 *buf, __u32 off)
 }
 
 /*
- * A thread state's thread_id, and its top frame (0: none running). A
- * helper call costs more than copying the bytes between the two fields,
- * so they come in one read. Returns -1 when the thread state is unreadable.
+ * A thread state's thread_id, its top frame (0: none running) and, when
+ * the layout's span brings it, its interpreter (else *interp is left
+ * alone). A helper call costs more than copying the bytes between the
+ * fields, so they come in one read. Returns -1 when unreadable.
  */
 static __always_inline int read_tstate(const struct py_layout *l, struct scratch *s, __u64 tstate,
-				       __u64 *thread_id, __u64 *frame)
+				       __u64 *thread_id, __u64 *frame, __u64 *interp)
 {
-	__u32 a = l->tstate_thread_id, b = l->tstate_frame;
-	__u32 lo = a < b ? a : b;
-	__u32 len = (a < b ? b : a) + 8 - lo;
+	__u32 lo = l->tstate_span_lo, len = l->tstate_span_len;
 
-	if (len <= TSTATE_SPAN) {
+	if (len && len <= TSTATE_SPAN) {
 		if (bpf_probe_read_user(s->tstate_buf, len & (2 * TSTATE_SPAN - 1), (void *)(tstate + lo)))
 			return -1;
-		*thread_id = tstate_buf_u64(s->tstate_buf, a - lo);
-		*frame = tstate_buf_u64(s->tstate_buf, b - lo);
+		*thread_id = tstate_buf_u64(s->tstate_buf, l->tstate_thread_id - lo);
+		*frame = tstate_buf_u64(s->tstate_buf, l->tstate_frame - lo);
+		if (l->flags & LAYOUT_SPAN_HAS_INTERP)
+			*interp = tstate_buf_u64(s->tstate_buf, l->tstate_interp - lo);
 	} else {
-		*thread_id = read_ptr(tstate + a);
-		*frame = read_ptr(tstate + b);
+		*thread_id = read_ptr(tstate + l->tstate_thread_id);
+		*frame = read_ptr(tstate + l->tstate_frame);
 	}
 	*frame = py_walk_running_frame(NULL, l, *frame);
 	return 0;
@@ -252,17 +253,19 @@ static long tstate_walk_step(__u64 index, void *arg)
 	return 0;
 }
 
-/* The sampled thread's PyThreadState, and its top frame in *frame. */
+/* The sampled thread's PyThreadState, its top frame in *frame, and its
+ * interpreter in *interp when read on the way (else left alone). */
 static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s,
-					 struct tstate_slot *slot,
-					 __u32 tgid, __u32 tid, __u64 fsbase, __u64 *frame, __u32 *err)
+					 struct tstate_slot *slot, __u32 tgid, __u32 tid,
+					 __u64 fsbase, __u64 *frame, __u64 *interp, __u32 *err)
 {
 	__u64 thread_id;
 
 	*frame = 0;
 	if (slot->tid == tid && slot->tgid == tgid && slot->tstate &&
-	    !read_tstate(l, s, slot->tstate, &thread_id, frame) && thread_id == fsbase && *frame)
+	    !read_tstate(l, s, slot->tstate, &thread_id, frame, interp) && thread_id == fsbase && *frame)
 		return slot->tstate;
+	*interp = INTERP_UNREAD;	/* a stale slot's */
 
 	struct tstate_walk w = {
 		.layout = l,
@@ -312,12 +315,17 @@ static __always_inline __u64 code_counter(const struct py_layout *l)
  * code object read in a sample of epoch E is still there, the same
  * function, in any later sample that starts in epoch E.
  */
-static __always_inline __u64 code_epoch(const struct py_layout *l)
+static __always_inline __u64 code_epoch(const struct py_layout *l, __u64 interp)
 {
 	if (!l->code_gen_addr)
 		return 0;
+	/* A per-interpreter counter covers the code its own threads run.
+	 * Their interpreter, when read with the thread state; else the only
+	 * one, as long as no other became interpreters.head. */
 	if (l->code_gen_interp &&
-	    read_ptr(l->runtime_addr + l->runtime_interpreters_head) != l->code_gen_interp)
+	    (interp != INTERP_UNREAD ? interp :
+				       read_ptr(l->runtime_addr + l->runtime_interpreters_head)) !=
+		    l->code_gen_interp)
 		return 0;
 	return code_counter(l);
 }
@@ -338,6 +346,7 @@ struct frame_walk {
 	__u64 frame;
 	__u64 pid_salt;
 	__u64 epoch;		/* code_epoch() at the start; 0: read every code object */
+	__u64 interp;		/* the thread's interpreter, or INTERP_UNREAD */
 	__u32 tgid;
 	__u32 n;
 	__u32 flags;
@@ -585,7 +594,7 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 {
 	__u64 top = w->frame;
 
-	w->epoch = code_epoch(w->l);
+	w->epoch = code_epoch(w->l, w->interp);
 	for (int pass = 0; pass < 2; pass++) {
 		if (native_stacks)
 			s->native.nshims = 0;
@@ -773,14 +782,15 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 
 	__u64 fsbase = task->thread.fsbase;
 	__u32 err = UNWIND_NO_TSTATE;
-	__u64 top = 0;
+	__u64 top = 0, interp = INTERP_UNREAD;
 	struct tstate_slot *slot = &s->tstate_slots[tid & (TSTATE_SLOTS - 1)];
-	__u64 tstate = find_tstate(l, s, slot, tgid, tid, fsbase, &top, &err);
+	__u64 tstate = find_tstate(l, s, slot, tgid, tid, fsbase, &top, &interp, &err);
 
 	struct frame_walk w = {
 		.l = l,
 		.s = s,
 		.frame = top,
+		.interp = interp,
 		.pid_salt = (__u64)tgid << 40,
 		.tgid = tgid,
 	};

@@ -14,6 +14,8 @@
 #define REFBPF_MAX_TSTATES 2048
 /* Bytes read at once from a frame or a code object (a power of two). */
 #define REFBPF_READ_SPAN 128
+/* The most of a thread state read at once (a power of two). */
+#define REFBPF_TSTATE_SPAN 256
 
 /* How the interpreter links its frames. */
 enum py_frame_model {
@@ -37,6 +39,8 @@ enum py_layout_flags {
 	 * a __u32 bumped whenever one is created, stuck at 0 once it ran out
 	 * (3.12: _Py_next_func_version; 3.13: interp->func_state.next_version). */
 	LAYOUT_CODE_GEN_ON_FREE = 1 << 4,
+	/* tstate_span covers PyThreadState.interp too (tstate_interp). */
+	LAYOUT_SPAN_HAS_INTERP = 1 << 5,
 };
 
 /*
@@ -82,7 +86,11 @@ struct py_layout {
 	__u16 gil_size;			/* sizeof(struct _gil_runtime_state): its futexes lie inside */
 	/* 3.11: _PyInterpreterFrame.is_entry (bool), for --native; 0: none */
 	__u16 frame_is_entry;
-	__u16 reserved2[2];
+	/* One read of [tstate + tstate_span_lo, + tstate_span_len) brings
+	 * thread_id and frame (and interp, see LAYOUT_SPAN_HAS_INTERP);
+	 * 0: they lie too far apart, read each alone. */
+	__u16 tstate_span_lo;
+	__u16 tstate_span_len;
 
 	/*
 	 * A counter the interpreter moves before any code object's address

@@ -124,8 +124,8 @@ static void format_version(uint64_t hex, char *out, size_t len)
 		snprintf(out, len, "%u.%u.%u", major, minor, micro);
 }
 
-/* Bytes each BPF read must cover: every field of a frame, and the code
- * object's firstlineno and name. */
+/* Bytes each BPF read must cover: every field of a frame, the code
+ * object's firstlineno and name, a thread state's fields. */
 static void finish_walk_layout(struct py_layout *w)
 {
 	uint16_t end = 0;
@@ -142,6 +142,29 @@ static void finish_walk_layout(struct py_layout *w)
 	uint16_t code_end = w->code_firstlineno + 4 > w->code_name + 8 ? w->code_firstlineno + 4 :
 									 w->code_name + 8;
 	w->code_span = code_end - w->code_span_start;
+
+	/* A thread state's thread_id and frame in one read, with interp
+	 * when that stays within the span (BPF then needs no read of
+	 * interpreters.head to trust the code counter). */
+	uint16_t lo = w->tstate_thread_id < w->tstate_frame ? w->tstate_thread_id : w->tstate_frame;
+	uint16_t hi = (w->tstate_thread_id > w->tstate_frame ? w->tstate_thread_id : w->tstate_frame) + 8;
+
+	w->tstate_span_lo = w->tstate_span_len = 0;
+	w->flags &= ~LAYOUT_SPAN_HAS_INTERP;
+	if (hi - lo > REFBPF_TSTATE_SPAN)
+		return;
+	if (w->tstate_interp) {
+		uint16_t ilo = w->tstate_interp < lo ? w->tstate_interp : lo;
+		uint16_t ihi = w->tstate_interp + 8 > hi ? w->tstate_interp + 8 : hi;
+
+		if (ihi - ilo <= REFBPF_TSTATE_SPAN) {
+			lo = ilo;
+			hi = ihi;
+			w->flags |= LAYOUT_SPAN_HAS_INTERP;
+		}
+	}
+	w->tstate_span_lo = lo;
+	w->tstate_span_len = hi - lo;
 }
 
 static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
