@@ -17,8 +17,8 @@ def sleeper(seconds):
 
 def spinner(deadline):
     name_os_thread("spinner")
-    while time.monotonic() < deadline:  # @spin
-        pass
+    # one line: a dump may land on any instruction of the loop
+    while time.monotonic() < deadline: pass  # @spin
 
 
 def hostile(seconds):
