@@ -253,6 +253,59 @@ static long tstate_walk_step(__u64 index, void *arg)
 	return 0;
 }
 
+/*
+ * 3.12+ keep the thread state a thread runs in a thread-local variable
+ * (_Py_tss_tstate; 3.14 also _Py_tss_gilstate), which static TLS puts at a
+ * fixed distance below the thread pointer. Stripped interpreters do not
+ * name it, so BPF looks for it: when a walk has found a thread's state,
+ * among the TLS_SCAN_BYTES below that thread's pointer. Found, a thread
+ * not seen before costs one read more than a known one, not a walk; what
+ * it reads is checked as a cached thread state is.
+ */
+#define TLS_SCAN_BYTES TSTATE_SPAN
+/* Looks without a find before giving up: a thread sampled while it runs
+ * C code with the GIL released holds NULL there, but an interpreter
+ * loaded by dlopen has its variable elsewhere. */
+#define TLS_MAX_MISSES 32
+
+struct tls_scan {
+	struct scratch *s;
+	__u64 tstate;
+	__u32 below;		/* bytes below the thread pointer; 0: none */
+};
+
+static long tls_scan_step(__u64 i, void *arg)
+{
+	struct tls_scan *t = arg;
+	__u32 off = ((__u32)i * 8) & (TLS_SCAN_BYTES - 1);
+
+	if (off > TLS_SCAN_BYTES - 8)
+		return 1;
+	if (*(__u64 *)(t->s->tstate_buf + off) == t->tstate) {
+		t->below = TLS_SCAN_BYTES - off;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u64 fsbase,
+					     __u64 tstate)
+{
+	struct py_layout *shared = bpf_map_lookup_elem(&targets, &tgid);
+	struct tls_scan t = { .s = s, .tstate = tstate };
+
+	if (!shared || shared->tstate_tls || shared->tls_misses >= TLS_MAX_MISSES)
+		return;
+	if (!bpf_probe_read_user(s->tstate_buf, TLS_SCAN_BYTES, (void *)(fsbase - TLS_SCAN_BYTES)))
+		bpf_loop(TLS_SCAN_BYTES / 8, tls_scan_step, &t, 0);
+	if (t.below)
+		shared->tstate_tls = t.below;
+	else if (++shared->tls_misses < TLS_MAX_MISSES)
+		return;
+	/* every CPU's copy of the layout takes it up */
+	targets_changed();
+}
+
 /* The sampled thread's PyThreadState, its top frame in *frame, and its
  * interpreter in *interp when read on the way (else left alone). */
 static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s,
@@ -267,6 +320,16 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 		return slot->tstate;
 	*interp = INTERP_UNREAD;	/* a stale slot's */
 
+	__u64 ts = 0;
+
+	if (l->tstate_tls && fsbase > l->tstate_tls) {
+		ts = read_ptr(fsbase - l->tstate_tls);
+		if (ts && !read_tstate(l, s, ts, &thread_id, frame, interp) && thread_id == fsbase &&
+		    *frame)
+			goto found;
+		*interp = INTERP_UNREAD;
+	}
+
 	struct tstate_walk w = {
 		.layout = l,
 		.fsbase = fsbase,
@@ -274,16 +337,20 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 	};
 
 	bpf_loop(REFBPF_MAX_TSTATES, tstate_walk_step, &w, 0);
-	__u64 ts = w.found ? w.found : w.fallback;
+	ts = w.found ? w.found : w.fallback;
 
 	if (!ts) {
 		*err = w.done ? UNWIND_NO_TSTATE : UNWIND_TSTATE_WALK_LIMIT;
 		return 0;
 	}
+	*frame = w.found_frame;
+	if (w.found && (l->flags & LAYOUT_TLS_TSTATE) && !l->tstate_tls &&
+	    l->tls_misses < TLS_MAX_MISSES)
+		learn_tstate_tls(s, tgid, fsbase, ts);
+found:
 	slot->tid = tid;
 	slot->tgid = tgid;
 	slot->tstate = ts;
-	*frame = w.found_frame;
 	return ts;
 }
 

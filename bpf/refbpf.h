@@ -41,6 +41,9 @@ enum py_layout_flags {
 	LAYOUT_CODE_GEN_ON_FREE = 1 << 4,
 	/* tstate_span covers PyThreadState.interp too (tstate_interp). */
 	LAYOUT_SPAN_HAS_INTERP = 1 << 5,
+	/* The interpreter keeps its current thread state in a thread-local
+	 * variable (3.12+: _Py_tss_tstate), which BPF may find (tstate_tls). */
+	LAYOUT_TLS_TSTATE = 1 << 6,
 };
 
 /*
@@ -101,9 +104,15 @@ struct py_layout {
 	 */
 	__u64 code_gen_addr;
 	/* A per-interpreter counter covers one interpreter: it is trusted
-	 * only while interpreters.head is this one, the only one. 0: the
-	 * counter is process-wide. */
+	 * for threads of this one. 0: the counter is process-wide. */
 	__u64 code_gen_interp;
+
+	/* Learnt by BPF, not set by userspace (LAYOUT_TLS_TSTATE): the
+	 * thread-local current thread state lies this many bytes below the
+	 * thread pointer (0: not found yet); the looks that did not find it. */
+	__u16 tstate_tls;
+	__u16 tls_misses;
+	__u32 reserved3;
 };
 
 /* Per-frame record: enough to find and validate the code object later. */

@@ -595,6 +595,49 @@ def test_kill_9_leaves_no_bpf_program_or_perf_event(tmp_path, refbpf_bin):
     assert not bpf_links_of(rec.pid)
 
 
+def target_layouts(pid):
+    """The `targets` map of refbpf process `pid`: {tgid: struct py_layout}."""
+    for info in fd_infos(pid):
+        if "map_id" not in info:
+            continue
+        map_id = info["map_id"].strip()
+        show = json.loads(subprocess.run(["bpftool", "map", "show", "id", map_id, "-j"],
+                                         capture_output=True, text=True, check=True).stdout)
+        if show.get("name") != "targets":
+            continue
+        dump = json.loads(subprocess.run(["bpftool", "map", "dump", "id", map_id, "-j"],
+                                         capture_output=True, text=True, check=True).stdout)
+        return {e["formatted"]["key"]: e["formatted"]["value"] for e in dump}
+    raise AssertionError("refbpf %d holds no targets map" % pid)
+
+
+def test_thread_state_found_through_its_thread_local(python, tmp_path, refbpf_bin):
+    """3.12+: BPF finds the thread-local variable holding the current
+    thread state below the thread pointer, and then takes a new thread's
+    state from there instead of walking the interpreter's thread list."""
+    if not shutil.which("bpftool"):
+        pytest.skip("skipped: bpftool not installed")
+    label, path, version = python
+    with Target(path, target_path("tls_tstate.py"), 8) as t:
+        tstate, thread_pointer = (int(v, 16) for v in t.lines[-1].split()[1:])
+        rec = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "-d", "3", "-F", "499"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        layout = target_layouts(rec.pid)[t.pid]
+        stdout, stderr = rec.communicate(timeout=30)
+        assert rec.returncode == 0, stderr
+        below = int(layout["tstate_tls"])
+        if version[:2] < (3, 12):
+            assert below == 0, "%s has no thread-local thread state" % label
+            return
+        assert below, "not found: %r" % layout
+        with open("/proc/%d/mem" % t.pid, "rb") as mem:
+            mem.seek(thread_pointer - below)
+            held = int.from_bytes(mem.read(8), "little")
+    assert held == tstate, "%#x bytes below the thread pointer: %#x, not %#x" % (
+        below, held, tstate)
+
+
 def program_names(ids):
     progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True,
                                       text=True, check=True).stdout)

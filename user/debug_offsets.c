@@ -178,6 +178,7 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	err |= get_offset(buf, m->unicode_state, &c->unicode_state, 128);
 	err |= get_offset(buf, m->unicode_length, &c->unicode_length, 128);
 	err |= get_offset(buf, m->unicode_ascii_size, &c->unicode_ascii_size, 128);
+	err |= get_offset(buf, m->tstate_interp, &w->tstate_interp, 1 << 16);
 	if (err)
 		return -EINVAL;
 	if (!*free_threaded) {
@@ -187,7 +188,6 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 		err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
 		err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
 		err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
-		err |= get_offset(buf, m->tstate_interp, &w->tstate_interp, 1 << 16);
 		if (err || locked < state || holder < state || locked - state + 4 > m->gil_size ||
 		    holder - state + 8 > m->gil_size)
 			return -EINVAL;

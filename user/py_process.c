@@ -149,6 +149,13 @@ static void finish_walk_layout(struct py_layout *w)
 	uint16_t lo = w->tstate_thread_id < w->tstate_frame ? w->tstate_thread_id : w->tstate_frame;
 	uint16_t hi = (w->tstate_thread_id > w->tstate_frame ? w->tstate_thread_id : w->tstate_frame) + 8;
 
+	/* x86-64: the thread pointer BPF reads is fsbase; static TLS only
+	 * (an interpreter loaded by dlopen has its variable elsewhere, and
+	 * BPF gives up looking). */
+	if (w->version_hex >= 0x030c0000)
+		w->flags |= LAYOUT_TLS_TSTATE;
+	w->tstate_tls = w->tls_misses = 0;
+
 	w->tstate_span_lo = w->tstate_span_len = 0;
 	w->flags &= ~LAYOUT_SPAN_HAS_INTERP;
 	if (hi - lo > REFBPF_TSTATE_SPAN)
