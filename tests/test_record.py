@@ -281,28 +281,37 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
     """A sample of a code object BPF has not sent before wakes userspace at
     once only while code objects come and go (the reuse test above needs
     that). A long-lived program whose counter stands still has its rarely
-    run functions read at the next poll instead: no wake-up each."""
+    run functions read at the next poll instead: no wake-up each. Without
+    a counter (3.8-3.11) nothing says so, and each one wakes it."""
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("rare_functions.py"), 3000, 20) as t:
         r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(t.pid)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-        if not int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16):
-            pytest.skip("skipped: %s has no code counter: every new code object wakes "
-                        "refbpf, as the reuse test checks" % label)
-        p = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "-F", "100", "-d", "8",
-                              "--folded", str(folded)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(3.0)         # past the counter's 2 s quiet period
+        counter = int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16)
+        log = tmp_path / "refbpf.err"
+        with open(log, "w") as err:
+            p = subprocess.Popen([refbpf_bin, "-v", "-p", str(t.pid), "-F", "100", "-d", "12",
+                                  "--folded", str(folded)],
+                                 stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 30
+        while "attached" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "attached" in log.read_text(), log.read_text()
+        time.sleep(3.0)         # past the counter's 2 s quiet period (slow builds: ASan)
         before = voluntary_switches(p.pid)
         time.sleep(4.0)
         woken = voluntary_switches(p.pid) - before
-        stdout, stderr = p.communicate(timeout=30)
-    assert p.returncode == 0, stderr
+        p.wait(timeout=30)
+    assert p.returncode == 0, log.read_text()
     # ~400 samples, nearly each of a function not seen before; the 5 s
     # poll wakes it once
-    assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target" % woken
+    if counter:
+        assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target" % woken
+    else:
+        assert woken >= 50, "%s has no code counter, yet refbpf woke only %d times" % (
+            label, woken)
     names = {f[0] for frames, _ in parse_folded(folded) for f in frames
              if f[0].startswith("rare_")}
     assert len(names) >= 400, "%d rare_ functions named" % len(names)

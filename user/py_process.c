@@ -143,18 +143,18 @@ static void finish_walk_layout(struct py_layout *w)
 									 w->code_name + 8;
 	w->code_span = code_end - w->code_span_start;
 
+	/* 3.12+: BPF looks for the thread-local thread state below the
+	 * thread pointer (fsbase on x86-64), where static TLS puts it; an
+	 * interpreter loaded by dlopen has it elsewhere, and BPF gives up. */
+	if (w->version_hex >= 0x030c0000)
+		w->flags |= LAYOUT_TLS_TSTATE;
+	w->tstate_tls = w->tls_misses = 0;
+
 	/* A thread state's thread_id and frame in one read, with interp
 	 * when that stays within the span (BPF then needs no read of
 	 * interpreters.head to trust the code counter). */
 	uint16_t lo = w->tstate_thread_id < w->tstate_frame ? w->tstate_thread_id : w->tstate_frame;
 	uint16_t hi = (w->tstate_thread_id > w->tstate_frame ? w->tstate_thread_id : w->tstate_frame) + 8;
-
-	/* x86-64: the thread pointer BPF reads is fsbase; static TLS only
-	 * (an interpreter loaded by dlopen has its variable elsewhere, and
-	 * BPF gives up looking). */
-	if (w->version_hex >= 0x030c0000)
-		w->flags |= LAYOUT_TLS_TSTATE;
-	w->tstate_tls = w->tls_misses = 0;
 
 	w->tstate_span_lo = w->tstate_span_len = 0;
 	w->flags &= ~LAYOUT_SPAN_HAS_INTERP;
