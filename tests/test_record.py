@@ -290,21 +290,15 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         counter = int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16)
-        log = tmp_path / "refbpf.err"
-        with open(log, "w") as err:
-            p = subprocess.Popen([refbpf_bin, "-v", "-p", str(t.pid), "-F", "100", "-d", "12",
-                                  "--folded", str(folded)],
-                                 stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 30
-        while "attached" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "attached" in log.read_text(), log.read_text()
-        time.sleep(3.0)         # past the counter's 2 s quiet period (slow builds: ASan)
-        before = voluntary_switches(p.pid)
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 100, "-d", 12, "--folded", folded],
+                        tmp_path)
+        rec.wait_attached()
+        time.sleep(3.0)         # past the counter's 2 s quiet period
+        before = voluntary_switches(rec.proc.pid)
         time.sleep(4.0)
-        woken = voluntary_switches(p.pid) - before
-        p.wait(timeout=30)
-    assert p.returncode == 0, log.read_text()
+        woken = voluntary_switches(rec.proc.pid) - before
+        rc, _, stderr = rec.finish()
+    assert rc == 0, stderr
     # ~400 samples, nearly each of a function not seen before; the 5 s
     # poll wakes it once
     if counter:
@@ -629,12 +623,12 @@ def test_thread_state_found_through_its_thread_local(python, tmp_path, refbpf_bi
     label, path, version = python
     with Target(path, target_path("tls_tstate.py"), 8) as t:
         tstate, thread_pointer = (int(v, 16) for v in t.lines[-1].split()[1:])
-        rec = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "-d", "3", "-F", "499"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2)
-        layout = target_layouts(rec.pid)[t.pid]
-        stdout, stderr = rec.communicate(timeout=30)
-        assert rec.returncode == 0, stderr
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 499], tmp_path)
+        rec.wait_attached()
+        time.sleep(1)
+        layout = target_layouts(rec.proc.pid)[t.pid]
+        rc, _, stderr = rec.finish()
+        assert rc == 0, stderr
         below = int(layout["tstate_tls"])
         if version[:2] < (3, 12):
             assert below == 0, "%s has no thread-local thread state" % label
