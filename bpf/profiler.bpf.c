@@ -50,9 +50,12 @@ struct tstate_slot {
 	__u32 tgid;
 	__u64 tstate;
 };
-/* Code objects validated on this CPU, direct-mapped by address and
- * process, each stamped with the code counter's epoch it was read in. */
-#define CODE_SLOTS 1024
+/* Code objects validated on this CPU, each stamped with the code
+ * counter's epoch it was read in: sets of two by a hash of address and
+ * process, the one read last first. Two ways keep a stack's functions
+ * that hash alike from evicting each other at every sample; both share a
+ * cache line, so the second costs no miss more. */
+#define CODE_SETS 512
 
 struct code_slot {
 	__u64 code;
@@ -61,6 +64,10 @@ struct code_slot {
 	__u32 tgid;
 	__s32 firstlineno;
 };
+
+struct code_set {
+	struct code_slot way[2];
+} __attribute__((aligned(64)));
 #define TSTATE_SPAN REFBPF_TSTATE_SPAN
 /* A thread's interpreter, not read with its thread state. */
 #define INTERP_UNREAD 1ull
@@ -68,6 +75,7 @@ struct code_slot {
 #define STACK_WINDOW_BYTES 4096
 
 struct scratch {
+	struct walk_counts counts;	/* first: userspace reads it */
 	/* The process sampled last on this CPU: its layout, or that it is no
 	 * target. Valid while targets_gen reads layout_gen - 1. */
 	__u32 layout_tgid;
@@ -99,7 +107,7 @@ struct scratch {
 	/* thread -> PyThreadState found last time on this CPU, direct-mapped
 	 * by tid; revalidated on every use */
 	struct tstate_slot tstate_slots[TSTATE_SLOTS];
-	struct code_slot code_slots[CODE_SLOTS];
+	struct code_set code_sets[CODE_SETS];
 	__u64 seen_code[SEEN_CODE_SLOTS];
 };
 
@@ -397,12 +405,33 @@ static __always_inline __u64 code_epoch(const struct py_layout *l, __u64 interp)
 	return code_counter(l);
 }
 
-static __always_inline struct code_slot *code_slot_of(struct scratch *s, __u64 code, __u32 tgid)
+static __always_inline struct code_set *code_set_of(struct scratch *s, __u64 code, __u32 tgid)
 {
-	__u64 key = code ^ ((__u64)tgid << 40);
-	__u32 i = (__u32)((key * 0x9e3779b97f4a7c15ull) >> 54) & (CODE_SLOTS - 1);
+	__u32 i = (__u32)(refbpf_mix64(code ^ ((__u64)tgid << 40)) >> 55) & (CODE_SETS - 1);
 
-	return &s->code_slots[i];
+	return &s->code_sets[i];
+}
+
+static __always_inline bool slot_holds(const struct code_slot *cs, __u64 code, __u32 tgid,
+				       __u64 epoch)
+{
+	return cs->epoch == epoch && cs->code == code && cs->tgid == tgid;
+}
+
+/* The code object just read, valid in `epoch`: the way read last moves
+ * to the second way unless it is out of date anyway. */
+static __always_inline void remember_code(struct code_set *set, const struct py_frame_rec *rec,
+					  __u32 tgid, __u64 epoch)
+{
+	struct code_slot *cs = &set->way[0];
+
+	if (cs->epoch == epoch && cs->code != rec->code)
+		set->way[1] = *cs;
+	cs->code = rec->code;
+	cs->epoch = epoch;
+	cs->name_hash = rec->name_hash;
+	cs->tgid = tgid;
+	cs->firstlineno = rec->firstlineno;
 }
 
 /* ---- walking the frames ---- */
@@ -417,14 +446,15 @@ struct frame_walk {
 	__u32 tgid;
 	__u32 n;
 	__u32 flags;
-	__u32 trusted;		/* code objects taken from code_slots */
+	__u32 trusted;		/* code objects taken from code_sets */
+	__u32 read;		/* code objects read */
 	bool new_code;		/* a code object not in seen_code */
 };
 
 static __always_inline void note_code(struct frame_walk *w, const struct py_frame_rec *rec)
 {
 	__u64 key = (rec->code ^ (rec->name_hash * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
-	__u32 slot = (__u32)((key * 0xff51afd7ed558ccdull) >> 52) & (SEEN_CODE_SLOTS - 1);
+	__u32 slot = (__u32)(refbpf_mix64(key) >> 52) & (SEEN_CODE_SLOTS - 1);
 
 	if (w->s->seen_code[slot] != key) {
 		w->s->seen_code[slot] = key;
@@ -627,9 +657,16 @@ static long frame_walk_step(__u64 index, void *arg)
 			return 0;
 		}
 	}
-	struct code_slot *cs = code_slot_of(s, f.code, w->tgid);
+	struct code_set *set = code_set_of(s, f.code, w->tgid);
+	const struct code_slot *cs = NULL;
 
-	if (w->epoch && cs->epoch == w->epoch && cs->code == f.code && cs->tgid == w->tgid) {
+	if (w->epoch) {
+		if (slot_holds(&set->way[0], f.code, w->tgid, w->epoch))
+			cs = &set->way[0];
+		else if (slot_holds(&set->way[1], f.code, w->tgid, w->epoch))
+			cs = &set->way[1];
+	}
+	if (cs) {
 		rec->name_hash = cs->name_hash;
 		rec->firstlineno = cs->firstlineno;
 		rec->reserved = 0;
@@ -637,13 +674,9 @@ static long frame_walk_step(__u64 index, void *arg)
 		/* noted in seen_code when it was stored: userspace knows it */
 	} else {
 		read_code_key(l, s, f.code, rec);
-		if (w->epoch && !rec->reserved) {
-			cs->code = f.code;
-			cs->epoch = w->epoch;
-			cs->name_hash = rec->name_hash;
-			cs->tgid = w->tgid;
-			cs->firstlineno = rec->firstlineno;
-		}
+		w->read++;
+		if (w->epoch && !rec->reserved)
+			remember_code(set, rec, w->tgid, w->epoch);
 		note_code(w, rec);
 	}
 	if (native_stacks && is_entry_frame(l, buf))
@@ -670,6 +703,7 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 		w->n = 0;
 		w->flags = 0;
 		w->trusted = 0;
+		w->read = 0;
 		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, w, 0);
 		/* The thread's frames run in the interpreter checked at the
 		 * start: only its counter matters now. */
@@ -880,6 +914,8 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 		s->ev.tstate = tstate;
 		s->ev.flags |= w.flags;
 		s->ev.nframes = w.n;
+		s->counts.frames_trusted += w.trusted;
+		s->counts.frames_read += w.read;
 		if (want_gil)
 			s->ev.gil = gil_state(l, tstate, task);
 		if (want_kernel)

@@ -273,6 +273,32 @@ int bpf_session_unwind_errors(struct bpf_session *s, uint64_t out[UNWIND_NR])
 	return 0;
 }
 
+int bpf_session_walk_counts(struct bpf_session *s, struct walk_counts *out)
+{
+	const struct bpf_map *map = s->skel->maps.scratch_map;
+	size_t size = bpf_map__value_size(map);
+	__u32 ncpus = bpf_map__max_entries(map);
+	void *val;
+
+	memset(out, 0, sizeof(*out));
+	if (size < sizeof(*out))
+		return -EINVAL;
+	val = malloc(size);
+	if (!val)
+		return -ENOMEM;
+	/* one slot per CPU, starting with its counts */
+	for (__u32 cpu = 0; cpu < ncpus; cpu++) {
+		const struct walk_counts *c = val;
+
+		if (bpf_map__lookup_elem(map, &cpu, sizeof(cpu), val, size, 0))
+			continue;
+		out->frames_trusted += c->frames_trusted;
+		out->frames_read += c->frames_read;
+	}
+	free(val);
+	return 0;
+}
+
 int bpf_session_ncpus(const struct bpf_session *s)
 {
 	return s->nattached;

@@ -53,6 +53,9 @@ int bpf_session_drain(struct bpf_session *s);
 /* Sum of the per-CPU unwind error counters, by enum unwind_error. */
 int bpf_session_unwind_errors(struct bpf_session *s, uint64_t out[UNWIND_NR]);
 
+/* How the frames sent so far were validated, summed over the CPUs. */
+int bpf_session_walk_counts(struct bpf_session *s, struct walk_counts *out);
+
 /* CPUs the sampler is attached to. */
 int bpf_session_ncpus(const struct bpf_session *s);
 

@@ -349,6 +349,23 @@ static void report_native_costs(struct recorder *r)
 			(unsigned long long)c.addresses, (double)c.lookup_ns / 1e6);
 }
 
+/* For -v: how often BPF trusted a code object it had read before (3.12+
+ * keep a counter that says when it may). */
+static void report_walk_counts(struct recorder *r)
+{
+	struct walk_counts c;
+	__u64 all;
+
+	if (bpf_session_walk_counts(r->bpf, &c))
+		return;
+	all = c.frames_trusted + c.frames_read;
+	if (all)
+		fprintf(stderr,
+			"refbpf: BPF: %llu frames from code objects validated before, %llu read again (%.1f%%) since start\n",
+			(unsigned long long)c.frames_trusted, (unsigned long long)c.frames_read,
+			100.0 * (double)c.frames_read / (double)all);
+}
+
 /* A stack read from memory (stack_reader), resolved as a sample's is. */
 static int build_read_stack(struct recorder *r, struct rtarget *t, const struct thread_stack *ts,
 			    uint32_t *flags)
@@ -1014,6 +1031,7 @@ static void collect_counters(struct recorder *r)
 	if (!r->o->verbose)
 		return;
 	report_native_costs(r);
+	report_walk_counts(r);
 	if (r->off_cpu)
 		report_unwalked(r);
 	for (size_t i = 0; i < r->n; i++) {
