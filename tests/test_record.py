@@ -311,6 +311,40 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
     assert len(names) >= 400, "%d rare_ functions named" % len(names)
 
 
+def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):
+    """With a code counter (3.12+), BPF reads a code object once and then
+    takes it from its per-CPU cache while the counter stands still. 100
+    distinct functions on the stack, created in a row as a module's are,
+    lie a fixed stride apart in memory: a weak hash put many in one slot,
+    so they evicted each other and were read again at every sample.
+    Without a counter every frame is read."""
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("distinct_levels.py"), 100, 8) as t:
+        r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(t.pid)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        counter = int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16)
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 499, "-d", 3, "--folded", folded],
+                        tmp_path)
+        rc, _, stderr = rec.finish()
+    assert rc == 0, stderr
+    m = re.search(r"BPF: (\d+) frames from code objects validated before, (\d+) read again",
+                  stderr)
+    assert m, stderr
+    trusted, read = int(m.group(1)), int(m.group(2))
+    deep = sum(c for frames, c in parse_folded(folded) if len(frames) >= 100)
+    assert deep >= 500, "%d samples with the whole stack" % deep
+    assert trusted + read >= 100 * deep
+    if counter:
+        # once per function and CPU, a few more where three share a set
+        assert read <= 0.15 * (trusted + read), "%d of %d frames read again" % (
+            read, trusted + read)
+    else:
+        assert trusted == 0, "%s has no code counter, yet %d frames were trusted" % (
+            label, trusted)
+
+
 def test_deep_stack_kept_and_marked_truncated(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
