@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "refbpf.h"
+#include "mix64.h"
 
 #define PY_WALK_INLINE __always_inline
 #define PY_WALK_READ(ctx, dst, len, addr) bpf_probe_read_user((dst), (len), (void *)(addr))

@@ -116,22 +116,6 @@ struct py_layout {
 };
 
 /*
- * A 64-bit hash that spreads any input over all its bits. Addresses are
- * anything but random: code objects of one size lie a fixed stride apart
- * in an allocator's pool, and a plain multiplicative hash maps such runs
- * onto a few slots of a table.
- */
-static inline __u64 refbpf_mix64(__u64 h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
-/*
  * How the frames of the samples sent were validated, per CPU, at the
  * start of the sampler's scratch (refbpf -v prints them): taken from a
  * code object validated earlier in the same code epoch, or read again.

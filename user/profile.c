@@ -7,8 +7,11 @@
 #include "profile.h"
 
 #include <errno.h>
+#include <linux/types.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mix64.h"
 
 /*
  * A table of indices into an array owned by the profile. The full hash is
@@ -39,16 +42,6 @@ struct stack_key {
 	const struct pframe *frames;
 };
 
-static uint64_t mix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
 /* FNV-1a, continued from `h`; the terminating NUL separates fields. */
 static uint64_t hash_str(uint64_t h, const char *s)
 {
@@ -63,14 +56,14 @@ static uint64_t hash_str(uint64_t h, const char *s)
 
 static uint64_t hash_u64(uint64_t h, uint64_t v)
 {
-	return mix64(h ^ v) + 0x9e3779b97f4a7c15ull;
+	return refbpf_mix64(h ^ v) + 0x9e3779b97f4a7c15ull;
 }
 
 static struct islot *itab_find(struct itab *t, uint64_t hash, match_fn match,
 			       const struct profile *p, const void *key)
 {
 	size_t mask = t->cap - 1;
-	size_t i = mix64(hash) & mask;
+	size_t i = refbpf_mix64(hash) & mask;
 
 	for (;;) {
 		struct islot *s = &t->slots[i];
@@ -97,7 +90,7 @@ static int itab_reserve(struct itab *t)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->cap; i++) {
 		struct islot *s = &t->slots[i];
-		size_t j = mix64(s->hash) & (cap - 1);
+		size_t j = refbpf_mix64(s->hash) & (cap - 1);
 
 		if (!s->idx)
 			continue;
