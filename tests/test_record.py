@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REFBPF, tool_path
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
+from common import fd_infos, fd_prog_ids  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
                        parse_folded, run_refbpf, self_samples, target_path)
 from pythons import find_interpreters
@@ -215,6 +215,44 @@ def test_target_exit_ends_recording_with_names(python, tmp_path, refbpf_bin):
     assert out.stat().st_size > 0
 
 
+def loaded_program_names(pid):
+    """Names of the BPF programs process `pid` holds."""
+    names = set()
+    for prog_id in fd_prog_ids(pid):
+        show = subprocess.run(["bpftool", "prog", "show", "id", str(prog_id), "-j"],
+                              capture_output=True, text=True)
+        if show.returncode == 0:
+            names.add(json.loads(show.stdout).get("name"))
+    return names
+
+
+@pytest.mark.parametrize("children", [False, True], ids=["pid", "children"])
+def test_target_exit_noticed_at_once(tmp_path, refbpf_bin, children):
+    """A target's exit ends the recording at once, not at a liveness check
+    seconds later: learnt from its pidfd, or with -C, whose descendants
+    come and go by the thousand, from BPF's exit program. Only -C and
+    --all load a BPF program that runs at every thread exit on the host,
+    which a thread-per-request server does once per request."""
+    if not shutil.which("bpftool"):
+        pytest.skip("skipped: bpftool not installed")
+    label, path, version = INTERPRETERS[-1]
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("exits.py"), 3) as t:
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 60, "--folded", folded] +
+                        (["-C"] if children else []), tmp_path)
+        rec.wait_attached()
+        names = loaded_program_names(rec.proc.pid)
+        t.proc.wait(timeout=30)
+        gone = time.monotonic()
+        rc, _, stderr = rec.finish(timeout=30)
+        ended = time.monotonic() - gone
+    assert rc == 0, stderr
+    assert "on_cpu_sample" in names, names
+    assert ("on_process_exit" in names) == children, names
+    assert ended < 1.5, "refbpf ended %.1f s after its target" % ended
+    assert self_samples(parse_folded(folded), "work_until_exit") > 50
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_writes_outputs(sig, tmp_path, refbpf_bin):
     label, path, version = INTERPRETERS[-1]
@@ -343,6 +381,25 @@ def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):
     else:
         assert trusted == 0, "%s has no code counter, yet %d frames were trusted" % (
             label, trusted)
+
+
+def test_long_and_wide_names_read_whole(python, tmp_path, refbpf_bin):
+    """Names and file names longer than one read of a str object, and
+    ones stored at 1, 2 and 4 bytes per character, come out whole and as
+    UTF-8."""
+    label, path, version = python
+    sys.path.insert(0, os.path.dirname(target_path("odd_names.py")))
+    try:
+        import odd_names
+    finally:
+        sys.path.pop(0)
+    folded = tmp_path / "out.folded"
+    with Target(path, target_path("odd_names.py"), 6) as t:
+        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
+    seen = {(f[0], f[1]) for frames, _ in parse_folded(folded) for f in frames}
+    for name, filename in zip(odd_names.NAMES, odd_names.FILES):
+        assert any(n == name and filename.endswith(f or "\0") for n, f in seen), (
+            "%r in %r not among %s" % (name[:40], filename[:40], sorted(seen)[:20]))
 
 
 def test_deep_stack_kept_and_marked_truncated(python, tmp_path, refbpf_bin):

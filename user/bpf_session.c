@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "exit_watch.h"
 #include "profiler.skel.h"
 
 struct bpf_session {
@@ -23,6 +25,13 @@ struct bpf_session {
 	int nattached;
 	struct bpf_link *exit_link, *exec_link, *fork_link;
 	struct bpf_link *switch_link;	/* wall mode */
+	/* Without -C or --all, targets' exits come from their pidfds: no BPF
+	 * program runs at each exit of a thread on the host. One epoll set
+	 * then holds the ring buffer's and the pidfds'. */
+	struct exit_watch *exits;
+	int epoll_fd;
+	bpf_event_fn fn;
+	void *ctx;
 };
 
 static int open_cpu_clock(int cpu, unsigned int rate_hz)
@@ -96,6 +105,21 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
  * about a second of them at 1 kHz on a few CPUs between polls. */
 #define NATIVE_RINGBUF_BYTES (32u << 20)
 
+/* One epoll set for the ring buffer's wake-ups and the targets' exits. */
+static int watch_exits(struct bpf_session *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	s->exits = exit_watch_new();
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (!s->exits || s->epoll_fd < 0)
+		return -errno;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(s->rb), &ev) ||
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, exit_watch_fd(s->exits), &ev))
+		return -errno;
+	return 0;
+}
+
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
 		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
 		     const struct bpf_features *features)
@@ -108,6 +132,9 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	s->epoll_fd = -1;
+	s->fn = fn;
+	s->ctx = ctx;
 	libbpf_verbose = verbose;
 	libbpf_set_print(print_libbpf);
 	s->skel = profiler_bpf__open_opts(&opts);
@@ -130,6 +157,11 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	bool follow_forks = features->children || watch_all;
 
 	bpf_program__set_autoload(s->skel->progs.on_process_fork, follow_forks);
+	/* Descendants come and go by the thousand: their exits come from
+	 * BPF, as on kernels without pidfds. */
+	bool exits_by_pidfd = !follow_forks && exit_watch_supported();
+
+	bpf_program__set_autoload(s->skel->progs.on_process_exit, !exits_by_pidfd);
 	s->skel->rodata->native_stacks = features->native;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err && features->native)
@@ -147,11 +179,19 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		snprintf(why, whylen, "cannot create the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	s->exit_link = bpf_program__attach(s->skel->progs.on_process_exit);
+	if (exits_by_pidfd) {
+		err = watch_exits(s);
+		if (err) {
+			snprintf(why, whylen, "cannot watch for exits: %s", strerror(-err));
+			goto cleanup;
+		}
+	} else {
+		s->exit_link = bpf_program__attach(s->skel->progs.on_process_exit);
+	}
 	s->exec_link = bpf_program__attach(s->skel->progs.on_process_exec);
 	if (follow_forks)
 		s->fork_link = bpf_program__attach(s->skel->progs.on_process_fork);
-	if (!s->exit_link || !s->exec_link || (follow_forks && !s->fork_link)) {
+	if ((!exits_by_pidfd && !s->exit_link) || !s->exec_link || (follow_forks && !s->fork_link)) {
 		err = -errno;
 		snprintf(why, whylen, "cannot attach the process lifetime tracepoints: %s",
 			 strerror(-err));
@@ -193,6 +233,9 @@ void bpf_session_close(struct bpf_session *s)
 	bpf_link__destroy(s->fork_link);
 	bpf_link__destroy(s->switch_link);
 	ring_buffer__free(s->rb);
+	exit_watch_free(s->exits);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
 	profiler_bpf__destroy(s->skel);
 	free(s);
 }
@@ -227,14 +270,55 @@ int bpf_session_remove_target(struct bpf_session *s, pid_t pid)
 int bpf_session_watch(struct bpf_session *s, pid_t pid, __u32 flags)
 {
 	__u32 key = (__u32)pid;
+	int err = bpf_map__update_elem(s->skel->maps.watched, &key, sizeof(key), &flags,
+				       sizeof(flags), BPF_ANY);
 
-	return bpf_map__update_elem(s->skel->maps.watched, &key, sizeof(key), &flags,
-				    sizeof(flags), BPF_ANY);
+	/* One gone already, or not a thread group's leader, is found
+	 * gone by the recorder's liveness checks instead. */
+	if (!err && s->exits && exit_watch_add(s->exits, pid) == -ENOMEM)
+		err = -ENOMEM;
+	return err;
+}
+
+/*
+ * Targets that exited, as BPF's exit program reports them: out of the
+ * maps, then EVENT_EXIT. Their samples were all in the ring buffer before
+ * they exited, and the caller has consumed it.
+ */
+static int report_exits(struct bpf_session *s)
+{
+	pid_t pids[16];
+	int n = exit_watch_reap(s->exits, pids, sizeof(pids) / sizeof(pids[0]));
+
+	for (int i = 0; i < n; i++) {
+		struct process_event e = { .type = EVENT_EXIT, .pid = (__u32)pids[i] };
+		__u32 key = (__u32)pids[i];
+		int err;
+
+		bpf_session_remove_target(s, pids[i]);
+		bpf_map__delete_elem(s->skel->maps.watched, &key, sizeof(key), 0);
+		err = s->fn(s->ctx, &e, sizeof(e));
+		if (err)
+			return err;
+	}
+	return n;
+}
+
+/* Wait like ring_buffer__poll, for a wake-up of the ring buffer or an exit. */
+static int wait_for_events(struct bpf_session *s, int timeout_ms)
+{
+	struct epoll_event ev;
+	int n;
+
+	if (!s->exits)
+		return ring_buffer__poll(s->rb, timeout_ms);
+	n = epoll_wait(s->epoll_fd, &ev, 1, timeout_ms);
+	return n < 0 ? -errno : 0;
 }
 
 int bpf_session_poll(struct bpf_session *s, int timeout_ms)
 {
-	int n = ring_buffer__poll(s->rb, timeout_ms);
+	int n = wait_for_events(s, timeout_ms);
 
 	/* Samples are submitted without a wake-up, so a poll that timed
 	 * out may still have records waiting: consume them now. */
@@ -242,6 +326,11 @@ int bpf_session_poll(struct bpf_session *s, int timeout_ms)
 		int more = ring_buffer__consume(s->rb);
 
 		n = more < 0 ? more : n + more;
+	}
+	if (n >= 0 && s->exits) {
+		int exits = report_exits(s);
+
+		n = exits < 0 ? exits : n + exits;
 	}
 	return n;
 }
