@@ -92,6 +92,23 @@ int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)got == len ? 0 : -EFAULT;
 }
 
+ssize_t proc_read_object(pid_t pid, uint64_t addr, void *buf, size_t min, size_t cap)
+{
+	static uint64_t page;
+	uint64_t to_page_end;
+	size_t len = min;
+	int err;
+
+	if (!page)
+		page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (!min || min > cap || addr > UINT64_MAX - min)
+		return -EINVAL;
+	to_page_end = page - ((addr + min - 1) % page) - 1;
+	len += to_page_end < cap - min ? (size_t)to_page_end : cap - min;
+	err = proc_read(pid, addr, buf, len);
+	return err ? err : (ssize_t)len;
+}
+
 static ssize_t read_small_file(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

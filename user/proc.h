@@ -26,6 +26,14 @@ void proc_maps_free(struct proc_maps *m);
 /* Read target memory. 0 when all `len` bytes were read, else -errno. */
 int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
+/*
+ * Read an object whose size is in its header: at least `min` bytes at
+ * addr, and more up to `cap` as far as the page holding addr + min - 1
+ * goes (mapped, as the object is), so the data of a small object comes
+ * with its header in one read. The bytes read (>= min), or -errno.
+ */
+ssize_t proc_read_object(pid_t pid, uint64_t addr, void *buf, size_t min, size_t cap);
+
 /* Command line, arguments joined by spaces (malloc'd), or NULL. */
 char *proc_cmdline(pid_t pid);
 

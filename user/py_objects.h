@@ -16,6 +16,11 @@
 /* str object -> malloc'd UTF-8. NULL on a read error or a malformed object. */
 char *py_read_str(pid_t pid, const struct py_code_layout *c, uint64_t addr);
 
+/* The same, and the str's cached hash (the field at hash_at) from the same
+ * read: code objects are told apart by their name's hash. */
+char *py_read_str_hashed(pid_t pid, const struct py_code_layout *c, uint16_t hash_at,
+			 uint64_t addr, uint64_t *hash);
+
 /* Decode the raw data of a compact str (kind 1/2/4 bytes per char) to UTF-8. */
 char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind);
 

@@ -183,16 +183,17 @@ static int load_code(struct symbolizer *s, const struct py_frame_rec *rec, struc
 		return -ESTALE;
 	memcpy(&firstlineno, head + c->firstlineno, sizeof(firstlineno));
 	name_ptr = u64_at(head, c->name);
-	if (proc_read(s->pid, name_ptr + s->layout->walk.unicode_hash, &name_hash, sizeof(name_hash)))
+	name = py_read_str_hashed(s->pid, c, s->layout->walk.unicode_hash, name_ptr, &name_hash);
+	if (!name)
 		return -EFAULT;
+	err = -ESTALE;
 	if (!(rec->reserved & FRAME_UNVALIDATED) &&
 	    (firstlineno != rec->firstlineno || name_hash != rec->name_hash))
-		return -ESTALE;
+		goto cleanup;
 
 	err = -EFAULT;
 	filename = py_read_str(s->pid, c, u64_at(head, c->filename));
-	name = py_read_str(s->pid, c, name_ptr);
-	if (!filename || !name)
+	if (!filename)
 		goto cleanup;
 	if (c->qualname)
 		qualname = py_read_str(s->pid, c, u64_at(head, c->qualname));
