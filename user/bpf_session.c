@@ -108,14 +108,15 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 /* One epoll set for the ring buffer's wake-ups and the targets' exits. */
 static int watch_exits(struct bpf_session *s)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
+	struct epoll_event exit_ev = { .events = EPOLLIN, .data.u32 = 1 };
 
 	s->exits = exit_watch_new();
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (!s->exits || s->epoll_fd < 0)
 		return -errno;
 	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(s->rb), &ev) ||
-	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, exit_watch_fd(s->exits), &ev))
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, exit_watch_fd(s->exits), &exit_ev))
 		return -errno;
 	return 0;
 }
@@ -304,21 +305,28 @@ static int report_exits(struct bpf_session *s)
 	return n;
 }
 
-/* Wait like ring_buffer__poll, for a wake-up of the ring buffer or an exit. */
-static int wait_for_events(struct bpf_session *s, int timeout_ms)
+/* Wait like ring_buffer__poll, for a wake-up of the ring buffer or an
+ * exit; *exited says whether a watched process has exited. */
+static int wait_for_events(struct bpf_session *s, int timeout_ms, bool *exited)
 {
-	struct epoll_event ev;
+	struct epoll_event evs[2];
 	int n;
 
+	*exited = false;
 	if (!s->exits)
 		return ring_buffer__poll(s->rb, timeout_ms);
-	n = epoll_wait(s->epoll_fd, &ev, 1, timeout_ms);
-	return n < 0 ? -errno : 0;
+	n = epoll_wait(s->epoll_fd, evs, 2, timeout_ms);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++)
+		*exited |= evs[i].data.u32 == 1;
+	return 0;
 }
 
 int bpf_session_poll(struct bpf_session *s, int timeout_ms)
 {
-	int n = wait_for_events(s, timeout_ms);
+	bool exited;
+	int n = wait_for_events(s, timeout_ms, &exited);
 
 	/* Samples are submitted without a wake-up, so a poll that timed
 	 * out may still have records waiting: consume them now. */
@@ -327,7 +335,7 @@ int bpf_session_poll(struct bpf_session *s, int timeout_ms)
 
 		n = more < 0 ? more : n + more;
 	}
-	if (n >= 0 && s->exits) {
+	if (n >= 0 && exited) {
 		int exits = report_exits(s);
 
 		n = exits < 0 ? exits : n + exits;
