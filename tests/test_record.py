@@ -297,6 +297,14 @@ def voluntary_switches(pid):
     raise AssertionError("no voluntary_ctxt_switches in /proc/%d/status" % pid)
 
 
+def code_counter_address(pid):
+    """Where layout_probe finds process `pid`'s code counter; 0: none."""
+    r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(pid)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16)
+
+
 def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, refbpf_bin):
     """A sample of a code object BPF has not sent before wakes userspace at
     once only while code objects come and go (the reuse test above needs
@@ -306,10 +314,7 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("rare_functions.py"), 3000, 20) as t:
-        r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(t.pid)],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        counter = int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16)
+        counter = code_counter_address(t.pid)
         rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 100, "-d", 12, "--folded", folded],
                         tmp_path)
         rec.wait_attached()
@@ -341,10 +346,7 @@ def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("distinct_levels.py"), 100, 8) as t:
-        r = subprocess.run([tool_path("layout_probe"), "--code-counter", str(t.pid)],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        counter = int(dict(kv.split("=") for kv in r.stdout.split())["code_gen"], 16)
+        counter = code_counter_address(t.pid)
         rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 499, "-d", 3, "--folded", folded],
                         tmp_path)
         rc, _, stderr = rec.finish()
