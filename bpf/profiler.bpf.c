@@ -15,7 +15,34 @@
 
 #define PY_WALK_INLINE __always_inline
 #define PY_WALK_READ(ctx, dst, len, addr) bpf_probe_read_user((dst), (len), (void *)(addr))
+/* the buffers hold 8 bytes more than they are filled with */
+#define CODE_KEY_LOAD_PARTIAL(ptr, n) \
+	(*(const __u64 *)(ptr) & ((n) >= 8 ? ~0ull : (1ull << ((n) * 8)) - 1))
 #include "py_walk.h"
+/* Reading a code key loops over the words of several objects: verified
+ * once each as global functions (below), not wherever the walk uses them. */
+struct code_key_reader;
+int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr, __u32 kind);
+#define CODE_KEY_OBJECT(ctx, l, r, addr, kind, key) \
+	(object_key((l), (r), (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
+#include "code_key.h"
+
+__noinline int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr,
+			  __u32 kind)
+{
+	if (!l || !r)
+		return -1;
+	return code_key_read_object(NULL, l, addr, kind, r->chunk, r->tail, &r->result);
+}
+
+/* code_key_read() into r->rec. */
+__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code)
+{
+	if (!l || !r)
+		return -1;
+	code_key_read(NULL, l, r, code, &r->rec);
+	return 0;
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -61,7 +88,7 @@ struct tstate_slot {
 struct code_slot {
 	__u64 code;
 	__u64 epoch;		/* code_epoch() when it was read; 0: empty */
-	__u64 name_hash;
+	__u64 key;
 	__u32 tgid;
 	__s32 firstlineno;
 };
@@ -94,7 +121,7 @@ struct scratch {
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
 	__u64 kernel_tail[REFBPF_MAX_KERNEL_FRAMES];
 	struct native_stack_event native;	/* --native only */
-	__u8 code_buf[REFBPF_READ_SPAN];
+	struct code_key_reader key;	/* reads a code object's key */
 	__u8 tstate_buf[TSTATE_SPAN];
 	/* 3.11+: a run of the data stack holding several frames, from target
 	 * address window_lo to window_hi (frame_bytes). Kept here, not on
@@ -430,7 +457,7 @@ static __always_inline void remember_code(struct code_set *set, const struct py_
 		set->way[1] = *cs;
 	cs->code = rec->code;
 	cs->epoch = epoch;
-	cs->name_hash = rec->name_hash;
+	cs->key = rec->key;
 	cs->tgid = tgid;
 	cs->firstlineno = rec->firstlineno;
 }
@@ -454,7 +481,7 @@ struct frame_walk {
 
 static __always_inline void note_code(struct frame_walk *w, const struct py_frame_rec *rec)
 {
-	__u64 key = (rec->code ^ (rec->name_hash * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
+	__u64 key = (rec->code ^ (rec->key * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
 	__u32 slot = (__u32)(refbpf_mix64(key) >> 52) & (SEEN_CODE_SLOTS - 1);
 
 	if (w->s->seen_code[slot] != key) {
@@ -542,25 +569,6 @@ static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
 	if (size > sizeof(*e))
 		size = sizeof(*e);
 	return bpf_ringbuf_output(&events, e, size, BPF_RB_NO_WAKEUP);
-}
-
-/* A code object's validation key: co_firstlineno and co_name's hash. */
-static __always_inline void read_code_key(const struct py_layout *l, struct scratch *s, __u64 code,
-					  struct py_frame_rec *rec)
-{
-	__u32 cspan = l->code_span & (REFBPF_READ_SPAN - 1);
-
-	rec->name_hash = 0;
-	rec->firstlineno = 0;
-	rec->reserved = FRAME_UNVALIDATED;
-	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(code + l->code_span_start))) {
-		__u64 name;
-
-		py_walk_decode_code(l, s->code_buf, &rec->firstlineno, &name);
-		if (name && !bpf_probe_read_user(&rec->name_hash, sizeof(rec->name_hash),
-						 (void *)(name + l->unicode_hash)))
-			rec->reserved = 0;
-	}
 }
 
 /*
@@ -651,7 +659,7 @@ static long frame_walk_step(__u64 index, void *arg)
 		const struct py_frame_rec *callee = &s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)];
 
 		if (callee->code == f.code && !(callee->reserved & FRAME_UNVALIDATED)) {
-			rec->name_hash = callee->name_hash;
+			rec->key = callee->key;
 			rec->firstlineno = callee->firstlineno;
 			rec->reserved = 0;
 			w->n++;
@@ -668,13 +676,16 @@ static long frame_walk_step(__u64 index, void *arg)
 			cs = &set->way[1];
 	}
 	if (cs) {
-		rec->name_hash = cs->name_hash;
+		rec->key = cs->key;
 		rec->firstlineno = cs->firstlineno;
 		rec->reserved = 0;
 		w->trusted++;
 		/* noted in seen_code when it was stored: userspace knows it */
 	} else {
-		read_code_key(l, s, f.code, rec);
+		read_code_key(l, &s->key, f.code);
+		rec->key = s->key.rec.key;
+		rec->firstlineno = s->key.rec.firstlineno;
+		rec->reserved = s->key.rec.reserved;
 		w->read++;
 		if (w->epoch && !rec->reserved)
 			remember_code(set, rec, w->tgid, w->epoch);
@@ -696,6 +707,7 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 	__u64 top = w->frame;
 
 	w->epoch = code_epoch(w->l, w->interp);
+	s->key.file_obj = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		if (native_stacks)
 			s->native.nshims = 0;
