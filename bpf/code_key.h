@@ -34,8 +34,11 @@
 #include "mix64.h"
 #include "py_walk.h"
 
-/* Bytes of a str or bytes object read at once (a power of two). */
-#define CODE_KEY_CHUNK 256
+/* Bytes of a str or bytes object read at once (a power of two): most
+ * names, file names and small line tables fit. Reads cost by their number
+ * more than by their size: smaller ones, needing a second read more
+ * often, made samples dearer. */
+#define CODE_KEY_CHUNK 128
 /* Bytes from the end of data longer than the first read brings. */
 #define CODE_KEY_TAIL 64
 /* A str or bytes object larger than this is not one a code object holds. */
@@ -255,25 +258,58 @@ static PY_WALK_INLINE __u64 code_key_fold(__u64 span_hash, __u64 name, __u64 fil
 	return code_key_final(code_key_step(h, linetable));
 }
 
-/* A reader's buffers, and the key of the file name object read last: the
- * functions of one module share it. Valid within one stack, whose code
- * objects (and so their file names) live while it runs: clear file_obj
- * before each. */
+/* Objects whose keys a reader keeps while it reads one stack: its code
+ * objects live while it runs, and so do the objects they point to. */
+#define CODE_KEY_MEMO 4
+
+/* A reader's buffers, and the keys of the str objects it read last in this
+ * stack: the file name read last (a module's functions share it), and
+ * the last names (a top-level function's name is its qualified name, and
+ * some recur: <module>, run). Call code_key_reader_start() before each
+ * stack. */
 struct code_key_reader {
 	__u8 span[REFBPF_READ_SPAN];
 	__u8 chunk[CODE_KEY_CHUNK + 8];
 	__u8 tail[CODE_KEY_TAIL + 8];
 	__u64 file_obj, file_key;
+	__u64 memo_obj[CODE_KEY_MEMO], memo_key[CODE_KEY_MEMO];
+	__u32 memo_next;
 	/* where wrappers of the functions below may put their results */
 	__u64 result;
 	struct py_frame_rec rec;
 };
+
+static PY_WALK_INLINE void code_key_reader_start(struct code_key_reader *r)
+{
+	r->file_obj = 0;
+	for (int i = 0; i < CODE_KEY_MEMO; i++)
+		r->memo_obj[i] = 0;
+}
 
 /* The key of the object at addr, in *key; 0, or -1 when unreadable. */
 #ifndef CODE_KEY_OBJECT
 #define CODE_KEY_OBJECT(ctx, l, r, addr, kind, key) \
 	code_key_read_object((ctx), (l), (addr), (kind), (r)->chunk, (r)->tail, (key))
 #endif
+
+/* The key of the str at addr, from the memo when this stack read it. */
+static PY_WALK_INLINE int code_key_str(void *ctx, const struct py_layout *l,
+				       struct code_key_reader *r, __u64 addr, __u64 *key)
+{
+	for (int i = 0; i < CODE_KEY_MEMO; i++) {
+		if (addr && r->memo_obj[i] == addr) {
+			*key = r->memo_key[i];
+			return 0;
+		}
+	}
+	if (CODE_KEY_OBJECT(ctx, l, r, addr, CODE_KEY_STR, key))
+		return -1;
+	__u32 slot = r->memo_next++ & (CODE_KEY_MEMO - 1);
+
+	r->memo_obj[slot] = addr;
+	r->memo_key[slot] = *key;
+	return 0;
+}
 
 /*
  * Read the code object at `code`: rec->key and rec->firstlineno, and
@@ -296,17 +332,16 @@ static PY_WALK_INLINE void code_key_read(void *ctx, const struct py_layout *l,
 	span = code_key_span(l, r->span);
 	if (!code_key_version(l, r->span)) {
 		code_key_object_ptrs(l, r->span, &o);
-		if (CODE_KEY_OBJECT(ctx, l, r, o.name, CODE_KEY_STR, &name))
+		if (code_key_str(ctx, l, r, o.name, &name) ||
+		    (o.qualname && code_key_str(ctx, l, r, o.qualname, &qual)))
 			return;
-		if (o.filename != r->file_obj || !r->file_obj) {
+		if (o.filename != r->file_obj || !o.filename) {
 			if (CODE_KEY_OBJECT(ctx, l, r, o.filename, CODE_KEY_STR, &file))
 				return;
 			r->file_obj = o.filename;
 			r->file_key = file;
 		}
 		file = r->file_key;
-		if (o.qualname && CODE_KEY_OBJECT(ctx, l, r, o.qualname, CODE_KEY_STR, &qual))
-			return;
 		if (CODE_KEY_OBJECT(ctx, l, r, o.linetable, CODE_KEY_BYTES, &table))
 			return;
 	}

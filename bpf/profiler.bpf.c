@@ -707,7 +707,7 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 	__u64 top = w->frame;
 
 	w->epoch = code_epoch(w->l, w->interp);
-	s->key.file_obj = 0;
+	code_key_reader_start(&s->key);
 	for (int pass = 0; pass < 2; pass++) {
 		if (native_stacks)
 			s->native.nshims = 0;

@@ -19,7 +19,7 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 
 	if (!span || span > REFBPF_READ_SPAN)
 		return -EINVAL;
-	keys->file_obj = 0;
+	code_key_reader_start(keys);
 	while (frame) {
 		struct py_walk_frame f;
 		struct py_frame_rec *rec;
