@@ -198,6 +198,8 @@ static __always_inline void count_error(__u32 reason)
 
 /* --native: send each sample's user registers and stack as well. */
 const volatile bool native_stacks = false;
+/* refbpf dump: a sample without a stack is sent too, saying why. */
+const volatile bool send_unwalked = false;
 
 static __always_inline __u64 read_ptr(__u64 addr)
 {
@@ -916,7 +918,7 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 	if (tstate && w.frame && w.n == 0)
 		err = (w.flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME;
 	if (w.n == 0) {
-		if (sample) {
+		if (sample && !send_unwalked) {
 			count_error(err);
 			return 0;
 		}

@@ -288,6 +288,10 @@ struct thread_record {
 	__u32 state;		/* task->__state: 0 running or runnable */
 	__u64 fsbase;		/* thread pointer: CPython's thread_id */
 	char comm[16];
+	/* What moves whenever the thread runs: its CPU time so far and its
+	 * context switches, voluntary and not. */
+	__u64 runtime_ns;
+	__u64 switches;
 };
 
 #endif /* REFBPF_H */

@@ -3,8 +3,10 @@
  * For `refbpf dump`: every thread of one process with its thread pointer
  * (fsbase, the pthread_self() value CPython keeps as thread_id), so a
  * PyThreadState read from memory can be named by its thread ID and comm
- * in any PID namespace, sleeping threads included. A task iterator:
- * userspace reads one struct thread_record per thread.
+ * in any PID namespace, sleeping threads included; and what moves when a
+ * thread runs, so a stack read from memory can be checked to have been
+ * still. A task iterator: userspace reads one struct thread_record per
+ * thread.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -31,6 +33,8 @@ int list_threads(struct bpf_iter__task *ctx)
 	rec.state = task->__state;
 	rec.fsbase = task->thread.fsbase;
 	__builtin_memcpy(rec.comm, task->comm, sizeof(rec.comm));
+	rec.runtime_ns = task->se.sum_exec_runtime;
+	rec.switches = task->nvcsw + task->nivcsw;
 	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }

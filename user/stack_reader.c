@@ -111,3 +111,18 @@ void stack_reader_free(struct thread_stack *stacks, size_t n)
 		free(stacks[i].frames);
 	free(stacks);
 }
+
+int stack_reader_reread(pid_t pid, const struct py_layout *l, struct thread_stack *ts)
+{
+	struct code_key_reader *keys = malloc(sizeof(*keys));
+	int err;
+
+	if (!keys)
+		return -ENOMEM;
+	ts->nframes = 0;
+	ts->truncated = ts->read_error = false;
+	ts->source = STACK_READ;
+	err = read_frames(pid, l, ts, keys);
+	free(keys);
+	return err;
+}
