@@ -494,15 +494,6 @@ static __always_inline void note_code(struct frame_walk *w, const struct py_fram
 
 /* ---- --native: eval-loop activations and the user stack ---- */
 
-/* 3.8-3.10 run each frame in its own eval-loop activation; 3.11 flags the
- * first frame of an activation (is_entry). */
-static __always_inline bool is_entry_frame(const struct py_layout *l, const __u8 *frame_buf)
-{
-	if (l->frame_model == FRAME_MODEL_FRAME_OBJECT)
-		return true;
-	return l->frame_is_entry && py_walk_field(frame_buf, l->frame_is_entry, 1);
-}
-
 /* 3.12+: each activation pushes a C-stack shim frame below the frames it
  * runs, so the frame recorded just before the shim was its first one; the
  * shim's address tells which native frame is the activation. */
@@ -537,19 +528,18 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 	return len;
 }
 
-/*
- * The interrupted thread's user-mode registers: the perf event's own when
- * it fired in user mode, else those saved on entry to the kernel.
- */
-static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
-					     struct scratch *s)
+/* The current thread's user-mode registers, saved on entry to the kernel. */
+static __always_inline struct pt_regs *current_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
+}
+
+/* The sample's user-mode registers (`regs`) and the user stack they point
+ * into, as an EVENT_NATIVE_STACK record. */
+static __always_inline int send_native_stack(struct pt_regs *regs, struct scratch *s)
 {
 	struct native_stack_event *e = &s->native;
-	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
 
-	if (!(BPF_CORE_READ(regs, cs) & 3))
-		regs = (struct pt_regs *)bpf_task_pt_regs(
-			(struct task_struct *)bpf_get_current_task_btf());
 	e->type = EVENT_NATIVE_STACK;
 	e->pid = s->ev.pid;
 	e->tid = s->ev.tid;
@@ -693,7 +683,7 @@ static long frame_walk_step(__u64 index, void *arg)
 			remember_code(set, rec, w->tgid, w->epoch);
 		note_code(w, rec);
 	}
-	if (native_stacks && is_entry_frame(l, buf))
+	if (native_stacks && py_walk_is_entry(l, buf))
 		rec->reserved |= FRAME_ENTRY;
 	w->n++;
 	return 0;
@@ -858,7 +848,8 @@ static __always_inline void send_sample(struct scratch *s, bool new_code)
  * in (EVENT_OFF_CPU, sent even without a stack, so userspace knows the
  * thread is off CPU from then on).
  */
-static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, __u32 flags)
+static __always_inline int sample_thread(void *ctx, struct pt_regs *user_regs, __u64 pid_tgid,
+					 __u32 type, __u32 flags)
 {
 	__u32 tgid = pid_tgid >> 32;
 	__u32 tid = (__u32)pid_tgid;
@@ -936,14 +927,17 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 		if (want_kernel)
 			s->ev.nkernel = add_kernel_stack(ctx, s, w.n);
 	}
-	/* --native: the stack record goes first; without it the sample is
-	 * dropped, not sent Python-only, so every --native sample is mixed. */
-	if (native_stacks && sample && w.n) {
-		if (send_native_stack(ctx, s)) {
+	/* --native: the stack record goes first. Without it a cpu-clock
+	 * sample is dropped, not sent Python-only, so every --native sample
+	 * is mixed; a switch-out is sent with its Python stack alone, not to
+	 * lose its time. */
+	if (native_stacks && w.n && user_regs) {
+		if (!send_native_stack(user_regs, s)) {
+			s->ev.flags |= SAMPLE_NATIVE_STACK;
+		} else if (sample) {
 			count_error(UNWIND_RINGBUF_FULL);
 			return 0;
 		}
-		s->ev.flags |= SAMPLE_NATIVE_STACK;
 	}
 	send_sample(s, w.new_code && code_churning(s, tgid, w.epoch));
 	return 0;
@@ -956,7 +950,16 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 
 	if (!(pid_tgid >> 32))
 		return 0;
-	return sample_thread(ctx, pid_tgid, EVENT_SAMPLE, 0);
+	/* --native: the perf event's registers when it fired in user mode,
+	 * else those saved on entry to the kernel */
+	struct pt_regs *regs = NULL;
+
+	if (native_stacks) {
+		regs = (struct pt_regs *)&ctx->regs;
+		if (!(BPF_CORE_READ(regs, cs) & 3))
+			regs = current_user_regs();
+	}
+	return sample_thread(ctx, regs, pid_tgid, EVENT_SAMPLE, 0);
 }
 
 /* ---- off-CPU time (--mode wall) ---- */
@@ -980,7 +983,10 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 	bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
 
 	if (bpf_map_lookup_elem(&targets, &ptgid))
-		sample_thread(ctx, bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
+		/* --native: the user-mode registers it entered the kernel
+		 * with, to block: the C frames it waits in */
+		sample_thread(ctx, native_stacks ? current_user_regs() : NULL,
+			      bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
 			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT :
 			      preempted			     ? SAMPLE_PREEMPTED :
 								       0);

@@ -294,4 +294,16 @@ struct thread_record {
 	__u64 switches;
 };
 
+/* The same, with where the thread waits (--mode wall: threads asleep when
+ * recording starts): its user registers, saved when it entered the
+ * kernel, and its kernel stack, innermost first. */
+struct thread_wait_record {
+	struct thread_record thread;
+	__u64 ip, sp, bp;
+	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
+	__u32 nkernel;
+	__u32 reserved;
+	__u64 kernel[REFBPF_MAX_KERNEL_FRAMES];
+};
+
 #endif /* REFBPF_H */

@@ -347,7 +347,7 @@ int dump_stacks_take(const struct py_process *proc, struct dump_sampler *sampler
 
 	memset(out, 0, sizeof(*out));
 	why[0] = 0;
-	t.lister = thread_lister_open(proc->pid, why, whylen);
+	t.lister = thread_lister_open(proc->pid, false, why, whylen);
 	if (!t.lister)
 		return -errno;
 	err = look(&t, &before, &nbefore);

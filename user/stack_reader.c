@@ -34,9 +34,17 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 			break;
 		}
 		py_walk_decode_frame(l, frame_buf, &f);
-		frame = f.previous;
-		if (!f.code)
+		/* 3.12+: a C-stack shim; the frame before it was its
+		 * activation's first (for --native, as BPF marks them) */
+		if (!f.code) {
+			if (ts->nframes)
+				ts->frames[ts->nframes - 1].reserved |= FRAME_ENTRY;
+			if (ts->nshims < REFBPF_NATIVE_MAX_SHIMS)
+				ts->shims[ts->nshims++] = frame;
+			frame = f.previous;
 			continue;
+		}
+		frame = f.previous;
 		if (!ts->frames) {
 			ts->frames = calloc(REFBPF_MAX_FRAMES, sizeof(*ts->frames));
 			if (!ts->frames)
@@ -46,6 +54,8 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 		rec->code = f.code;
 		rec->instr = f.instr;
 		code_key_read(&pid, l, keys, f.code, rec);
+		if (py_walk_is_entry(l, frame_buf))
+			rec->reserved |= FRAME_ENTRY;
 	}
 	return 0;
 }
@@ -120,6 +130,7 @@ int stack_reader_reread(pid_t pid, const struct py_layout *l, struct thread_stac
 	if (!keys)
 		return -ENOMEM;
 	ts->nframes = 0;
+	ts->nshims = 0;
 	ts->truncated = ts->read_error = false;
 	ts->source = STACK_READ;
 	err = read_frames(pid, l, ts, keys);

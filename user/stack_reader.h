@@ -33,6 +33,10 @@ struct thread_stack {
 	bool truncated;			/* more than REFBPF_MAX_FRAMES */
 	bool read_error;		/* the walk stopped on unreadable memory */
 	uint8_t source;			/* enum stack_source */
+	/* 3.12+: the C-stack shim frames met, innermost first, as a sample's
+	 * native stack record lists them (--native: user/native_merge.c) */
+	uint32_t nshims;
+	uint64_t shims[REFBPF_NATIVE_MAX_SHIMS];
 };
 
 /* 0 with every thread state's stack, or -errno. */

@@ -14,9 +14,10 @@
 struct thread_lister {
 	struct threads_bpf *skel;
 	struct bpf_link *link;
+	bool waits;
 };
 
-struct thread_lister *thread_lister_open(pid_t pid, char *why, size_t whylen)
+struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
 {
 	struct thread_lister *t = calloc(1, sizeof(*t));
 	int err = 0;
@@ -33,9 +34,14 @@ struct thread_lister *thread_lister_open(pid_t pid, char *why, size_t whylen)
 		goto fail;
 	}
 	t->skel->rodata->target_tgid = (__u32)pid;
+	t->waits = waits;
+	bpf_program__set_autoload(t->skel->progs.list_threads, !waits);
+	bpf_program__set_autoload(t->skel->progs.list_waiting_threads, waits);
 	err = threads_bpf__load(t->skel);
 	if (!err) {
-		t->link = bpf_program__attach_iter(t->skel->progs.list_threads, NULL);
+		t->link = bpf_program__attach_iter(waits ? t->skel->progs.list_waiting_threads :
+							   t->skel->progs.list_threads,
+						   NULL);
 		if (!t->link)
 			err = -errno;
 	}
@@ -59,10 +65,11 @@ void thread_lister_close(struct thread_lister *t)
 	free(t);
 }
 
-int thread_lister_read(struct thread_lister *t, struct thread_record **out, size_t *n, char *why,
-		       size_t whylen)
+/* Every record of one look, each `size` bytes, into a malloc'd array. */
+static int read_records(struct thread_lister *t, size_t size, void **out, size_t *n, char *why,
+			size_t whylen)
 {
-	struct thread_record *recs = NULL;
+	char *recs = NULL;
 	size_t count = 0, cap = 0;
 	int err = 0, fd;
 
@@ -77,7 +84,7 @@ int thread_lister_read(struct thread_lister *t, struct thread_record **out, size
 	for (;;) {
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			struct thread_record *nr = realloc(recs, ncap * sizeof(*nr));
+			char *nr = realloc(recs, ncap * size);
 
 			if (!nr) {
 				err = -ENOMEM;
@@ -88,16 +95,18 @@ int thread_lister_read(struct thread_lister *t, struct thread_record **out, size
 			cap = ncap;
 		}
 		/* The iterator hands out whole records. */
-		ssize_t got = read(fd, &recs[count], sizeof(*recs));
+		ssize_t got = read(fd, recs + count * size, size);
 
 		if (got == 0)
 			break;
-		if (got != (ssize_t)sizeof(*recs)) {
+		if (got != (ssize_t)size) {
 			err = got < 0 ? -errno : -EIO;
 			snprintf(why, whylen, "cannot read the thread list: %s", strerror(-err));
 			goto cleanup;
 		}
-		recs[count].comm[sizeof(recs[count].comm) - 1] = 0;
+		struct thread_record *rec = (struct thread_record *)(recs + count * size);
+
+		rec->comm[sizeof(rec->comm) - 1] = 0;
 		count++;
 	}
 	*out = recs;
@@ -109,9 +118,30 @@ cleanup:
 	return err;
 }
 
+int thread_lister_read(struct thread_lister *t, struct thread_record **out, size_t *n, char *why,
+		       size_t whylen)
+{
+	if (t->waits) {
+		snprintf(why, whylen, "internal error: a lister of waits read as threads");
+		return -EINVAL;
+	}
+	return read_records(t, sizeof(**out), (void **)out, n, why, whylen);
+}
+
+int thread_lister_read_waits(struct thread_lister *t, struct thread_wait_record **out, size_t *n,
+			     char *why, size_t whylen)
+{
+	if (!t->waits) {
+		snprintf(why, whylen, "internal error: a lister of threads read as waits");
+		return -EINVAL;
+	}
+	/* thread_record comes first in a wait record: its comm is cut too */
+	return read_records(t, sizeof(**out), (void **)out, n, why, whylen);
+}
+
 int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why, size_t whylen)
 {
-	struct thread_lister *t = thread_lister_open(pid, why, whylen);
+	struct thread_lister *t = thread_lister_open(pid, false, why, whylen);
 	int err;
 
 	*out = NULL;

@@ -21,12 +21,18 @@ int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why
 /* The iterator loaded once, for several looks at one process. */
 struct thread_lister;
 
-/* NULL with `why` set (and errno) when it cannot be loaded. */
-struct thread_lister *thread_lister_open(pid_t pid, char *why, size_t whylen);
+/* NULL with `why` set (and errno) when it cannot be loaded. With `waits`,
+ * each look also says where each thread waits (thread_lister_read_waits;
+ * this needs a kernel that lets task iterators read a task's registers
+ * and kernel stack, 5.15+). */
+struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen);
 void thread_lister_close(struct thread_lister *t);
 /* The threads now, as thread_list_read gives them. */
 int thread_lister_read(struct thread_lister *t, struct thread_record **out, size_t *n, char *why,
 		       size_t whylen);
+/* The threads now, with where they wait (a lister opened with `waits`). */
+int thread_lister_read_waits(struct thread_lister *t, struct thread_wait_record **out, size_t *n,
+			     char *why, size_t whylen);
 
 /* The thread whose thread pointer is `thread_id`, NULL when none. */
 const struct thread_record *thread_list_find(const struct thread_record *tasks, size_t n,
