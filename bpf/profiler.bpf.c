@@ -35,11 +35,14 @@ __noinline int object_key(const struct py_layout *l, struct code_key_reader *r, 
 	return code_key_read_object(NULL, l, addr, kind, r->chunk, r->tail, &r->result);
 }
 
-/* code_key_read() into r->rec. */
-__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code)
+/* code_key_read() into r->rec; `first`: the first of this stack. */
+__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code,
+			     __u32 first)
 {
 	if (!l || !r)
 		return -1;
+	if (first)
+		code_key_reader_start(r);
 	code_key_read(NULL, l, r, code, &r->rec);
 	return 0;
 }
@@ -674,7 +677,9 @@ static long frame_walk_step(__u64 index, void *arg)
 		w->trusted++;
 		/* noted in seen_code when it was stored: userspace knows it */
 	} else {
-		read_code_key(l, &s->key, f.code);
+		/* the reader's memo is set up by a stack's first read: a
+		 * sample whose code objects are all cached does not touch it */
+		read_code_key(l, &s->key, f.code, !w->read);
 		rec->key = s->key.rec.key;
 		rec->firstlineno = s->key.rec.firstlineno;
 		rec->reserved = s->key.rec.reserved;
@@ -699,7 +704,6 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 	__u64 top = w->frame;
 
 	w->epoch = code_epoch(w->l, w->interp);
-	code_key_reader_start(&s->key);
 	for (int pass = 0; pass < 2; pass++) {
 		if (native_stacks)
 			s->native.nshims = 0;
