@@ -128,7 +128,7 @@ static int dump_one(pid_t pid, bool json, bool first)
 	char why[512];
 	int err = -ENOMEM;
 
-	if (py_process_discover(pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why)) != PY_OK) {
+	if (py_process_discover_named(pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why)) != PY_OK) {
 		fprintf(stderr, "refbpf: PID %d: %s\n", (int)pid, why);
 		py_process_free(&proc);
 		profile_free(prof);
@@ -181,7 +181,7 @@ out:
 	return err;
 }
 
-int dump_run(const pid_t *pids, size_t npids, bool json)
+int dump_run(const pid_t *pids, size_t npids, bool json, bool locals)
 {
 	int status = 0, dumped = 0;
 

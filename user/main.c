@@ -20,6 +20,7 @@
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
 #include "html_writer.h"
+#include "launch.h"
 #include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -39,10 +40,22 @@
 #define TOP_REFRESH_S 1.0
 
 static volatile sig_atomic_t stop_requested;
+/* `refbpf record`: the program refbpf started */
+static struct launch *launched;
 
 static void on_stop_signal(int sig)
 {
 	stop_requested = 1;
+	/* Ctrl-C reaches the program from the terminal itself; a SIGTERM or
+	 * SIGHUP meant for refbpf is meant for the program it runs too. */
+	if (sig != SIGINT)
+		launch_forward_signal(launched, sig);
+}
+
+/* `refbpf record`: BPF watches the child now; let it exec. */
+static int release_launched(void *ctx)
+{
+	return launch_release(ctx);
 }
 
 static void install_signal_handlers(void)
@@ -255,7 +268,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.dump) {
-		status = dump_run(o.pids, o.npids, o.json);
+		status = dump_run(o.pids, o.npids, o.json, o.locals);
 		goto cleanup;
 	}
 	prof = profile_new();
@@ -264,6 +277,19 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	install_signal_handlers();
+	pid_t child;
+
+	if (o.command) {
+		launched = launch_start(o.command, o.as_root, why, sizeof(why));
+		if (!launched) {
+			fprintf(stderr, "refbpf: %s\n", why);
+			status = 127;
+			goto cleanup;
+		}
+		child = launch_pid(launched);
+		o.pids = &child;
+		o.npids = 1;
+	}
 
 	struct recorder_opts ro = {
 		.pids = o.pids,
@@ -284,6 +310,9 @@ int main(int argc, char **argv)
 		.every_s = o.every_s,
 		.on_window = on_window,
 		.window_ctx = &windows,
+		.launched = launched ? launch_pid(launched) : 0,
+		.on_watched = launched ? release_launched : NULL,
+		.launch_ctx = launched,
 	};
 
 	if (o.top) {
@@ -306,6 +335,16 @@ int main(int argc, char **argv)
 	else
 		status = render(&o, prof, o.all, true) || rec;
 cleanup:
+	if (launched) {
+		/* every output is written: now the program's own status */
+		int code = launch_finish(launched);
+
+		launched = NULL;
+		o.pids = NULL;
+		o.npids = 0;
+		if (code || !status)
+			status = code;
+	}
 	top_free(top);
 	for (size_t i = 0; i < sizeof(windows.files) / sizeof(windows.files[0]); i++)
 		window_files_free(&windows.files[i]);

@@ -9,6 +9,7 @@
 #include "py_process.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "debug_offsets.h"
 #include "elf_file.h"
+#include "escape.h"
 #include "interp_files.h"
 #include "layout_check.h"
 #include "proc.h"
@@ -368,11 +370,34 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 	return status;
 }
 
-int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
-			size_t whylen)
+/*
+ * Say once, on stderr, what a wait for `pid` is for and how long it lasts
+ * at most: a named process that is not Python yet (or whose Python is
+ * still starting) would otherwise keep its user waiting in silence.
+ */
+static void announce_wait(pid_t pid, int status, double wait_s, double age, const char *why)
 {
-	double deadline = monotonic_s() + wait_s;
-	int status;
+	char comm[32] = "?";
+
+	if (proc_comm(pid, pid, comm, sizeof(comm)))
+		snprintf(comm, sizeof(comm), "?");
+	fprintf(stderr, "refbpf: PID %d (", (int)pid);
+	escape_terminal_fputs(comm, stderr);
+	if (status == PY_NOT_PYTHON)
+		fprintf(stderr,
+			"): no Python loaded yet (it started %.1f s ago); waiting up to %.1f s for one\n",
+			age, wait_s);
+	else
+		fprintf(stderr, "): %s: waiting up to %.1f s\n", why, wait_s);
+	fflush(stderr);
+}
+
+/* The wait loop of py_process_discover(), announced or not. */
+static int discover_waiting(pid_t pid, double wait_s, bool announce, struct py_process *out,
+			    char *why, size_t whylen)
+{
+	double deadline = monotonic_s() + wait_s, age = 0;
+	int status, waited_on = PY_OK;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
@@ -388,21 +413,51 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 			break;
 		/* A process that started moments ago may still be loading
 		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */
+		if (!proc_alive(pid)) {
+			/* gone, or a zombie whose maps are empty */
+			status = PY_NO_PROCESS;
+			break;
+		}
 		if (status == PY_NOT_PYTHON) {
-			double age = proc_age_seconds(pid);
-
+			age = proc_age_seconds(pid);
 			if (age < 0 || age > wait_s)
 				break;
 		}
+		if (announce && waited_on == PY_OK)
+			announce_wait(pid, status,
+				      status == PY_NOT_PYTHON ? wait_s - age :
+								deadline - monotonic_s(),
+				      age, why);
+		waited_on = status;
 		usleep(10 * 1000);
 	}
-	if (status == PY_NO_PROCESS && !proc_alive(pid))
-		snprintf(why, whylen, "no such process (it exited)");
+	if (status == PY_NO_PROCESS && !proc_alive(pid)) {
+		/* What it was while we waited is the truth about it. */
+		if (waited_on == PY_NOT_PYTHON)
+			snprintf(why, whylen,
+				 "not a Python process (it exited without loading Python)");
+		else if (waited_on == PY_NOT_READY)
+			snprintf(why, whylen, "exited before its Python finished starting");
+		else
+			snprintf(why, whylen, "no such process (it exited)");
+	}
 	out->cmdline = proc_cmdline(pid);
 	out->ns_pid = proc_ns_pid(pid);
 	if (out->ns_pid == pid)
 		out->ns_pid = 0;
 	return status;
+}
+
+int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
+			size_t whylen)
+{
+	return discover_waiting(pid, wait_s, false, out, why, whylen);
+}
+
+int py_process_discover_named(pid_t pid, double wait_s, struct py_process *out, char *why,
+			      size_t whylen)
+{
+	return discover_waiting(pid, wait_s, true, out, why, whylen);
 }
 
 void py_process_free(struct py_process *p)

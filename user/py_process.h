@@ -44,6 +44,15 @@ enum py_discover_status {
  */
 int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
 			size_t whylen);
+/*
+ * The same for a PID the user named: before it waits (a process that has
+ * not loaded Python yet, or whose Python is still starting) it says on
+ * stderr, in one line, what it waits for and for how long at most; a
+ * process that exits meanwhile without having loaded Python is "not a
+ * Python process".
+ */
+int py_process_discover_named(pid_t pid, double wait_s, struct py_process *out, char *why,
+			      size_t whylen);
 void py_process_free(struct py_process *p);
 
 #endif /* REFBPF_PY_PROCESS_H */

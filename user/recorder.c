@@ -624,6 +624,13 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 		set_state(r, t, t->implicit && !t->was_profiled ? RT_IGNORED :
 				r->o->children				 ? RT_WATCHING :
 									   RT_FAILED);
+		if (t->state == RT_WATCHING && r->o->verbose)
+			fprintf(stderr, "refbpf: PID %d: %s after %.1f s; its children are followed\n",
+				(int)t->pid, t->reason, now - t->discover_start);
+		if (t->pid == r->o->launched && t->state == RT_FAILED)
+			fprintf(stderr,
+				"refbpf: record: PID %d runs no Python (%s): -C profiles the Python processes it starts\n",
+				(int)t->pid, t->reason);
 	}
 }
 
@@ -714,7 +721,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (r->off_cpu)
 			off_cpu_forget_process(r->off_cpu, pe->pid);
 		t = find_target(r, (pid_t)pe->pid);
-		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING)) {
+		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING ||
+			  (t->state == RT_DISCOVERING && !t->implicit))) {
+			/* a new image: its interpreter starts now */
 			begin_discovery(r, t);
 		} else if (r->o->all && (!t || t->state != RT_DISCOVERING)) {
 			/* --all: any exec may start a Python. */
@@ -759,6 +768,14 @@ static void check_liveness(struct recorder *r)
 		else
 			t->seen_dead = true;
 	}
+}
+
+/* `refbpf record`: its program has exited (its descendants may not have). */
+static bool launched_exited(struct recorder *r)
+{
+	struct rtarget *t = find_target(r, r->o->launched);
+
+	return !t || t->state == RT_EXITED;
 }
 
 /* How long the loop may sleep: until the next thing it must do on time. */
@@ -874,9 +891,21 @@ static int discover_every_process(struct recorder *r)
 	return 0;
 }
 
+/* Young enough that a Python may still be loading in it. */
+static bool may_still_start(const struct recorder *r, pid_t pid)
+{
+	double age = proc_age_seconds(pid);
+
+	return age >= 0 && age < r->o->attach_wait_s;
+}
+
 /*
- * Discover every PID given. Without -C, none profilable is fatal; with -C
- * a live non-Python process is watched for Python children.
+ * Discover every PID given. Without -C, none profilable is fatal, and a
+ * process still starting is waited for here (saying so). With -C a live
+ * process that is not Python (yet) is watched at once for Python
+ * descendants: its own Python, if one comes, is looked for while
+ * recording, so a young parent (a shell, `unshare ... python3`) delays
+ * nothing and its children are seen from their start.
  */
 static int discover_all(struct recorder *r)
 {
@@ -893,12 +922,27 @@ static int discover_all(struct recorder *r)
 		t = add_target(r, r->o->pids[i]);
 		if (!t)
 			return -ENOMEM;
-		status = py_process_discover(t->pid, r->o->attach_wait_s, &t->proc, t->reason,
-					     sizeof(t->reason));
+		if (t->pid == r->o->launched) {
+			/* refbpf's own child, held before its exec: watched
+			 * now, discovered once it has exec'd */
+			set_state(r, t, RT_WATCHING);
+			ok++;
+			continue;
+		}
+		if (r->o->children)
+			status = py_process_discover(t->pid, 0, &t->proc, t->reason,
+						     sizeof(t->reason));
+		else
+			status = py_process_discover_named(t->pid, r->o->attach_wait_s, &t->proc,
+							   t->reason, sizeof(t->reason));
 		if (status == PY_OK && refused_for_gil(r, t)) {
 			set_state(r, t, RT_FAILED);
 		} else if (status == PY_OK) {
 			set_state(r, t, RT_ACTIVE);
+			ok++;
+		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY) &&
+			   may_still_start(r, t->pid)) {
+			begin_discovery(r, t);
 			ok++;
 		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY ||
 					      status == PY_NOT_STARTED)) {
@@ -1156,6 +1200,11 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: cannot configure the targets: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	if (o->on_watched) {
+		err = o->on_watched(o->launch_ctx);
+		if (err)
+			goto cleanup;
+	}
 	prof->rate_hz = o->rate_hz;
 	prof->period_s = 1.0 / o->rate_hz;
 	start = monotonic_s();
@@ -1177,6 +1226,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
+			break;
+		if (o->launched && launched_exited(r))
 			break;
 		double deadlines[] = { next_liveness, progress ? next_progress : next_liveness };
 
