@@ -411,10 +411,11 @@ static int leave_with_read_stack(struct recorder *r, struct rtarget *t,
 	if (at == -ENOMEM)
 		return at;
 	if (at <= 0)
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags, NULL,
+				     0);
 	r->reread++;
-	return off_cpu_leave_read_later(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
-					(uint32_t)at, monotonic_ns());
+	return off_cpu_leave_read_later(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags,
+					r->frames, (uint32_t)at, monotonic_ns());
 }
 
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
@@ -449,27 +450,30 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 			r->unwalked[why - 1]++;
 		if (why == UNWIND_READ_FAULT + 1 && ev->tstate)
 			return leave_with_read_stack(r, t, ev, flags);
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags, NULL,
+				     0);
 	}
 	at = build_stack(r, t, ev, &flags);
 	if (at < 0)
 		return at;
 	if (ev->type == EVENT_OFF_CPU)
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
-				     (uint32_t)at);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags,
+				     r->frames, (uint32_t)at);
 	return add_stack(r, t, ev->tid, flags, r->frames, (uint32_t)at, 1, ev->comm);
 }
 
 /* Off-CPU time, in periods, from off_cpu_return/flush. */
 static int add_off_cpu(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
-		       const struct pframe *frames, uint32_t nframes, uint64_t count)
+		       const struct pframe *frames, uint32_t nframes, uint64_t count,
+		       const char *comm)
 {
 	struct recorder *r = ctx;
 	struct rtarget *t = find_target(r, (pid_t)pid);
 
 	if (!t || t->state != RT_ACTIVE)
 		return 0;
-	return add_stack(r, t, tid, flags, frames, nframes, count, NULL);
+	/* its name when it blocked: the thread may be gone by now */
+	return add_stack(r, t, tid, flags, frames, nframes, count, comm[0] ? comm : NULL);
 }
 
 /*
@@ -502,8 +506,9 @@ static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns
 			flags = 0;
 			at = build_read_stack(r, t, ts, &flags);
 			err = at < 0 ? at :
-				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid, start_ns,
-						     flags, r->frames, (uint32_t)at);
+				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid,
+						     tasks[j].comm, start_ns, flags, r->frames,
+						     (uint32_t)at);
 		}
 	}
 cleanup:
