@@ -9,6 +9,12 @@
 
 #include "py_layout.h"
 
+/* PyASCIIObject.state bits, the same from 3.8 to 3.15 and in free-threaded
+ * builds (interned:2, kind:3, compact:1, ascii:1). */
+#define PY_STR_STATE_KIND(s) (((s) >> 2) & 7)
+#define PY_STR_STATE_COMPACT(s) (((s) >> 5) & 1)
+#define PY_STR_STATE_ASCII(s) (((s) >> 6) & 1)
+
 /* Longest string or bytes object we copy out of a target. */
 #define PY_STR_MAX_CHARS 4096
 #define PY_BYTES_MAX (1u << 20)

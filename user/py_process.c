@@ -176,6 +176,41 @@ static void finish_walk_layout(struct py_layout *w)
 	w->tstate_span_len = hi - lo;
 }
 
+/* What thread names and locals need: the built-in table, with what
+ * _Py_DebugOffsets says (3.13+) in place of it. None: not read. */
+static void choose_object_layout(struct py_process *out, const uint8_t *head, size_t len)
+{
+	const struct py_object_layout *o =
+		py_object_layout_builtin(out->major, out->minor, out->free_threaded);
+
+	memset(&out->objects, 0, sizeof(out->objects));
+	if (!o)
+		return;
+	out->objects = *o;
+	if (debug_offsets_present(head, len) && debug_offsets_objects(head, len, &out->objects))
+		memset(&out->objects, 0, sizeof(out->objects));
+}
+
+/* Addresses that tell a value's type (py_reader.h). */
+static void find_types(const struct interp_elf *ie, struct py_types *t)
+{
+	const uint64_t *s = ie->file->syms;
+	const struct {
+		uint64_t *out;
+		int sym;
+	} map[] = {
+		{ &t->none, ISYM_NONE },	{ &t->true_, ISYM_TRUE },
+		{ &t->false_, ISYM_FALSE },	{ &t->str, ISYM_STR_TYPE },
+		{ &t->int_, ISYM_INT_TYPE },	{ &t->float_, ISYM_FLOAT_TYPE },
+		{ &t->bool_, ISYM_BOOL_TYPE },	{ &t->bytes, ISYM_BYTES_TYPE },
+		{ &t->tuple, ISYM_TUPLE_TYPE }, { &t->dict, ISYM_DICT_TYPE },
+		{ &t->module, ISYM_MODULE_TYPE }, { &t->cell, ISYM_CELL_TYPE },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		*map[i].out = s[map[i].sym] ? s[map[i].sym] + ie->bias : 0;
+}
+
 static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
 			 char *why, size_t whylen)
 {
@@ -258,6 +293,7 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	}
 	out->layout.walk.runtime_addr = runtime;
 	out->layout.walk.version_hex = (uint32_t)hex;
+	choose_object_layout(out, head, sizeof(head));
 	/* 3.12 counts code objects created in a process-wide global, named
 	 * only in .symtab: unstripped builds. */
 	if (out->major == 3 && out->minor == 12 && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
@@ -357,6 +393,7 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 	out->interp_path = strdup(ie.path);
 	snprintf(out->build_id, sizeof(out->build_id), "%s", ie.file->build_id);
 	out->code_type_addr = ie.file->syms[ISYM_PYCODE_TYPE] ? ie.file->syms[ISYM_PYCODE_TYPE] + ie.bias : 0;
+	find_types(&ie, &out->types);
 	status = choose_layout(pid, &ie, out, why, whylen);
 	if (status != PY_OK)
 		return status;

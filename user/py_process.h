@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 #include "py_layout.h"
+#include "py_object_layout.h"
+#include "py_reader.h"
 
 struct py_process {
 	pid_t pid;
@@ -24,6 +26,9 @@ struct py_process {
 	uint64_t code_type_addr;	/* &PyCode_Type: validates code objects */
 	struct py_version_layout layout;	/* walk.runtime_addr filled in */
 	const char *layout_source;	/* _Py_DebugOffsets, DWARF or built-in table */
+	/* for thread names and locals; objects.version_hex 0 when unknown */
+	struct py_object_layout objects;
+	struct py_types types;
 };
 
 enum py_discover_status {

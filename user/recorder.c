@@ -24,10 +24,12 @@
 #include "native_samples.h"
 #include "native_stacks.h"
 #include "py_process.h"
+#include "py_thread_names.h"
 #include "report.h"
 #include "stack_reader.h"
 #include "symbolizer.h"
 #include "thread_list.h"
+#include "thread_label.h"
 #include "tid_set.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
@@ -42,6 +44,8 @@
 /* How often live targets are checked in /proc, in case an exit event
  * never comes (a target gone before BPF watched it, a full ring buffer). */
 #define LIVENESS_EVERY_S 5.0
+/* Python thread names are read again at most this often per process. */
+#define NAMES_MIN_INTERVAL_S 0.5
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
 /* Otherwise userspace sleeps until its next deadline, or this long at
@@ -72,6 +76,9 @@ struct rtarget {
 	uint32_t own_threads;	/* this window's threads with an entry of their own */
 	struct tid_set merged;	/* this window's threads past the limit */
 	bool listed;		/* in some window's header already */
+	struct py_thread_names names;	/* Python thread names, from the last read */
+	bool names_stale;	/* a thread new or renamed since that read */
+	double names_next;	/* not read again before (CLOCK_MONOTONIC) */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	double discover_start, discover_deadline, next_retry;
 	char reason[256];
@@ -218,14 +225,18 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 			snprintf(th->name, sizeof(th->name), "%s", PROFILE_MERGED_THREAD_NAME);
 		return 0;
 	}
-	if (r->prof->nthreads != threads)
+	if (r->prof->nthreads != threads) {
 		t->own_threads++;
+		t->names_stale = true;	/* its Python name is still to be read */
+	}
 	if (comm) {
 		/* the thread profile_add_stack just counted */
 		th = &r->prof->threads[r->prof->last_thread];
 		if (strncmp(th->name, comm, sizeof(th->name))) {
 			memcpy(th->name, comm, sizeof(th->name));
 			th->name[sizeof(th->name) - 1] = 0;
+			/* 3.14+ rename the OS thread when Python renames it */
+			t->names_stale = true;
 		}
 	} else if (r->prof->nthreads != threads) {
 		th = &r->prof->threads[r->prof->nthreads - 1];
@@ -233,6 +244,63 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 			snprintf(th->name, sizeof(th->name), "?");
 	}
 	return 0;
+}
+
+/*
+ * Python thread names (threading.Thread(name=...)) of a target's sampled
+ * threads, read from its memory when it has new or renamed threads (at
+ * most every NAMES_MIN_INTERVAL_S) and when a window or the recording
+ * ends: each profile thread still running takes its Python name; one that
+ * has ended keeps the last it had. Never per sample.
+ */
+static void refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
+{
+	struct thread_record *tasks = NULL;
+	struct py_reader reader;
+	size_t ntasks = 0;
+	pid_t pid = t->pid;
+	char why[256];
+
+	t->names_stale = false;
+	t->names_next = now + NAMES_MIN_INTERVAL_S;
+	if (!t->proc.objects.version_hex)
+		return;
+	py_reader_init_pid(&reader, &pid, &t->proc.layout.code, &t->proc.objects, &t->proc.types);
+	if (py_thread_names_read(&t->names, &reader, &t->proc.layout.walk) || !t->names.n)
+		return;
+	/* a thread state's ident is its thread pointer: which task is which */
+	if (thread_list_read(pid, &tasks, &ntasks, why, sizeof(why)))
+		return;
+	for (uint32_t i = 0; i < r->prof->nthreads; i++) {
+		struct pthread *th = &r->prof->threads[i];
+
+		if (th->pid != (uint32_t)t->pid || th->tid == PROFILE_MERGED_TID)
+			continue;
+		for (size_t j = 0; j < ntasks; j++) {
+			const char *name;
+
+			if (tasks[j].tid != th->tid)
+				continue;
+			name = py_thread_names_find(&t->names, tasks[j].fsbase);
+			if (name)
+				thread_name_copy(th->py_name, sizeof(th->py_name), name);
+			break;
+		}
+	}
+	if (r->o->verbose >= 2)
+		fprintf(stderr, "refbpf: PID %d: %zu Python thread names read (%u memory reads)\n",
+			(int)t->pid, t->names.n, t->names.reads);
+	free(tasks);
+}
+
+/* Every sampled target's thread names, as they are now. */
+static void refresh_all_thread_names(struct recorder *r)
+{
+	double now = monotonic_s();
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->t[i]->state == RT_ACTIVE && r->t[i]->samples)
+			refresh_thread_names(r, r->t[i], now);
 }
 
 /* A synthetic function: a marker leaf or a kernel frame. */
@@ -775,6 +843,16 @@ static void check_liveness(struct recorder *r)
 	}
 }
 
+/* When a target with new threads may have their Python names read. */
+static double names_deadline(const struct recorder *r, double later)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->t[i]->state == RT_ACTIVE && r->t[i]->names_stale &&
+		    r->t[i]->names_next < later)
+			later = r->t[i]->names_next;
+	return later;
+}
+
 /* `refbpf record`: its program has exited (its descendants may not have). */
 static bool launched_exited(struct recorder *r)
 {
@@ -1011,6 +1089,7 @@ static int forget_ignored(struct recorder *r)
 		symbolizer_free(t->sym);
 		native_stacks_free(t->native);
 		py_process_free(&t->proc);
+		py_thread_names_free(&t->names);
 		tid_set_clear(&t->merged);
 		free(t);
 	}
@@ -1044,6 +1123,7 @@ static void recorder_free(struct recorder *r)
 		symbolizer_free(r->t[i]->sym);
 		native_stacks_free(r->t[i]->native);
 		py_process_free(&r->t[i]->proc);
+		py_thread_names_free(&r->t[i]->names);
 		tid_set_clear(&r->t[i]->merged);
 		free(r->t[i]);
 	}
@@ -1106,6 +1186,7 @@ static int close_window(struct recorder *r, double now)
 	if (r->off_cpu && off_cpu_flush(r->off_cpu, monotonic_ns()))
 		return -ENOMEM;
 	collect_counters(r);
+	refresh_all_thread_names(r);
 	record_targets(r);
 	r->prof->duration_s = now - r->window_start;
 	err = r->o->on_window(r->o->window_ctx, r->prof, r->window_wall);
@@ -1234,17 +1315,23 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 			break;
 		if (o->launched && launched_exited(r))
 			break;
-		double deadlines[] = { next_liveness, progress ? next_progress : next_liveness };
+		double deadlines[] = { next_liveness, progress ? next_progress : next_liveness,
+				       names_deadline(r, next_liveness) };
 
-		err = bpf_session_poll(r->bpf, poll_timeout_ms(r, now, start, deadlines, 2));
+		err = bpf_session_poll(r->bpf, poll_timeout_ms(r, now, start, deadlines, 3));
 		if (err < 0 && err != -EINTR) {
 			r->fatal = r->fatal ? r->fatal : err;
 			break;
 		}
 		now = monotonic_s();
-		for (size_t i = 0; i < r->n; i++)
-			if (r->t[i]->state == RT_DISCOVERING)
-				retry_discovery(r, r->t[i], now);
+		for (size_t i = 0; i < r->n; i++) {
+			struct rtarget *t = r->t[i];
+
+			if (t->state == RT_DISCOVERING)
+				retry_discovery(r, t, now);
+			else if (t->state == RT_ACTIVE && t->names_stale && now >= t->names_next)
+				refresh_thread_names(r, t, now);
+		}
 		if (now >= next_liveness) {
 			check_liveness(r);
 			next_liveness = now + LIVENESS_EVERY_S;
@@ -1281,6 +1368,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		goto cleanup;
 	}
 	collect_counters(r);
+	refresh_all_thread_names(r);
 	record_targets(r);
 	/* What was recorded before a failure is still written. */
 	err = r->fatal ? 1 : 0;
