@@ -79,6 +79,7 @@ struct rtarget {
 	struct py_thread_names names;	/* Python thread names, from the last read */
 	bool names_stale;	/* a thread new or renamed since that read */
 	double names_next;	/* not read again before (CLOCK_MONOTONIC) */
+	double names_followup;	/* read once more then (threads start in bursts), 0: no */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	double discover_start, discover_deadline, next_retry;
 	char reason[256];
@@ -249,9 +250,11 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 /*
  * Python thread names (threading.Thread(name=...)) of a target's sampled
  * threads, read from its memory when it has new or renamed threads (at
- * most every NAMES_MIN_INTERVAL_S) and when a window or the recording
- * ends: each profile thread still running takes its Python name; one that
- * has ended keeps the last it had. Never per sample.
+ * most every NAMES_MIN_INTERVAL_S, and once more that long after, for the
+ * rest of a burst of new threads whose samples were still on their way)
+ * and when a window or the recording ends: each profile thread still
+ * running takes its Python name; one that has ended keeps the last it
+ * had. Never per sample.
  */
 static void refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
 {
@@ -261,6 +264,7 @@ static void refresh_thread_names(struct recorder *r, struct rtarget *t, double n
 	pid_t pid = t->pid;
 	char why[256];
 
+	t->names_followup = t->names_stale ? now + NAMES_MIN_INTERVAL_S : 0;
 	t->names_stale = false;
 	t->names_next = now + NAMES_MIN_INTERVAL_S;
 	if (!t->proc.objects.version_hex)
@@ -843,13 +847,26 @@ static void check_liveness(struct recorder *r)
 	}
 }
 
-/* When a target with new threads may have their Python names read. */
+/* Are a target's Python thread names to be read now? */
+static bool names_due(const struct rtarget *t, double now)
+{
+	return t->state == RT_ACTIVE && ((t->names_stale && now >= t->names_next) ||
+					 (t->names_followup && now >= t->names_followup));
+}
+
+/* When a target's Python thread names are next to be read. */
 static double names_deadline(const struct recorder *r, double later)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (r->t[i]->state == RT_ACTIVE && r->t[i]->names_stale &&
-		    r->t[i]->names_next < later)
-			later = r->t[i]->names_next;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rtarget *t = r->t[i];
+
+		if (t->state != RT_ACTIVE)
+			continue;
+		if (t->names_stale && t->names_next < later)
+			later = t->names_next;
+		if (t->names_followup && t->names_followup < later)
+			later = t->names_followup;
+	}
 	return later;
 }
 
@@ -1329,7 +1346,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 
 			if (t->state == RT_DISCOVERING)
 				retry_discovery(r, t, now);
-			else if (t->state == RT_ACTIVE && t->names_stale && now >= t->names_next)
+			else if (names_due(t, now))
 				refresh_thread_names(r, t, now);
 		}
 		if (now >= next_liveness) {

@@ -9,8 +9,10 @@ usage: named_threads.py NTHREADS SECONDS
     "py-long-I",  OS name "os-long-I":  spin for SECONDS;
     one started as "py-before-rename", renamed to
         "py-after-rename-with-a-name-longer-than-fifteen" once running;
+    "py-own-os-name-is-long", whose OS name is left as Python sets it
+        (3.14+: its first 15 bytes; before: the process's);
   and prints "THREAD NATIVE_ID PYTHON_NAME OS_NAME" for each, then "DONE"
-  once the short ones have ended. The main thread keeps its names.
+  once every thread has said so and the short ones have ended. The main thread keeps its names.
 """
 import sys
 import threading
@@ -19,6 +21,7 @@ import time
 from wait_go import wait_for_go
 
 lock = threading.Lock()
+announced = threading.Semaphore(0)
 
 
 def name_os_thread(name):
@@ -26,10 +29,19 @@ def name_os_thread(name):
         f.write(name)
 
 
-def announce(os_name):
+def announce():
     me = threading.current_thread()
+    with open("/proc/self/task/%d/comm" % threading.get_native_id()) as f:
+        os_name = f.read().strip()
+    say("THREAD %d %s %s" % (threading.get_native_id(), me.name, os_name))
+    announced.release()
+
+
+def say(line):
+    """One whole line at a time, whichever thread writes."""
     with lock:
-        print("THREAD %d %s %s" % (threading.get_native_id(), me.name, os_name), flush=True)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def spin(seconds):
@@ -40,13 +52,13 @@ def spin(seconds):
 
 def short(i):
     name_os_thread("os-short-%d" % i)
-    announce("os-short-%d" % i)
+    announce()
     time.sleep(0.3)
 
 
 def long(i, seconds):
     name_os_thread("os-long-%d" % i)
-    announce("os-long-%d" % i)
+    announce()
     spin(seconds)
 
 
@@ -56,7 +68,12 @@ def renamed(seconds):
     me.name = "py-after-rename-with-a-name-longer-than-fifteen"
     # 3.14+ set the OS name again on a rename: ours stays
     name_os_thread("os-renamed")
-    announce("os-renamed")
+    announce()
+    spin(seconds)
+
+
+def own_os_name(seconds):
+    announce()
     spin(seconds)
 
 
@@ -70,12 +87,15 @@ def main():
     longs = [threading.Thread(target=long, args=(i, seconds), name="py-long-%d" % i)
              for i in range(n)]
     ren = threading.Thread(target=renamed, args=(seconds,), name="py-before-rename")
-    for t in shorts + longs + [ren]:
+    own = threading.Thread(target=own_os_name, args=(seconds,), name="py-own-os-name-is-long")
+    for t in shorts + longs + [ren, own]:
         t.start()
     for t in shorts:
         t.join()
-    print("DONE", flush=True)
-    for t in longs + [ren]:
+    for t in shorts + longs + [ren, own]:
+        announced.acquire()
+    say("DONE")
+    for t in longs + [ren, own]:
         t.join()
 
 
