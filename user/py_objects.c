@@ -41,6 +41,13 @@ static size_t put_utf8(char *out, uint32_t cp)
 
 char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind)
 {
+	size_t len;
+
+	return py_str_to_utf8_len(data, nchars, kind, &len);
+}
+
+char *py_str_to_utf8_len(const uint8_t *data, size_t nchars, unsigned int kind, size_t *len)
+{
 	char *out, *p;
 
 	if (kind != 1 && kind != 2 && kind != 4)
@@ -65,6 +72,7 @@ char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind)
 		p += put_utf8(p, cp);
 	}
 	*p = 0;
+	*len = (size_t)(p - out);
 	return out;
 }
 

@@ -30,6 +30,9 @@ char *py_read_str_hashed(pid_t pid, const struct py_code_layout *c, uint16_t has
 /* Decode the raw data of a compact str (kind 1/2/4 bytes per char) to UTF-8. */
 char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind);
 
+/* The same, and its length in bytes: a str may hold U+0000. */
+char *py_str_to_utf8_len(const uint8_t *data, size_t nchars, unsigned int kind, size_t *len);
+
 /* bytes object -> malloc'd copy and its size. 0 or -errno. */
 int py_read_bytes(pid_t pid, const struct py_code_layout *c, uint64_t addr, uint8_t **out,
 		  size_t *len);

@@ -92,6 +92,14 @@ static int str_head(const struct py_code_layout *c, const uint8_t *buf, size_t h
 
 int py_str_read(struct py_reader *r, uint64_t addr, size_t max_chars, char **out, bool *cut)
 {
+	size_t len;
+
+	return py_str_read_len(r, addr, max_chars, out, &len, cut);
+}
+
+int py_str_read_len(struct py_reader *r, uint64_t addr, size_t max_chars, char **out,
+		    size_t *len, bool *cut)
+{
 	const struct py_code_layout *c = r->code;
 	size_t head = c->unicode_ascii_size, n;
 	uint8_t buf[READER_STR_CHUNK], *data;
@@ -123,7 +131,7 @@ int py_str_read(struct py_reader *r, uint64_t addr, size_t max_chars, char **out
 		return -ENOMEM;
 	err = n ? py_read(r, addr + h.data_at, data, n * h.kind) : 0;
 	if (!err) {
-		*out = py_str_to_utf8(data, n, h.kind);
+		*out = py_str_to_utf8_len(data, n, h.kind, len);
 		err = *out ? 0 : -ENOMEM;
 	}
 	free(data);

@@ -56,11 +56,15 @@ int py_type_of(struct py_reader *r, uint64_t obj, uint64_t *type);
 #define PY_READER_STR_MAX 4096
 
 /*
- * A str object's text as UTF-8 (malloc'd), at most `max_chars` characters
- * (*cut set when there were more). The object must be of type str.
- * 0, -EINVAL (not a str, or malformed) or -errno.
+ * A str object's text as UTF-8 (malloc'd, NUL-terminated), at most
+ * `max_chars` characters (*cut set when there were more). The object must
+ * be of type str. 0, -EINVAL (not a str, or malformed) or -errno.
  */
 int py_str_read(struct py_reader *r, uint64_t addr, size_t max_chars, char **out, bool *cut);
+
+/* The same with its length in bytes (a str may hold U+0000). */
+int py_str_read_len(struct py_reader *r, uint64_t addr, size_t max_chars, char **out,
+		    size_t *len, bool *cut);
 
 /* Is the str object at `addr` exactly `name` (ASCII)? One read. */
 bool py_str_equals(struct py_reader *r, uint64_t addr, const char *name);

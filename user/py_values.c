@@ -162,11 +162,11 @@ static void put(char *out, size_t len, size_t *at, const char *s, size_t n)
 	out[*at] = 0;
 }
 
-void py_str_repr(const char *utf8, bool cut, char *out, size_t len)
+void py_str_repr(const char *utf8, size_t n, bool cut, char *out, size_t len)
 {
-	bool has_single = strchr(utf8, '\'') != NULL, has_double = strchr(utf8, '"') != NULL;
+	bool has_single = memchr(utf8, '\'', n) != NULL, has_double = memchr(utf8, '"', n) != NULL;
 	char quote = has_single && !has_double ? '"' : '\'';
-	size_t at = 0, n = strlen(utf8);
+	size_t at = 0;
 	char esc[16];
 
 	if (!len)
@@ -260,8 +260,10 @@ int py_value_describe(struct py_reader *r, uint64_t addr, struct py_value *out)
 		if (!py_read(r, addr + r->obj->float_value, &v, sizeof(v)))
 			py_float_repr(v, out->repr, sizeof(out->repr));
 	} else if (type == t->str) {
-		if (!py_str_read(r, addr, PY_VALUE_STR_CHARS, &text, &cut)) {
-			py_str_repr(text, cut, out->repr, sizeof(out->repr));
+		size_t len;
+
+		if (!py_str_read_len(r, addr, PY_VALUE_STR_CHARS, &text, &len, &cut)) {
+			py_str_repr(text, len, cut, out->repr, sizeof(out->repr));
 			free(text);
 		}
 	}

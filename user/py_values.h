@@ -58,11 +58,11 @@ size_t py_long_ndigits(uint64_t size_field, bool tagged);
 int py_long_read(struct py_reader *r, uint64_t addr, bool *negative, uint64_t *magnitude);
 
 /*
- * A str's text as Python's repr() writes it: single quotes (double when it
- * holds a single quote and no double one), backslash escapes for the
- * quote, backslash and control characters; cut after `max_chars`
- * characters with "..." after the closing quote when `cut`.
+ * A str's text (`n` bytes of UTF-8) as Python's repr() writes it: single
+ * quotes (double when it holds a single quote and no double one),
+ * backslash escapes for the quote, the backslash and control characters
+ * (C0, DEL, C1 as \xNN); "..." after the closing quote when `cut`.
  */
-void py_str_repr(const char *utf8, bool cut, char *out, size_t len);
+void py_str_repr(const char *utf8, size_t n, bool cut, char *out, size_t len);
 
 #endif /* REFBPF_PY_VALUES_H */
