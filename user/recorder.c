@@ -711,8 +711,9 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 	}
 }
 
-static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
+static void on_fork(struct recorder *r, pid_t child, pid_t parent, __s32 flags)
 {
+	bool execd = flags & FORK_CHILD_EXECD;
 	struct rtarget *p = find_target(r, parent);
 	struct rtarget *t = find_target(r, child);
 
@@ -728,7 +729,7 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 	if (execd) {
 		/* It exec'd before we heard of the fork: find what it runs now. */
 		begin_discovery(r, t);
-	} else if (p && p->state == RT_ACTIVE) {
+	} else if (p && p->state == RT_ACTIVE && (flags & FORK_LAYOUT_COPIED)) {
 		/* Same address space as the parent: same layout, and BPF
 		 * already samples it. Code objects are read from the child. */
 		t->proc = p->proc;
@@ -745,6 +746,11 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 		}
 		t->was_profiled = true;
 		set_state(r, t, RT_ACTIVE);
+	} else if (p && (p->state == RT_DISCOVERING || p->state == RT_ACTIVE)) {
+		/* A copy of a process that was still being discovered when it
+		 * forked (a Python just exec'd, forking before we found its
+		 * interpreter): it is Python too, and no exec will say so. */
+		begin_discovery(r, t);
 	} else {
 		set_state(r, t, RT_WATCHING);
 	}
@@ -814,7 +820,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EVENT_FORK:
 		if (size < sizeof(*pe))
 			return 0;
-		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid, pe->exit_code & FORK_CHILD_EXECD);
+		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid, pe->exit_code);
 		return r->fatal;
 	}
 	return 0;
