@@ -30,6 +30,7 @@ PYTHON = "/usr/bin/python3.11"     # reachable by every user, unlike pyenv's und
 SECOND_USER = "refbpf-sec2"
 CAPS = "cap_bpf,cap_perfmon,cap_sys_ptrace+ep"     # what the issue found exploitable
 REFUSED = "so it only profiles processes that you could ptrace"
+CAP_BPF_PERFMON = (1 << 39) | (1 << 38)
 
 
 def need(tool):
@@ -307,6 +308,8 @@ def test_own_process_profiled_next_to_a_refused_one(users, work, tmp_path):
             wait_cpu(own.pid, 0.5)
             # root's ran as long: had it been a target, it would be in the map
             wait_cpu(root.pid, 0.5)
+            status = open("/proc/%d/status" % rec.proc.pid).read()
+            proc_owner = os.stat("/proc/%d/status" % rec.proc.pid).st_uid
             rc, stdout, stderr = finish(rec)
             seen.stop()
         finally:
@@ -314,6 +317,12 @@ def test_own_process_profiled_next_to_a_refused_one(users, work, tmp_path):
             root.stop()
         assert rc == 0, stderr[-2000:]
         assert root.pid not in seen.seen, seen.seen
+        # refbpf itself: the user's ids, no CAP_SYS_PTRACE (the kernel checks
+        # each memory read as the user's), not dumpable (/proc hands it to root)
+        ids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M).groups()
+        assert set(ids) == {str(user[0])}, status
+        assert int(re.search(r"^CapPrm:\s+(\w+)", status, re.M).group(1), 16) == CAP_BPF_PERFMON
+        assert proc_owner == 0
         assert "spin_here" in functions(folded)
         assert os.stat(folded).st_uid == user[0]
         header = listed(stdout)
