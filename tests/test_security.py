@@ -316,6 +316,8 @@ def test_own_process_profiled_next_to_a_refused_one(users, work, tmp_path):
             proc_owner = os.stat("/proc/%d/status" % rec.proc.pid).st_uid
             rc, stdout, stderr = finish(rec)
             seen.stop()
+            dump = subprocess.run(as_user(user) + [work.refbpf, "dump", "-p", str(own.pid)],
+                                  capture_output=True, text=True, timeout=120)
         finally:
             own.stop()
             root.stop()
@@ -329,35 +331,49 @@ def test_own_process_profiled_next_to_a_refused_one(users, work, tmp_path):
         assert proc_owner == 0
         assert "spin_here" in functions(folded)
         assert os.stat(folded).st_uid == user[0]
+        assert "spin_here" in dump.stdout, dump.stderr
         header = listed(stdout)
         assert "Python 3.11" in header[own.pid], stdout
         assert "not profiled: belongs to root; " in header[root.pid], stdout
         assert REFUSED in header[root.pid], stdout
 
 
-def test_setuid_child_left_out_and_named(users, work, tmp_path):
-    """-C on the user's own Python whose child runs a setuid-root Python:
-    the parent is profiled, the child named as not profiled, never sampled
-    (no sample of its function while the kernel ran it, never in the map
-    while it runs as root)."""
+def wait_root(pid):
+    deadline = time.monotonic() + 30
+    while euid(pid) != 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert euid(pid) == 0, "PID %d never ran as root" % pid
+
+
+@pytest.mark.parametrize("started", ["before", "during"])
+def test_setuid_child_left_out_and_named(users, work, tmp_path, started):
+    """-C on the user's own Python whose child runs a setuid-root Python,
+    started before the recording (found by the scan of /proc) or during it
+    (fork and exec events): the parent is profiled, the child named as not
+    profiled and never sampled (no sample of its function while the kernel
+    ran it, never in the map while it runs as root)."""
     for user in users:
-        gofile = work.go_file("spawn-" + user[2])
+        gofile = work.go_file("spawn-%s-%s" % (started, user[2]))
         parent = Proc(work, user, "spawn", gofile, work.suid_python, 60)
-        folded = work.path("children-%s.folded" % user[2])
+        folded = work.path("children-%s-%s.folded" % (started, user[2]))
         child = None
         try:
+            if started == "before":
+                go(gofile)
+                child = int(parent.line().split()[1])
+                wait_root(child)
             rec = Recording(work.refbpf, ["-C", "-p", parent.pid, "--folded", folded],
                             tmp_path, wrapper=as_user(user))
             rec.wait_attached()
             seen = TargetsMap(rec.proc.pid)
+            if child:
+                seen.watch[child] = True
             seen.wait_for(parent.pid)
-            go(gofile)
-            child = int(parent.line().split()[1])
-            seen.watch[child] = True
-            deadline = time.monotonic() + 30
-            while euid(child) != 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert euid(child) == 0, "the child never ran as root"
+            if started == "during":
+                go(gofile)
+                child = int(parent.line().split()[1])
+                seen.watch[child] = True
+                wait_root(child)
             wait_cpu(child, 0.5)
             rc, stdout, stderr = finish(rec)
             seen.stop()
@@ -372,6 +388,8 @@ def test_setuid_child_left_out_and_named(users, work, tmp_path):
         found = functions(folded)
         assert "parent_spin" in found and "root_side_spin" not in found, found
         assert seen.sampled_as_root(child) == 0
+        if started == "before":
+            assert child not in seen.seen, seen.seen
         header = listed(stdout)
         assert re.search(SETUID_REFUSED, header[child]), stdout
 
@@ -427,10 +445,7 @@ def test_target_that_execs_setuid_stops_being_sampled(users, work, tmp_path):
             seen.wait_for(target.pid)
             wait_cpu(target.pid, 0.3)
             go(gofile)
-            deadline = time.monotonic() + 30
-            while euid(target.pid) != 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert euid(target.pid) == 0, "the target never ran as root"
+            wait_root(target.pid)
             wait_cpu(target.pid, 0.5)
             rc, stdout, stderr = finish(rec)
             seen.stop()
