@@ -462,6 +462,40 @@ def test_target_that_execs_setuid_stops_being_sampled(users, work, tmp_path):
         assert re.search(r"\(\d+ samples before\)", line), line
 
 
+def test_target_made_non_dumpable_stops_being_sampled(users, work, tmp_path):
+    """prctl(PR_SET_DUMPABLE, 0) takes no exec: the next check (every 5 s)
+    drops the process from BPF's map and names it."""
+    user = users[0]
+    gofile = work.go_file("nodump")
+    target = Proc(work, user, "nodump", gofile, 60)
+    keeper = Proc(work, user, "spin", 60)
+    folded = work.path("nodump.folded")
+    try:
+        rec = Recording(work.refbpf, ["-p", "%d,%d" % (target.pid, keeper.pid),
+                                      "--folded", folded], tmp_path, wrapper=as_user(user))
+        rec.wait_attached()
+        seen = TargetsMap(rec.proc.pid)
+        seen.wait_for(target.pid)
+        wait_cpu(target.pid, 0.3)
+        go(gofile)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+                not seen.snapshots or target.pid in seen.snapshots[-1][0]):
+            time.sleep(0.1)
+        dropped = seen.snapshots and target.pid not in seen.snapshots[-1][0]
+        rc, stdout, stderr = finish(rec)
+        seen.stop()
+    finally:
+        target.stop()
+        keeper.stop()
+    assert dropped, "still in the targets map 30 s after PR_SET_DUMPABLE 0"
+    assert rc == 0, stderr[-2000:]
+    assert "before_nodump" in functions(folded)
+    line = listed(stdout)[target.pid]
+    assert "not profiled: is not dumpable (it changed privileges, or asked not to be " \
+           "traced); refbpf runs with file capabilities" in line, line
+
+
 @pytest.mark.parametrize("install", ["file capabilities", "setuid root"])
 def test_outputs_written_as_the_user(users, work, install):
     """Files belong to the user, setuid root or not; a path the user could

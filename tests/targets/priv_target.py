@@ -8,7 +8,10 @@ into through a setuid-root interpreter.
     exec GO SUID_PY SECS       before_exec() until GO exists, then exec
                                SUID_PY running `root_spin SECS`
     root_spin SECS             root_side_spin() (under SUID_PY: euid 0)
+    nodump GO SECS             before_nodump() until GO exists, then
+                               prctl(PR_SET_DUMPABLE, 0), after_nodump()
 """
+import ctypes
 import os
 import subprocess
 import sys
@@ -28,6 +31,17 @@ def parent_spin(until):
 
 def before_exec(go):
     while not os.path.exists(go):
+        pass
+
+
+def before_nodump(go):
+    while not os.path.exists(go):
+        pass
+
+
+def after_nodump(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
         pass
 
 
@@ -53,6 +67,12 @@ def main():
         end = time.monotonic() + seconds
         parent_spin(lambda: time.monotonic() >= end)
         child.wait()
+    elif mode == "nodump":
+        before_nodump(sys.argv[2])
+        PR_SET_DUMPABLE = 4
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0):
+            raise OSError(ctypes.get_errno(), "prctl")
+        after_nodump(float(sys.argv[3]))
     elif mode == "exec":
         go, suid_python, seconds = sys.argv[2], sys.argv[3], sys.argv[4]
         before_exec(go)
