@@ -939,7 +939,8 @@ static int discover_every_process(struct recorder *r)
 		if (pids[i] == self)
 			continue;
 		status = py_process_discover(pids[i], 0, &p, why, sizeof(why));
-		if (status == PY_NOT_ALLOWED)
+		/* kernel threads are nobody's to profile: not counted */
+		if (status == PY_NOT_ALLOWED && !proc_kernel_thread(pids[i]))
 			r->left_out[p.refusal]++;
 		if (status == PY_NOT_ALLOWED || status == PY_NOT_PYTHON || status == PY_NO_PROCESS ||
 		    status == PY_NO_ACCESS || status == PY_NOT_STARTED) {
