@@ -121,3 +121,30 @@ def test_record_refuses_pid_and_needs_a_program(refbpf_bin, args, words):
     r = subprocess.run([refbpf_bin, "record"] + args, capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
     assert words in r.stderr, r.stderr
+
+
+def test_record_passes_a_sigint_sent_with_kill_to_the_program(tmp_path, refbpf_bin):
+    """Ctrl-C reaches the program from the terminal; a SIGINT someone sends
+    refbpf alone with kill(2) must reach it too, or refbpf would wait for a
+    program that never stops. The outputs are written, and refbpf exits as
+    the program did (Python dies of SIGINT: 130)."""
+    import signal
+    import time
+    from pythons import find_interpreters
+    label, path, version = find_interpreters()[-1]
+    script = tmp_path / "forever.py"
+    script.write_text("import time\nwhile True:\n    time.sleep(0.01)\n")
+    prof = tmp_path / "out.prof"
+    err_path = tmp_path / "refbpf.stderr"
+    with open(err_path, "w") as err_file:
+        proc = subprocess.Popen([refbpf_bin, "record", "-v", "-o", prof, "--", path, script],
+                                stdout=subprocess.DEVNULL, stderr=err_file)
+        deadline = time.monotonic() + 60
+        while "refbpf: attached" not in err_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err_path.read_text()[-2000:]
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=30)
+    assert code == 128 + signal.SIGINT, err_path.read_text()[-2000:]
+    assert prof.stat().st_size > 0

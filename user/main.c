@@ -44,12 +44,14 @@ static volatile sig_atomic_t stop_requested;
 /* `refbpf record`: the program refbpf started */
 static struct launch *launched;
 
-static void on_stop_signal(int sig)
+static void on_stop_signal(int sig, siginfo_t *info, void *uctx)
 {
 	stop_requested = 1;
-	/* Ctrl-C reaches the program from the terminal itself; a SIGTERM or
-	 * SIGHUP meant for refbpf is meant for the program it runs too. */
-	if (sig != SIGINT)
+	/* Ctrl-C reaches the program from the terminal itself (the kernel
+	 * sends it, si_code SI_KERNEL); a signal someone sent refbpf with
+	 * kill(2) (si_code <= 0) is meant for the program it runs too, or
+	 * refbpf would wait for a program that never heard of it. */
+	if (sig != SIGINT || info->si_code <= 0)
 		launch_forward_signal(launched, sig);
 }
 
@@ -64,7 +66,8 @@ static void install_signal_handlers(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
+	sa.sa_sigaction = on_stop_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the poll loop must wake up and notice. */
 	sigaction(SIGINT, &sa, NULL);
