@@ -32,6 +32,7 @@
 #define REFBPF_CODE_KEY_H
 
 #include "mix64.h"
+#include "py_str.h"
 #include "py_walk.h"
 
 /* Bytes of a str or bytes object read at once (a power of two): most
@@ -45,11 +46,6 @@
 #define CODE_KEY_MAX_DATA (1u << 24)
 #define CODE_KEY_PAGE 4096
 
-/* PyASCIIObject.state bits, the same from 3.8 to 3.15 with a GIL and in
- * 3.13t (interned:2, kind:3, compact:1, ascii:1). */
-#define PY_STR_KIND(state) (((state) >> 2) & 7)
-#define PY_STR_COMPACT(state) (((state) >> 5) & 1)
-#define PY_STR_ASCII(state) (((state) >> 6) & 1)
 
 /* What an object's key hashes: the kinds of object a code object's
  * displayed fields are. */
@@ -139,10 +135,10 @@ static PY_WALK_INLINE int code_key_data(const struct py_layout *l, const __u8 *b
 		__u32 state = (__u32)py_walk_field(buf, l->str_state, 4);
 
 		len = (__s64)py_walk_field(buf, l->str_length, 8);
-		unit = PY_STR_KIND(state);
-		if (!PY_STR_COMPACT(state) || (unit != 1 && unit != 2 && unit != 4))
+		unit = PY_STR_STATE_KIND(state);
+		if (!PY_STR_STATE_COMPACT(state) || (unit != 1 && unit != 2 && unit != 4))
 			return -1;
-		*data_at = PY_STR_ASCII(state) ? l->str_ascii_data : l->str_compact_data;
+		*data_at = PY_STR_STATE_ASCII(state) ? l->str_ascii_data : l->str_compact_data;
 	} else {
 		len = (__s64)py_walk_field(buf, l->bytes_size, 8);
 		*data_at = l->bytes_data;

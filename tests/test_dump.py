@@ -53,7 +53,8 @@ def test_dump_text_names_threads_and_escapes(refbpf_bin):
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.startswith("Process %d: " % t.pid), out
-    assert "Thread %d (python" % t.pid in out or "Thread %d (" % t.pid in out
+    # the main thread: its Python name beside its OS name
+    assert "Thread %d MainThread (OS: " % t.pid in out, out
     assert ") sleeping\n    sleeper (%s:%d)" % (script, lines["sleep"]) in out, out
     assert "\x1b" not in out and 'evil"</script>\\n\\x1b[2J (' in out, out
 

@@ -165,6 +165,7 @@ static int settle_orphan(struct take *t, struct thread_stack *ts)
 	if (!err && same_frames(ts, &again))
 		ts->source = STACK_READ_STILL;
 	free(again.frames);
+	free(again.frame_addrs);
 	return err == -ENOMEM ? err : 0;
 }
 
@@ -243,6 +244,9 @@ static int use_sample(struct thread_stack *ts, const struct sample_event *ev)
 			return -ENOMEM;
 	}
 	memcpy(ts->frames, ev->frames, ev->nframes * sizeof(ev->frames[0]));
+	/* BPF sends no frame addresses: the read's are not this stack's */
+	free(ts->frame_addrs);
+	ts->frame_addrs = NULL;
 	ts->nframes = ev->nframes;
 	ts->truncated = ev->flags & SAMPLE_TRUNCATED;
 	ts->read_error = false;

@@ -7,7 +7,7 @@
 
 #include "proc.h"
 
-/* PY_STR_KIND and the other PyASCIIObject.state bits */
+/* CODE_KEY_MAX_DATA */
 #include "target_walk.h"
 
 static size_t put_utf8(char *out, uint32_t cp)
@@ -40,6 +40,13 @@ static size_t put_utf8(char *out, uint32_t cp)
 
 char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind)
 {
+	size_t len;
+
+	return py_str_to_utf8_len(data, nchars, kind, &len);
+}
+
+char *py_str_to_utf8_len(const uint8_t *data, size_t nchars, unsigned int kind, size_t *len)
+{
 	char *out, *p;
 
 	if (kind != 1 && kind != 2 && kind != 4)
@@ -64,6 +71,7 @@ char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind)
 		p += put_utf8(p, cp);
 	}
 	*p = 0;
+	*len = (size_t)(p - out);
 	return out;
 }
 
@@ -124,11 +132,11 @@ int py_read_str_data(pid_t pid, const struct py_code_layout *c, uint64_t addr, s
 
 	/* Legacy (non-compact) strings keep their data elsewhere; code
 	 * objects never use them. */
-	out->kind = PY_STR_KIND(state);
-	if (length < 0 || length > CODE_KEY_MAX_DATA || !PY_STR_COMPACT(state) ||
+	out->kind = PY_STR_STATE_KIND(state);
+	if (length < 0 || length > CODE_KEY_MAX_DATA || !PY_STR_STATE_COMPACT(state) ||
 	    (out->kind != 1 && out->kind != 2 && out->kind != 4))
 		return -EINVAL;
-	out->data_at = PY_STR_ASCII(state) ? c->unicode_ascii_size : c->unicode_compact_size;
+	out->data_at = PY_STR_STATE_ASCII(state) ? c->unicode_ascii_size : c->unicode_compact_size;
 	out->bytes = (uint64_t)length * out->kind;
 	return read_data(pid, addr, chunk, (size_t)got, out);
 }

@@ -9,6 +9,9 @@
 
 #include "py_layout.h"
 
+/* PY_STR_STATE_KIND and the other PyASCIIObject.state bits */
+#include "py_str.h"
+
 /* Longest string or bytes object we copy out of a target. */
 #define PY_STR_MAX_CHARS 4096
 
@@ -39,5 +42,8 @@ char *py_read_str(pid_t pid, const struct py_code_layout *c, uint64_t addr);
 
 /* Decode the raw data of a compact str (kind 1/2/4 bytes per char) to UTF-8. */
 char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind);
+
+/* The same, and its length in bytes: a str may hold U+0000. */
+char *py_str_to_utf8_len(const uint8_t *data, size_t nchars, unsigned int kind, size_t *len);
 
 #endif /* REFBPF_PY_OBJECTS_H */
