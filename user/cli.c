@@ -16,43 +16,32 @@
 #define MAX_RATE_HZ 100000
 
 enum long_only_option {
-	OPT_FOLDED = 0x100,
-	OPT_BTF,
+	OPT_BTF = 0x100,
 	OPT_VERSION,
 	OPT_THREADS,
 	OPT_MERGE_PROCESSES,
 	OPT_NATIVE,
-	OPT_RAW,
 	OPT_EVERY,
 	OPT_KEEP,
 	OPT_JSON,
-	OPT_SPEEDSCOPE,
-	OPT_PPROF,
-	OPT_FLAMEGRAPH,
 	OPT_ICICLE,
-	OPT_HTML,
 	OPT_KERNEL,
 	OPT_MODE,
 	OPT_GIL,
 	OPT_THREAD_LIMIT,
 	OPT_LOCALS,
 	OPT_AS_ROOT,
+	/* the outputs' long-only options: OPT_OUTPUT + enum output_id */
+	OPT_OUTPUT = 0x200,
 };
 
-static const struct option long_options[] = {
+static const struct option fixed_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "rate", required_argument, NULL, 'F' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "sort", required_argument, NULL, 's' },
 	{ "limit", required_argument, NULL, 'n' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "folded", required_argument, NULL, OPT_FOLDED },
-	{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
-	{ "pprof", required_argument, NULL, OPT_PPROF },
-	{ "flamegraph", required_argument, NULL, OPT_FLAMEGRAPH },
 	{ "icicle", no_argument, NULL, OPT_ICICLE },
-	{ "html", required_argument, NULL, OPT_HTML },
-	{ "raw", required_argument, NULL, OPT_RAW },
 	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -71,8 +60,31 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
-	{ 0 },
 };
+#define NFIXED_OPTIONS (sizeof(fixed_options) / sizeof(fixed_options[0]))
+
+/* fixed_options, then one per output, then the terminator */
+static void make_long_options(struct option *opts)
+{
+	memcpy(opts, fixed_options, sizeof(fixed_options));
+	for (int i = 0; i < OUTPUT_NR; i++)
+		opts[NFIXED_OPTIONS + i] = (struct option){
+			outputs[i].option + 2, required_argument, NULL,
+			outputs[i].short_option ? outputs[i].short_option : OPT_OUTPUT + i,
+		};
+	opts[NFIXED_OPTIONS + OUTPUT_NR] = (struct option){ 0 };
+}
+
+/* The output -c asks for (an option's getopt value), or -1. */
+static int output_of_option(int c)
+{
+	if (c >= OPT_OUTPUT && c < OPT_OUTPUT + OUTPUT_NR)
+		return c - OPT_OUTPUT;
+	for (int i = 0; i < OUTPUT_NR && c > 0 && c < 0x100; i++)
+		if (outputs[i].short_option == c)
+			return i;
+	return -1;
+}
 
 void cli_usage(FILE *out)
 {
@@ -102,18 +114,11 @@ void cli_usage(FILE *out)
 	      "                         also the time spent waiting for it (<GIL wait>)\n"
 	      "  -s, --sort KEY         cumulative (default), tottime, samples, ncalls,\n"
 	      "                         name, filename\n"
-	      "  -n, --limit N          print at most N rows\n"
-	      "  -o, --output FILE      write a pstats file (python -m pstats, snakeviz)\n"
-	      "      --folded FILE      write collapsed stacks (flamegraph.pl, speedscope)\n"
-	      "      --speedscope FILE  write a speedscope JSON file, one profile per thread\n"
-	      "      --pprof FILE       write a gzipped pprof profile (go tool pprof)\n"
-	      "      --flamegraph FILE  write an interactive SVG flame graph\n"
-	      "      --icicle           draw the flame graph root at the top\n"
-	      "      --html FILE        write an interactive HTML report (table, callers\n"
-	      "                         and callees, flame graph), self-contained\n"
-	      "      --raw FILE         save everything recorded; `refbpf report FILE`\n"
-	      "                         renders any output from it later, without root\n"
-	      "      --every SECS       continuous mode: every SECS seconds write each\n"
+	      "  -n, --limit N          print at most N rows\n",
+	      out);
+	for (int i = 0; i < OUTPUT_NR; i++)
+		fputs(outputs[i].help, out);
+	fputs("      --every SECS       continuous mode: every SECS seconds write each\n"
 	      "                         output for that window, named NAME-<UTC start>.EXT\n"
 	      "      --keep N           with --every: keep only the newest N windows\n"
 	      "  -C, --children         also profile the targets' descendants, present\n"
@@ -210,10 +215,11 @@ static int parse_duration(const char *s, double *out)
 
 int cli_parse(int argc, char **argv, struct cli_options *o)
 {
+	struct option long_options[NFIXED_OPTIONS + OUTPUT_NR + 1];
 	const char *recording_only = NULL;
 	unsigned long v;
 	bool pid_given = false, record = false;
-	int c;
+	int c, out;
 
 	const char *optstring = ":p:F:d:s:n:o:Cavh";
 
@@ -251,9 +257,17 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		argc--;
 		argv++;
 	}
+	make_long_options(long_options);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, optstring, long_options, NULL)) != -1) {
+		out = output_of_option(c);
+		if (out >= 0) {
+			o->paths[out] = optarg;
+			if (outputs[out].recording_only)
+				recording_only = outputs[out].option;
+			continue;
+		}
 		switch (c) {
 		case 'p':
 			pid_given = true;
@@ -292,12 +306,6 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			}
 			o->limit = v;
 			break;
-		case 'o':
-			o->pstats_path = optarg;
-			break;
-		case OPT_FOLDED:
-			o->folded_path = optarg;
-			break;
 		case OPT_EVERY:
 			if (parse_duration(optarg, &o->every_s) || o->every_s < 1) {
 				fprintf(stderr, "refbpf: invalid window '%s' (seconds >= 1)\n", optarg);
@@ -331,24 +339,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		case OPT_AS_ROOT:
 			o->as_root = true;
 			break;
-		case OPT_SPEEDSCOPE:
-			o->speedscope_path = optarg;
-			break;
-		case OPT_PPROF:
-			o->pprof_path = optarg;
-			break;
-		case OPT_FLAMEGRAPH:
-			o->flamegraph_path = optarg;
-			break;
 		case OPT_ICICLE:
-			o->icicle = true;
-			break;
-		case OPT_HTML:
-			o->html_path = optarg;
-			break;
-		case OPT_RAW:
-			o->raw_path = optarg;
-			recording_only = "--raw";
+			o->style.icicle = true;
 			break;
 		case OPT_BTF:
 			o->btf_path = optarg;
@@ -423,7 +415,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		if (add_pids(o, argv[i]))
 			return -EINVAL;
 	}
-	if (o->icicle && !o->flamegraph_path) {
+	if (o->style.icicle && !o->paths[OUTPUT_FLAMEGRAPH]) {
 		fputs("refbpf: --icicle is how --flamegraph FILE is drawn: give --flamegraph\n", stderr);
 		return -EINVAL;
 	}
@@ -435,8 +427,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		}
 		return 0;
 	}
-	bool files = o->pstats_path || o->folded_path || o->raw_path || o->speedscope_path ||
-		     o->pprof_path || o->flamegraph_path || o->html_path;
+	bool files = outputs_any(o->paths);
 
 	if ((o->json || o->locals) && !o->dump) {
 		fprintf(stderr, "refbpf: %s is for 'refbpf dump'\n", o->json ? "--json" : "--locals");
@@ -461,10 +452,10 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		fputs("refbpf: --keep needs --every\n", stderr);
 		return -EINVAL;
 	}
-	if (o->every_s && !o->pstats_path && !o->folded_path && !o->raw_path &&
-	    !o->speedscope_path && !o->pprof_path && !o->flamegraph_path && !o->html_path) {
-		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --flamegraph, --html, --raw)\n",
-		      stderr);
+	if (o->every_s && !files) {
+		fputs("refbpf: --every needs an output file to write each window to (", stderr);
+		outputs_print_options(stderr);
+		fputs(")\n", stderr);
 		return -EINVAL;
 	}
 	if (record) {

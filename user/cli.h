@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "outputs.h"
+
 struct cli_options {
 	pid_t *pids;
 	size_t npids;
@@ -15,14 +17,8 @@ struct cli_options {
 	double duration_s;		/* 0: until Ctrl-C */
 	int sort;			/* enum report_sort */
 	size_t limit;			/* rows, 0 = all */
-	const char *pstats_path;	/* -o */
-	const char *folded_path;	/* --folded */
-	const char *speedscope_path;	/* --speedscope */
-	const char *pprof_path;		/* --pprof */
-	const char *flamegraph_path;	/* --flamegraph: interactive SVG */
-	const char *html_path;		/* --html: the interactive report */
-	bool icicle;			/* --icicle: the flame graph upside down */
-	const char *raw_path;		/* --raw: everything recorded, for `refbpf report` */
+	output_paths paths;		/* -o, --folded, ...: by enum output_id */
+	struct output_style style;	/* --icicle */
 	const char *report_input;	/* `refbpf report FILE`: render a raw profile */
 	bool top;			/* `refbpf top`: a live view instead of outputs */
 	bool dump;			/* `refbpf dump`: every thread's stack now */

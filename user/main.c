@@ -17,22 +17,17 @@
 #include "clock.h"
 #include "cli.h"
 #include "dump.h"
-#include "flamegraph_writer.h"
-#include "folded_writer.h"
-#include "html_writer.h"
 #include "invoker.h"
 #include "launch.h"
-#include "pprof_writer.h"
+#include "outputs.h"
 #include "privileges.h"
 #include "profile.h"
 #include "profile_roots.h"
-#include "pstats_writer.h"
 #include "raw_format.h"
 #include "top.h"
 #include "windows.h"
 #include "recorder.h"
 #include "report.h"
-#include "speedscope_writer.h"
 
 #define REFBPF_VERSION "0.1.0"
 /* How long to wait for an interpreter that is still starting. */
@@ -82,47 +77,27 @@ static void print_version(void)
 	       REFBPF_VERSION, libbpf_major_version(), libbpf_minor_version());
 }
 
-static int flame_write(const char *path, const struct profile *p)
+/*
+ * The outputs of `paths` whose rows are `rooted` as given, then (`table`)
+ * the text table on stdout. Files first: a closed stdout must not cost
+ * the user their pstats file. Each output on its own: one failing does
+ * not cost the others. 0 or 1.
+ */
+static int write_outputs(const struct cli_options *o, const output_paths paths,
+			 const struct profile *prof, bool rooted, bool table)
 {
-	return flamegraph_write(path, p, false);
-}
-
-static int icicle_write(const char *path, const struct profile *p)
-{
-	return flamegraph_write(path, p, true);
-}
-
-/* Files first: a closed stdout must not cost the user their pstats file. */
-static int write_outputs(const struct cli_options *o, const struct profile *prof, bool table)
-{
-	const struct {
-		const char *path;
-		int (*write)(const char *path, const struct profile *p);
-	} files[] = {
-		{ o->raw_path, raw_write },
-		{ o->pstats_path, pstats_write },
-		{ o->folded_path, folded_write },
-		{ o->speedscope_path, speedscope_write },
-		{ o->pprof_path, pprof_write },
-		{ o->flamegraph_path, o->icicle ? icicle_write : flame_write },
-		{ o->html_path, html_write },
-	};
+	struct report_opts ro = { .sort = o->sort, .limit = o->limit };
 	int status = 0, err;
 
-	/* each output on its own: one failing does not cost the others */
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		const char *path = files[i].path;
-
-		if (!path)
+	for (int i = 0; i < OUTPUT_NR; i++) {
+		if (!paths[i] || outputs[i].rooted != rooted)
 			continue;
-		err = files[i].write(path, prof);
+		err = outputs[i].write(paths[i], prof, &o->style);
 		if (err) {
-			fprintf(stderr, "refbpf: cannot write %s: %s\n", path, atomic_strerror(err));
+			fprintf(stderr, "refbpf: cannot write %s: %s\n", paths[i], atomic_strerror(err));
 			status = 1;
 		}
 	}
-	struct report_opts ro = { .sort = o->sort, .limit = o->limit };
-
 	if (!table)
 		return status;
 	if (report_write(stdout, prof, &ro) || fflush(stdout)) {
@@ -150,24 +125,19 @@ static struct profile *with_roots(const struct cli_options *o, const struct prof
 }
 
 /* The raw file (when recording) keeps stacks as recorded, before roots. */
-static int render(const struct cli_options *o, const struct profile *prof, bool all, bool table)
+static int render(const struct cli_options *o, const output_paths paths,
+		  const struct profile *prof, bool all, bool table)
 {
-	struct cli_options unrooted = *o, rooted_outputs = *o;
 	struct profile *rooted;
-	int status = 0, err;
+	int status, err;
 
-	rooted_outputs.raw_path = NULL;
-	unrooted.pstats_path = unrooted.folded_path = NULL;
-	unrooted.speedscope_path = unrooted.pprof_path = unrooted.flamegraph_path = NULL;
-	unrooted.html_path = NULL;
-	if (o->raw_path)
-		status = write_outputs(&unrooted, prof, false);
+	status = write_outputs(o, paths, prof, false, false);
 	rooted = with_roots(o, prof, all, &err);
 	if (err) {
 		fprintf(stderr, "refbpf: out of memory\n");
 		return 1;
 	}
-	status |= write_outputs(&rooted_outputs, rooted ? rooted : prof, table);
+	status |= write_outputs(o, paths, rooted ? rooted : prof, true, table);
 	profile_free(rooted);
 	return status;
 }
@@ -178,18 +148,16 @@ static int render(const struct cli_options *o, const struct profile *prof, bool 
  */
 static int check_output_paths(const struct cli_options *o)
 {
-	const char *paths[] = { o->pstats_path, o->folded_path, o->raw_path, o->speedscope_path,
-				o->pprof_path, o->flamegraph_path, o->html_path };
 	int err;
 
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		if (!paths[i])
+	for (int i = 0; i < OUTPUT_NR; i++) {
+		if (!o->paths[i])
 			continue;
-		err = invoker_may_write(paths[i]);
+		err = invoker_may_write(o->paths[i]);
 		if (err) {
 			fprintf(stderr,
 				"refbpf: cannot write %s: %s (refbpf runs with %s and writes files as you)\n",
-				paths[i], strerror(-err), invoker_get()->how);
+				o->paths[i], strerror(-err), invoker_get()->how);
 			return 1;
 		}
 	}
@@ -211,33 +179,29 @@ static long resident_kb(void)
 }
 
 /* --every: each output's files, and what the windows share. */
-#define WINDOW_OUTPUTS 7	/* pstats, folded, raw, speedscope, pprof, flame graph, html */
 struct window_state {
 	const struct cli_options *o;
-	struct window_files files[WINDOW_OUTPUTS];
+	struct window_files files[OUTPUT_NR];
 	unsigned int windows;
 };
 
 static int on_window(void *ctx, const struct profile *prof, time_t start)
 {
 	struct window_state *ws = ctx;
-	struct cli_options wo = *ws->o;
-	const char **paths[WINDOW_OUTPUTS] = { &wo.pstats_path, &wo.folded_path, &wo.raw_path,
-						&wo.speedscope_path, &wo.pprof_path,
-						&wo.flamegraph_path, &wo.html_path };
-	char names[WINDOW_OUTPUTS][PATH_MAX];
+	output_paths paths = { 0 };
+	char names[OUTPUT_NR][PATH_MAX];
 	int status;
 
-	for (size_t i = 0; i < WINDOW_OUTPUTS; i++) {
-		if (!*paths[i])
+	for (int i = 0; i < OUTPUT_NR; i++) {
+		if (!ws->o->paths[i])
 			continue;
-		if (window_path(*paths[i], start, names[i], sizeof(names[i]))) {
-			fprintf(stderr, "refbpf: %s: name too long for a window\n", *paths[i]);
+		if (window_path(ws->o->paths[i], start, names[i], sizeof(names[i]))) {
+			fprintf(stderr, "refbpf: %s: name too long for a window\n", ws->o->paths[i]);
 			return -ENAMETOOLONG;
 		}
-		*paths[i] = names[i];
+		paths[i] = names[i];
 	}
-	status = render(&wo, prof, ws->o->all, false) ? -EIO : 0;
+	status = render(ws->o, paths, prof, ws->o->all, false) ? -EIO : 0;
 	ws->windows++;
 	char when[32] = "?";
 	struct tm tm;
@@ -246,8 +210,8 @@ static int on_window(void *ctx, const struct profile *prof, time_t start)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	printf("refbpf: window %u from %s: %.1f s, %llu samples ->", ws->windows, when,
 	       prof->duration_s, (unsigned long long)prof->total_samples);
-	for (size_t i = 0; i < WINDOW_OUTPUTS; i++) {
-		if (!*paths[i])
+	for (int i = 0; i < OUTPUT_NR; i++) {
+		if (!paths[i])
 			continue;
 		printf(" %s", names[i]);
 		if (window_retain(&ws->files[i], names[i], ws->o->keep))
@@ -299,7 +263,7 @@ int main(int argc, char **argv)
 		if (!prof)
 			fprintf(stderr, "refbpf: %s\n", why);
 		else
-			status = render(&o, prof, false, true);
+			status = render(&o, o.paths, prof, false, true);
 		goto cleanup;
 	}
 	if (privileges_check(why, sizeof(why)) || btf_check(o.btf_path, why, sizeof(why))) {
@@ -372,7 +336,7 @@ int main(int argc, char **argv)
 	if (o.every_s > 0 || o.top)
 		status = rec;	/* every window is written (or shown) already */
 	else
-		status = render(&o, prof, o.all, true) || rec;
+		status = render(&o, o.paths, prof, o.all, true) || rec;
 cleanup:
 	if (launched) {
 		/* every output is written: now the program's own status */

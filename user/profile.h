@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "unwind_error.h"
+
 /* A Python function as cProfile keys it, plus its qualified name. */
 struct pfunc {
 	char *filename;		/* co_filename */
@@ -119,7 +121,7 @@ struct profile {
 	size_t ntargets, targets_cap;
 
 	uint64_t total_samples;		/* samples with a Python stack */
-	uint64_t unwind_errors[8];	/* by enum unwind_error */
+	uint64_t unwind_errors[UNWIND_SLOTS];	/* by enum unwind_error */
 	uint64_t lost_samples;
 	double duration_s;
 	double period_s;		/* seconds one sample stands for (1 / rate) */

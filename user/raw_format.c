@@ -66,7 +66,7 @@ static void write_body(FILE *f, const struct profile *p)
 		fputs(" kernel=1", f);
 	if (p->merged_threads)
 		fprintf(f, " merged_threads=%" PRIu64, p->merged_threads);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < UNWIND_SLOTS; i++)
 		fprintf(f, " err%d=%" PRIu64, i, p->unwind_errors[i]);
 	fputc('\n', f);
 	for (size_t i = 0; i < p->nfuncs; i++) {
@@ -277,7 +277,8 @@ static int read_meta(struct raw_reader *r, char *rest)
 		} else if (!strcmp(key, "merged_threads")) {
 			if (parse_u64(val, UINT32_MAX, &r->p->merged_threads))
 				return fail(r, "bad merged_threads");
-		} else if (!strncmp(key, "err", 3) && key[3] >= '0' && key[3] <= '7' && !key[4]) {
+		} else if (!strncmp(key, "err", 3) && key[3] >= '0' && key[3] < '0' + UNWIND_SLOTS &&
+			   !key[4]) {
 			if (parse_u64(val, UINT64_MAX, &r->p->unwind_errors[key[3] - '0']))
 				return fail(r, "bad %s", key);
 		}

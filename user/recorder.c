@@ -1252,7 +1252,7 @@ static void report_unwalked(const struct recorder *r)
 	fprintf(stderr, "refbpf: wall mode: %.1f ms off CPU not attributed (no Python stack); switch-outs without one:",
 		(double)off_cpu_unattributed_ns(r->off_cpu) / 1e6);
 	for (int i = 0; i < UNWIND_NR; i++)
-		fprintf(stderr, "%s %s %llu", i ? "," : "", report_unwind_error_name(i), (unsigned long long)r->unwalked[i]);
+		fprintf(stderr, "%s %s %llu", i ? "," : "", unwind_error_name(i), (unsigned long long)r->unwalked[i]);
 	fprintf(stderr, "; %llu read from memory instead\n", (unsigned long long)r->reread);
 }
 
@@ -1262,7 +1262,7 @@ static void collect_counters(struct recorder *r)
 
 	if (bpf_session_unwind_errors(r->bpf, errs))
 		return;
-	for (int i = 0; i < UNWIND_NR && i < 8; i++)
+	for (int i = 0; i < UNWIND_NR; i++)
 		r->prof->unwind_errors[i] = errs[i] - r->errs_base[i];
 	r->prof->lost_samples = errs[UNWIND_RINGBUF_FULL] - r->errs_base[UNWIND_RINGBUF_FULL];
 	memcpy(r->errs_base, errs, sizeof(errs));

@@ -32,19 +32,6 @@ static const struct {
 	{ "file", REPORT_SORT_FILENAME },
 };
 
-static const char *const unwind_names[UNWIND_NR] = {
-	[UNWIND_NO_TSTATE] = "no thread state",
-	[UNWIND_NO_FRAME] = "no Python frame",
-	[UNWIND_READ_FAULT] = "read fault",
-	[UNWIND_RINGBUF_FULL] = "ring buffer full",
-	[UNWIND_TSTATE_WALK_LIMIT] = "thread-state walk limit",
-};
-
-const char *report_unwind_error_name(int reason)
-{
-	return reason >= 0 && reason < UNWIND_NR ? unwind_names[reason] : "?";
-}
-
 int report_parse_sort(const char *s)
 {
 	for (size_t i = 0; i < sizeof(sort_names) / sizeof(sort_names[0]); i++)
@@ -148,7 +135,7 @@ static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)
 	for (int i = 0; i < UNWIND_NR; i++) {
 		if (!p->unwind_errors[i])
 			continue;
-		fprintf(out, "%s%s: %" PRIu64, sep, unwind_names[i], p->unwind_errors[i]);
+		fprintf(out, "%s%s: %" PRIu64, sep, unwind_error_name(i), p->unwind_errors[i]);
 		sep = ", ";
 	}
 	if (failed)

@@ -33,9 +33,6 @@ struct report_opts {
  */
 int report_parse_sort(const char *s);
 
-/* Why a stack could not be walked (enum unwind_error), for people. */
-const char *report_unwind_error_name(int reason);
-
 /*
  * Write the report. Ties in the sort key are broken by function name, then
  * file name, then line, so the output is deterministic. 0 or -errno.

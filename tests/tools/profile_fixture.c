@@ -3,10 +3,11 @@
  * profile_fixture: build a profile from a text description and run the
  * writers on it, so tests can check every output without root or BPF.
  *
- *   profile_fixture [--report FILE] [--sort KEY] [--limit N] [--pstats FILE]
- *                   [--folded FILE] [--speedscope FILE] [--pprof FILE]
- *                   [--flamegraph FILE [--icicle]] [--html FILE]
- *                   [--stress N] INPUT
+ *   profile_fixture [--report FILE] [--sort KEY] [--limit N] [--icicle]
+ *                   [--OUTPUT FILE]... [--stress N] INPUT
+ *
+ * --OUTPUT is each output's name in outputs.h: --pstats, --folded,
+ * --speedscope, --pprof, --flamegraph, --html, --raw.
  *
  * INPUT ('-' for stdin) holds one record per line; empty lines and lines
  * starting with '#' are ignored:
@@ -23,7 +24,7 @@
  * state: profiled, exited, not_profiled. STACK frames are root first; a
  * missing line is -1; flags: 1 = truncated. THREAD names a thread of an
  * earlier STACK (15 bytes kept, as comm). META keys: rate, duration,
- * period, lost, err0 .. err7 (enum unwind_error).
+ * period, lost, err0 .. err7 (enum unwind_error, unwind_error.h).
  *
  * --stress N then adds N samples spread over N/4 distinct stacks and 64
  * threads and prints "stacks=S threads=T samples=N" for the test to check.
@@ -37,14 +38,9 @@
 #include <string.h>
 
 #include "atomic_file.h"
-#include "flamegraph_writer.h"
-#include "folded_writer.h"
-#include "html_writer.h"
-#include "pprof_writer.h"
+#include "outputs.h"
 #include "profile.h"
-#include "pstats_writer.h"
 #include "report.h"
-#include "speedscope_writer.h"
 
 #define MAX_FIELDS 32
 
@@ -324,7 +320,8 @@ static int parse_meta(struct fixture *fx, char *line)
 			p->rate_hz = (unsigned int)v;
 		else if (!strcmp(f[i], "lost"))
 			p->lost_samples = v;
-		else if (!strncmp(f[i], "err", 3) && f[i][3] >= '0' && f[i][3] <= '7' && !f[i][4])
+		else if (!strncmp(f[i], "err", 3) && f[i][3] >= '0' &&
+			 f[i][3] < '0' + UNWIND_SLOTS && !f[i][4])
 			p->unwind_errors[f[i][3] - '0'] = v;
 		else
 			goto bad;
@@ -443,37 +440,44 @@ static int cannot_write(const char *path, int err)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: profile_fixture [--report FILE] [--sort KEY] [--limit N] "
-		   "[--pstats FILE] [--folded FILE] [--speedscope FILE] [--pprof FILE] "
-		   "[--flamegraph FILE [--icicle]] [--html FILE] [--stress N] INPUT\n");
+	fprintf(f, "usage: profile_fixture [--report FILE] [--sort KEY] [--limit N] [--icicle]");
+	for (int i = 0; i < OUTPUT_NR; i++)
+		fprintf(f, " [--%s FILE]", outputs[i].name);
+	fprintf(f, " [--stress N] INPUT\n");
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
+	/* getopt values of the outputs' options: OPT_OUTPUT + enum output_id */
+	enum { OPT_OUTPUT = 0x100 };
+	static const struct option fixed[] = {
 		{ "report", required_argument, NULL, 'r' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'l' },
-		{ "pstats", required_argument, NULL, 'p' },
-		{ "folded", required_argument, NULL, 'f' },
-		{ "speedscope", required_argument, NULL, 'j' },
-		{ "pprof", required_argument, NULL, 'g' },
-		{ "flamegraph", required_argument, NULL, 'F' },
 		{ "icicle", no_argument, NULL, 'I' },
-		{ "html", required_argument, NULL, 'H' },
 		{ "stress", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
 	};
+	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + OUTPUT_NR + 1];
 	struct fixture fx = { 0 };
 	struct report_opts ro = { .sort = REPORT_SORT_CUMULATIVE };
-	const char *report = NULL, *pstats = NULL, *folded = NULL, *speedscope = NULL,
-		   *pprof = NULL, *flamegraph = NULL, *html = NULL;
-	bool icicle = false;
+	struct output_style style = { 0 };
+	output_paths paths = { 0 };
+	const char *report = NULL;
 	uint64_t nstress = 0, limit;
 	int opt, err, ret = 2;
 
+	memcpy(longopts, fixed, sizeof(fixed));
+	for (int i = 0; i < OUTPUT_NR; i++)
+		longopts[nfixed + i] = (struct option){ outputs[i].name, required_argument, NULL,
+							OPT_OUTPUT + i };
+	longopts[nfixed + OUTPUT_NR] = (struct option){ 0 };
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt >= OPT_OUTPUT && opt < OPT_OUTPUT + OUTPUT_NR) {
+			paths[opt - OPT_OUTPUT] = optarg;
+			continue;
+		}
 		switch (opt) {
 		case 'r':
 			report = optarg;
@@ -492,26 +496,8 @@ int main(int argc, char **argv)
 			}
 			ro.limit = (size_t)limit;
 			break;
-		case 'p':
-			pstats = optarg;
-			break;
-		case 'f':
-			folded = optarg;
-			break;
-		case 'j':
-			speedscope = optarg;
-			break;
-		case 'g':
-			pprof = optarg;
-			break;
-		case 'F':
-			flamegraph = optarg;
-			break;
 		case 'I':
-			icicle = true;
-			break;
-		case 'H':
-			html = optarg;
+			style.icicle = true;
 			break;
 		case 'S':
 			if (!parse_u64(optarg, &nstress)) {
@@ -544,29 +530,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = 1;
-	if (pstats && (err = pstats_write(pstats, fx.p))) {
-		cannot_write(pstats, err);
-		goto cleanup;
-	}
-	if (folded && (err = folded_write(folded, fx.p))) {
-		cannot_write(folded, err);
-		goto cleanup;
-	}
-	if (speedscope && (err = speedscope_write(speedscope, fx.p))) {
-		cannot_write(speedscope, err);
-		goto cleanup;
-	}
-	if (pprof && (err = pprof_write(pprof, fx.p))) {
-		cannot_write(pprof, err);
-		goto cleanup;
-	}
-	if (flamegraph && (err = flamegraph_write(flamegraph, fx.p, icicle))) {
-		cannot_write(flamegraph, err);
-		goto cleanup;
-	}
-	if (html && (err = html_write(html, fx.p))) {
-		cannot_write(html, err);
-		goto cleanup;
+	for (int i = 0; i < OUTPUT_NR; i++) {
+		if (paths[i] && (err = outputs[i].write(paths[i], fx.p, &style))) {
+			cannot_write(paths[i], err);
+			goto cleanup;
+		}
 	}
 	if (report && (err = write_report(report, fx.p, &ro))) {
 		cannot_write(report, err);
