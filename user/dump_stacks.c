@@ -11,6 +11,7 @@
 
 #include "bpf_session.h"
 #include "clock.h"
+#include "grow.h"
 #include "thread_list.h"
 
 /* Rounds of reading (and of sampling the running threads) before a thread
@@ -89,15 +90,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	need = offsetof(struct sample_event, frames) + ev->nframes * sizeof(ev->frames[0]);
 	if (size < need || !usable(ev) || taken_by(s, ev->tid))
 		return 0;
-	if (s->ntaken == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct taken *t = realloc(s->taken, cap * sizeof(*t));
-
-		if (!t)
-			return -ENOMEM;
-		s->taken = t;
-		s->cap = cap;
-	}
+	if (GROW(s->taken, s->cap, s->ntaken, 16))
+		return -ENOMEM;
 	struct sample_event *copy = malloc(need);
 
 	if (!copy)

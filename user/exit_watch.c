@@ -8,6 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
 #endif
@@ -71,15 +73,8 @@ int exit_watch_add(struct exit_watch *w, pid_t pid)
 	for (size_t i = 0; i < w->n; i++)
 		if (w->pids[i].pid == pid)
 			return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 16;
-		struct watched_pid *p = realloc(w->pids, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		w->pids = p;
-		w->cap = cap;
-	}
+	if (GROW(w->pids, w->cap, w->n, 16))
+		return -ENOMEM;
 	fd = pidfd_open(pid);
 	if (fd < 0)
 		return -errno;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define FLAME_TRUNCATED (UINT32_MAX - 1)
 
 struct build_node {
@@ -29,15 +31,8 @@ static struct build_node *child(struct build_node *n, uint32_t func)
 	for (size_t i = 0; i < n->nkids; i++)
 		if (n->kids[i]->func == func)
 			return n->kids[i];
-	if (n->nkids == n->capkids) {
-		size_t cap = n->capkids ? n->capkids * 2 : 4;
-		struct build_node **nk = realloc(n->kids, cap * sizeof(*nk));
-
-		if (!nk)
-			return NULL;
-		n->kids = nk;
-		n->capkids = cap;
-	}
+	if (GROW(n->kids, n->capkids, n->nkids, 4))
+		return NULL;
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;

@@ -18,6 +18,7 @@
 
 #include "dwarf_layout.h"
 #include "elf_file.h"
+#include "grow.h"
 #include "layout_store.h"
 
 #define BUILD_ID_MAX 64
@@ -97,15 +98,8 @@ struct interp_file *interp_files_get(pid_t pid, const struct proc_map *m)
 	for (size_t i = 0; i < nfiles; i++)
 		if (files[i]->dev == m->dev && files[i]->inode == m->inode)
 			return files[i];
-	if (nfiles == capfiles) {
-		size_t ncap = capfiles ? capfiles * 2 : 64;
-		struct interp_file **nf = realloc(files, ncap * sizeof(*nf));
-
-		if (!nf)
-			return NULL;
-		files = nf;
-		capfiles = ncap;
-	}
+	if (GROW(files, capfiles, nfiles, 64))
+		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;

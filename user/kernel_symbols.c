@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 struct ksym {
 	uint64_t addr;
 	uint32_t name;		/* offset into names */
@@ -30,15 +32,8 @@ static int add(struct kernel_symbols *k, uint64_t addr, const char *name)
 {
 	size_t len = strlen(name) + 1;
 
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 65536;
-		struct ksym *s = realloc(k->syms, cap * sizeof(*s));
-
-		if (!s)
-			return -ENOMEM;
-		k->syms = s;
-		k->cap = cap;
-	}
+	if (GROW(k->syms, k->cap, k->n, 65536))
+		return -ENOMEM;
 	if (k->names_len + len > k->names_cap) {
 		size_t cap = k->names_cap ? k->names_cap * 2 : 1 << 20;
 		char *n = realloc(k->names, cap);

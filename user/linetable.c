@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "py_layout.h"
 
 /* Units are 2 bytes; ranges end far below this in any real code object. */
@@ -34,15 +35,8 @@ static int emit(struct builder *b, uint64_t start, uint64_t end, int64_t line)
 		t->ranges[t->n - 1].end = (uint32_t)end;
 		return 0;
 	}
-	if (t->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 16;
-		struct line_range *r = realloc(t->ranges, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		t->ranges = r;
-		b->cap = cap;
-	}
+	if (GROW(t->ranges, b->cap, t->n, 16))
+		return -ENOMEM;
 	t->ranges[t->n++] = (struct line_range){ (uint32_t)start, (uint32_t)end, (int32_t)line };
 	return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Threads are kept in an open-addressing table by tid; a thread that is
- * gone keeps its slot (small) but not its stack. */
+/* Threads are kept in an array, found by tid through an int_table; a
+ * thread that is gone keeps its entry (small) but not its stack. */
 #include "off_cpu.h"
 
 #include <errno.h>
@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+#include "int_table.h"
+
 struct oc_thread {
-	uint32_t tid;		/* 0: empty slot */
+	uint32_t tid;
 	uint32_t pid;
 	bool pending;		/* off CPU since `since` */
 	uint32_t flags;
@@ -27,7 +30,8 @@ struct off_cpu {
 	void *ctx;
 	uint64_t unattributed_ns;	/* off CPU in a stack that could not be read */
 	struct oc_thread *t;
-	size_t size, used;	/* size: a power of two */
+	size_t n, cap;
+	struct int_table by_tid;	/* tid -> its index in t */
 };
 
 struct off_cpu *off_cpu_new(uint64_t period_ns, off_cpu_add_fn add, void *ctx)
@@ -48,59 +52,36 @@ void off_cpu_free(struct off_cpu *oc)
 {
 	if (!oc)
 		return;
-	for (size_t i = 0; i < oc->size; i++)
+	for (size_t i = 0; i < oc->n; i++)
 		free(oc->t[i].frames);
 	free(oc->t);
+	int_table_clear(&oc->by_tid);
 	free(oc);
-}
-
-static size_t slot_of(const struct off_cpu *oc, uint32_t tid)
-{
-	size_t mask = oc->size - 1, i = (tid * 2654435761u) & mask;
-
-	while (oc->t[i].tid && oc->t[i].tid != tid)
-		i = (i + 1) & mask;
-	return i;
 }
 
 static struct oc_thread *find(struct off_cpu *oc, uint32_t tid)
 {
-	struct oc_thread *th;
+	uint32_t *at = int_table_find(&oc->by_tid, tid);
 
-	if (!oc->size)
-		return NULL;
-	th = &oc->t[slot_of(oc, tid)];
-	return th->tid ? th : NULL;
-}
-
-static int grow(struct off_cpu *oc)
-{
-	size_t size = oc->size ? oc->size * 2 : 64;
-	struct oc_thread *t = calloc(size, sizeof(*t)), *old = oc->t;
-	size_t oldsize = oc->size;
-
-	if (!t)
-		return -ENOMEM;
-	oc->t = t;
-	oc->size = size;
-	for (size_t i = 0; i < oldsize; i++)
-		if (old[i].tid)
-			oc->t[slot_of(oc, old[i].tid)] = old[i];
-	free(old);
-	return 0;
+	return at ? &oc->t[*at] : NULL;
 }
 
 static struct oc_thread *get(struct off_cpu *oc, uint32_t tid)
 {
 	struct oc_thread *th = find(oc, tid);
+	uint32_t *at;
+	bool added;
 
 	if (th)
 		return th;
-	if ((oc->used + 1) * 2 > oc->size && grow(oc))
+	if (oc->n >= UINT32_MAX || GROW(oc->t, oc->cap, oc->n, 64))
 		return NULL;
-	th = &oc->t[slot_of(oc, tid)];
-	th->tid = tid;
-	oc->used++;
+	at = int_table_get(&oc->by_tid, tid, &added);
+	if (!at)
+		return NULL;
+	*at = (uint32_t)oc->n;
+	th = &oc->t[oc->n++];
+	*th = (struct oc_thread){ .tid = tid };
 	return th;
 }
 
@@ -184,11 +165,11 @@ int off_cpu_return(struct off_cpu *oc, uint32_t tid, uint64_t t_ns)
 
 int off_cpu_flush(struct off_cpu *oc, uint64_t t_ns)
 {
-	for (size_t i = 0; i < oc->size; i++) {
+	for (size_t i = 0; i < oc->n; i++) {
 		struct oc_thread *th = &oc->t[i];
 		int err;
 
-		if (!th->tid || !th->pending)
+		if (!th->pending)
 			continue;
 		err = account(oc, th, t_ns);
 		if (err)
@@ -218,8 +199,8 @@ void off_cpu_forget_thread(struct off_cpu *oc, uint32_t tid)
 
 void off_cpu_forget_process(struct off_cpu *oc, uint32_t pid)
 {
-	for (size_t i = 0; i < oc->size; i++)
-		if (oc->t[i].tid && oc->t[i].pid == pid)
+	for (size_t i = 0; i < oc->n; i++)
+		if (oc->t[i].pid == pid)
 			forget(&oc->t[i]);
 }
 
@@ -232,7 +213,7 @@ size_t off_cpu_pending(const struct off_cpu *oc)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < oc->size; i++)
-		n += oc->t[i].tid && oc->t[i].pending;
+	for (size_t i = 0; i < oc->n; i++)
+		n += oc->t[i].pending;
 	return n;
 }

@@ -15,6 +15,7 @@
 #include "atomic_file.h"
 #include "callgraph.h"
 #include "escape.h"
+#include "grow.h"
 #include "protobuf.h"
 
 /* profile.proto field numbers */
@@ -82,30 +83,13 @@ struct ctx {
 	uint64_t period_ns;
 };
 
-static void *grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap = *cap ? *cap * 2 : 64;
-	void *p;
-
-	if (n < *cap)
-		return arr;
-	if (ncap > SIZE_MAX / size)
-		return NULL;
-	p = realloc(arr, ncap * size);
-	if (p)
-		*cap = ncap;
-	return p;
-}
-
 static int str_add(struct strtab *t, const char *raw)
 {
 	size_t len = utf8_sanitize(NULL, 0, raw);
-	char **s = grow(t->s, &t->cap, t->n, sizeof(*t->s));
 	char *copy;
 
-	if (!s)
+	if (GROW(t->s, t->cap, t->n, 64))
 		return -ENOMEM;
-	t->s = s;
 	copy = malloc(len + 1);
 	if (!copy)
 		return -ENOMEM;

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 int proc_maps_read(pid_t pid, struct proc_maps *out)
 {
 	char path[64], *line = NULL;
@@ -47,17 +49,10 @@ int proc_maps_read(pid_t pid, struct proc_maps *out)
 				goto cleanup;
 			}
 		}
-		if (out->n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct proc_map *nm = realloc(out->maps, ncap * sizeof(*nm));
-
-			if (!nm) {
-				free(m.path);
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			out->maps = nm;
-			cap = ncap;
+		if (GROW(out->maps, cap, out->n, 64)) {
+			free(m.path);
+			err = -ENOMEM;
+			goto cleanup;
 		}
 		out->maps[out->n++] = m;
 	}

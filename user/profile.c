@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "mix64.h"
 
 /*
@@ -111,26 +112,6 @@ static void itab_free(struct itab *t)
 	free(t);
 }
 
-/*
- * `arr`, an array of `size`-byte items, grown if needed so index `n` fits.
- * NULL on ENOMEM, and then `arr` is untouched.
- */
-static void *grow_array(void *arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *a;
-
-	if (n < *cap)
-		return arr;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ncap > SIZE_MAX / size)
-		return NULL;
-	a = realloc(arr, ncap * size);
-	if (a)
-		*cap = ncap;
-	return a;
-}
-
 struct profile *profile_new(void)
 {
 	struct profile *p = calloc(1, sizeof(*p));
@@ -221,7 +202,7 @@ int64_t profile_intern_func(struct profile *p, const char *filename, int firstli
 		.firstlineno = firstlineno,
 	};
 	struct itab *t = p->func_index;
-	struct pfunc f = { .firstlineno = firstlineno }, *funcs;
+	struct pfunc f = { .firstlineno = firstlineno };
 	struct islot *s;
 	uint64_t h;
 
@@ -236,10 +217,8 @@ int64_t profile_intern_func(struct profile *p, const char *filename, int firstli
 	/* pframe.func is 32 bits and slot 0 means empty */
 	if (p->nfuncs >= UINT32_MAX - 1)
 		return -1;
-	funcs = grow_array(p->funcs, &p->funcs_cap, p->nfuncs, sizeof(*funcs));
-	if (!funcs)
+	if (GROW(p->funcs, p->funcs_cap, p->nfuncs, 16))
 		return -1;
-	p->funcs = funcs;
 	f.filename = strdup(k.filename);
 	f.name = strdup(k.name);
 	f.qualname = strdup(k.qualname);
@@ -332,17 +311,15 @@ static void count_target(struct profile *p, uint32_t pid, uint64_t count)
 /* Store a copy of a stack not seen before, with a zero count. */
 static struct pstack *new_stack(struct profile *p, const struct stack_key *k)
 {
-	struct pstack *ps, **stacks;
+	struct pstack *ps;
 	size_t size;
 
 	if (p->nstacks >= UINT32_MAX - 1 ||
 	    __builtin_mul_overflow((size_t)k->nframes, sizeof(*k->frames), &size) ||
 	    __builtin_add_overflow(size, sizeof(*ps), &size))
 		return NULL;
-	stacks = grow_array(p->stacks, &p->stacks_cap, p->nstacks, sizeof(*stacks));
-	if (!stacks)
+	if (GROW(p->stacks, p->stacks_cap, p->nstacks, 16))
 		return NULL;
-	p->stacks = stacks;
 	/* one allocation: profile_free frees stack and frames together */
 	ps = malloc(size);
 	if (!ps)
@@ -375,14 +352,8 @@ int profile_add_stack(struct profile *p, uint32_t pid, uint32_t tid, uint32_t fl
 	/* allocate everything first, so a failure changes no count */
 	if (itab_reserve(t) || itab_reserve(p->thread_index))
 		return -ENOMEM;
-	if (p->nthreads == p->threads_cap) {
-		struct pthread *nt = grow_array(p->threads, &p->threads_cap, p->nthreads,
-						sizeof(*nt));
-
-		if (!nt)
-			return -ENOMEM;
-		p->threads = nt;
-	}
+	if (GROW(p->threads, p->threads_cap, p->nthreads, 16))
+		return -ENOMEM;
 	s = itab_find(t, h, stack_match, p, &k);
 	if (s->idx) {
 		ps = p->stacks[s->idx - 1];
@@ -405,12 +376,10 @@ struct ptarget *profile_add_target(struct profile *p, uint32_t pid, int state,
 				   const char *version, const char *cmdline, const char *reason)
 {
 	struct ptarget t = { .pid = pid, .state = state };
-	struct ptarget *ret, *targets;
+	struct ptarget *ret;
 
-	targets = grow_array(p->targets, &p->targets_cap, p->ntargets, sizeof(*targets));
-	if (!targets)
+	if (GROW(p->targets, p->targets_cap, p->ntargets, 16))
 		return NULL;
-	p->targets = targets;
 	if ((version && !(t.version = strdup(version))) ||
 	    (cmdline && !(t.cmdline = strdup(cmdline))) ||
 	    (reason && !(t.reason = strdup(reason))))

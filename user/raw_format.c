@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "grow.h"
 #include "thread_label.h"
 
 #define RAW_MAGIC "refbpf-raw 1"
@@ -337,15 +338,8 @@ static int read_stack(struct raw_reader *r, char *rest)
 		if (parse_u64(frame, UINT32_MAX, &id) || id >= r->nfunc_map ||
 		    parse_i32(colon + 1, &line))
 			return fail(r, "frame names an unknown function");
-		if (n == r->frames_cap) {
-			size_t cap = r->frames_cap ? r->frames_cap * 2 : 64;
-			struct pframe *nf = realloc(r->frames, cap * sizeof(*nf));
-
-			if (!nf)
-				return -ENOMEM;
-			r->frames = nf;
-			r->frames_cap = cap;
-		}
+		if (GROW(r->frames, r->frames_cap, n, 64))
+			return -ENOMEM;
 		r->frames[n].func = r->func_map[id];
 		r->frames[n].line = line;
 		if (++n > 1u << 20)

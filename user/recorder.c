@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "bpf_session.h"
+#include "grow.h"
+#include "int_table.h"
 #include "proc.h"
 #include "ptrace_access.h"
 #include "interp_files.h"
@@ -32,7 +34,6 @@
 #include "symbolizer.h"
 #include "thread_list.h"
 #include "thread_label.h"
-#include "tid_set.h"
 #include "waiting_threads.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
@@ -77,7 +78,7 @@ struct rtarget {
 	uint64_t samples;
 	uint64_t window_base;	/* samples before the current window */
 	uint32_t own_threads;	/* this window's threads with an entry of their own */
-	struct tid_set merged;	/* this window's threads past the limit */
+	struct int_table merged;	/* this window's threads past the limit (values unused) */
 	bool listed;		/* in some window's header already */
 	struct py_thread_names names;	/* Python thread names, from the last read */
 	bool names_stale;	/* a thread new or renamed since that read */
@@ -113,38 +114,35 @@ struct recorder {
 	/* --all: processes left out because the user could not ptrace them */
 	uint64_t left_out[PTRACE_REFUSALS];
 	uint64_t left_out_shown;
-	/* pid -> index + 1 in t, open addressing */
-	uint32_t *index;
-	size_t index_size;
+	struct int_table index;	/* pid -> its index in t */
 };
-
-static size_t pid_slot(const struct recorder *r, pid_t pid)
-{
-	size_t mask = r->index_size - 1, i = ((uint32_t)pid * 2654435761u) & mask;
-
-	while (r->index[i] && r->t[r->index[i] - 1]->pid != pid)
-		i = (i + 1) & mask;
-	return i;
-}
 
 static struct rtarget *find_target(struct recorder *r, pid_t pid)
 {
-	uint32_t at = r->index_size ? r->index[pid_slot(r, pid)] : 0;
+	uint32_t *at = int_table_find(&r->index, (uint32_t)pid);
 
-	return at ? r->t[at - 1] : NULL;
+	return at ? r->t[*at] : NULL;
 }
 
-static int reindex(struct recorder *r, size_t size)
+/* `t` at `at` from now on (a PID seen again replaces its old record). */
+static int index_target(struct recorder *r, size_t at)
 {
-	uint32_t *index = calloc(size, sizeof(*index));
+	bool added;
+	uint32_t *v = int_table_get(&r->index, (uint32_t)r->t[at]->pid, &added);
 
-	if (!index)
+	if (!v)
 		return -ENOMEM;
-	free(r->index);
-	r->index = index;
-	r->index_size = size;
+	*v = (uint32_t)at;
+	return 0;
+}
+
+/* After targets were dropped from t: every index anew. */
+static int reindex(struct recorder *r)
+{
+	int_table_clear(&r->index);
 	for (size_t i = 0; i < r->n; i++)
-		r->index[pid_slot(r, r->t[i]->pid)] = (uint32_t)i + 1;
+		if (index_target(r, i))
+			return -ENOMEM;
 	return 0;
 }
 
@@ -153,16 +151,7 @@ static struct rtarget *add_target(struct recorder *r, pid_t pid)
 {
 	struct rtarget *t;
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct rtarget **nt = realloc(r->t, cap * sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		r->t = nt;
-		r->cap = cap;
-	}
-	if ((r->n + 1) * 2 > r->index_size && reindex(r, r->index_size ? r->index_size * 2 : 64))
+	if (GROW(r->t, r->cap, r->n, 16))
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -170,8 +159,12 @@ static struct rtarget *add_target(struct recorder *r, pid_t pid)
 	t->pid = pid;
 	t->proc.pid = pid;
 	t->state = RT_FAILED;	/* not live until set_state() says so */
-	r->t[r->n++] = t;
-	r->index[pid_slot(r, pid)] = (uint32_t)r->n;
+	r->t[r->n] = t;
+	if (index_target(r, r->n)) {
+		free(t);
+		return NULL;
+	}
+	r->n++;
 	return t;
 }
 
@@ -225,16 +218,15 @@ static bool access_revoked(struct recorder *r, struct rtarget *t)
  */
 static int thread_key(struct recorder *r, struct rtarget *t, uint32_t tid, uint32_t *key)
 {
-	int added;
+	bool added;
 
 	*key = tid;
 	if (!r->o->thread_limit || t->own_threads < r->o->thread_limit ||
 	    profile_find_thread(r->prof, (uint32_t)t->pid, tid))
 		return 0;
-	added = tid_set_add(&t->merged, tid);
-	if (added < 0)
-		return added;
-	r->prof->merged_threads += (uint64_t)added;
+	if (!int_table_get(&t->merged, tid, &added))
+		return -ENOMEM;
+	r->prof->merged_threads += added;
 	*key = PROFILE_MERGED_TID;
 	return 0;
 }
@@ -1199,12 +1191,12 @@ static int forget_ignored(struct recorder *r)
 		native_stacks_free(t->native);
 		py_process_free(&t->proc);
 		py_thread_names_free(&t->names);
-		tid_set_clear(&t->merged);
+		int_table_clear(&t->merged);
 		free(t);
 	}
 	r->n = kept;
 	r->ignored = 0;
-	return reindex(r, r->index_size);
+	return reindex(r);
 }
 
 /* On a terminal, one line that says recording is alive and how it goes. */
@@ -1233,12 +1225,12 @@ static void recorder_free(struct recorder *r)
 		native_stacks_free(r->t[i]->native);
 		py_process_free(&r->t[i]->proc);
 		py_thread_names_free(&r->t[i]->names);
-		tid_set_clear(&r->t[i]->merged);
+		int_table_clear(&r->t[i]->merged);
 		free(r->t[i]);
 	}
 	free(r->t);
 	native_samples_free(r->native);
-	free(r->index);
+	int_table_clear(&r->index);
 	bpf_session_close(r->bpf);
 	kernel_symbols_free(r->ksyms);
 	off_cpu_free(r->off_cpu);
@@ -1305,7 +1297,7 @@ static int close_window(struct recorder *r, double now)
 		t->window_base = t->samples;
 		/* the next window counts its threads afresh */
 		t->own_threads = 0;
-		tid_set_clear(&t->merged);
+		int_table_clear(&t->merged);
 		/* Ended and listed: nothing more to say about it. */
 		if (t->state == RT_EXITED || t->state == RT_FAILED)
 			set_state(r, t, RT_IGNORED);

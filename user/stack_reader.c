@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "target_walk.h"
 
 #define READER_MAX_INTERPRETERS 256
@@ -79,16 +80,9 @@ int stack_reader_read(pid_t pid, const struct py_layout *l, struct thread_stack 
 		uint64_t tstate = py_walk_ptr(&pid, interp + l->interp_threads_head);
 
 		while (tstate && count < READER_MAX_THREADS) {
-			if (count == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct thread_stack *ns = realloc(stacks, ncap * sizeof(*ns));
-
-				if (!ns) {
-					err = -ENOMEM;
-					goto fail;
-				}
-				stacks = ns;
-				cap = ncap;
+			if (GROW(stacks, cap, count, 16)) {
+				err = -ENOMEM;
+				goto fail;
 			}
 			struct thread_stack *ts = &stacks[count++];
 
