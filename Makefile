@@ -10,6 +10,7 @@ SHELL := /bin/bash
 #   make demo       profile the bundled demo server for a few seconds
 #   make asan       build ./build-asan/refbpf with ASan + UBSan
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running kernel
+#   make man       build the man page refbpf(8) from docs/refbpf.8.rst
 #   make install PREFIX=/usr/local
 #
 # V=1 shows the commands.
@@ -22,6 +23,7 @@ CC ?= gcc
 BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
 PYTHON ?= /usr/bin/python3
+RST2MAN ?= rst2man
 SANITIZE ?=
 
 ifeq ($(V),1)
@@ -69,7 +71,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean test test-unit test-tools deps demo asan install vmlinux bench pythons fuzz fuzz-run \
-	node-tools
+	node-tools man
 
 all: $(BIN)
 
@@ -120,6 +122,16 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tests
 
 test-tools: $(TOOLS)
 
+# The man page, from reStructuredText as bpftool builds its own; a warning
+# of rst2man fails the build.
+MAN := $(BUILD)/refbpf.8
+
+man: $(MAN)
+
+$(MAN): docs/refbpf.8.rst | $(BUILD)
+	$(call msg,RST2MAN,$@)
+	$(Q)$(RST2MAN) --halt=warning $< > $@
+
 # Debian's interpreters from other releases (bullseye 3.9, trixie 3.13,
 # sid 3.14 and 3.15) into /var/cache/refbpf/pythons. Best effort: a test
 # whose interpreter is missing says "skipped: <reason>".
@@ -135,10 +147,10 @@ node-tools:
 
 # The one test command: every test, unit and integration. Root-only tests
 # say "skipped: <reason>" when run without privileges.
-test: $(BIN) $(TOOLS) pythons node-tools
+test: $(BIN) $(TOOLS) $(MAN) pythons node-tools
 	$(PYTHON) -m pytest -ra -v tests/
 
-test-unit: $(BIN) $(TOOLS) node-tools
+test-unit: $(BIN) $(TOOLS) $(MAN) node-tools
 	$(PYTHON) -m pytest -ra -v -m "not root" tests/
 
 asan:
@@ -185,8 +197,9 @@ bench: $(BIN)
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
 
-install: $(BIN)
+install: $(BIN) $(MAN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/refbpf
+	install -D -m 0644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man8/refbpf.8
 
 clean:
 	rm -rf build build-asan build-fuzz refbpf

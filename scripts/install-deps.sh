@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+	# make man: rst2man; the test renders the page with man
+	python3-docutils man-db groff-base
 	# make fuzz: libFuzzer and the sanitizer runtimes for clang
 	libclang-rt-dev
 	# tests: pytest, pgrep, DWARF of Debian's python3 to cross-check layouts
