@@ -12,6 +12,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "refbpf.h"
+#include "kernel_compat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -28,7 +29,7 @@ int list_threads(struct bpf_iter__task *ctx)
 	if (!task || task->tgid != target_tgid)
 		return 0;
 	rec.tid = task->pid;
-	rec.state = task->__state;
+	rec.state = compat_task_state(task);
 	rec.fsbase = task->thread.fsbase;
 	__builtin_memcpy(rec.comm, task->comm, sizeof(rec.comm));
 	bpf_seq_write(seq, &rec, sizeof(rec));

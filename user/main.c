@@ -20,6 +20,8 @@
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
 #include "html_writer.h"
+#include "kernel_features.h"
+#include "libbpf_log.h"
 #include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -255,6 +257,14 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.dump) {
+		struct kernel_features kf;
+
+		libbpf_log_init(o.verbose >= 2);
+		kernel_features_probe(&kf);
+		if (kernel_features_refuse_dump(&kf, why, sizeof(why))) {
+			fprintf(stderr, "refbpf: %s\n", why);
+			goto cleanup;
+		}
 		status = dump_run(o.pids, o.npids, o.json);
 		goto cleanup;
 	}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "kernel_features.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/bpf.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define KERNEL_BTF "/sys/kernel/btf/vmlinux"
+
+/* libbpf's probes answer 1 (yes), 0 (no) or a negative error (cannot
+ * tell, e.g. EPERM): only a yes counts. */
+static bool helper(enum bpf_prog_type type, enum bpf_func_id id)
+{
+	return libbpf_probe_bpf_helper(type, id, NULL) == 1;
+}
+
+void kernel_features_probe(struct kernel_features *kf)
+{
+	struct utsname u;
+
+	memset(kf, 0, sizeof(*kf));
+	if (!uname(&u))
+		snprintf(kf->release, sizeof(kf->release), "%s", u.release);
+	kf->kernel_btf = access(KERNEL_BTF, R_OK) == 0;
+	kf->perf_event = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL) == 1;
+	kf->raw_tracepoint = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
+	kf->ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+	kf->probe_read_user = helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_probe_read_user);
+	/* A kernel without its own BTF cannot type what these return, and
+	 * a --btf file cannot stand in for it: the verifier checks loads
+	 * through them against the kernel's BTF. */
+	kf->task_btf = kf->kernel_btf &&
+		       helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_get_current_task_btf);
+	kf->task_pt_regs = kf->task_btf && helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_task_pt_regs);
+	kf->bpf_loop = helper(BPF_PROG_TYPE_PERF_EVENT, BPF_FUNC_loop);
+	/* The memory cgroup charge came with this helper in 5.11: libbpf
+	 * tells the two apart the same way (and raises RLIMIT_MEMLOCK when
+	 * it may, before 5.11). */
+	kf->memcg_charge = helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_ktime_get_coarse_ns);
+}
+
+int kernel_features_refuse_recording(const struct kernel_features *kf, char *why, size_t whylen)
+{
+	const struct {
+		bool have;
+		const char *what;
+		const char *since;
+	} needs[] = {
+		{ kf->perf_event, "BPF programs on perf events", "4.9" },
+		{ kf->raw_tracepoint, "BPF raw tracepoints", "4.17" },
+		{ kf->probe_read_user, "bpf_probe_read_user()", "5.5" },
+		{ kf->ringbuf, "BPF ring buffers", "5.8" },
+	};
+
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (needs[i].have)
+			continue;
+		snprintf(why, whylen, "this kernel (Linux %s) has no %s, which refbpf needs (Linux %s and later)",
+			 kf->release, needs[i].what, needs[i].since);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+int kernel_features_refuse_dump(const struct kernel_features *kf, char *why, size_t whylen)
+{
+	if (kf->kernel_btf)
+		return 0;
+	snprintf(why, whylen,
+		 "dump needs the kernel's own BTF for its BPF task iterator (CONFIG_DEBUG_INFO_BTF, %s; Linux 5.8 and later): --btf cannot stand in for it",
+		 KERNEL_BTF);
+	return -ENOTSUP;
+}
+
+void kernel_features_print(FILE *f, const struct kernel_features *kf)
+{
+	fprintf(f, "refbpf: kernel %s: own BTF %s, bpf_get_current_task_btf %s (5.11), bpf_task_pt_regs %s (5.15), bpf_loop %s (5.17), BPF memory charged to %s\n",
+		kf->release, kf->kernel_btf ? "yes" : "no", kf->task_btf ? "yes" : "no",
+		kf->task_pt_regs ? "yes" : "no", kf->bpf_loop ? "yes" : "no",
+		kf->memcg_charge ? "the memory cgroup" : "RLIMIT_MEMLOCK");
+	fprintf(f, "refbpf: BPF variants: task fields by %s, user registers from %s, walks in bounded loops of global functions\n",
+		kf->task_btf ? "BTF pointer" : "probe reads",
+		kf->task_pt_regs ? "bpf_task_pt_regs" : "the top of the kernel stack");
+}
