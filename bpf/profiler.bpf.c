@@ -291,8 +291,9 @@ static __always_inline int tstate_walk_step(const struct py_layout *l, struct ts
  * Linux 5.12: each finds this CPU's scratch itself.
  */
 #define TSTATES_PER_CALL 64
-#define FRAMES_PER_CALL 32
+#define FRAMES_PER_CALL 8
 
+#ifndef REFBPF_WALK_BPF_LOOP
 /* Up to TSTATES_PER_CALL steps of this CPU's thread-state walk; 1 when
  * the walk is over. */
 __noinline int tstate_walk_some(__u32 cpu)
@@ -306,6 +307,37 @@ __noinline int tstate_walk_some(__u32 cpu)
 			return 1;
 	return 0;
 }
+
+static __always_inline void walk_tstates(struct scratch *s, __u32 cpu)
+{
+	for (__u32 i = 0; i < REFBPF_MAX_TSTATES / TSTATES_PER_CALL; i++)
+		if (tstate_walk_some(cpu))
+			break;
+}
+#else
+/*
+ * make BPF_CFLAGS=-DREFBPF_WALK_BPF_LOOP: the same steps, one per
+ * bpf_loop() callback, for bench/ab.py to weigh against the loops above
+ * (bpf_loop: 5.17 and later only).
+ */
+struct walk_ctx {
+	struct scratch *s;
+};
+
+static long tstate_walk_cb(__u64 index, void *arg)
+{
+	struct scratch *s = ((struct walk_ctx *)arg)->s;
+
+	return tstate_walk_step(&s->layout, &s->twalk);
+}
+
+static __always_inline void walk_tstates(struct scratch *s, __u32 cpu)
+{
+	struct walk_ctx c = { .s = s };
+
+	bpf_loop(REFBPF_MAX_TSTATES, tstate_walk_cb, &c, 0);
+}
+#endif
 
 /*
  * 3.12+ keep the thread state a thread runs in a thread-local variable
@@ -379,9 +411,7 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 	w->found_frame = 0;
 	w->fallback = 0;
 	w->done = 0;
-	for (__u32 i = 0; i < REFBPF_MAX_TSTATES / TSTATES_PER_CALL; i++)
-		if (tstate_walk_some(cpu))
-			break;
+	walk_tstates(s, cpu);
 	ts = w->found ? w->found : w->fallback;
 
 	if (!ts) {
@@ -710,6 +740,7 @@ static __always_inline int frame_walk_step(struct scratch *s)
 	return 0;
 }
 
+#ifndef REFBPF_WALK_BPF_LOOP
 /* Up to FRAMES_PER_CALL frames of this CPU's walk; 1 when it is over. */
 __noinline int frame_walk_some(__u32 cpu)
 {
@@ -723,12 +754,32 @@ __noinline int frame_walk_some(__u32 cpu)
 	return 0;
 }
 
+/* REFBPF_MAX_FRAMES frames, and one step more that finds whether the
+ * stack goes on (SAMPLE_TRUNCATED). */
+static __always_inline void walk_frames_once(struct scratch *s, __u32 cpu)
+{
+	for (__u32 i = 0; i < REFBPF_MAX_FRAMES / FRAMES_PER_CALL + 1; i++)
+		if (frame_walk_some(cpu))
+			break;
+}
+#else
+static long frame_walk_cb(__u64 index, void *arg)
+{
+	return frame_walk_step(((struct walk_ctx *)arg)->s);
+}
+
+static __always_inline void walk_frames_once(struct scratch *s, __u32 cpu)
+{
+	struct walk_ctx c = { .s = s };
+
+	bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_cb, &c, 0);
+}
+#endif
+
 /*
- * Walk from w->frame: REFBPF_MAX_FRAMES frames, and one step more that
- * finds whether the stack goes on (SAMPLE_TRUNCATED). When the counter
- * moved during a walk that trusted code objects read before, one of them
- * may have been freed and its address reused since: walk again reading
- * every one.
+ * Walk from w->frame. When the counter moved during a walk that trusted
+ * code objects read before, one of them may have been freed and its
+ * address reused since: walk again reading every one.
  */
 static __always_inline void walk_frames(struct scratch *s, __u32 cpu)
 {
@@ -746,9 +797,7 @@ static __always_inline void walk_frames(struct scratch *s, __u32 cpu)
 		w->flags = 0;
 		w->trusted = 0;
 		w->read = 0;
-		for (__u32 i = 0; i < REFBPF_MAX_FRAMES / FRAMES_PER_CALL + 1; i++)
-			if (frame_walk_some(cpu))
-				break;
+		walk_frames_once(s, cpu);
 		/* The thread's frames run in the interpreter checked at the
 		 * start: only its counter matters now. */
 		if (!w->trusted || code_counter(l) == w->epoch)
