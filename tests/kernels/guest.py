@@ -67,7 +67,7 @@ def known_stack(py, d):
 def shares(py, d):
     folded = os.path.join(d, "out.folded")
     with Target(py["path"], target_path("shares.py"), 10) as t:
-        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 4, "-F", 997, "--folded", folded], check=False)
+        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3, "-F", 997, "--folded", folded], check=False)
     return dict(completed(r), folded=text(folded))
 
 
@@ -75,7 +75,7 @@ def children(py, d):
     folded = os.path.join(d, "out.folded")
     gofile = go_file(d)
     # the short child lives 1 s: Python starts slowly under emulation
-    with Target(py["path"], target_path("forker.py"), 3, 1,
+    with Target(py["path"], target_path("forker.py"), 2, 1,
                 env=dict(os.environ, REFBPF_TEST_GO=gofile)) as t:
         rec = Recording(REFBPF, ["-p", t.pid, "-C", "-F", 499, "--folded", folded], d)
         rec.wait_attached(120)
@@ -145,7 +145,7 @@ def native_syscall(py, d):
 def kernel(py, d):
     folded, prof = os.path.join(d, "out.folded"), os.path.join(d, "out.prof")
     with Target(py["path"], target_path("syscalls.py")) as t:
-        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3, "-F", 499, "--kernel", "--folded", folded,
+        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 2, "-F", 499, "--kernel", "--folded", folded,
                                 "-o", prof], check=False)
     return dict(completed(r), folded=text(folded), pstats=blob(prof))
 
@@ -161,7 +161,7 @@ def dump(py, d):
 def gil(py, d):
     folded, prof = os.path.join(d, "gil.folded"), os.path.join(d, "gil.prof")
     with Target(py["path"], target_path("gil_contention.py"), 2) as t:
-        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3, "-F", 200, "--gil", "--mode", "wall",
+        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 2, "-F", 200, "--gil", "--mode", "wall",
                                 "--folded", folded, "-o", prof], check=False)
     return dict(completed(r), folded=text(folded), pstats=blob(prof))
 
