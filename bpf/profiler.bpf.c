@@ -562,32 +562,58 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 }
 
 /*
+ * What a perf event program's context starts with on x86-64: the UAPI
+ * struct pt_regs (bpf_user_pt_regs_t), a fixed ABI of 8-byte registers.
+ * Declared here without CO-RE: the kernel's own struct pt_regs made cs a
+ * 2-byte field in 6.x, and the context takes 8-byte loads only.
+ */
+struct perf_event_regs {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
+	__u64 ip, cs, flags, sp, ss;
+};
+
+/*
  * The interrupted thread's user-mode registers: the perf event's own when
- * it fired in user mode, else those saved on entry to the kernel.
+ * it fired in user mode, else those saved on entry to the kernel. The
+ * event's are loads from the context, which the verifier rewrites to the
+ * registers it points to (a probe read at the context's address would
+ * read the kernel's bpf_perf_event_data_kern and the stack past it).
  */
 static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
 					     struct scratch *s)
 {
 	struct native_stack_event *e = &s->native;
-	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
 
-	if (!(BPF_CORE_READ(regs, cs) & 3))
-		regs = compat_current_user_regs();
-	if (!regs)
-		return -1;
 	e->type = EVENT_NATIVE_STACK;
 	e->pid = s->ev.pid;
 	e->tid = s->ev.tid;
 	e->cpu = s->ev.cpu;
 	e->time_ns = s->ev.time_ns;
-	e->ip = BPF_CORE_READ(regs, ip);
-	e->sp = BPF_CORE_READ(regs, sp);
-	e->bp = BPF_CORE_READ(regs, bp);
-	e->bx = BPF_CORE_READ(regs, bx);
-	e->r12 = BPF_CORE_READ(regs, r12);
-	e->r13 = BPF_CORE_READ(regs, r13);
-	e->r14 = BPF_CORE_READ(regs, r14);
-	e->r15 = BPF_CORE_READ(regs, r15);
+	const struct perf_event_regs *event = (const void *)ctx;
+
+	if (event->cs & 3) {
+		e->ip = event->ip;
+		e->sp = event->sp;
+		e->bp = event->bp;
+		e->bx = event->bx;
+		e->r12 = event->r12;
+		e->r13 = event->r13;
+		e->r14 = event->r14;
+		e->r15 = event->r15;
+	} else {
+		struct pt_regs *regs = compat_current_user_regs();
+
+		if (!regs)
+			return -1;
+		e->ip = BPF_CORE_READ(regs, ip);
+		e->sp = BPF_CORE_READ(regs, sp);
+		e->bp = BPF_CORE_READ(regs, bp);
+		e->bx = BPF_CORE_READ(regs, bx);
+		e->r12 = BPF_CORE_READ(regs, r12);
+		e->r13 = BPF_CORE_READ(regs, r13);
+		e->r14 = BPF_CORE_READ(regs, r14);
+		e->r15 = BPF_CORE_READ(regs, r15);
+	}
 	e->stack_len = copy_user_stack(e->stack, e->sp);
 
 	__u64 size = offsetof(struct native_stack_event, stack) +

@@ -27,10 +27,16 @@ struct kernel_features {
 	bool bpf_loop;		/* bpf_loop() (5.17): reported, not needed */
 	/* BPF memory charged to the memory cgroup (5.11), not RLIMIT_MEMLOCK */
 	bool memcg_charge;
+	/* 0, or why not even a trivial program loads (-EPERM: privileges,
+	 * or RLIMIT_MEMLOCK before 5.11): then nothing above was probed */
+	int load_error;
+	unsigned long long memlock;	/* RLIMIT_MEMLOCK's soft limit, bytes */
 };
 
 /* Probe this kernel (a few tiny programs and maps are loaded and freed).
- * Needs the privileges that loading refbpf needs. */
+ * Needs the privileges that loading refbpf needs. When a trivial program
+ * does not load, RLIMIT_MEMLOCK is raised if the process may (kernels
+ * before 5.11 charge BPF memory to it) and the load tried again. */
 void kernel_features_probe(struct kernel_features *kf);
 
 /* 0 when refbpf can record here; else -ENOTSUP and one line in `why`

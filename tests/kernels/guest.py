@@ -55,10 +55,12 @@ def completed(r):
 
 
 # ---- per interpreter ----
+# Targets run far longer than the recordings (they are killed after):
+# under emulation refbpf may take seconds to attach.
 
 def known_stack(py, d):
     folded = os.path.join(d, "out.folded")
-    with Target(py["path"], target_path("known_stack.py"), 8, 5) as t:
+    with Target(py["path"], target_path("known_stack.py"), 120, 5) as t:
         r = run_refbpf(REFBPF, ["-v", "-p", t.pid, "-d", 2, "-F", 499, "--folded", folded],
                        check=False)
     return dict(completed(r), folded=text(folded))
@@ -66,7 +68,7 @@ def known_stack(py, d):
 
 def shares(py, d):
     folded = os.path.join(d, "out.folded")
-    with Target(py["path"], target_path("shares.py"), 10) as t:
+    with Target(py["path"], target_path("shares.py"), 120) as t:
         r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3, "-F", 997, "--folded", folded], check=False)
     return dict(completed(r), folded=text(folded))
 
@@ -87,7 +89,7 @@ def children(py, d):
 
 def sigint(py, d):
     folded, prof = os.path.join(d, "out.folded"), os.path.join(d, "p.out")
-    with Target(py["path"], target_path("known_stack.py"), 60) as t:
+    with Target(py["path"], target_path("known_stack.py"), 120) as t:
         rec = Recording(REFBPF, ["-p", t.pid, "--folded", folded, "-o", prof], d)
         rec.wait_attached(120)
         time.sleep(2)
@@ -174,7 +176,7 @@ def target_exit_children(d):
 
 
 def top(d):
-    with Target(PYTHONS[-1]["path"], target_path("shares.py"), 12) as t:
+    with Target(PYTHONS[-1]["path"], target_path("shares.py"), 120) as t:
         r = subprocess.run([REFBPF, "top", "-p", str(t.pid), "-d", "3.5"], capture_output=True,
                            text=True, timeout=120)
     return dict(completed(r), pid=t.pid)
@@ -182,7 +184,7 @@ def top(d):
 
 def every(d):
     folded = os.path.join(d, "w.folded")
-    with Target(PYTHONS[-1]["path"], target_path("shares.py"), 12) as t:
+    with Target(PYTHONS[-1]["path"], target_path("shares.py"), 120) as t:
         r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3.5, "--every", 1, "--folded", folded],
                        check=False)
     windows = {f: text(os.path.join(d, f)) for f in sorted(os.listdir(d)) if f != "w.folded"}
@@ -192,10 +194,10 @@ def every(d):
 def all_processes(d):
     folded = os.path.join(d, "all.folded")
     old, new = PYTHONS[0], PYTHONS[-1]
-    with Target(old["path"], target_path("shares.py"), 40) as before:
+    with Target(old["path"], target_path("shares.py"), 120) as before:
         rec = Recording(REFBPF, ["--all", "-d", 5, "-F", 199, "--folded", folded], d)
         rec.wait_attached(120)
-        with Target(new["path"], target_path("shares.py"), 40) as after:
+        with Target(new["path"], target_path("shares.py"), 120) as after:
             rc, stdout, stderr = rec.finish(timeout=120)
     return {"rc": rc, "stdout": stdout, "stderr": stderr, "folded": text(folded),
             "before": before.pid, "after": after.pid}
@@ -250,7 +252,7 @@ def no_kernel_btf(d):
     folded = os.path.join(d, "out.folded")
     subprocess.run(["mount", "-t", "tmpfs", "nobtf", KERNEL_BTF_DIR], check=True)
     try:
-        with Target(PYTHONS[-1]["path"], target_path("known_stack.py"), 30, 5) as t:
+        with Target(PYTHONS[-1]["path"], target_path("known_stack.py"), 120, 5) as t:
             without = subprocess.run([REFBPF, "-p", str(t.pid), "-d", "1"],
                                      capture_output=True, text=True, timeout=120)
             given = run_refbpf(REFBPF, ["-v", "--btf", BTF_FILE, "-p", t.pid, "-d", 2, "-F", 499,
@@ -282,7 +284,7 @@ def memlock(d):
             os._exit(99)
 
     out = {}
-    with Target(PYTHONS[-1]["path"], target_path("known_stack.py"), 40, 5) as t:
+    with Target(PYTHONS[-1]["path"], target_path("known_stack.py"), 120, 5) as t:
         for name, fn in (("root", low_limit), ("no_cap_sys_resource", low_limit_no_cap)):
             folded = os.path.join(d, name + ".folded")
             r = subprocess.run([REFBPF, "-p", str(t.pid), "-d", "1", "-F", "499", "--folded", folded],
