@@ -11,9 +11,9 @@ its console, its results and how long it took are kept in
 build/kernels/KERNEL/.
 
 The guest runs under TCG (software emulation: KVM guests hang on these
-machines); REFBPF_QEMU_ACCEL=kvm tries KVM elsewhere. Timings inside are
-no performance figures; the checks measure shares of samples, which
-emulation does not skew.
+machines; REFBPF_QEMU_ACCEL=kvm tries KVM elsewhere) with icount and one
+CPU, so its clock keeps time with the work it does however busy the host
+is (see boot_one). Timings inside are no performance figures.
 """
 import base64
 import concurrent.futures
@@ -109,10 +109,14 @@ def boot_one(kernel):
     cpu = os.environ.get("REFBPF_QEMU_CPU", "max" if accel == "tcg" else "host")
     # icount: the guest's clock follows the instructions it runs, so its
     # timers (and refbpf's cpu-clock samples) keep time with its work
-    # however busy the host is; without it a late timer drops samples
+    # however busy the host is; without it a late timer drops samples.
+    # One CPU: with two, icount runs them in turns on one host thread, and
+    # the one waiting its turn sees its clock move without running (its
+    # thread charged CPU time, its timer ticks dropped)
     extra = os.environ.get("REFBPF_QEMU_EXTRA", "-icount shift=auto" if accel == "tcg" else "")
     cmd = ["qemu-system-x86_64", "-M", "q35", "-accel", accel,
-           "-cpu", cpu, "-smp", "2", "-m", "2048"] + extra.split() + [
+           "-cpu", cpu, "-smp", os.environ.get("REFBPF_QEMU_SMP", "1"), "-m", "2048"] + \
+        extra.split() + [
            "-display", "none", "-no-reboot", "-kernel", os.path.join(kdir, "vmlinuz"),
            "-initrd", initrd, "-append",
            "console=ttyS0 quiet panic=-1" + (" refbpf_checks=" + checks if checks else ""),
@@ -301,7 +305,8 @@ def test_children_followed_with_C(kernel, python):
         assert function_samples(stacks, name) > 100, (name, r["stdout"])
     for name in ("execd_child_work", "grandchild_work"):
         assert self_samples(stacks, name) > 100, (name, r["stdout"])
-    # a child living 1 s, attached while it runs
+    # a child living 1 s, attached while it runs (4 spinning processes
+    # share the guest's one CPU: about 125 samples)
     assert self_samples(stacks, "short_child_work") > 10, r["stdout"]
     assert "not profiled: not a Python process" in r["stdout"], r["stdout"]  # the shell
     assert r["stdout"].count("Python %d.%d" % version[:2]) >= 5, r["stdout"]
@@ -354,7 +359,10 @@ def test_wall_mode_shares(kernel, python):
     for who in ("recv_thread", "sleep_thread", "main"):
         assert abs(per[who] - expected) <= 0.02 * expected + 2, (who, per[who], expected, seen)
     lines = markers(host_target("wall_threads.py"))
-    blocked = {(f[-2][0], f[-2][2]): c for f, c in stacks if f[-1][0] == "<off-CPU>"}
+    blocked = {}
+    for f, c in stacks:
+        if f[-1][0] == "<off-CPU>":
+            blocked[(f[-2][0], f[-2][2])] = blocked.get((f[-2][0], f[-2][2]), 0) + c
     assert blocked.get(("recv_thread", lines["recv"]), 0) >= 0.98 * per["recv_thread"], blocked
     # its 60 wake-ups run about a millisecond of emulated Python each
     assert blocked.get(("sleep_thread", lines["sleep"]), 0) >= 0.95 * per["sleep_thread"], blocked
@@ -460,13 +468,16 @@ def test_dump_json(kernel, python):
 @pythons
 def test_gil_wait(kernel, python):
     """Two threads, one GIL: the waits are seen from the futex syscall's
-    registers (bpf_task_pt_regs, or the kernel stack's top before 5.15)."""
+    registers (bpf_task_pt_regs, or the kernel stack's top before 5.15).
+    On the guest's one CPU the thread not running waits for the GIL or,
+    once it is handed over, for the CPU (<preempted>): a quarter and a
+    quarter of their time, about."""
     r = report(kernel, "gil", python)
     ok(r)
     stacks = folded_of(r)
     spin = samples_of(stacks, "spin_thread")
     wait = samples_of(stacks, "spin_thread", "<GIL wait>")
-    assert spin > 100 and wait >= 0.3 * spin, (wait, spin, stacks[:5])
+    assert spin > 100 and wait >= 0.2 * spin, (wait, spin, stacks[:5])
     held, on_cpu, wait_s = summary(r["stdout"])
     assert held >= 0.9 * on_cpu, r["stdout"]
     assert ("~", 0, "<GIL wait>") in marshal.loads(base64.b64decode(r["pstats"]))
