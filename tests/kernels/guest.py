@@ -175,6 +175,21 @@ def target_exit_children(d):
     return target_exit(PYTHONS[-1], d, ["-C"])
 
 
+def preempted(d):
+    """--mode wall on the guest's one CPU shared with a busy shell loop:
+    the single-threaded target never blocks, it waits for the CPU."""
+    folded = os.path.join(d, "wall.folded")
+    hog = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+    try:
+        with Target(PYTHONS[-1]["path"], target_path("known_stack.py"), 120, 5) as t:
+            r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3, "-F", 200, "--mode", "wall",
+                                    "--folded", folded], check=False)
+    finally:
+        hog.kill()
+        hog.wait(timeout=30)
+    return dict(completed(r), folded=text(folded))
+
+
 def top(d):
     with Target(PYTHONS[-1]["path"], target_path("shares.py"), 120) as t:
         r = subprocess.run([REFBPF, "top", "-p", str(t.pid), "-d", "3.5"], capture_output=True,
@@ -295,7 +310,8 @@ def memlock(d):
 
 PER_PYTHON = [known_stack, shares, children, sigint, target_exit, wall, native,
               native_syscall, kernel, dump, gil]
-ONCE = [target_exit_children, top, every, all_processes, container, no_kernel_btf, memlock]
+ONCE = [target_exit_children, preempted, top, every, all_processes, container, no_kernel_btf,
+        memlock]
 
 
 def main():
