@@ -94,9 +94,10 @@ all: $(BIN)
 $(BUILD) $(BUILD)/user $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/refbpf.h bpf/py_walk.h bpf/kernel_compat.h $(VMLINUX_H) | $(BUILD)
+# Headers a BPF object includes come from clang's -MMD list (included below).
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(BUILD)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror $(BPF_CFLAGS) \
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -MMD -MP $(BPF_CFLAGS) \
 		-I$(BUILD) -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
@@ -229,4 +230,4 @@ install: $(BIN)
 clean:
 	rm -rf build build-asan build-fuzz build-static refbpf
 
--include $(USER_OBJS:.o=.d) $(TOOLS:=.d)
+-include $(USER_OBJS:.o=.d) $(TOOLS:=.d) $(BPF_OBJS:.o=.d)

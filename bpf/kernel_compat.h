@@ -51,21 +51,29 @@ static __always_inline void compat_current_comm_fsbase(char comm[16], __u64 *fsb
 }
 
 /*
- * The user-mode registers the current task entered the kernel with
- * (task_pt_regs()): where x86-64 saves them, at the top of its kernel
- * stack, before bpf_task_pt_regs(). Read them with BPF_CORE_READ.
+ * The user-mode registers `task` entered the kernel with (task_pt_regs()):
+ * where x86-64 saves them, at the top of its kernel stack, before
+ * bpf_task_pt_regs(). `task` is a BTF pointer where have_task_pt_regs
+ * (the current task's, or an iterator's). Read them with BPF_CORE_READ.
  */
-static __always_inline struct pt_regs *compat_current_user_regs(void)
+static __always_inline struct pt_regs *compat_task_user_regs(struct task_struct *task)
 {
 	if (have_task_pt_regs)
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		return (struct pt_regs *)bpf_task_pt_regs(task);
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 stack = (__u64)BPF_CORE_READ(task, stack);
 
 	if (!stack)
 		return NULL;
 	return (struct pt_regs *)(stack + KERNEL_THREAD_SIZE - bpf_core_type_size(struct pt_regs));
+}
+
+/* The same for the current task. */
+static __always_inline struct pt_regs *compat_current_user_regs(void)
+{
+	if (have_task_pt_regs)
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return compat_task_user_regs((struct task_struct *)bpf_get_current_task());
 }
 
 #endif /* REFBPF_KERNEL_COMPAT_H */

@@ -79,6 +79,18 @@ void kernel_features_probe(struct kernel_features *kf)
 	kf->memcg_charge = helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_ktime_get_coarse_ns);
 }
 
+const struct kernel_features *kernel_features_get(void)
+{
+	static struct kernel_features kf;
+	static bool probed;
+
+	if (!probed) {
+		kernel_features_probe(&kf);
+		probed = true;
+	}
+	return &kf;
+}
+
 /* Why not even a trivial program loads, in one line. */
 static void load_error_why(const struct kernel_features *kf, const char *what, char *why,
 			   size_t whylen)

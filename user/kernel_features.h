@@ -39,6 +39,9 @@ struct kernel_features {
  * before 5.11 charge BPF memory to it) and the load tried again. */
 void kernel_features_probe(struct kernel_features *kf);
 
+/* The same, probed once per process and kept. */
+const struct kernel_features *kernel_features_get(void);
+
 /* 0 when refbpf can record here; else -ENOTSUP and one line in `why`
  * naming what is missing and the first kernel that has it. */
 int kernel_features_refuse_recording(const struct kernel_features *kf, char *why, size_t whylen);
