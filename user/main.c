@@ -18,7 +18,9 @@
 #include "cli.h"
 #include "dump.h"
 #include "invoker.h"
+#include "kernel_features.h"
 #include "launch.h"
+#include "libbpf_log.h"
 #include "outputs.h"
 #include "privileges.h"
 #include "profile.h"
@@ -271,6 +273,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.dump) {
+		libbpf_log_init(o.verbose >= 2);
+		if (kernel_features_refuse_dump(kernel_features_get(), why, sizeof(why))) {
+			fprintf(stderr, "refbpf: %s\n", why);
+			goto cleanup;
+		}
 		status = dump_run(o.pids, o.npids, o.json, o.locals);
 		goto cleanup;
 	}

@@ -1370,7 +1370,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
-	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose >= 2, on_event, r, why,
+	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose, on_event, r, why,
 			       sizeof(why), &o->features);
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);

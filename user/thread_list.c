@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernel_features.h"
 #include "threads.skel.h"
 
 struct thread_lister {
@@ -34,6 +35,8 @@ struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_
 		goto fail;
 	}
 	t->skel->rodata->target_tgid = (__u32)pid;
+	t->skel->rodata->have_task_btf = kernel_features_get()->task_btf;
+	t->skel->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
 	t->waits = waits;
 	bpf_program__set_autoload(t->skel->progs.list_threads, !waits);
 	bpf_program__set_autoload(t->skel->progs.list_waiting_threads, waits);
