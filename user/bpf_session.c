@@ -136,12 +136,11 @@ static void load_failure(const struct kernel_features *kf, int err, char *why, s
 		snprintf(why, whylen, "cannot load the BPF program: %s", strerror(-err));
 }
 
-int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, int verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
-		     const struct bpf_features *features)
+int bpf_session_open(struct bpf_session **out, const struct bpf_session_opts *o, char *why,
+		     size_t whylen)
 {
-	static const struct bpf_features none;
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+	const struct bpf_features *features = &o->features;
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = o->btf_path);
 	struct bpf_session *s = calloc(1, sizeof(*s));
 	const struct kernel_features *kf;
 	int err = 0;
@@ -150,11 +149,11 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	if (!s)
 		return -ENOMEM;
 	s->epoll_fd = -1;
-	s->fn = fn;
-	s->ctx = ctx;
-	libbpf_log_init(verbose >= 2);
+	s->fn = o->on_event;
+	s->ctx = o->ctx;
+	libbpf_log_init(o->verbose >= 2);
 	kf = kernel_features_get();
-	if (verbose)
+	if (o->verbose)
 		kernel_features_print(stderr, kf);
 	err = kernel_features_refuse_recording(kf, why, whylen);
 	if (err)
@@ -165,9 +164,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		snprintf(why, whylen, "cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
-	if (!features)
-		features = &none;
-	s->skel->rodata->watch_all = watch_all;
+	s->skel->rodata->watch_all = o->watch_all;
 	s->skel->rodata->want_kernel = features->kernel;
 	s->skel->rodata->want_gil = features->gil;
 	/* A program on every context switch of the host costs even when it
@@ -176,7 +173,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	/* Every thread created on the host runs the fork program: a
 	 * thread-per-request server pays it per request. Only -C and --all
 	 * use what it reports. */
-	bool follow_forks = features->children || watch_all;
+	bool follow_forks = features->children || o->watch_all;
 
 	bpf_program__set_autoload(s->skel->progs.on_process_fork, follow_forks);
 	/* Descendants come and go by the thousand: their exits come from
@@ -197,7 +194,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		load_failure(kf, err, why, whylen);
 		goto cleanup;
 	}
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), fn, ctx, NULL);
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), o->on_event, o->ctx, NULL);
 	if (!s->rb) {
 		err = -errno;
 		snprintf(why, whylen, "cannot create the ring buffer: %s", strerror(-err));
@@ -231,7 +228,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 		}
 	}
 	if (!features->per_thread)
-		err = attach_sampler(s, rate_hz, why, whylen);
+		err = attach_sampler(s, o->rate_hz, why, whylen);
 	if (err)
 		goto cleanup;
 	*out = s;

@@ -30,18 +30,27 @@ struct bpf_features {
 	bool per_thread;
 };
 
+/* What a session records and where its records go. */
+struct bpf_session_opts {
+	unsigned int rate_hz;		/* cpu-clock samples per second per CPU */
+	const char *btf_path;		/* BTF libbpf relocates against; NULL: the kernel's */
+	bool watch_all;			/* --all: every exec on the host is reported */
+	/* 1: print the kernel's features and the variants chosen; 2: and
+	 * libbpf's log */
+	int verbose;
+	struct bpf_features features;	/* --kernel, --gil, --mode wall, --native, ... */
+	bpf_event_fn on_event;		/* every ring buffer record */
+	void *ctx;			/* on_event's */
+};
+
 /*
  * Load the program and attach it to a cpu-clock event at `rate_hz` on every
- * online CPU and to the process lifetime tracepoints. `btf_path` (NULL: the
- * kernel's) is the BTF libbpf relocates against. With `watch_all` every
- * exec on the host is reported (--all); `features` says which
- * of --kernel, --gil, --mode wall and --native are wanted. `verbose` 1
- * prints the kernel's features and the variants chosen, 2 libbpf's log.
- * On failure returns -errno and writes a one-line reason into `why`.
+ * online CPU (unless features.per_thread) and to the process lifetime
+ * tracepoints. On failure returns -errno and writes a one-line reason into
+ * `why`.
  */
-int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, int verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
-		     const struct bpf_features *features);
+int bpf_session_open(struct bpf_session **out, const struct bpf_session_opts *o, char *why,
+		     size_t whylen);
 void bpf_session_close(struct bpf_session *s);
 
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout);

@@ -104,12 +104,15 @@ static int on_event(void *ctx, void *data, size_t size)
 /* Load the sampler for `proc` (once per run; a failure is not retried). */
 static bool sampler_ready(struct dump_sampler *s, const struct py_process *proc)
 {
-	static const struct bpf_features per_thread = { .per_thread = true };
+	const struct bpf_session_opts so = {
+		.rate_hz = 1,
+		.features = { .per_thread = true },
+		.on_event = on_event,
+		.ctx = s,
+	};
 	char why[256];
 
-	if (!s->bpf && !s->unavailable &&
-	    bpf_session_open(&s->bpf, 1, NULL, false, false, on_event, s, why, sizeof(why),
-			     &per_thread)) {
+	if (!s->bpf && !s->unavailable && bpf_session_open(&s->bpf, &so, why, sizeof(why))) {
 		fprintf(stderr, "refbpf: dump: %s: running threads are read from memory only\n", why);
 		s->unavailable = true;
 	}

@@ -1370,8 +1370,17 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = discover_all(r);
 	if (err)
 		goto cleanup;
-	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose, on_event, r, why,
-			       sizeof(why), &o->features);
+	struct bpf_session_opts so = {
+		.rate_hz = o->rate_hz,
+		.btf_path = o->btf_path,
+		.watch_all = o->all,
+		.verbose = o->verbose,
+		.features = o->features,
+		.on_event = on_event,
+		.ctx = r,
+	};
+
+	err = bpf_session_open(&r->bpf, &so, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
