@@ -69,7 +69,9 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-USER_SRCS := $(wildcard user/*.c)
+# Every C file under user/, folders included (user/static/ is the static
+# build's alone); objects mirror the tree under $(BUILD)/user/.
+USER_SRCS := $(sort $(shell find user -name '*.c' -not -path 'user/static/*'))
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 ifeq ($(STATIC),1)
 USER_OBJS += $(BUILD)/user/static/no_dlopen.o
