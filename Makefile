@@ -51,7 +51,7 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 WARNINGS := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
 	-Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser \
+ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I. -Iuser \
 	$(SANITIZE) -MMD -MP
 LDLIBS := -lbpf -ldw -lelf -lz -lm
 LDFLAGS ?=
@@ -77,7 +77,7 @@ ifeq ($(STATIC),1)
 USER_OBJS += $(BUILD)/user/static/no_dlopen.o
 endif
 # Everything but main() goes into a library the test tools link too.
-LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+LIB_OBJS := $(filter-out $(BUILD)/user/app/main.o,$(USER_OBJS))
 
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
@@ -110,17 +110,17 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # Scripts and styles the SVG and HTML outputs embed, as C string constants:
-# user/assets/NAME.EXT -> $(BUILD)/assets/NAME_EXT.h defining asset_NAME_EXT.
-ASSET_SRCS := $(wildcard user/assets/*.js user/assets/*.css)
-ASSET_HDRS := $(patsubst user/assets/%,$(BUILD)/assets/%.h,$(subst .,_,$(ASSET_SRCS)))
+# user/output/assets/NAME.EXT -> $(BUILD)/assets/NAME_EXT.h defining asset_NAME_EXT.
+ASSET_SRCS := $(wildcard user/output/assets/*.js user/output/assets/*.css)
+ASSET_HDRS := $(patsubst user/output/assets/%,$(BUILD)/assets/%.h,$(subst .,_,$(ASSET_SRCS)))
 
-$(BUILD)/assets/%_js.h: user/assets/%.js
+$(BUILD)/assets/%_js.h: user/output/assets/%.js
 	$(call msg,ASSET,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q){ printf 'static const char asset_%s_js[] =\n' '$*'; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; printf ';\n'; } > $@
 
-$(BUILD)/assets/%_css.h: user/assets/%.css
+$(BUILD)/assets/%_css.h: user/output/assets/%.css
 	$(call msg,ASSET,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q){ printf 'static const char asset_%s_css[] =\n' '$*'; \

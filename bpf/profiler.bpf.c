@@ -10,7 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "refbpf.h"
+#include "abi.h"
 #include "mix64.h"
 #include "kernel_compat.h"
 

@@ -17,7 +17,7 @@
 #ifndef REFBPF_PY_WALK_H
 #define REFBPF_PY_WALK_H
 
-#include "refbpf.h"
+#include "abi.h"
 
 #ifndef PY_WALK_LOAD64
 #define PY_WALK_LOAD64(ptr) (*(const __u64 *)(ptr))

@@ -13,7 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "refbpf.h"
+#include "abi.h"
 #include "kernel_compat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

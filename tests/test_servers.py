@@ -39,7 +39,7 @@ GUNICORN = "/usr/bin/gunicorn"
 APACHE = "/usr/sbin/apache2"
 APACHE_MODULES = "/usr/lib/apache2/modules"
 # A root frame is `<process PID CMDLINE>`, CMDLINE cut at this many
-# characters and then followed by "..." (user/profile_roots.c).
+# characters and then followed by "..." (user/profile/profile_roots.c).
 ROOT_CMDLINE_MAX = 60
 
 
@@ -112,7 +112,7 @@ def cmdline(pid):
 
 
 def process_root(pid, cmd):
-    """The synthetic root frame of PID's stacks (user/profile_roots.c)."""
+    """The synthetic root frame of PID's stacks (user/profile/profile_roots.c)."""
     cut = cmd[:ROOT_CMDLINE_MAX] + ("..." if len(cmd) > ROOT_CMDLINE_MAX else "")
     return "<process %d %s>" % (pid, cut)
 

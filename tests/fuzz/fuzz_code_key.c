@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#include "py_layout.h"
+#include "python/layout/py_layout.h"
 
 struct image {
 	uint64_t base;
@@ -52,8 +52,8 @@ static inline __u64 load_partial(const void *p, unsigned int n)
 #define PY_WALK_LOAD64(ptr) load64(ptr)
 #define PY_WALK_READ(ctx, dst, len, addr) image_read((ctx), (dst), (len), (addr))
 #define CODE_KEY_LOAD_PARTIAL(ptr, n) load_partial((ptr), (n))
-#include "py_walk.h"
-#include "code_key.h"
+#include "bpf/py_walk.h"
+#include "bpf/code_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

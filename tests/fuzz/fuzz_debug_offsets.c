@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "debug_offsets.h"
+#include "python/layout/debug_offsets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "linetable.h"
+#include "python/linetable.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "native_merge.h"
-#include "native_stacks.h"
-#include "profile.h"
+#include "native/native_merge.h"
+#include "native/native_stacks.h"
+#include "profile/profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,13 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "py_dict.h"
-#include "py_layout.h"
-#include "py_locals.h"
-#include "py_object_layout.h"
-#include "py_reader.h"
-#include "py_thread_names.h"
-#include "py_values.h"
+#include "python/py_dict.h"
+#include "python/layout/py_layout.h"
+#include "python/py_locals.h"
+#include "python/layout/py_object_layout.h"
+#include "python/py_reader.h"
+#include "python/py_thread_names.h"
+#include "python/py_values.h"
 
 #define FUZZ_BASE 0x10000ull
 #define FUZZ_HEADER 16

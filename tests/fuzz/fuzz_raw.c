@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "callgraph.h"
-#include "raw_format.h"
-#include "report.h"
+#include "profile/callgraph.h"
+#include "output/raw_format.h"
+#include "output/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug_offsets.h"
-#include "dwarf_layout.h"
-#include "elf_file.h"
-#include "py_layout.h"
-#include "py_object_layout.h"
+#include "python/layout/debug_offsets.h"
+#include "python/layout/dwarf_layout.h"
+#include "base/elf_file.h"
+#include "python/layout/py_layout.h"
+#include "python/layout/py_object_layout.h"
 
 static void print_layout(const struct py_version_layout *l)
 {

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout_check.h"
-#include "layout_store.h"
-#include "py_process.h"
+#include "python/layout_check.h"
+#include "python/layout/layout_store.h"
+#include "python/py_process.h"
 
 static uint16_t *walk_field(struct py_layout *w, const char *name)
 {

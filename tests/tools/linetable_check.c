@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linetable.h"
+#include "python/linetable.h"
 
 static int hex_decode(const char *hex, uint8_t **out, size_t *len)
 {

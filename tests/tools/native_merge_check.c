@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "native_merge.h"
+#include "native/native_merge.h"
 
 #define MAX 256
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "off_cpu.h"
+#include "record/off_cpu.h"
 
 static int print_add(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
 		     const struct pframe *frames, uint32_t nframes, uint64_t count,

@@ -37,10 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
-#include "outputs.h"
-#include "profile.h"
-#include "report.h"
+#include "base/atomic_file.h"
+#include "output/outputs.h"
+#include "profile/profile.h"
+#include "output/report.h"
 
 #define MAX_FIELDS 32
 

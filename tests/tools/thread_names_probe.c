@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "interp_files.h"
-#include "py_process.h"
-#include "py_thread_names.h"
+#include "python/interp_files.h"
+#include "python/py_process.h"
+#include "python/py_thread_names.h"
 
 int main(int argc, char **argv)
 {

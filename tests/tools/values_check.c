@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "py_values.h"
+#include "python/py_values.h"
 
 static size_t unhex(const char *hex, char *out, size_t cap)
 {

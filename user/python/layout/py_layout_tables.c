@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Built-in layouts for CPython 3.8-3.12 on x86-64, default (GIL) builds.
+ * 3.13+ describe themselves through _Py_DebugOffsets (debug_offsets.c).
+ * Every entry is cross-checked against the DWARF of real interpreters by
+ * tests/test_layout_dwarf.py.
+ */
+#include "python/layout/py_layout.h"
+
+#define UNICODE_HASH 24
+/* struct _gil_runtime_state: last_holder, locked and its size (its
+ * condition variables and mutexes are inside) are the same in 3.8-3.12. */
+#define GIL_STATE_38_312 .gil_holder = 8, .gil_locked = 16, .gil_size = 208
+
+/* PyObject / PyVarObject / bytes / str fields that 3.8-3.11 share. */
+#define CODE_COMMON_38_311                                                   \
+	.ob_type = 8, .bytes_size = 16, .bytes_sval = 32, .unicode_length = 16, \
+	.unicode_state = 32, .unicode_ascii_size = 48, .unicode_compact_size = 72
+
+static const struct py_version_layout layouts[] = {
+	{
+		.version_hex = 0x03080000,
+		.walk = {
+			.frame_model = FRAME_MODEL_FRAME_OBJECT,
+			.flags = LAYOUT_GIL_IN_RUNTIME,
+			.runtime_interpreters_head = 32,
+			.interp_next = 0, .interp_threads_head = 8,
+			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
+			.frame_code = 32, .frame_previous = 24, .frame_instr = 104,
+			.code_firstlineno = 40, .code_name = 112,
+			.unicode_hash = UNICODE_HASH,
+			.gil_at = 1152, GIL_STATE_38_312,
+		},
+		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
+			  .firstlineno = 40, .linetable = 120 },
+		.instr_kind = INSTR_LASTI_BYTES,
+		.linetable_kind = LINETABLE_LNOTAB,
+	},
+	{
+		.version_hex = 0x03090000,
+		.walk = {
+			.frame_model = FRAME_MODEL_FRAME_OBJECT,
+			.flags = LAYOUT_GIL_IN_RUNTIME,
+			.runtime_interpreters_head = 32,
+			.interp_next = 0, .interp_threads_head = 8,
+			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
+			.frame_code = 32, .frame_previous = 24, .frame_instr = 104,
+			.code_firstlineno = 40, .code_name = 112,
+			.unicode_hash = UNICODE_HASH,
+			.gil_at = 352, GIL_STATE_38_312,
+		},
+		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
+			  .firstlineno = 40, .linetable = 120 },
+		.instr_kind = INSTR_LASTI_BYTES,
+		.linetable_kind = LINETABLE_LNOTAB,
+	},
+	{
+		.version_hex = 0x030a0000,
+		.walk = {
+			.frame_model = FRAME_MODEL_FRAME_OBJECT,
+			.flags = LAYOUT_GIL_IN_RUNTIME,
+			.runtime_interpreters_head = 32,
+			.interp_next = 0, .interp_threads_head = 8,
+			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
+			.frame_code = 32, .frame_previous = 24, .frame_instr = 96,
+			.code_firstlineno = 40, .code_name = 112,
+			.unicode_hash = UNICODE_HASH,
+			.gil_at = 352, GIL_STATE_38_312,
+		},
+		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
+			  .firstlineno = 40, .linetable = 120 },
+		.instr_kind = INSTR_LASTI_UNITS,
+		.linetable_kind = LINETABLE_PEP626,
+	},
+	{
+		.version_hex = 0x030b0000,
+		.walk = {
+			.frame_model = FRAME_MODEL_INTERPRETER_FRAME,
+			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_GIL_IN_RUNTIME,
+			.runtime_interpreters_head = 40,
+			.interp_next = 0, .interp_threads_head = 16,
+			.tstate_next = 8, .tstate_thread_id = 152, .tstate_frame = 56,
+			.cframe_current_frame = 8,
+			.frame_code = 32, .frame_previous = 48, .frame_instr = 56,
+			.frame_owner = 69, .frame_owner_skip = 3, .frame_is_entry = 68,
+			.code_firstlineno = 72, .code_name = 120,
+			.unicode_hash = UNICODE_HASH,
+			.gil_at = 360, GIL_STATE_38_312,
+		},
+		.code = { CODE_COMMON_38_311, .filename = 112, .name = 120,
+			  .qualname = 128, .firstlineno = 72, .linetable = 136,
+			  .code_adaptive = 184 },
+		.instr_kind = INSTR_POINTER,
+		.linetable_kind = LINETABLE_PEP657,
+	},
+	{
+		.version_hex = 0x030c0000,
+		.walk = {
+			.frame_model = FRAME_MODEL_INTERPRETER_FRAME,
+			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_GIL_VIA_INTERP,
+			.runtime_interpreters_head = 40,
+			.interp_next = 0, .interp_threads_head = 72,
+			.tstate_next = 8, .tstate_thread_id = 136, .tstate_frame = 56,
+			.cframe_current_frame = 0,
+			.frame_code = 0, .frame_previous = 8, .frame_instr = 56,
+			.frame_owner = 70, .frame_owner_skip = 3,
+			.code_firstlineno = 68, .code_name = 120,
+			.unicode_hash = UNICODE_HASH,
+			.gil_at = 384, .tstate_interp = 16, GIL_STATE_38_312,
+		},
+		.code = { .ob_type = 8, .bytes_size = 16, .bytes_sval = 32,
+			  .unicode_length = 16, .unicode_state = 32,
+			  .unicode_ascii_size = 40, .unicode_compact_size = 56,
+			  .filename = 112, .name = 120, .qualname = 128,
+			  .firstlineno = 68, .linetable = 136, .code_adaptive = 192,
+			  .version = 92 },
+		.instr_kind = INSTR_POINTER,
+		.linetable_kind = LINETABLE_PEP657,
+	},
+};
+
+const struct py_version_layout *py_layout_builtin(int major, int minor)
+{
+	unsigned int want = (unsigned int)major << 24 | (unsigned int)minor << 16;
+
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
+		if (layouts[i].version_hex == want)
+			return &layouts[i];
+	return 0;
+}

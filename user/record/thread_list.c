@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "record/thread_list.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record/kernel_features.h"
+#include "threads.skel.h"
+
+struct thread_lister {
+	struct threads_bpf *skel;
+	struct bpf_link *link;
+	bool waits;
+};
+
+struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
+{
+	struct thread_lister *t = calloc(1, sizeof(*t));
+	int err = 0;
+
+	if (!t) {
+		snprintf(why, whylen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->skel = threads_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		snprintf(why, whylen, "cannot open the thread lister: %s", strerror(-err));
+		goto fail;
+	}
+	t->skel->rodata->target_tgid = (__u32)pid;
+	t->skel->rodata->have_task_btf = kernel_features_get()->task_btf;
+	t->skel->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	t->waits = waits;
+	bpf_program__set_autoload(t->skel->progs.list_threads, !waits);
+	bpf_program__set_autoload(t->skel->progs.list_waiting_threads, waits);
+	err = threads_bpf__load(t->skel);
+	if (!err) {
+		t->link = bpf_program__attach_iter(waits ? t->skel->progs.list_waiting_threads :
+							   t->skel->progs.list_threads,
+						   NULL);
+		if (!t->link)
+			err = -errno;
+	}
+	if (err) {
+		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
+		goto fail;
+	}
+	return t;
+fail:
+	thread_lister_close(t);
+	errno = -err;
+	return NULL;
+}
+
+void thread_lister_close(struct thread_lister *t)
+{
+	if (!t)
+		return;
+	bpf_link__destroy(t->link);
+	threads_bpf__destroy(t->skel);
+	free(t);
+}
+
+/* Every record of one look, each `size` bytes, into a malloc'd array. */
+static int read_records(struct thread_lister *t, size_t size, void **out, size_t *n, char *why,
+			size_t whylen)
+{
+	char *recs = NULL;
+	size_t count = 0, cap = 0;
+	int err = 0, fd;
+
+	*out = NULL;
+	*n = 0;
+	fd = bpf_iter_create(bpf_link__fd(t->link));
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
+		return err;
+	}
+	for (;;) {
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			char *nr = realloc(recs, ncap * size);
+
+			if (!nr) {
+				err = -ENOMEM;
+				snprintf(why, whylen, "out of memory");
+				goto cleanup;
+			}
+			recs = nr;
+			cap = ncap;
+		}
+		/* The iterator hands out whole records. */
+		ssize_t got = read(fd, recs + count * size, size);
+
+		if (got == 0)
+			break;
+		if (got != (ssize_t)size) {
+			err = got < 0 ? -errno : -EIO;
+			snprintf(why, whylen, "cannot read the thread list: %s", strerror(-err));
+			goto cleanup;
+		}
+		struct thread_record *rec = (struct thread_record *)(recs + count * size);
+
+		rec->comm[sizeof(rec->comm) - 1] = 0;
+		count++;
+	}
+	*out = recs;
+	*n = count;
+	recs = NULL;
+cleanup:
+	free(recs);
+	close(fd);
+	return err;
+}
+
+int thread_lister_read(struct thread_lister *t, struct thread_record **out, size_t *n, char *why,
+		       size_t whylen)
+{
+	if (t->waits) {
+		snprintf(why, whylen, "internal error: a lister of waits read as threads");
+		return -EINVAL;
+	}
+	return read_records(t, sizeof(**out), (void **)out, n, why, whylen);
+}
+
+int thread_lister_read_waits(struct thread_lister *t, struct thread_wait_record **out, size_t *n,
+			     char *why, size_t whylen)
+{
+	if (!t->waits) {
+		snprintf(why, whylen, "internal error: a lister of threads read as waits");
+		return -EINVAL;
+	}
+	/* thread_record comes first in a wait record: its comm is cut too */
+	return read_records(t, sizeof(**out), (void **)out, n, why, whylen);
+}
+
+int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why, size_t whylen)
+{
+	struct thread_lister *t = thread_lister_open(pid, false, why, whylen);
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if (!t)
+		return -errno;
+	err = thread_lister_read(t, out, n, why, whylen);
+	thread_lister_close(t);
+	return err;
+}
+
+const struct thread_record *thread_list_find(const struct thread_record *tasks, size_t n,
+					     uint64_t thread_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tasks[i].fsbase == thread_id)
+			return &tasks[i];
+	return NULL;
+}
+
+bool thread_stayed_still(const struct thread_record *before, const struct thread_record *after)
+{
+	return before && after && before->tid == after->tid && before->state && after->state &&
+	       before->runtime_ns == after->runtime_ns && before->switches == after->switches;
+}
