@@ -15,9 +15,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <linux/types.h>
+
 #include "profile/callgraph.h"
 #include "base/escape.h"
-#include "python/layout/py_layout.h"
+#include "bpf/abi.h"	/* REFBPF_MAX_FRAMES: the deepest stack a profile holds */
 
 enum top_sort {
 	TOP_SORT_SELF_PCT,	/* key o: share of the last second as innermost frame */

@@ -10,7 +10,6 @@
 #include "profile/callgraph.h"
 #include "base/escape.h"
 #include "profile/gil_figures.h"
-#include "bpf/abi.h"
 
 /* Targets named in the first header line; each has its own line below. */
 #define HEADER_TARGETS 4

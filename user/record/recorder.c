@@ -29,7 +29,6 @@
 #include "native/native_stacks.h"
 #include "python/py_process.h"
 #include "python/py_thread_names.h"
-#include "output/report.h"
 #include "python/stack_reader.h"
 #include "python/symbolizer.h"
 #include "record/thread_list.h"
