@@ -204,14 +204,7 @@ int main(int argc, char **argv)
 			return rc;
 	}
 	if (argc == 4 && !strcmp(argv[1], "--builtin")) {
-		const struct py_version_layout *b = py_layout_builtin(atoi(argv[2]), atoi(argv[3]));
-
-		if (b) {
-			l = *b;
-			err = 0;
-		} else {
-			err = -ENOENT;
-		}
+		err = py_layout_builtin(atoi(argv[2]), atoi(argv[3]), &l) ? -ENOENT : 0;
 	} else if (argc == 5 && !strcmp(argv[1], "--dwarf")) {
 		/* REFBPF_DEBUG_ROOT: an unpacked tree PATH lies in; its debug
 		 * files are looked up inside it. */

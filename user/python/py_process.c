@@ -25,6 +25,7 @@
 #include "python/layout_check.h"
 #include "base/proc.h"
 #include "base/ptrace_access.h"
+#include "python/layout/versions.h"
 
 struct interp_elf {
 	char path[4096];		/* as mapped, inside the process's root */
@@ -224,13 +225,13 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 		 * the loader is still placing the library's segments (its
 		 * first mapping spans the file, and _PyRuntime's address shows
 		 * other bytes of it): look again. */
-		if (hex >= 0x030d0000) {
+		if (py_version_has_debug_offsets(out->major, out->minor)) {
 			snprintf(why, whylen, "Python %s has not finished loading", out->version);
 			return PY_NOT_READY;
 		}
-		const struct py_version_layout *builtin = py_layout_builtin(out->major, out->minor);
+		struct py_version_layout builtin;
 
-		if (!builtin) {
+		if (py_layout_builtin(out->major, out->minor, &builtin)) {
 			snprintf(why, whylen, "unsupported Python version %s (3.8-3.15 are supported)",
 				 out->version);
 			return PY_UNSUPPORTED;
@@ -243,7 +244,7 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 			out->layout_source = ie->file->dwarf_stored ? "DWARF (stored by build-id)" :
 								      "DWARF";
 		} else {
-			out->layout = *builtin;
+			out->layout = builtin;
 			out->layout_source = "built-in table";
 		}
 	}
@@ -252,7 +253,9 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	choose_object_layout(out, head, sizeof(head));
 	/* 3.12 counts code objects created in a process-wide global, named
 	 * only in .symtab: unstripped builds. */
-	if (out->major == 3 && out->minor == 12 && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
+	const struct py_version_traits *traits = py_version_traits(out->major, out->minor);
+
+	if (traits && traits->code_gen == CODE_GEN_GLOBAL && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
 		out->layout.walk.code_gen_addr = ie->file->syms[ISYM_NEXT_FUNC_VERSION] + ie->bias;
 	py_layout_finish(&out->layout);
 	if (out->layout.walk.code_span > REFBPF_READ_SPAN) {

@@ -5,6 +5,7 @@
  * it; the values then come from the target.
  */
 #include "python/layout/debug_offsets.h"
+#include "python/layout/versions.h"
 
 #include <errno.h>
 #include <string.h>
@@ -23,7 +24,6 @@ struct debug_offsets_map {
 	uint16_t bytes_ob_size, bytes_ob_sval;
 	uint16_t unicode_state, unicode_length, unicode_ascii_size;
 	uint16_t unicode_compact_size;		/* 0: not described (ASCII size + 16) */
-	uint64_t code_tag_mask;			/* f_executable is a tagged _PyStackRef */
 	/* The GIL: interp->ceval.gil points to it; the offsets of locked
 	 * and last_holder are given inside the interpreter's own _gil. */
 	uint16_t interp_ceval_gil, interp_gil_state, interp_gil_locked, interp_gil_holder;
@@ -68,7 +68,6 @@ static const struct debug_offsets_map maps[] = {
 		.pyobject_ob_type = 408,
 		.bytes_ob_size = 600, .bytes_ob_sval = 608,
 		.unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
-		.code_tag_mask = 7,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
 		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
 		.interp_code_object_generation = 160,
@@ -87,7 +86,6 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 696, .bytes_ob_sval = 704,
 		.unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
 		.unicode_compact_size = 744,
-		.code_tag_mask = 7,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
 		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
 		.interp_code_object_generation = 160,
@@ -142,15 +140,9 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 
 	memset(out, 0, sizeof(*out));
 	out->version_hex = (uint32_t)(version & 0xffff0000);
-	w->frame_model = FRAME_MODEL_INTERPRETER_FRAME;
-	w->flags = LAYOUT_HAS_OWNER;
-	/* Owners >= 3 are the interpreter's entry frames, not Python
-	 * functions: FRAME_OWNED_BY_CSTACK (3.13: 3; 3.14: 4) and
-	 * FRAME_OWNED_BY_INTERPRETER (3.14, 3.15: 3). */
-	w->frame_owner_skip = 3;
-	w->code_tag_mask = m->code_tag_mask;
-	out->instr_kind = INSTR_POINTER;
-	out->linetable_kind = LINETABLE_PEP657;
+	/* what the version is (frame model, flags, kinds): versions.c */
+	if (py_version_apply(out, 3, (int)(version >> 16 & 0xff), !*free_threaded))
+		return -ENOTSUP;
 
 	/* Structures we walk are far smaller than 64 KiB; frame and code
 	 * fields must fit the BPF read span. */
@@ -194,7 +186,6 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 		w->gil_locked = locked - state;
 		w->gil_holder = holder - state;
 		w->gil_size = m->gil_size;
-		w->flags |= LAYOUT_GIL_VIA_INTERP;
 	}
 	/* Not described: the str hash follows length, and a compact
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */
@@ -205,7 +196,6 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 		if (get_offset(buf, m->interp_code_object_generation, &gen, 1 << 16))
 			return -EINVAL;
 		out->interp_code_gen = gen;
-		w->flags |= LAYOUT_CODE_GEN_ON_FREE;
 	} else {
 		out->interp_code_gen = *free_threaded ? m->func_next_version_ft : m->func_next_version;
 	}

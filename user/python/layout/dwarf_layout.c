@@ -15,6 +15,7 @@
  * are bounded, and every offset must lie inside its structure.
  */
 #include "python/layout/dwarf_layout.h"
+#include "python/layout/versions.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -130,13 +131,16 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 {
 	struct py_layout *w = &l->walk;
 	struct py_code_layout *c = &l->code;
-	bool fo = minor <= 10, cf = minor == 11 || minor == 12;
+	const struct py_version_traits *v = py_version_traits(3, minor);
 	struct dl_type *t;
 	int err = 0;
 
+	if (!v)
+		return -ENOTSUP;
+	bool fo = v->frame_model == FRAME_MODEL_FRAME_OBJECT, cf = v->flags & LAYOUT_VIA_CFRAME;
 	/* The GIL: in _PyRuntime up to 3.11, then each interpreter points
 	 * to the one it uses. */
-	bool gil_in_runtime = minor <= 11;
+	bool gil_in_runtime = v->gil_flag == LAYOUT_GIL_IN_RUNTIME;
 
 	t = dl_want(p, DL_RUNTIME, "pyruntimestate", "_PyRuntimeState");
 	err |= dl_add(t, "interpreters.head", &w->runtime_interpreters_head, DL_PTR);
@@ -148,9 +152,9 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	if (!gil_in_runtime)
 		err |= dl_add(t, "ceval.gil", &w->gil_at, DL_PTR);
 	/* the code counter (3.12's is a global, not described here) */
-	if (minor == 13)
+	if (v->code_gen == CODE_GEN_INTERP)
 		err |= dl_add(t, "func_state.next_version", &l->interp_code_gen, 4);
-	else if (minor >= 14)
+	else if (v->code_gen == CODE_GEN_INTERP_ON_FREE)
 		err |= dl_add(t, "_code_object_generation", &l->interp_code_gen, 8);
 	t = dl_want(p, DL_GIL, "_gil_runtime_state", NULL);
 	err |= dl_add(t, "locked", &w->gil_locked, 4);
@@ -711,23 +715,12 @@ static void dl_identify(struct dl_ctx *c, Elf *elf)
 static void dl_finish(struct py_version_layout *l, int major, int minor)
 {
 	struct py_layout *w = &l->walk;
-	bool fo = minor <= 10;
 
 	l->version_hex = (uint32_t)major << 24 | (uint32_t)minor << 16;
-	w->frame_model = fo ? FRAME_MODEL_FRAME_OBJECT : FRAME_MODEL_INTERPRETER_FRAME;
-	w->flags = fo ? 0 : LAYOUT_HAS_OWNER;
-	if (minor == 11 || minor == 12)
-		w->flags |= LAYOUT_VIA_CFRAME;
-	w->flags |= minor <= 11 ? LAYOUT_GIL_IN_RUNTIME : LAYOUT_GIL_VIA_INTERP;
-	if (minor >= 14)
-		w->flags |= LAYOUT_CODE_GEN_ON_FREE;
-	/* FRAME_OWNED_BY_CSTACK (3.11-3.13), FRAME_OWNED_BY_INTERPRETER (3.14) */
-	w->frame_owner_skip = fo ? 0 : 3;
+	/* the plan was made for a supported version: this cannot fail */
+	py_version_apply(l, major, minor, true);
 	w->code_firstlineno = l->code.firstlineno;
 	w->code_name = l->code.name;
-	l->instr_kind = minor <= 9 ? INSTR_LASTI_BYTES : fo ? INSTR_LASTI_UNITS : INSTR_POINTER;
-	l->linetable_kind = minor <= 9 ? LINETABLE_LNOTAB : fo ? LINETABLE_PEP626 :
-								  LINETABLE_PEP657;
 }
 
 /* Scan the file (or its debug files) for the plan `objects` picks. On

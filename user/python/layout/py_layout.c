@@ -4,6 +4,7 @@
  * tables, DWARF, _Py_DebugOffsets): the spans BPF reads at once.
  */
 #include "python/layout/py_layout.h"
+#include "python/layout/versions.h"
 
 static void span_add(uint16_t *lo, uint16_t *hi, uint16_t at, uint16_t size)
 {
@@ -59,7 +60,10 @@ void py_layout_finish(struct py_version_layout *l)
 	/* 3.12+: BPF looks for the thread-local thread state below the
 	 * thread pointer (fsbase on x86-64), where static TLS puts it; an
 	 * interpreter loaded by dlopen has it elsewhere, and BPF gives up. */
-	if (w->version_hex >= 0x030c0000)
+	const struct py_version_traits *v = py_version_traits((int)(w->version_hex >> 24),
+							      (int)(w->version_hex >> 16 & 0xff));
+
+	if (v && (v->flags & LAYOUT_TLS_TSTATE))
 		w->flags |= LAYOUT_TLS_TSTATE;
 	w->tstate_tls = w->tls_misses = 0;
 

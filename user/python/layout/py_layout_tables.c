@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Built-in layouts for CPython 3.8-3.12 on x86-64, default (GIL) builds.
- * 3.13+ describe themselves through _Py_DebugOffsets (debug_offsets.c).
+ * Built-in layouts for CPython 3.8-3.12 on x86-64, default (GIL) builds:
+ * offsets only, what each version is comes from versions.c. 3.13+
+ * describe themselves through _Py_DebugOffsets (debug_offsets.c).
  * Every entry is cross-checked against the DWARF of real interpreters by
  * tests/test_layout_dwarf.py.
  */
+#include <errno.h>
+
 #include "python/layout/py_layout.h"
+#include "python/layout/versions.h"
 
 #define UNICODE_HASH 24
 /* struct _gil_runtime_state: last_holder, locked and its size (its
@@ -21,8 +25,6 @@ static const struct py_version_layout layouts[] = {
 	{
 		.version_hex = 0x03080000,
 		.walk = {
-			.frame_model = FRAME_MODEL_FRAME_OBJECT,
-			.flags = LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 32,
 			.interp_next = 0, .interp_threads_head = 8,
 			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
@@ -33,14 +35,10 @@ static const struct py_version_layout layouts[] = {
 		},
 		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
 			  .firstlineno = 40, .linetable = 120 },
-		.instr_kind = INSTR_LASTI_BYTES,
-		.linetable_kind = LINETABLE_LNOTAB,
 	},
 	{
 		.version_hex = 0x03090000,
 		.walk = {
-			.frame_model = FRAME_MODEL_FRAME_OBJECT,
-			.flags = LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 32,
 			.interp_next = 0, .interp_threads_head = 8,
 			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
@@ -51,14 +49,10 @@ static const struct py_version_layout layouts[] = {
 		},
 		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
 			  .firstlineno = 40, .linetable = 120 },
-		.instr_kind = INSTR_LASTI_BYTES,
-		.linetable_kind = LINETABLE_LNOTAB,
 	},
 	{
 		.version_hex = 0x030a0000,
 		.walk = {
-			.frame_model = FRAME_MODEL_FRAME_OBJECT,
-			.flags = LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 32,
 			.interp_next = 0, .interp_threads_head = 8,
 			.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24,
@@ -69,20 +63,16 @@ static const struct py_version_layout layouts[] = {
 		},
 		.code = { CODE_COMMON_38_311, .filename = 104, .name = 112,
 			  .firstlineno = 40, .linetable = 120 },
-		.instr_kind = INSTR_LASTI_UNITS,
-		.linetable_kind = LINETABLE_PEP626,
 	},
 	{
 		.version_hex = 0x030b0000,
 		.walk = {
-			.frame_model = FRAME_MODEL_INTERPRETER_FRAME,
-			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_GIL_IN_RUNTIME,
 			.runtime_interpreters_head = 40,
 			.interp_next = 0, .interp_threads_head = 16,
 			.tstate_next = 8, .tstate_thread_id = 152, .tstate_frame = 56,
 			.cframe_current_frame = 8,
 			.frame_code = 32, .frame_previous = 48, .frame_instr = 56,
-			.frame_owner = 69, .frame_owner_skip = 3, .frame_is_entry = 68,
+			.frame_owner = 69, .frame_is_entry = 68,
 			.code_firstlineno = 72, .code_name = 120,
 			.unicode_hash = UNICODE_HASH,
 			.gil_at = 360, GIL_STATE_38_312,
@@ -90,20 +80,16 @@ static const struct py_version_layout layouts[] = {
 		.code = { CODE_COMMON_38_311, .filename = 112, .name = 120,
 			  .qualname = 128, .firstlineno = 72, .linetable = 136,
 			  .code_adaptive = 184 },
-		.instr_kind = INSTR_POINTER,
-		.linetable_kind = LINETABLE_PEP657,
 	},
 	{
 		.version_hex = 0x030c0000,
 		.walk = {
-			.frame_model = FRAME_MODEL_INTERPRETER_FRAME,
-			.flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_GIL_VIA_INTERP,
 			.runtime_interpreters_head = 40,
 			.interp_next = 0, .interp_threads_head = 72,
 			.tstate_next = 8, .tstate_thread_id = 136, .tstate_frame = 56,
 			.cframe_current_frame = 0,
 			.frame_code = 0, .frame_previous = 8, .frame_instr = 56,
-			.frame_owner = 70, .frame_owner_skip = 3,
+			.frame_owner = 70,
 			.code_firstlineno = 68, .code_name = 120,
 			.unicode_hash = UNICODE_HASH,
 			.gil_at = 384, .tstate_interp = 16, GIL_STATE_38_312,
@@ -114,17 +100,18 @@ static const struct py_version_layout layouts[] = {
 			  .filename = 112, .name = 120, .qualname = 128,
 			  .firstlineno = 68, .linetable = 136, .code_adaptive = 192,
 			  .version = 92 },
-		.instr_kind = INSTR_POINTER,
-		.linetable_kind = LINETABLE_PEP657,
 	},
 };
 
-const struct py_version_layout *py_layout_builtin(int major, int minor)
+int py_layout_builtin(int major, int minor, struct py_version_layout *out)
 {
 	unsigned int want = (unsigned int)major << 24 | (unsigned int)minor << 16;
 
-	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++)
-		if (layouts[i].version_hex == want)
-			return &layouts[i];
-	return 0;
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (layouts[i].version_hex != want)
+			continue;
+		*out = layouts[i];
+		return py_version_apply(out, major, minor, true);
+	}
+	return -ENOTSUP;
 }
