@@ -48,7 +48,7 @@ enum py_layout_flags {
 
 /*
  * Everything the BPF program needs to walk one process's Python stacks.
- * Offsets in bytes. Filled by userspace (user/py_layout.c) per target
+ * Offsets in bytes. Filled by userspace (user/python/layout/py_layout.c) per target
  * process, stored in the `targets` map keyed by tgid.
  */
 struct py_layout {

@@ -5,8 +5,8 @@
  * address to the next one of its size, often with the addresses of its
  * file name, name and line table, so neither the address nor the pointers
  * it holds are enough. Written once for the BPF sampler, `refbpf dump`'s
- * reader (user/stack_reader.c) and the symbolizer, which checks what it
- * reads against the key of the sample (user/symbolizer.c).
+ * reader (user/python/stack_reader.c) and the symbolizer, which checks what it
+ * reads against the key of the sample (user/python/symbolizer.c).
  *
  * The key hashes the code object's span (struct py_layout: co_firstlineno
  * to co_linetable, fields that never change once it exists), and then:

@@ -2,7 +2,7 @@
 /*
  * What the BPF programs read of the kernel's own state, written once for
  * every kernel from 5.10: the faster way where the kernel has it, the
- * older one elsewhere. Userspace probes the kernel (user/kernel_features.c)
+ * older one elsewhere. Userspace probes the kernel (user/record/kernel_features.c)
  * and sets the flags below before loading; the verifier drops the branches
  * a flag rules out, so a helper the kernel lacks is never seen by it.
  *

@@ -2,7 +2,7 @@
 /*
  * How to walk CPython's state with a struct py_layout, written once for
  * both sides: the BPF sampler (bpf/profiler.bpf.c) and `refbpf dump`
- * (user/stack_reader.c), which reads sleeping threads from userspace.
+ * (user/python/stack_reader.c), which reads sleeping threads from userspace.
  *
  * The includer defines
  *   PY_WALK_INLINE                      how the helpers are inlined

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * user/off_cpu.c from the command line, for tests/test_wall.py:
+ * user/record/off_cpu.c from the command line, for tests/test_wall.py:
  *   off_cpu_check PERIOD_NS < SCRIPT
  * One event per line:
  *   leave TID T_NS NFRAMES        switch-out (NFRAMES 0: stack unreadable)

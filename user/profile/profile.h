@@ -25,7 +25,7 @@ struct pfunc {
  * What a function is, read from its pstats key. Functions that are not
  * Python code live in cProfile's "~" file at line 0: the synthetic roots
  * (<process ...>, <thread ...>), with --native the C functions, whose
- * names start with "<native " (user/native_symbols.h), and with --kernel
+ * names start with "<native " (user/native/native_symbols.h), and with --kernel
  * the kernel's, "<kernel ...": the key says what they are, so a raw file
  * read back keeps it.
  */

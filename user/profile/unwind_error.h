@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Why a sample of a target thread produced no Python stack: enum
- * unwind_error is BPF's (bpf/refbpf.h, where each reason is counted);
+ * unwind_error is BPF's (bpf/abi.h, where each reason is counted);
  * this is its one userspace side: the names people read and how many
  * counters a profile and a raw file keep.
  */

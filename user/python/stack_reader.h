@@ -15,7 +15,7 @@
 
 #include "python/layout/py_layout.h"
 
-/* How a stack was taken: `refbpf dump` checks (user/dump_stacks.c); the
+/* How a stack was taken: `refbpf dump` checks (user/app/dump_stacks.c); the
  * other readers take it as read. */
 enum stack_source {
 	STACK_READ = 0,		/* read from memory; the thread may have run meanwhile */
@@ -35,7 +35,7 @@ struct thread_stack {
 	bool read_error;		/* the walk stopped on unreadable memory */
 	uint8_t source;			/* enum stack_source */
 	/* 3.12+: the C-stack shim frames met, innermost first, as a sample's
-	 * native stack record lists them (--native: user/native_merge.c) */
+	 * native stack record lists them (--native: user/native/native_merge.c) */
 	uint32_t nshims;
 	uint64_t shims[REFBPF_NATIVE_MAX_SHIMS];
 };

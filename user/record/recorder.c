@@ -364,7 +364,7 @@ static const char *marker(const struct recorder *r, const struct sample_event *e
 /* Kernel frames (innermost first in the event) appended outermost first.
  * Off CPU, the frames inside __schedule are the tracepoint's own, and the
  * scheduler's functions are left out as the kernel leaves them out of a
- * sleeping thread's stack (user/waiting_threads.c): one wait, one stack. */
+ * sleeping thread's stack (user/record/waiting_threads.c): one wait, one stack. */
 static int add_kernel_frames(struct recorder *r, const struct sample_event *ev, uint32_t *n)
 {
 	const __u64 *ips = (const __u64 *)&ev->frames[ev->nframes];
@@ -586,7 +586,7 @@ static int add_off_cpu(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
  * Wall mode: threads already off CPU when recording starts send no
  * switch-out. Each one that stays off while it is looked at gets the
  * records BPF sends at a switch-out, made from memory
- * (user/waiting_threads.c), and counts from `start_ns`; a thread that
+ * (user/record/waiting_threads.c), and counts from `start_ns`; a thread that
  * runs instead replaces this with the stack of its first switch-out, as
  * any thread does.
  */

@@ -3,7 +3,7 @@
  * --mode wall: a thread already off the CPU when recording starts sends no
  * switch-out until it runs again, maybe never. What BPF sends at a
  * switch-out is made for it instead, from a look at it: its Python stack
- * read from memory (user/stack_reader.c), its kernel stack (--kernel) and
+ * read from memory (user/python/stack_reader.c), its kernel stack (--kernel) and
  * the user registers it entered the kernel with (--native), from a task
  * iterator (bpf/threads.bpf.c), and its user stack from memory at those
  * registers. A thread counts only if it stayed off the CPU from before the

@@ -126,7 +126,7 @@ static int dl_add(struct dl_type *t, const char *path, uint16_t *out, uint8_t si
 	return 0;
 }
 
-/* What to look for, per version (DESIGN.md §5), writing into `l`. */
+/* What to look for in the DWARF of 3.`minor` (its traits: versions.c), writing into `l`. */
 static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *l)
 {
 	struct py_layout *w = &l->walk;
