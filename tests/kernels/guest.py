@@ -136,6 +136,20 @@ def native(py, d):
     return dict(completed(r), folded=text(folded))
 
 
+def wall_native(py, d):
+    """--mode wall --kernel --native on threads waiting in libc: blocked
+    throughout (their stacks from a task iterator at the start) and
+    napping (each switch-out's user registers)."""
+    out = {}
+    for how in ("blocked", "naps"):
+        folded = os.path.join(d, how + ".folded")
+        with Target(py["path"], target_path("wall_waits.py"), how) as t:
+            r = run_refbpf(REFBPF, ["-v", "-p", t.pid, "-d", 2, "--mode", "wall", "--kernel",
+                                    "--native", "--folded", folded], check=False)
+        out[how] = dict(completed(r), folded=text(folded))
+    return out
+
+
 def native_syscall(py, d):
     folded = os.path.join(d, "k.folded")
     with Target(py["path"], target_path("native_syscall.py"), 60) as t:
@@ -263,7 +277,7 @@ def container(d):
 def no_kernel_btf(d):
     """A kernel without its own BTF, as far as refbpf can tell: an empty
     tmpfs over /sys/kernel/btf. Recording needs --btf (the BTF extracted
-    from this kernel's package); dump is refused."""
+    from this kernel's package); dump and --mode wall are refused."""
     folded = os.path.join(d, "out.folded")
     subprocess.run(["mount", "-t", "tmpfs", "nobtf", KERNEL_BTF_DIR], check=True)
     try:
@@ -274,10 +288,12 @@ def no_kernel_btf(d):
                                         "--folded", folded], check=False)
             dumped = subprocess.run([REFBPF, "dump", "--btf", BTF_FILE, "-p", str(t.pid)],
                                     capture_output=True, text=True, timeout=120)
+            wall = subprocess.run([REFBPF, "--btf", BTF_FILE, "-p", str(t.pid), "-d", "1",
+                                   "--mode", "wall"], capture_output=True, text=True, timeout=120)
     finally:
         subprocess.run(["umount", KERNEL_BTF_DIR], check=True)
     return {"without": completed(without), "given": dict(completed(given), folded=text(folded)),
-            "dump": completed(dumped)}
+            "dump": completed(dumped), "wall": completed(wall)}
 
 
 CAP_SYS_RESOURCE = 24
@@ -309,7 +325,7 @@ def memlock(d):
 
 
 PER_PYTHON = [known_stack, shares, children, sigint, target_exit, wall, native,
-              native_syscall, kernel, dump, gil]
+              native_syscall, wall_native, kernel, dump, gil]
 ONCE = [target_exit_children, preempted, top, every, all_processes, container, no_kernel_btf,
         memlock]
 

@@ -36,7 +36,7 @@ from profiling import function_samples, markers, parse_folded, self_samples  # n
 from test_gil import samples_of, summary  # noqa: E402
 from test_kernel import kernel_names  # noqa: E402
 from test_native import (EXT, READ_WRAPPERS, check_chain, describe,  # noqa: E402
-                         interpreter_modules)
+                         interpreter_modules, wall_native_waits)
 from test_record import qualified  # noqa: E402
 from test_top import rows  # noqa: E402
 from test_wall import RATE as WALL_RATE, header_duration, shares as wall_shares  # noqa: E402
@@ -445,6 +445,20 @@ def test_native_frames_from_a_syscall(kernel, python):
 
 @kernels
 @pythons
+@pytest.mark.parametrize("how", ["blocked", "naps"])
+def test_wall_native_waits(kernel, python, how):
+    """--mode wall --kernel --native: each waiting thread's time off the
+    CPU shows the libc function it waits in between its Python and kernel
+    frames; from the registers a task iterator reads (blocked) and those
+    of each switch-out (naps): bpf_task_pt_regs, or the top of the
+    kernel stack before 5.15."""
+    r = report(kernel, "wall_native", python)[how]
+    ok(r)
+    wall_native_waits(folded_of(r), how, r["stdout"])
+
+
+@kernels
+@pythons
 def test_kernel_frames(kernel, python):
     r = report(kernel, "kernel", python)
     ok(r)
@@ -577,7 +591,8 @@ def test_container(kernel):
 def test_without_kernel_btf(kernel):
     """No /sys/kernel/btf/vmlinux: recording refused in one line naming
     BTFHub; with --btf (this kernel's BTF from its package) it records;
-    dump alone is refused, in one line naming the kernel feature."""
+    dump and --mode wall alone are refused, in one line naming the kernel
+    feature."""
     r = report(kernel, "no_kernel_btf")
     without, given, dumped = r["without"], r["given"], r["dump"]
     assert without["rc"] != 0 and len(without["stderr"].strip().splitlines()) == 1, without
@@ -589,6 +604,9 @@ def test_without_kernel_btf(kernel):
     assert dumped["rc"] != 0 and dumped["stderr"].strip().count("\n") == 0, dumped
     assert dumped["stderr"].startswith("refbpf: dump needs the kernel's own BTF"), dumped
     assert "CONFIG_DEBUG_INFO_BTF" in dumped["stderr"] and "5.8" in dumped["stderr"], dumped
+    wall = r["wall"]
+    assert wall["rc"] != 0 and wall["stderr"].strip().count("\n") == 0, wall
+    assert wall["stderr"].startswith("refbpf: --mode wall needs the kernel's own BTF"), wall
 
 
 @kernels

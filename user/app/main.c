@@ -272,13 +272,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
+	/* libbpf says nothing past what refbpf makes of it, but with -vv */
+	libbpf_log_init(o.verbose >= 2);
 	if (o.dump) {
-		libbpf_log_init(o.verbose >= 2);
 		if (kernel_features_refuse_dump(kernel_features_get(), why, sizeof(why))) {
 			fprintf(stderr, "refbpf: %s\n", why);
 			goto cleanup;
 		}
 		status = dump_run(o.pids, o.npids, o.json, o.locals);
+		goto cleanup;
+	}
+	if (o.wall && kernel_features_refuse_wall(kernel_features_get(), why, sizeof(why))) {
+		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
 	prof = profile_new();

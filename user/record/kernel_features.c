@@ -145,6 +145,18 @@ int kernel_features_refuse_dump(const struct kernel_features *kf, char *why, siz
 	return -ENOTSUP;
 }
 
+int kernel_features_refuse_wall(const struct kernel_features *kf, char *why, size_t whylen)
+{
+	if (kf->load_error || kf->kernel_btf)
+		return 0;	/* the load says why, if it fails */
+	/* without it a thread asleep from before the recording would be
+	 * missing until it runs, its blocked time not counted */
+	snprintf(why, whylen,
+		 "--mode wall needs the kernel's own BTF for its BPF task iterator, which finds the threads already asleep when recording starts (CONFIG_DEBUG_INFO_BTF, %s; Linux 5.8 and later): --btf cannot stand in for it",
+		 KERNEL_BTF);
+	return -ENOTSUP;
+}
+
 void kernel_features_print(FILE *f, const struct kernel_features *kf)
 {
 	if (kf->load_error) {

@@ -3,7 +3,8 @@
  * What the running kernel offers refbpf's BPF programs, probed at start
  * (never guessed from its version), and the variant of each program part
  * that follows from it. Every kernel from 5.10 with BTF runs every option;
- * the only one refused is `dump` without the kernel's own BTF.
+ * the only ones refused are those that need BPF task iterators (`dump`,
+ * `--mode wall`) without the kernel's own BTF.
  */
 #ifndef REFBPF_KERNEL_FEATURES_H
 #define REFBPF_KERNEL_FEATURES_H
@@ -48,6 +49,9 @@ int kernel_features_refuse_recording(const struct kernel_features *kf, char *why
 
 /* 0 when `refbpf dump` can run here; else -ENOTSUP and one line in `why`. */
 int kernel_features_refuse_dump(const struct kernel_features *kf, char *why, size_t whylen);
+
+/* 0 when --mode wall can run here; else -ENOTSUP and one line in `why`. */
+int kernel_features_refuse_wall(const struct kernel_features *kf, char *why, size_t whylen);
 
 /* -v: the features found and the variants chosen, a few lines. */
 void kernel_features_print(FILE *f, const struct kernel_features *kf);
