@@ -10,6 +10,7 @@
  */
 #include <assert.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/types.h>
@@ -84,9 +85,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3)
 		return 0;
-	const struct py_version_layout *b = py_layout_builtin(3, 8 + data[0] % 5);
-	struct py_version_layout l = *b;
+	struct py_version_layout l;
 
+	if (py_layout_builtin(3, 8 + data[0] % 5, &l))
+		abort();
 	l.walk.version_hex = l.version_hex;
 	py_layout_finish(&l);
 	im.base = 0x10000 + ((uint64_t)(data[1] | data[2] << 8) & 4095);

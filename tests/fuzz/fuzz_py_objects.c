@@ -75,11 +75,11 @@ static const struct py_object_layout *layout_at(unsigned int i)
  * _Py_DebugOffsets say, the header 16 bytes longer when free-threaded). */
 static void code_layout(const struct py_object_layout *o, struct py_code_layout *c)
 {
-	const struct py_version_layout *v = py_layout_builtin(3, (int)(o->version_hex >> 16 & 0xff));
+	struct py_version_layout v;
 	uint16_t head = o->free_threaded ? 16 : 0;
 
-	if (v) {
-		*c = v->code;
+	if (!py_layout_builtin(3, (int)(o->version_hex >> 16 & 0xff), &v)) {
+		*c = v.code;
 		return;
 	}
 	memset(c, 0, sizeof(*c));
@@ -95,11 +95,11 @@ static void code_layout(const struct py_object_layout *o, struct py_code_layout 
 /* Enough of a walk layout for thread names and locals. */
 static void walk_layout(const struct py_object_layout *o, uint64_t runtime, struct py_layout *w)
 {
-	const struct py_version_layout *v = py_layout_builtin(3, (int)(o->version_hex >> 16 & 0xff));
+	struct py_version_layout v;
 
 	memset(w, 0, sizeof(*w));
-	if (v) {
-		*w = v->walk;
+	if (!py_layout_builtin(3, (int)(o->version_hex >> 16 & 0xff), &v)) {
+		*w = v.walk;
 	} else {
 		w->runtime_interpreters_head = 40;
 		w->interp_next = 64;
