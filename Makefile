@@ -71,7 +71,10 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Every C file under user/, folders included (user/static/ is the static
 # build's alone); objects mirror the tree under $(BUILD)/user/.
-USER_SRCS := $(sort $(shell find user -name '*.c' -not -path 'user/static/*'))
+# user/base/arch/ holds one file per architecture: the target's only.
+USER_ARCH := $(shell uname -m)
+USER_SRCS := $(sort $(shell find user -name '*.c' -not -path 'user/static/*' \
+	-not -path 'user/base/arch/*') user/base/arch/$(USER_ARCH).c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 ifeq ($(STATIC),1)
 USER_OBJS += $(BUILD)/user/static/no_dlopen.o

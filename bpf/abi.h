@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Types shared by the BPF program and userspace. Fixed-width kernel types
- * only, no includes: the BPF side gets them from vmlinux.h, userspace from
- * <linux/types.h>.
+ * only, no includes but the architecture's (bpf/arch.h): the BPF side gets
+ * the types from vmlinux.h, userspace from <linux/types.h>.
  */
 #ifndef REFBPF_H
 #define REFBPF_H
+
+#include "arch.h"
+
+#define ABI_USER_REG(name) __u64 name;
 
 /* Frames recorded per sample. Deeper stacks keep their innermost frames and
  * are flagged SAMPLE_TRUNCATED. */
@@ -242,8 +246,8 @@ struct native_stack_event {
 	__u32 tid;
 	__u32 cpu;
 	__u64 time_ns;		/* equals the sample's */
-	__u64 ip, sp, bp;
-	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
+	/* the user registers CFI unwinding starts from (bpf/arch/) */
+	ARCH_USER_REGS(ABI_USER_REG)
 	__u32 stack_len;	/* bytes of stack[] valid, from sp up */
 	/*
 	 * 3.12+: where the C-stack shim frames are, innermost first. Each
@@ -303,8 +307,8 @@ struct thread_record {
  * kernel, and its kernel stack, innermost first. */
 struct thread_wait_record {
 	struct thread_record thread;
-	__u64 ip, sp, bp;
-	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
+	/* the user registers CFI unwinding starts from (bpf/arch/) */
+	ARCH_USER_REGS(ABI_USER_REG)
 	__u32 nkernel;
 	__u32 reserved;
 	__u64 kernel[REFBPF_MAX_KERNEL_FRAMES];

@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "abi.h"
+#include "arch.h"
 #include "mix64.h"
 #include "kernel_compat.h"
 
@@ -585,17 +586,6 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 }
 
 /*
- * What a perf event program's context starts with on x86-64: the UAPI
- * struct pt_regs (bpf_user_pt_regs_t), a fixed ABI of 8-byte registers.
- * Declared here without CO-RE: the kernel's own struct pt_regs made cs a
- * 2-byte field in 6.x, and the context takes 8-byte loads only.
- */
-struct perf_event_regs {
-	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
-	__u64 ip, cs, flags, sp, ss;
-};
-
-/*
  * The sample's user-mode registers and the user stack they point into, as
  * an EVENT_NATIVE_STACK record. The registers: the perf event's own
  * (`event`, its context) when it fired in user mode, else those the
@@ -614,28 +604,14 @@ static __always_inline int send_native_stack(const struct perf_event_regs *event
 	e->tid = s->ev.tid;
 	e->cpu = s->ev.cpu;
 	e->time_ns = s->ev.time_ns;
-	if (event && (event->cs & 3)) {
-		e->ip = event->ip;
-		e->sp = event->sp;
-		e->bp = event->bp;
-		e->bx = event->bx;
-		e->r12 = event->r12;
-		e->r13 = event->r13;
-		e->r14 = event->r14;
-		e->r15 = event->r15;
+	if (event && ARCH_USER_MODE(event)) {
+		ARCH_COPY_USER_REGS(e, event);
 	} else {
 		struct pt_regs *regs = compat_current_user_regs();
 
 		if (!regs)
 			return -1;
-		e->ip = BPF_CORE_READ(regs, ip);
-		e->sp = BPF_CORE_READ(regs, sp);
-		e->bp = BPF_CORE_READ(regs, bp);
-		e->bx = BPF_CORE_READ(regs, bx);
-		e->r12 = BPF_CORE_READ(regs, r12);
-		e->r13 = BPF_CORE_READ(regs, r13);
-		e->r14 = BPF_CORE_READ(regs, r14);
-		e->r15 = BPF_CORE_READ(regs, r15);
+		ARCH_READ_USER_REGS(e, regs);
 	}
 	e->stack_len = copy_user_stack(e->stack, e->sp);
 
@@ -846,7 +822,6 @@ static __always_inline void walk_frames(struct scratch *s, __u32 cpu)
 const volatile bool want_gil = false;
 const volatile bool want_kernel = false;
 
-#define NR_FUTEX 202		/* x86-64 */
 #define FUTEX_CMD_MASK 0x7f	/* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
 
 /* The futex operations that block: waiting, or taking a PI lock. */
@@ -885,8 +860,8 @@ static __always_inline __u32 gil_state(const struct py_layout *l, __u64 tstate)
 	if (!gil)
 		return GIL_UNKNOWN;
 	regs = compat_current_user_regs();
-	if (regs && BPF_CORE_READ(regs, orig_ax) == NR_FUTEX && futex_blocks(BPF_CORE_READ(regs, si)) &&
-	    BPF_CORE_READ(regs, di) - gil < l->gil_size)
+	if (regs && ARCH_SYSCALL_NR(regs) == ARCH_NR_FUTEX && futex_blocks(ARCH_SYSCALL_ARG1(regs)) &&
+	    ARCH_SYSCALL_ARG0(regs) - gil < l->gil_size)
 		return GIL_WAIT;
 	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)(gil + l->gil_locked)))
 		return GIL_UNKNOWN;

@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "abi.h"
+#include "arch.h"
 #include "kernel_compat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -25,7 +26,7 @@ static __always_inline void fill_thread(struct thread_record *rec, struct task_s
 {
 	rec->tid = task->pid;
 	rec->state = compat_task_state(task);
-	rec->fsbase = task->thread.fsbase;
+	rec->fsbase = ARCH_THREAD_POINTER(task);
 	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	rec->runtime_ns = task->se.sum_exec_runtime;
 	rec->switches = task->nvcsw + task->nivcsw;
@@ -75,14 +76,7 @@ int list_waiting_threads(struct bpf_iter__task *ctx)
 	regs = compat_task_user_regs(task);
 	if (!regs)
 		return 0;
-	rec->ip = BPF_CORE_READ(regs, ip);
-	rec->sp = BPF_CORE_READ(regs, sp);
-	rec->bp = BPF_CORE_READ(regs, bp);
-	rec->bx = BPF_CORE_READ(regs, bx);
-	rec->r12 = BPF_CORE_READ(regs, r12);
-	rec->r13 = BPF_CORE_READ(regs, r13);
-	rec->r14 = BPF_CORE_READ(regs, r14);
-	rec->r15 = BPF_CORE_READ(regs, r15);
+	ARCH_READ_USER_REGS(rec, regs);
 	bytes = bpf_get_task_stack(task, rec->kernel, sizeof(rec->kernel), 0);
 	rec->nkernel = bytes > 0 ? (__u32)(bytes / sizeof(__u64)) : 0;
 	bpf_seq_write(seq, rec, sizeof(*rec));

@@ -21,16 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/arch.h"
 #include "base/clock.h"
 #include "base/proc.h"
-
-/* DWARF register numbers of x86-64 (System V psABI). */
-enum {
-	DW_X86_64_RBX = 3,
-	DW_X86_64_RBP = 6,
-	DW_X86_64_RSP = 7,
-	DW_X86_64_R12 = 12,
-};
 
 #define REFRESH_EVERY_S 1.0
 /* The vDSO is one or two pages; anything larger is not it. */
@@ -274,14 +267,8 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
 	struct native_unwinder *u = arg;
-	const struct native_stack_event *ev = u->ev;
-	Dwarf_Word rbx = ev->bx, rbp_rsp[2] = { ev->bp, ev->sp };
-	Dwarf_Word r12_15[4] = { ev->r12, ev->r13, ev->r14, ev->r15 };
 
-	dwfl_thread_state_register_pc(thread, ev->ip);
-	return dwfl_thread_state_registers(thread, DW_X86_64_RBX, 1, &rbx) &&
-	       dwfl_thread_state_registers(thread, DW_X86_64_RBP, 2, rbp_rsp) &&
-	       dwfl_thread_state_registers(thread, DW_X86_64_R12, 4, r12_15);
+	return arch_dwfl_set_registers(thread, u->ev);
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {
@@ -369,7 +356,7 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 
 	if (!dwfl_frame_pc(state, &pc, &activation) || !pc)
 		return DWARF_CB_ABORT;
-	u->sps[u->npcs] = dwfl_frame_reg(state, DW_X86_64_RSP, &sp) == 0 ? sp : 0;
+	u->sps[u->npcs] = dwfl_frame_reg(state, arch_dwarf_sp, &sp) == 0 ? sp : 0;
 	u->pcs[u->npcs++] = activation ? pc : pc - 1;
 	return u->npcs < u->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }

@@ -64,14 +64,7 @@ static struct native_stack_event *read_native(pid_t pid, const struct thread_wai
 	e->pid = (__u32)pid;
 	e->tid = w->thread.tid;
 	e->time_ns = t_ns;
-	e->ip = w->ip;
-	e->sp = w->sp;
-	e->bp = w->bp;
-	e->bx = w->bx;
-	e->r12 = w->r12;
-	e->r13 = w->r13;
-	e->r14 = w->r14;
-	e->r15 = w->r15;
+	ARCH_COPY_USER_REGS(e, w);
 	e->stack_len = (__u32)got;
 	e->nshims = ts->nshims;
 	memcpy(e->shims, ts->shims, ts->nshims * sizeof(ts->shims[0]));

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * x86-64: what the BPF programs take from the CPU. A port to another
+ * architecture is a file like this one (bpf/arch.h picks it), its
+ * userspace side (user/base/arch/), and vmlinux/ARCH/vmlinux.h.
+ *
+ *   ARCH_USER_REGS(X)	the user registers CFI unwinding starts from
+ *			(--native, wall mode's waits): X(name) for each,
+ *			the fields of abi.h's records and of
+ *			struct perf_event_regs / struct pt_regs alike
+ *   ARCH_USER_MODE(e)	a perf event fired in user mode
+ *   ARCH_NR_FUTEX	futex(2)'s syscall number
+ *   ARCH_SYSCALL_NR/ARG0/ARG1(regs)  a task's syscall and its first two
+ *			arguments, from its saved struct pt_regs (CO-RE)
+ *   ARCH_THREAD_POINTER(task)  what pthread_self() returns, CPython's
+ *			thread_id, of a BTF-typed task (an iterator's)
+ */
+#ifndef REFBPF_ARCH_X86_H
+#define REFBPF_ARCH_X86_H
+
+/* the stack pointer first after the instruction pointer: the stack copy
+ * starts there */
+#define ARCH_USER_REGS(X) X(ip) X(sp) X(bp) X(bx) X(r12) X(r13) X(r14) X(r15)
+
+/*
+ * What a perf event program's context starts with: the UAPI struct
+ * pt_regs (bpf_user_pt_regs_t), a fixed ABI of 8-byte registers.
+ * Declared here without CO-RE: the kernel's own struct pt_regs made cs a
+ * 2-byte field in 6.x, and the context takes 8-byte loads only.
+ */
+struct perf_event_regs {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
+	__u64 ip, cs, flags, sp, ss;
+};
+
+#define ARCH_USER_MODE(e) ((e)->cs & 3)
+
+#define ARCH_NR_FUTEX 202
+#define ARCH_SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define ARCH_SYSCALL_ARG0(regs) BPF_CORE_READ(regs, di)
+#define ARCH_SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
+
+#define ARCH_THREAD_POINTER(task) ((task)->thread.fsbase)
+
+#endif /* REFBPF_ARCH_X86_H */

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* x86-64 (System V psABI): DWARF register numbers. */
+#include "base/arch.h"
+
+enum {
+	DW_X86_64_RBX = 3,
+	DW_X86_64_RBP = 6,
+	DW_X86_64_RSP = 7,
+	DW_X86_64_R12 = 12,
+};
+
+const unsigned int arch_dwarf_sp = DW_X86_64_RSP;
+
+bool arch_dwfl_set_registers(Dwfl_Thread *thread, const struct native_stack_event *ev)
+{
+	Dwarf_Word rbx = ev->bx, rbp_rsp[2] = { ev->bp, ev->sp };
+	Dwarf_Word r12_15[4] = { ev->r12, ev->r13, ev->r14, ev->r15 };
+
+	dwfl_thread_state_register_pc(thread, ev->ip);
+	return dwfl_thread_state_registers(thread, DW_X86_64_RBX, 1, &rbx) &&
+	       dwfl_thread_state_registers(thread, DW_X86_64_RBP, 2, rbp_rsp) &&
+	       dwfl_thread_state_registers(thread, DW_X86_64_R12, 4, r12_15);
+}
