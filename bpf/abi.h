@@ -149,11 +149,12 @@ struct py_frame_rec {
 	__u64 instr;		/* f_lasti (<= 3.10) or the raw instruction pointer */
 	__u64 key;		/* bpf/code_key.h: tells reused addresses apart */
 	__s32 firstlineno;	/* co_firstlineno, read with the key */
-	__u32 reserved;		/* FRAME_UNVALIDATED when the key could not be read */
+	__u32 flags;		/* FRAME_UNVALIDATED, FRAME_ENTRY */
 };
 
+/* In py_frame_rec.flags: the key could not be read. */
 #define FRAME_UNVALIDATED 1
-/* In py_frame_rec.reserved, for --native: this frame is the outermost one
+/* In py_frame_rec.flags, for --native: this frame is the outermost one
  * run by its activation of the eval loop (_PyEval_EvalFrameDefault): every
  * frame in 3.8-3.10, is_entry in 3.11, the frame above a C-stack shim in
  * 3.12+. Userspace swaps each eval-loop activation on the native stack for

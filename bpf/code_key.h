@@ -309,7 +309,7 @@ static PY_WALK_INLINE int code_key_str(void *ctx, const struct py_layout *l,
 
 /*
  * Read the code object at `code`: rec->key and rec->firstlineno, and
- * rec->reserved FRAME_UNVALIDATED (key 0) when it could not be read.
+ * rec->flags FRAME_UNVALIDATED (key 0) when it could not be read.
  */
 static PY_WALK_INLINE void code_key_read(void *ctx, const struct py_layout *l,
 					 struct code_key_reader *r, __u64 code,
@@ -321,7 +321,7 @@ static PY_WALK_INLINE void code_key_read(void *ctx, const struct py_layout *l,
 
 	rec->key = 0;
 	rec->firstlineno = 0;
-	rec->reserved = FRAME_UNVALIDATED;
+	rec->flags = FRAME_UNVALIDATED;
 	if (!len || len > REFBPF_READ_SPAN || PY_WALK_READ(ctx, r->span, len, code + l->code_span_start))
 		return;
 	rec->firstlineno = (__s32)py_walk_field(r->span, l->code_firstlineno - l->code_span_start, 4);
@@ -342,7 +342,7 @@ static PY_WALK_INLINE void code_key_read(void *ctx, const struct py_layout *l,
 			return;
 	}
 	rec->key = code_key_fold(span, name, file, qual, table);
-	rec->reserved = 0;
+	rec->flags = 0;
 }
 
 #endif /* REFBPF_CODE_KEY_H */

@@ -559,7 +559,7 @@ static __always_inline void mark_activation_entry(struct scratch *s, struct fram
 	struct native_stack_event *e = &s->native;
 
 	if (w->n)
-		s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)].reserved |= FRAME_ENTRY;
+		s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)].flags |= FRAME_ENTRY;
 	if (e->nshims < REFBPF_NATIVE_MAX_SHIMS)
 		e->shims[e->nshims++ & (REFBPF_NATIVE_MAX_SHIMS - 1)] = shim;
 }
@@ -710,10 +710,10 @@ static __always_inline int frame_walk_step(struct scratch *s)
 	if (w->n) {
 		const struct py_frame_rec *callee = &s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)];
 
-		if (callee->code == f.code && !(callee->reserved & FRAME_UNVALIDATED)) {
+		if (callee->code == f.code && !(callee->flags & FRAME_UNVALIDATED)) {
 			rec->key = callee->key;
 			rec->firstlineno = callee->firstlineno;
-			rec->reserved = 0;
+			rec->flags = 0;
 			w->n++;
 			return 0;
 		}
@@ -730,7 +730,7 @@ static __always_inline int frame_walk_step(struct scratch *s)
 	if (cs) {
 		rec->key = cs->key;
 		rec->firstlineno = cs->firstlineno;
-		rec->reserved = 0;
+		rec->flags = 0;
 		w->trusted++;
 		/* noted in seen_code when it was stored: userspace knows it */
 	} else {
@@ -739,14 +739,14 @@ static __always_inline int frame_walk_step(struct scratch *s)
 		read_code_key(l, &s->key, f.code, !w->read);
 		rec->key = s->key.rec.key;
 		rec->firstlineno = s->key.rec.firstlineno;
-		rec->reserved = s->key.rec.reserved;
+		rec->flags = s->key.rec.flags;
 		w->read++;
-		if (w->epoch && !rec->reserved)
+		if (w->epoch && !rec->flags)
 			remember_code(set, rec, w->tgid, w->epoch);
 		note_code(s, w, rec);
 	}
 	if (native_stacks && py_walk_is_entry(l, buf))
-		rec->reserved |= FRAME_ENTRY;
+		rec->flags |= FRAME_ENTRY;
 	w->n++;
 	return 0;
 }

@@ -105,7 +105,7 @@ const struct pframe *native_samples_mix(struct native_samples *s, const struct s
 	/* ev->frames are innermost first, `python` root first. */
 	for (uint32_t i = 0; i < *n; i++) {
 		s->py[i].frame = python[*n - 1 - i];
-		s->py[i].entry = ev->frames[i].reserved & FRAME_ENTRY;
+		s->py[i].entry = ev->frames[i].flags & FRAME_ENTRY;
 	}
 	mixed = native_merge(s->py, *n, p->frames, (size_t)p->n, s->mixed, MIXED_MAX, &truncated);
 	p->n = -1;

@@ -39,7 +39,7 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 		 * activation's first (for --native, as BPF marks them) */
 		if (!f.code) {
 			if (ts->nframes)
-				ts->frames[ts->nframes - 1].reserved |= FRAME_ENTRY;
+				ts->frames[ts->nframes - 1].flags |= FRAME_ENTRY;
 			if (ts->nshims < REFBPF_NATIVE_MAX_SHIMS)
 				ts->shims[ts->nshims++] = frame;
 			frame = f.previous;
@@ -58,7 +58,7 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 		rec->instr = f.instr;
 		code_key_read(&pid, l, keys, f.code, rec);
 		if (py_walk_is_entry(l, frame_buf))
-			rec->reserved |= FRAME_ENTRY;
+			rec->flags |= FRAME_ENTRY;
 	}
 	return 0;
 }

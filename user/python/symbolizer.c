@@ -345,7 +345,7 @@ int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, str
 	s->stats.lookups++;
 	/* Without its key, nothing tells what the sample saw from what lies
 	 * at that address now. */
-	if (!rec->code || (rec->reserved & FRAME_UNVALIDATED)) {
+	if (!rec->code || (rec->flags & FRAME_UNVALIDATED)) {
 		s->stats.unreadable++;
 		goto unknown;
 	}
