@@ -1,4 +1,5 @@
 """Root integration tests: profile real interpreters with the real binary."""
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from conftest import REFBPF, tool_path
+from kernel_times import process_cpu_seconds
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
@@ -310,30 +312,75 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
     once only while code objects come and go (the reuse test above needs
     that). A long-lived program whose counter stands still has its rarely
     run functions read at the next poll instead: no wake-up each. Without
-    a counter (3.8-3.11) nothing says so, and each one wakes it."""
+    a counter (3.8-3.11) nothing says so, and each one wakes it. Samples
+    are counted against the CPU time the kernel gave the target."""
     label, path, version = python
     folded = tmp_path / "out.folded"
+    rate = 100
     with Target(path, target_path("rare_functions.py"), 3000, 20) as t:
         counter = code_counter_address(t.pid)
-        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 100, "-d", 12, "--folded", folded],
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", rate, "-d", 12, "--folded", folded],
                         tmp_path)
         rec.wait_attached()
+        cpu_start = process_cpu_seconds(t.pid)
         time.sleep(3.0)         # past the counter's 2 s quiet period
-        before = voluntary_switches(rec.proc.pid)
+        before = voluntary_switches(rec.proc.pid), process_cpu_seconds(t.pid)
         time.sleep(4.0)
-        woken = voluntary_switches(rec.proc.pid) - before
+        woken = voluntary_switches(rec.proc.pid) - before[0]
+        # each sample of the target's CPU time is of a function not seen before
+        new_code = (process_cpu_seconds(t.pid) - before[1]) * rate
+        rc, _, stderr = rec.finish()
+        cpu = process_cpu_seconds(t.pid) - cpu_start
+    assert rc == 0, stderr
+    assert new_code >= 20, "the target ran %.0f samples' worth in 4 s: this proves nothing" % (
+        new_code)
+    # the 5 s poll wakes it once
+    if counter:
+        assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target (%.0f new)" % (
+            woken, new_code)
+    else:
+        assert woken >= 0.5 * new_code, (
+            "%s has no code counter, yet refbpf woke only %d times for %.0f new code objects" % (
+                label, woken, new_code))
+    stacks = parse_folded(folded)
+    sampled = sum(c for _, c in stacks)
+    assert sampled >= 0.7 * cpu * rate, "%d samples of %.2f CPU seconds" % (sampled, cpu)
+    # one function per 10 ms of CPU: nearly every sample names another
+    names = {f[0] for frames, _ in stacks for f in frames if f[0].startswith("rare_")}
+    assert len(names) >= 0.5 * sampled, "%d rare_ functions named in %d samples" % (
+        len(names), sampled)
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["two-targets-one-cpu", "moved-to-another-cpu"])
+def test_quiet_code_counter_stays_quiet_across_cpus_and_targets(moved, tmp_path, refbpf_bin):
+    """The counter's quiet period belongs to the process: two quiet targets
+    taking turns on one CPU, or one moved to a CPU it never ran on, wake
+    refbpf no more than one alone (it once woke it per sample then)."""
+    if os.cpu_count() < 2:
+        pytest.fail("needs two CPUs")
+    label, path, version = INTERPRETERS[-1]
+    folded = tmp_path / "out.folded"
+    with contextlib.ExitStack() as stack:
+        targets = [stack.enter_context(Target(path, target_path("rare_functions.py"), 3000, 20))
+                   for _ in range(1 if moved else 2)]
+        assert code_counter_address(targets[0].pid), "%s has no code counter" % label
+        for t in targets:
+            os.sched_setaffinity(t.pid, {0})
+        rec = Recording(refbpf_bin, ["-p"] + [t.pid for t in targets] +
+                        ["-F", 100, "-d", 12, "--folded", folded], tmp_path)
+        rec.wait_attached()
+        time.sleep(3.0)         # past the counter's 2 s quiet period
+        if moved:
+            os.sched_setaffinity(targets[0].pid, {1})
+        before = voluntary_switches(rec.proc.pid), process_cpu_seconds(targets[0].pid)
+        time.sleep(4.0)
+        woken = voluntary_switches(rec.proc.pid) - before[0]
+        new_code = (process_cpu_seconds(targets[0].pid) - before[1]) * 100
         rc, _, stderr = rec.finish()
     assert rc == 0, stderr
-    # ~400 samples, nearly each of a function not seen before; the 5 s
-    # poll wakes it once
-    if counter:
-        assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target" % woken
-    else:
-        assert woken >= 50, "%s has no code counter, yet refbpf woke only %d times" % (
-            label, woken)
-    names = {f[0] for frames, _ in parse_folded(folded) for f in frames
-             if f[0].startswith("rare_")}
-    assert len(names) >= 400, "%d rare_ functions named" % len(names)
+    assert new_code >= 20, "the target ran %.0f samples' worth in 4 s: this proves nothing" % (
+        new_code)
+    assert woken <= 3, "refbpf woke %d times in 4 s of quiet targets" % woken
 
 
 def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):

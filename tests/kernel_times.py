@@ -1,0 +1,51 @@
+"""What the kernel says a target's threads got: CPU time, time waiting on a
+run queue, and so time asleep. Timing checks compare refbpf's figures with
+these, never with what an idle machine would give: on a busy one a target
+gets less CPU than the wall clock suggests."""
+import collections
+import os
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+# One thread at one moment: seconds on a CPU, seconds runnable but waiting
+# for one (schedstat), and when that was read (CLOCK_MONOTONIC).
+Times = collections.namedtuple("Times", "comm cpu runq at")
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds of process `pid`, its exited threads too."""
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def thread_times(pid):
+    """{tid: Times} of each live thread of `pid` (schedstat, nanoseconds)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            with open(base + "comm") as f:
+                comm = f.read().rstrip("\n")
+            with open(base + "schedstat") as f:
+                cpu_ns, runq_ns = f.read().split()[:2]
+        except OSError:
+            continue
+        out[int(tid)] = Times(comm, int(cpu_ns) / 1e9, int(runq_ns) / 1e9, time.monotonic())
+    return out
+
+
+def asleep(before, after):
+    """{tid: (cpu, runq, asleep) seconds} between two thread_times() of the
+    same process, for threads alive at both: asleep is the rest of the
+    wall time, when the thread neither ran nor could have."""
+    out = {}
+    for tid, a in after.items():
+        b = before.get(tid)
+        if b is None:
+            continue
+        cpu, runq = a.cpu - b.cpu, a.runq - b.runq
+        out[tid] = (cpu, runq, max(0.0, (a.at - b.at) - cpu - runq))
+    return out
