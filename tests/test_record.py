@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import REFBPF, tool_path
-from kernel_times import process_cpu_seconds
+from kernel_times import asleep, process_cpu_seconds, thread_times
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
@@ -159,49 +159,36 @@ FREE_THREADED = [i for i in INTERPRETERS if i[0].endswith("t")]
 @pytest.mark.parametrize("python", FREE_THREADED or [None],
                          ids=[i[0] for i in FREE_THREADED] or ["none"])
 def test_free_threaded_threads_run_in_parallel(python, tmp_path, refbpf_bin):
-    """On a free-threaded build two busy threads run at once: the kernel
-    gives them more than one CPU-second per second together, which no GIL
-    build can, and refbpf's samples of each match that thread's own CPU
+    """On a free-threaded build two busy threads never wait for each other:
+    the kernel says each one's time is CPU time or a wait for a CPU, never
+    sleep, which no GIL build's threads can say (one sleeps while the other
+    holds the GIL). refbpf's samples of each match that thread's own CPU
     time, so no parallel thread's time is missed."""
     if python is None:
         pytest.skip("skipped: no free-threaded interpreter here (scripts/fetch-pythons.sh builds 3.13t)")
-    if os.cpu_count() < 2:
-        pytest.skip("skipped: needs two CPUs")
     label, path, version = python
     folded = tmp_path / "out.folded"
     seconds, rate = 3, 499
     with Target(path, target_path("threads.py"), 10, 2) as t:
         time.sleep(0.3)
-        before = thread_cpu_seconds(t.pid)
-        start = time.monotonic()
+        before = thread_times(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", seconds, "-F", rate, "--folded", folded])
-        wall = time.monotonic() - start
-        after = thread_cpu_seconds(t.pid)
+        after = thread_times(t.pid)
     assert re.search(r"Python %d\.%d\.\d+t\b" % version[:2], r.stdout), r.stdout
     stacks = parse_folded(folded)
-    cpu = {name: after[name] - before.get(name, 0) for name in after if name.startswith("worker-")}
-    assert len(cpu) == 2, after
-    assert sum(cpu.values()) > 1.3 * wall, (cpu, wall)
+    workers = {after[tid].comm: times for tid, times in asleep(before, after).items()
+               if after[tid].comm.startswith("worker-")}
+    assert len(workers) == 2, after
+    for name, (cpu, runq, slept) in workers.items():
+        assert slept < 0.05 * (cpu + runq + slept), (name, workers)
+    # the kernel's CPU time per second of the window, against refbpf's
+    # samples per second of its recording (both threads are always busy)
+    duration = float(re.search(r"; ([\d.]+) s at \d+ Hz", r.stdout).group(1))
+    window = after[t.pid].at - before[t.pid].at
     for i in range(2):
-        sampled = self_samples(stacks, "thread_work_%d" % i) / rate
-        assert abs(sampled - cpu["worker-%d" % i]) < 0.15 * cpu["worker-%d" % i] + 0.05, (
-            i, sampled, cpu)
-
-
-def thread_cpu_seconds(pid):
-    """{comm: user+system CPU seconds} of each thread of pid."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[comm] = (int(fields[11]) + int(fields[12])) / tick
-    return out
+        cpu = workers["worker-%d" % i][0] / window
+        sampled = self_samples(stacks, "thread_work_%d" % i) / rate / duration
+        assert abs(sampled - cpu) < 0.15 * cpu + 0.02, (i, sampled, cpu, workers)
 
 
 def test_target_exit_ends_recording_with_names(python, tmp_path, refbpf_bin):
