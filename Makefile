@@ -121,17 +121,16 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tests
 test-tools: $(TOOLS)
 
 # Debian's interpreters from other releases (bullseye 3.9, trixie 3.13,
-# sid 3.14 and 3.15) into /var/cache/refbpf/pythons. Best effort: a test
-# whose interpreter is missing says "skipped: <reason>".
+# sid 3.14 and 3.15) into /var/cache/refbpf/pythons. A failed fetch stops
+# make here, saying why: it is not left to turn into skipped tests.
 pythons:
-	-./scripts/fetch-pythons.sh
+	./scripts/fetch-pythons.sh
 
-# speedscope's npm package (the schema of its file format) into
-# /var/cache/refbpf/node. Best effort, as pythons: its tests say
-# "skipped: <reason>" without it.
+# speedscope's npm package (the schema of its file format) and
+# playwright-core into /var/cache/refbpf/node; as pythons, a failure stops make.
 node-tools:
-	-./scripts/fetch-node-tools.sh >/dev/null
-	-./scripts/fetch-browser-tools.sh >/dev/null
+	./scripts/fetch-node-tools.sh >/dev/null
+	./scripts/fetch-browser-tools.sh >/dev/null
 
 # The one test command: every test, unit and integration. Root-only tests
 # say "skipped: <reason>" when run without privileges.

@@ -58,8 +58,10 @@ if [ ! -e "$policy" ]; then
 	own_policy=1
 fi
 status=0
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-	|| DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-		$(printf '%s\n' "${missing[@]}" | grep -v -- '-dbg$') || status=$?
+# All or nothing: a package that cannot be installed (a -dbg package this
+# release lacks, an unreachable mirror) fails here, not as tests skipped later.
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+	status=$?
 [ -n "$own_policy" ] && $sudo rm -f "$policy"
+[ $status -eq 0 ] || echo "install-deps: FAILED: apt-get install ${missing[*]} (exit $status)" >&2
 exit $status
