@@ -4,7 +4,8 @@
   requests  a thread per request: each thread spins about 3 ms (request_work),
             and the main thread starts the next when it ends
   recurse   recurses 5000 deep and spins there
-while its main thread keeps returning to churn_work, for SECONDS.
+while its main thread keeps returning to churn_work, for SECONDS (from the
+test's go, when it sets REFBPF_TEST_GO: see wait_go.py).
 
 usage: churn.py MODE SECONDS
 """
@@ -12,6 +13,8 @@ import os
 import sys
 import threading
 import time
+
+from wait_go import wait_for_go
 
 
 def churn_work(n):
@@ -40,8 +43,9 @@ def deep(n, deadline):
 
 def main():
     mode, seconds = sys.argv[1], float(sys.argv[2])
-    deadline = time.monotonic() + seconds
     print("READY", flush=True)
+    wait_for_go()
+    deadline = time.monotonic() + seconds
     made = 0
     if mode == "recurse":
         sys.setrecursionlimit(20000)
