@@ -153,6 +153,25 @@ asan:
 	$(MAKE) BUILD=build-asan SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		CFLAGS="-O1 -g" build-asan/refbpf $(patsubst $(BUILD)/%,build-asan/%,$(TOOLS))
 
+# The ASan + UBSan build through the tests that feed every parser of
+# untrusted bytes and every writer: ELF, DWARF, _Py_DebugOffsets, line
+# tables and strings read from targets (their stacks, names and layouts on
+# every interpreter), native stacks, kallsyms, raw files; every output
+# format. The rest of the suite tests behaviour the sanitizers add nothing to.
+ASAN_TESTS := tests/test_writers.py tests/test_formats.py tests/test_raw.py tests/test_outputs.py \
+	tests/test_linetable.py tests/test_layout_dwarf.py tests/test_native_merge.py \
+	tests/test_dump.py tests/test_peers.py tests/test_kernel.py tests/test_layout_runtime.py \
+	tests/test_record.py::test_known_stack_exact tests/test_record.py::test_mixed_frame_kinds_exact \
+	tests/test_record.py::test_long_and_wide_names_read_whole \
+	tests/test_record.py::test_deep_stack_kept_and_marked_truncated \
+	tests/test_native.py::test_mixed_stack_in_every_output \
+	tests/test_wall.py::test_wall_mode_every_output_agrees tests/test_gil.py
+
+test-asan: asan pythons node-tools
+	REFBPF_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTHON) -m pytest -ra -q $(ASAN_TESTS)
+
 # libFuzzer targets for every parser of untrusted bytes, built with clang
 # and ASan + UBSan into build-fuzz/, each run FUZZ_SECONDS from the seed
 # corpus in tests/fuzz/corpus/NAME (new inputs go to a scratch copy).
