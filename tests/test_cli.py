@@ -81,8 +81,10 @@ def test_not_root_names_missing_capabilities(refbpf_bin):
 @pytest.mark.root
 def test_file_capabilities_suffice_without_root(refbpf_bin):
     """CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE as file capabilities: an
-    unprivileged user profiles a Python it can read; one under a directory
-    it cannot read is named, with the capability that would help."""
+    unprivileged user profiles its own Python (only what it could ptrace:
+    tests/test_security.py). A user who really holds the capabilities
+    (ambient, no file capabilities) is not restricted: a Python under a
+    directory it cannot read is named, with the capability that would help."""
     setcap = shutil.which("setcap") or "/usr/sbin/setcap"
     if not os.access(setcap, os.X_OK):
         pytest.skip("skipped: setcap not installed (libcap2-bin)")
@@ -97,18 +99,23 @@ def test_file_capabilities_suffice_without_root(refbpf_bin):
         binary = os.path.join(d, "refbpf")
         shutil.copy(refbpf_bin, binary)
         subprocess.run([setcap, "cap_bpf,cap_perfmon,cap_sys_ptrace+ep", binary], check=True)
+        plain = os.path.join(d, "refbpf-plain")
+        shutil.copy(refbpf_bin, plain)
         script = os.path.join(d, "spin.py")
         with open(script, "w") as f:
             f.write("import time\ndef spin_here():\n    t = time.time() + 8\n"
                     "    while time.time() < t: pass\nspin_here()\n")
         os.chmod(script, 0o644)
         as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        for python, ok in ((debian, True), (unreadable, False)):
-            target = subprocess.Popen([python, script])
+        caps = "+bpf,+perfmon,+sys_ptrace"
+        holding_caps = ["--inh-caps=" + caps, "--ambient-caps=" + caps]
+        for python, owner, refbpf, ok in ((debian, as_nobody, [binary], True),
+                                          (unreadable, [], holding_caps + [plain], False)):
+            target = subprocess.Popen(owner + [python, script])
             try:
                 time.sleep(0.5)
-                r = subprocess.run(as_nobody + [binary, "-p", str(target.pid), "-d", "1",
-                                                "--folded", os.path.join(d, "out.folded")],
+                r = subprocess.run(as_nobody + refbpf + ["-p", str(target.pid), "-d", "1",
+                                                         "--folded", os.path.join(d, "out.folded")],
                                    capture_output=True, text=True, timeout=60)
             finally:
                 target.kill()

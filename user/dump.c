@@ -10,6 +10,7 @@
 #include "escape.h"
 #include "interp_files.h"
 #include "profile.h"
+#include "ptrace_access.h"
 #include "py_process.h"
 #include "stack_reader.h"
 #include "symbolizer.h"
@@ -128,6 +129,12 @@ static int dump_one(pid_t pid, bool json, bool first)
 	char why[512];
 	int err = -ENOMEM;
 
+	/* with file capabilities: only what the user could ptrace */
+	if (ptrace_access_check(pid, why, sizeof(why)) > 0) {
+		fprintf(stderr, "refbpf: PID %d: %s\n", (int)pid, why);
+		profile_free(prof);
+		return -EPERM;
+	}
 	if (py_process_discover(pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why)) != PY_OK) {
 		fprintf(stderr, "refbpf: PID %d: %s\n", (int)pid, why);
 		py_process_free(&proc);

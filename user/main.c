@@ -20,6 +20,7 @@
 #include "flamegraph_writer.h"
 #include "folded_writer.h"
 #include "html_writer.h"
+#include "invoker.h"
 #include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -155,6 +156,30 @@ static int render(const struct cli_options *o, const struct profile *prof, bool 
 	return status;
 }
 
+/*
+ * Restricted (invoker.h), files are written as the user: refuse a path
+ * the user could not write now, not after the recording. 0 or 1.
+ */
+static int check_output_paths(const struct cli_options *o)
+{
+	const char *paths[] = { o->pstats_path, o->folded_path, o->raw_path, o->speedscope_path,
+				o->pprof_path, o->flamegraph_path, o->html_path };
+	int err;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (!paths[i])
+			continue;
+		err = invoker_may_write(paths[i]);
+		if (err) {
+			fprintf(stderr,
+				"refbpf: cannot write %s: %s (refbpf runs with %s and writes files as you)\n",
+				paths[i], strerror(-err), invoker_get()->how);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* For -v: memory must stay flat across windows. */
 static long resident_kb(void)
 {
@@ -242,6 +267,17 @@ int main(int argc, char **argv)
 		cli_free(&o);
 		return 0;
 	}
+	/* Before anything is read: with file capabilities, act as the user. */
+	if (invoker_init(why, sizeof(why))) {
+		fprintf(stderr, "refbpf: %s\n", why);
+		goto cleanup;
+	}
+	if (o.verbose && invoker_get()->restricted)
+		fprintf(stderr,
+			"refbpf: runs with %s: reads only processes that uid %u could ptrace, writes files as them\n",
+			invoker_get()->how, (unsigned int)invoker_get()->uid);
+	if (check_output_paths(&o))
+		goto cleanup;
 	if (o.report_input) {
 		prof = raw_read(o.report_input, why, sizeof(why));
 		if (!prof)

@@ -8,8 +8,9 @@
 /*
  * 0 when this process may load BPF, open perf events and read other
  * processes' memory (root, or CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE, or
- * CAP_SYS_ADMIN + CAP_SYS_PTRACE). Otherwise -EPERM and the missing
- * capabilities named in `why`.
+ * CAP_SYS_ADMIN + CAP_SYS_PTRACE; without CAP_SYS_PTRACE when restricted
+ * to what its user could ptrace: invoker.h). Otherwise -EPERM and the
+ * missing capabilities named in `why`. After invoker_init().
  */
 int privileges_check(char *why, size_t whylen);
 

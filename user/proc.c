@@ -185,6 +185,24 @@ double proc_age_seconds(pid_t pid)
 	return (double)now.tv_sec + now.tv_nsec / 1e9 - (double)start / (double)(hz > 0 ? hz : 100);
 }
 
+#define PF_KTHREAD 0x00200000	/* include/linux/sched.h */
+
+int proc_kernel_thread(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long flags;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return 0;
+	p = strrchr(buf, ')');
+	/* after ")": a space before each field, state (3) to flags (9) */
+	for (int field = 3; field <= 9 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p && sscanf(p + 1, "%lu", &flags) == 1 && (flags & PF_KTHREAD);
+}
+
 int proc_alive(pid_t pid)
 {
 	char path[64], buf[512];

@@ -43,6 +43,9 @@ int proc_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* Seconds since the process started, or a negative errno. */
 double proc_age_seconds(pid_t pid);
 
+/* 1 for a kernel thread (PF_KTHREAD), 0 otherwise or when gone. */
+int proc_kernel_thread(pid_t pid);
+
 /* 1 if the process exists (and is not a zombie), 0 if not. */
 int proc_alive(pid_t pid);
 

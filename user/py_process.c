@@ -19,8 +19,10 @@
 #include "debug_offsets.h"
 #include "elf_file.h"
 #include "interp_files.h"
+#include "invoker.h"
 #include "layout_check.h"
 #include "proc.h"
+#include "ptrace_access.h"
 
 struct interp_elf {
 	char path[4096];		/* as mapped, inside the process's root */
@@ -103,9 +105,13 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 	}
 	if (unreadable[0]) {
 		/* It may well be Python: we cannot tell. */
-		snprintf(why, whylen,
-			 "cannot read %s (permission denied): run as root or also grant CAP_DAC_READ_SEARCH",
-			 unreadable);
+		if (invoker_get()->restricted)
+			snprintf(why, whylen, "cannot read %s (permission denied): refbpf reads files as you",
+				 unreadable);
+		else
+			snprintf(why, whylen,
+				 "cannot read %s (permission denied): run as root or also grant CAP_DAC_READ_SEARCH",
+				 unreadable);
 		return PY_NO_ACCESS;
 	}
 	snprintf(why, whylen, "not a Python process (no mapped ELF file defines _PyRuntime)");
@@ -376,7 +382,11 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
-	if (!proc_alive(pid)) {
+	out->refusal = ptrace_access_check(pid, why, whylen);
+	if (out->refusal > 0)
+		return PY_NOT_ALLOWED;
+	if (out->refusal < 0 || !proc_alive(pid)) {
+		out->refusal = 0;
 		snprintf(why, whylen, "no such process");
 		return PY_NO_PROCESS;
 	}

@@ -24,6 +24,7 @@ struct py_process {
 	uint64_t code_type_addr;	/* &PyCode_Type: validates code objects */
 	struct py_version_layout layout;	/* walk.runtime_addr filled in */
 	const char *layout_source;	/* _Py_DebugOffsets, DWARF or built-in table */
+	int refusal;			/* PY_NOT_ALLOWED: enum ptrace_refusal */
 };
 
 enum py_discover_status {
@@ -35,10 +36,12 @@ enum py_discover_status {
 	PY_NOT_READY,		/* _PyRuntime found but not initialised yet */
 	PY_NOT_STARTED,		/* libpython loaded long ago, never initialised */
 	PY_BAD_LAYOUT,		/* the layout does not match what memory holds */
+	PY_NOT_ALLOWED,		/* its user could not ptrace it (ptrace_access.h): nothing read */
 };
 
 /*
- * Discover `pid`, waiting up to `wait_s` seconds for an interpreter that is
+ * Discover `pid`, after ptrace_access_check() (the one place every target
+ * passes before anything of it is read), waiting up to `wait_s` seconds for an interpreter that is
  * still starting (a process exec'd moments ago). On failure `why` holds a
  * one-line reason. Returns enum py_discover_status.
  */

@@ -18,7 +18,9 @@
 
 #include "bpf_session.h"
 #include "proc.h"
+#include "ptrace_access.h"
 #include "interp_files.h"
+#include "invoker.h"
 #include "kernel_symbols.h"
 #include "off_cpu.h"
 #include "native_samples.h"
@@ -73,6 +75,7 @@ struct rtarget {
 	struct tid_set merged;	/* this window's threads past the limit */
 	bool listed;		/* in some window's header already */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
+	bool refused;		/* its user could not ptrace it (ptrace_access.h) */
 	double discover_start, discover_deadline, next_retry;
 	char reason[256];
 };
@@ -98,6 +101,9 @@ struct recorder {
 	uint64_t errs_base[UNWIND_NR];	/* BPF counters before the current window */
 	uint64_t unwalked[UNWIND_NR];	/* wall mode: switch-outs without a stack, by why */
 	uint64_t reread;		/* ... whose stack was read from memory instead */
+	/* --all: processes left out because the user could not ptrace them */
+	uint64_t left_out[PTRACE_REFUSALS];
+	uint64_t left_out_shown;
 	/* pid -> index + 1 in t, open addressing */
 	uint32_t *index;
 	size_t index_size;
@@ -169,6 +175,37 @@ static void set_state(struct recorder *r, struct rtarget *t, int state)
 	r->ignored += (state == RT_IGNORED) - (t->state == RT_IGNORED);
 	r->live += is_live - was_live;
 	t->state = state;
+}
+
+/*
+ * A process its user could not ptrace (ptrace_access.h), the reason in
+ * t->reason: --all leaves it out and counts it, otherwise it is named in
+ * the header. Whatever BPF holds for it goes at once.
+ */
+static void refuse(struct recorder *r, struct rtarget *t, int refusal)
+{
+	if (r->bpf)
+		bpf_session_remove_target(r->bpf, t->pid);
+	t->refused = true;
+	if (t->implicit && !t->was_profiled) {
+		r->left_out[refusal]++;
+		set_state(r, t, RT_IGNORED);
+	} else {
+		set_state(r, t, RT_FAILED);
+	}
+}
+
+/* Check again a process BPF may be sampling. True when it is refused now. */
+static bool access_revoked(struct recorder *r, struct rtarget *t)
+{
+	char why[sizeof(t->reason)];
+	int refusal = ptrace_access_check(t->pid, why, sizeof(why));
+
+	if (refusal <= 0)
+		return false;
+	memcpy(t->reason, why, sizeof(why));
+	refuse(r, t, refusal);
+	return true;
 }
 
 /*
@@ -539,6 +576,13 @@ static int start_sampling(struct recorder *r, struct rtarget *t)
 			 strerror(-err));
 		return err;
 	}
+	/* An exec from now on drops the layout in BPF; one since discovery
+	 * (a setuid program) is seen here. */
+	if (ptrace_access_check(t->pid, t->reason, sizeof(t->reason)) > 0) {
+		bpf_session_remove_target(r->bpf, t->pid);
+		t->refused = true;
+		return -EPERM;
+	}
 	t->was_profiled = true;
 	if (r->o->verbose)
 		fprintf(stderr,
@@ -613,7 +657,13 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 		p.cmdline = NULL;
 	}
 	py_process_free(&p);
-	if (status == PY_NO_PROCESS) {
+	if (status == PY_NOT_ALLOWED) {
+		/* nothing of its new image was read; its old command line
+		 * does not describe it */
+		free(t->proc.cmdline);
+		t->proc.cmdline = NULL;
+		refuse(r, t, p.refusal);
+	} else if (status == PY_NO_PROCESS) {
 		set_state(r, t, t->implicit && !t->was_profiled ? RT_IGNORED : RT_EXITED);
 	} else if (status != PY_NOT_READY && status != PY_NOT_PYTHON && status != PY_NOT_STARTED) {
 		/* --all names only what is known to be Python. */
@@ -644,6 +694,8 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 	if (execd) {
 		/* It exec'd before we heard of the fork: find what it runs now. */
 		begin_discovery(r, t);
+	} else if (p && p->state == RT_ACTIVE && access_revoked(r, t)) {
+		/* BPF copied the parent's layout: it no longer samples it */
 	} else if (p && p->state == RT_ACTIVE) {
 		/* Same address space as the parent: same layout, and BPF
 		 * already samples it. Code objects are read from the child. */
@@ -752,6 +804,9 @@ static void check_liveness(struct recorder *r)
 
 		if (t->state != RT_ACTIVE && t->state != RT_WATCHING)
 			continue;
+		/* prctl(PR_SET_DUMPABLE, 0) needs no exec: look again */
+		if (t->state == RT_ACTIVE && access_revoked(r, t))
+			continue;
 		if (proc_alive(t->pid))
 			t->seen_dead = false;
 		else if (t->seen_dead)
@@ -793,6 +848,17 @@ static void record_targets(struct recorder *r)
 		 * something else before its first sample. */
 		if (t->state == RT_IGNORED || (t->implicit && !t->samples && !t->proc.version[0]))
 			continue;
+		if (t->refused) {
+			char reason[sizeof(t->reason) + 64];
+
+			snprintf(reason, sizeof(reason), "%s (%llu samples before)", t->reason,
+				 (unsigned long long)t->samples);
+			pt = profile_add_target(r->prof, t->pid, PTARGET_NOT_PROFILED, NULL,
+						t->proc.cmdline, t->samples ? reason : t->reason);
+			if (pt)
+				pt->ns_pid = (uint32_t)t->proc.ns_pid;
+			continue;
+		}
 		/* Python once, then exec'd into something else. */
 		if (t->was_profiled && !t->proc.version[0]) {
 			char reason[128];
@@ -830,6 +896,30 @@ static void record_targets(struct recorder *r)
 	}
 }
 
+/* --all: how many processes the user could not ptrace were left out, and
+ * why; once after the scan, then again at the end if more were. */
+static void report_left_out(struct recorder *r)
+{
+	uint64_t n = 0;
+	const char *sep = "";
+
+	for (int i = 0; i < PTRACE_REFUSALS; i++)
+		n += r->left_out[i];
+	if (n == r->left_out_shown)
+		return;
+	r->left_out_shown = n;
+	fprintf(stderr, "refbpf: --all left out %llu process%s that you could not ptrace (",
+		(unsigned long long)n, n == 1 ? "" : "es");
+	for (int i = 1; i < PTRACE_REFUSALS; i++) {
+		if (!r->left_out[i])
+			continue;
+		fprintf(stderr, "%s%llu %s", sep, (unsigned long long)r->left_out[i],
+			ptrace_refusal_name(i));
+		sep = ", ";
+	}
+	fprintf(stderr, "): refbpf runs with %s\n", invoker_get()->how);
+}
+
 /* --all: every Python process that exists now. None is no error: the
  * ones started later are found as they exec. */
 static int discover_every_process(struct recorder *r)
@@ -849,8 +939,11 @@ static int discover_every_process(struct recorder *r)
 		if (pids[i] == self)
 			continue;
 		status = py_process_discover(pids[i], 0, &p, why, sizeof(why));
-		if (status == PY_NOT_PYTHON || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
-		    status == PY_NOT_STARTED) {
+		/* kernel threads are nobody's to profile: not counted */
+		if (status == PY_NOT_ALLOWED && !proc_kernel_thread(pids[i]))
+			r->left_out[p.refusal]++;
+		if (status == PY_NOT_ALLOWED || status == PY_NOT_PYTHON || status == PY_NO_PROCESS ||
+		    status == PY_NO_ACCESS || status == PY_NOT_STARTED) {
 			py_process_free(&p);
 			continue;
 		}
@@ -869,6 +962,7 @@ static int discover_every_process(struct recorder *r)
 			begin_discovery(r, t);
 	}
 	free(pids);
+	report_left_out(r);
 	if (r->o->verbose)
 		fprintf(stderr, "refbpf: --all: %zu Python processes now\n", r->live);
 	return 0;
@@ -895,7 +989,9 @@ static int discover_all(struct recorder *r)
 			return -ENOMEM;
 		status = py_process_discover(t->pid, r->o->attach_wait_s, &t->proc, t->reason,
 					     sizeof(t->reason));
-		if (status == PY_OK && refused_for_gil(r, t)) {
+		if (status == PY_NOT_ALLOWED) {
+			t->refused = true;	/* named; its children are not followed */
+		} else if (status == PY_OK && refused_for_gil(r, t)) {
 			set_state(r, t, RT_FAILED);
 		} else if (status == PY_OK) {
 			set_state(r, t, RT_ACTIVE);
@@ -929,6 +1025,7 @@ static int add_existing_descendants(struct recorder *r)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rtarget *t;
+		int status;
 
 		if (find_target(r, kids[i]))
 			continue;
@@ -937,8 +1034,11 @@ static int add_existing_descendants(struct recorder *r)
 			free(kids);
 			return -ENOMEM;
 		}
-		if (py_process_discover(t->pid, 0, &t->proc, t->reason, sizeof(t->reason)) == PY_OK)
+		status = py_process_discover(t->pid, 0, &t->proc, t->reason, sizeof(t->reason));
+		if (status == PY_OK)
 			set_state(r, t, RT_ACTIVE);
+		else if (status == PY_NOT_ALLOWED)
+			t->refused = true;	/* named; not watched */
 		else if (proc_alive(t->pid))
 			set_state(r, t, RT_WATCHING);
 	}
@@ -1204,6 +1304,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	}
 	if (progress)
 		show_progress(r, now - start, true);
+	if (o->all)
+		report_left_out(r);
 	if (r->fatal)
 		fprintf(stderr, "refbpf: recording stopped: %s\n", strerror(-r->fatal));
 	else
