@@ -15,7 +15,7 @@
 #   --reuse  keep ROOT's packages and caches from an earlier run (faster,
 #            not fresh); without it ROOT is built again from nothing
 # env: REFBPF_DEBIAN_MIRROR (default http://deb.debian.org/debian)
-#      REFBPF_FRESH_ENV      extra VAR=value words for the commands (CI=true)
+#      REFBPF_FRESH_ENV      extra VAR=value words for the commands (sudo keeps few)
 # Prints each step's time and the test counts; the full log is ROOT.log.
 # Exits non-zero when a command fails.
 set -uo pipefail
@@ -70,6 +70,15 @@ mkdir -p "$ROOT/root/refbpf"
 git -C "$SRC" archive HEAD | tar -x -C "$ROOT/root/refbpf" || die "cannot copy $SRC"
 say "source: $(git -C "$SRC" rev-parse --short HEAD) ($(git -C "$SRC" log -1 --format=%s HEAD))"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The host's way out, no more: a proxy's extra CA certificates (npm needs
+# them where TLS is intercepted) go to the root, named in npm's global
+# configuration (sudo would drop NODE_EXTRA_CA_CERTS).
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+	mkdir -p "$ROOT/usr/local/share/fresh-check"
+	cp "$NODE_EXTRA_CA_CERTS" "$ROOT/usr/local/share/fresh-check/extra-ca.crt"
+	echo "cafile=/usr/local/share/fresh-check/extra-ca.crt" >"$ROOT/etc/npmrc"
+	say "the host's extra CA certificates go to npm (the root's /etc/npmrc)"
+fi
 
 # Run in a private mount namespace: the bind mounts end with it.
 export ROOT LOG REFBPF_FRESH_ENV=${REFBPF_FRESH_ENV:-}

@@ -4,6 +4,7 @@ these, never with what an idle machine would give: on a busy one a target
 gets less CPU than the wall clock suggests."""
 import collections
 import os
+import re
 import time
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -49,3 +50,46 @@ def asleep(before, after):
         cpu, runq = a.cpu - b.cpu, a.runq - b.runq
         out[tid] = (cpu, runq, max(0.0, (a.at - b.at) - cpu - runq))
     return out
+
+
+def recorded_seconds(report):
+    """The duration refbpf's report header gives ("...; 2.00 s at 499 Hz")."""
+    m = re.search(r"; ([\d.]+) s at \d+ Hz", report)
+    assert m, "no duration in the report header: %r" % report[:300]
+    return float(m.group(1))
+
+
+class CpuGiven:
+    """The CPU time the kernel gives processes from now on. A recording in
+    cpu mode should hold about their share of a CPU over the window, times
+    the recording's duration, times the rate: what an idle machine's
+    samples-per-second figures assumed, measured instead."""
+
+    def __init__(self, *pids):
+        self.pids = pids
+        self.cpu = self._cpu()
+        self.at = time.monotonic()
+
+    def _cpu(self):
+        return sum(process_cpu_seconds(p) for p in self.pids)
+
+    def share(self):
+        return (self._cpu() - self.cpu) / (time.monotonic() - self.at)
+
+    def samples(self, report, rate):
+        return self.share() * recorded_seconds(report) * rate
+
+
+def assert_sampled(count, given, report, rate, part=1.0):
+    """`count` samples (of `part` of the processes' CPU time) hold at least
+    half what the kernel's CPU time warrants, and that is enough to test
+    anything (20 samples)."""
+    assert_sampled_cpu(count, given.share() * recorded_seconds(report), rate, part)
+
+
+def assert_sampled_cpu(count, cpu_seconds, rate, part=1.0):
+    """The same for processes that ran `cpu_seconds` while recorded."""
+    want = cpu_seconds * rate * part
+    assert want >= 20, "the target got %.0f samples' worth of CPU: too little to test" % want
+    assert count >= 0.5 * want, "%d samples where the kernel's CPU time warrants %.0f" % (
+        count, want)

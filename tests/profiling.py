@@ -37,7 +37,7 @@ class Target:
         self.pid = self.proc.pid
         self.lines = []
         if ready:
-            self.wait_for("READY", 20)
+            self.wait_for("READY", 60)
 
     def wait_for(self, word, timeout):
         deadline = time.monotonic() + timeout

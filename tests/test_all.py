@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from kernel_times import CpuGiven, assert_sampled_cpu, process_cpu_seconds, recorded_seconds
 from profiling import Target, parse_folded, target_path
 from pythons import find_interpreters
 
@@ -26,6 +27,7 @@ def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
     (old_label, old_py, old_ver), (new_label, new_py, new_ver) = INTERPRETERS[0], INTERPRETERS[-1]
     folded = tmp_path / "all.folded"
     with Target(old_py, target_path("shares.py"), 12) as before:
+        given = CpuGiven(before.pid)
         rec = subprocess.Popen([refbpf_bin, "--all", "-d", "5", "-F", "199", "--folded",
                                 str(folded)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -39,6 +41,9 @@ def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
             never_python = int(shell.stdout.readline())
             with Target(new_py, target_path("shares.py"), 3) as after:
                 out, err = rec.communicate(timeout=60)
+                # exited during the recording, not reaped yet
+                cpu_after = process_cpu_seconds(after.pid)
+            cpu_before = given.share() * recorded_seconds(out)
             shell.communicate()
         finally:
             if rec.poll() is None:
@@ -46,8 +51,10 @@ def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
                 rec.communicate()
     assert rec.returncode == 0, err
     stacks = parse_folded(folded)
-    for t, ver in ((before, old_ver), (after, new_ver)):
-        assert samples_under_process(stacks, t.pid, "share_three") > 50, (t.pid, out)
+    for t, ver, cpu in ((before, old_ver, cpu_before), (after, new_ver, cpu_after)):
+        # share_three: half of each one's CPU time while recorded
+        assert_sampled_cpu(samples_under_process(stacks, t.pid, "share_three"), cpu, 199,
+                           part=0.5)
         line = re.search(r"^  PID %d  Python (\S+) .*shares\.py" % t.pid, out, re.M)
         assert line and line.group(1).startswith("%d.%d" % ver[:2]), out
     assert "PID %d " % never_python not in out, out

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from kernel_times import asleep, thread_times
-from profiling import Target, parse_folded, run_refbpf, target_path
+from profiling import Recording, Target, parse_folded, run_refbpf, target_path
 from pythons import find_interpreters
 
 
@@ -34,11 +34,15 @@ def record(refbpf_bin, path, arg, tmp_path, *extra):
     other than the main one did meanwhile: {tid: (cpu, runq, asleep)}."""
     folded, prof = tmp_path / "gil.folded", tmp_path / "gil.prof"
     with Target(path, target_path("gil_contention.py"), arg) as t:
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 200, "--gil", "--folded", folded,
+                                     "-o", prof] + list(extra), tmp_path)
+        rec.wait_attached()
         before = thread_times(t.pid)
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 200, "--gil", "--folded", folded,
-                                    "-o", prof] + list(extra))
+        rc, stdout, stderr = rec.finish()
         threads = asleep(before, thread_times(t.pid))
         threads.pop(t.pid, None)
+    assert rc == 0, stderr
+    r = subprocess.CompletedProcess(rec.proc.args, rc, stdout, stderr)
     with open(prof, "rb") as f:
         stats = marshal.load(f)
     return r, parse_folded(folded), stats, threads

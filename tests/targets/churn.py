@@ -7,7 +7,7 @@
 while its main thread keeps returning to churn_work, for SECONDS (from the
 test's go, when it sets REFBPF_TEST_GO: see wait_go.py).
 
-usage: churn.py MODE SECONDS
+usage: churn.py MODE SECONDS [COUNT]   (COUNT: stop after that many, if sooner)
 """
 import os
 import sys
@@ -43,6 +43,7 @@ def deep(n, deadline):
 
 def main():
     mode, seconds = sys.argv[1], float(sys.argv[2])
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else None
     print("READY", flush=True)
     wait_for_go()
     deadline = time.monotonic() + seconds
@@ -50,7 +51,7 @@ def main():
     if mode == "recurse":
         sys.setrecursionlimit(20000)
         deep(5000, deadline)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and made != count:
         churn_work(2000)
         if mode == "forks":
             pid = os.fork()
