@@ -10,8 +10,9 @@ import time
 TICK = os.sysconf("SC_CLK_TCK")
 
 # One thread at one moment: seconds on a CPU, seconds runnable but waiting
-# for one (schedstat), and when that was read (CLOCK_MONOTONIC).
-Times = collections.namedtuple("Times", "comm cpu runq at")
+# for one, times it was given a CPU (schedstat), times it went to sleep
+# (voluntary context switches), and when that was read (CLOCK_MONOTONIC).
+Times = collections.namedtuple("Times", "comm cpu runq slices sleeps at")
 
 
 def process_cpu_seconds(pid):
@@ -31,10 +32,14 @@ def thread_times(pid):
             with open(base + "comm") as f:
                 comm = f.read().rstrip("\n")
             with open(base + "schedstat") as f:
-                cpu_ns, runq_ns = f.read().split()[:2]
+                cpu_ns, runq_ns, slices = f.read().split()[:3]
+            with open(base + "status") as f:
+                sleeps = next(int(l.split()[1]) for l in f
+                              if l.startswith("voluntary_ctxt_switches:"))
         except OSError:
             continue
-        out[int(tid)] = Times(comm, int(cpu_ns) / 1e9, int(runq_ns) / 1e9, time.monotonic())
+        out[int(tid)] = Times(comm, int(cpu_ns) / 1e9, int(runq_ns) / 1e9, int(slices), sleeps,
+                              time.monotonic())
     return out
 
 
@@ -50,6 +55,18 @@ def asleep(before, after):
         cpu, runq = a.cpu - b.cpu, a.runq - b.runq
         out[tid] = (cpu, runq, max(0.0, (a.at - b.at) - cpu - runq))
     return out
+
+
+def off_cpu_after_sleeping(before, after, tid):
+    """The most time thread `tid` can have spent off a CPU since it went
+    to sleep, between two thread_times(): asleep, plus, for each time it
+    slept, the wait for a CPU once woken (its mean wait per CPU given, a
+    preempted thread's longer waits included, so an upper bound)."""
+    b, a = before[tid], after[tid]
+    cpu, runq = a.cpu - b.cpu, a.runq - b.runq
+    slept = max(0.0, (a.at - b.at) - cpu - runq)
+    slices = max(1, a.slices - b.slices)
+    return slept + (a.sleeps - b.sleeps) * runq / slices
 
 
 def recorded_seconds(report):

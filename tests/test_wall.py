@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from conftest import tool_path
-from kernel_times import CpuGiven, asleep, assert_sampled, thread_times
+from kernel_times import CpuGiven, asleep, assert_sampled, off_cpu_after_sleeping, thread_times
 from profiling import Target, markers, parse_folded, run_refbpf, target_path
 
 
@@ -46,9 +46,11 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
         before = thread_times(t.pid)
         r = run_refbpf(refbpf_bin, ["-v", "-p", t.pid, "-d", 3, "-F", RATE, "--mode", "wall",
                                     "--folded", folded])
-        # the busy thread (the one with the most CPU time): how long it
-        # slept in a window holding the recording's
-        busy_cpu, _, busy_slept = max(asleep(before, thread_times(t.pid)).values())
+        # the busy thread (the one with the most CPU time): how long it was
+        # off CPU after sleeping, in a window holding the recording's
+        after = thread_times(t.pid)
+        busy = max(asleep(before, after).items(), key=lambda kv: kv[1][0])[0]
+        busy_slept = off_cpu_after_sleeping(before, after, busy)
     assert "wall mode" in r.stdout.splitlines()[0], r.stdout
     # what refbpf saw (switch-outs without a stack, lost samples), for any failure below
     seen = "\n".join(r.stdout.splitlines()[:3] + r.stderr.splitlines())
@@ -69,7 +71,7 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     assert blocked.get(("sleep_thread", lines["sleep"]), 0) >= 0.98 * per["sleep_thread"], blocked
     # the busy thread blocks only for the GIL, which the others take now
     # and then: its time off CPU is waiting for one, but for what the
-    # kernel says it slept (schedstat, over a longer window)
+    # kernel says it slept and waited for a CPU after (a longer window)
     busy_blocked = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>" and
                        any(x[0] == "busy_thread" for x in f))
     assert busy_blocked <= busy_slept * RATE * 1.02 + 2, (busy_blocked, busy_slept, per)
