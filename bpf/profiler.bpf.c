@@ -1069,15 +1069,16 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	}
 	/* exec bumps self_exec_id: should the child already run another
 	 * image when this fires, the parent's layout would be wrong there. */
-	__s32 execd = BPF_CORE_READ(child, self_exec_id) != parent->self_exec_id ?
-			      FORK_CHILD_EXECD :
-			      0;
+	__s32 fork_flags = BPF_CORE_READ(child, self_exec_id) != parent->self_exec_id ?
+				   FORK_CHILD_EXECD :
+				   0;
 
-	if (layout && !execd) {
+	if (layout && !fork_flags) {
 		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
 		targets_changed();
+		fork_flags |= FORK_LAYOUT_COPIED;
 	}
-	send_process_event(EVENT_FORK, ctgid, execd, ptgid);
+	send_process_event(EVENT_FORK, ctgid, fork_flags, ptgid);
 	return 0;
 }
 

@@ -256,6 +256,10 @@ enum fork_flags {
 	 * tracepoint fires before the child first runs on today's kernels.
 	 */
 	FORK_CHILD_EXECD = 1 << 0,
+	/* The parent was sampled: the child got its layout at the fork, and
+	 * is sampled from its first instruction. Without it, a parent that
+	 * became a target only after forking left its child unsampled. */
+	FORK_LAYOUT_COPIED = 1 << 1,
 };
 
 /* Why a sample of a target thread produced no Python stack. */

@@ -35,14 +35,16 @@ def one_line_error(r, *words):
     (["-p", "1", "-s", "bogus"], ["unknown sort key 'bogus'"]),
     (["-p", "1", "-n", "0"], ["invalid limit"]),
     (["--frobnicate"], ["unknown option"]),
-    ([], ["no target"]),
+    (["-d", "1"], ["no target"]),
     (["-p"], ["needs a value"]),
     (["-p", "1", "stray"], []),
     (["--all", "-p", "1"], ["--all and --pid exclude each other"]),
     (["--all", "stray"], ["unexpected argument 'stray'"]),
     (["top", "-p", "1", "-o", "x.prof"], ["top shows a live view and writes no files"]),
     (["-p", "1", "--keep", "3"], ["--keep needs --every"]),
-    (["dump", "-p", "1", "-o", "x.prof"], ["dump takes --pid PID [PID...] and --json only"]),
+    (["dump", "-p", "1", "-o", "x.prof"], ["dump takes --pid PID [PID...], --json and --locals only"]),
+    (["-p", "1", "--locals"], ["--locals is for 'refbpf dump'"]),
+    (["-p", "1", "--as-root"], ["--as-root is for 'refbpf record PROGRAM'"]),
     (["-p", "1", "--json"], ["--json is for 'refbpf dump'"]),
     (["-p", "1", "--every", "0.5", "-o", "x"], ["invalid window '0.5'"]),
     (["-p", "1", "--every", "5"], ["--every needs an output file"]),
@@ -144,7 +146,8 @@ def test_not_a_python_process(refbpf_bin):
         sleeper.kill()
         sleeper.wait()
     lines = one_line_error(r, "PID %d" % sleeper.pid, "not a Python process")
-    assert len(lines) == 1
+    # the young process was waited for, and that wait said so first
+    assert len(lines) == 2 and "waiting up to" in lines[0], r.stderr
 
 
 # A stand-in for a CPython 3.6 or 3.7 process, built here from what any
@@ -222,7 +225,8 @@ def test_python_caught_while_its_library_loads_is_not_unsupported(refbpf_bin):
             p.wait()
         lines = one_line_error(r, "PID %d" % p.pid, "has not finished loading")
         assert "unsupported" not in r.stderr, (file, r.stderr)
-        assert len(lines) == 1, (file, r.stderr)
+        # the wait for it to finish was announced first
+        assert len(lines) == 2 and "waiting up to" in lines[0], (file, r.stderr)
 
 
 def defines(elf, symbol):

@@ -128,3 +128,42 @@ def test_a_wrong_table_is_caught(python):
     assert rc == 0, err
     assert disagreements(table, dwarf), "%s's DWARF read as %d.%d equals its table" % (
         (label,) + older)
+
+
+@pytest.mark.parametrize("python", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
+def test_object_layout_matches_dwarf(python):
+    """The object layout thread names and locals are read with (dicts,
+    types, ints, floats, tuples, cells, code objects' names of locals,
+    frames' locals) equals what each interpreter's DWARF says; on 3.13+
+    so do the fields taken from its _Py_DebugOffsets."""
+    label, path, version = python
+    elf = interpreter_elf(path)
+    rc, dwarf, err = dump("--objects-dwarf", elf, version[0], version[1], root=debug_root(path))
+    if rc != 0:
+        pytest.skip("skipped: no DWARF for %s (%s): %s" % (label, elf, err.strip()))
+    builtin = ["--objects-builtin", version[0], version[1]] + (["t"] if label.endswith("t") else [])
+    rc, ours, err = dump(*builtin)
+    assert rc == 0, err
+    wrong = {k: (ours.get(k), dwarf[k]) for k in dwarf if ours.get(k) != dwarf[k]}
+    assert not wrong, "built-in object table disagrees with DWARF of %s: %r" % (elf, wrong)
+    if version[:2] >= (3, 13):
+        rc, described, err = dump("--objects-debug-offsets", elf)
+        assert rc == 0, err
+        assert len(described) >= 12, described
+        wrong = {k: (v, dwarf[k]) for k, v in described.items() if dwarf[k] != v}
+        assert not wrong, "_Py_DebugOffsets read wrong against DWARF of %s: %r" % (elf, wrong)
+
+
+def test_a_wrong_object_table_is_caught():
+    """3.12's object table checked against 3.11's DWARF differs: the
+    comparison can fail."""
+    found = [i for i in INTERPRETERS if i[2][:2] == (3, 11)]
+    if not found:
+        pytest.skip("skipped: no Python 3.11 here")
+    elf = interpreter_elf(found[0][1])
+    rc, dwarf, err = dump("--objects-dwarf", elf, 3, 11, root=debug_root(found[0][1]))
+    if rc != 0:
+        pytest.skip("skipped: no DWARF for 3.11: %s" % err.strip())
+    rc, table, err = dump("--objects-builtin", 3, 12)
+    assert rc == 0 and dwarf != table
+    assert dwarf["interp_modules"] != table["interp_modules"]

@@ -35,6 +35,8 @@ enum long_only_option {
 	OPT_MODE,
 	OPT_GIL,
 	OPT_THREAD_LIMIT,
+	OPT_LOCALS,
+	OPT_AS_ROOT,
 };
 
 static const struct option long_options[] = {
@@ -54,6 +56,8 @@ static const struct option long_options[] = {
 	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "keep", required_argument, NULL, OPT_KEEP },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "locals", no_argument, NULL, OPT_LOCALS },
+	{ "as-root", no_argument, NULL, OPT_AS_ROOT },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "children", no_argument, NULL, 'C' },
 	{ "all", no_argument, NULL, 'a' },
@@ -74,13 +78,16 @@ void cli_usage(FILE *out)
 {
 	fputs("Usage: refbpf --pid PID [PID...] [options]\n"
 	      "       refbpf --all [options]\n"
+	      "       refbpf record [options] [--] PROGRAM [ARGS...]\n"
 	      "       refbpf report RAWFILE [output options]\n"
 	      "       refbpf top --pid PID [PID...] | --all [-C] [-F HZ] [-n ROWS]\n"
-	      "       refbpf dump --pid PID [PID...] [--json]\n"
+	      "       refbpf dump --pid PID [PID...] [--json] [--locals]\n"
 	      "\n"
 	      "Sample the Python stacks of running CPython processes with eBPF and\n"
 	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
-	      "-d expiry, or every target gone).\n"
+	      "-d expiry, or every target gone). `record` starts PROGRAM, profiles it\n"
+	      "from its first line (-C: and its children) until it exits, and exits\n"
+	      "with its exit status (128+N for signal N).\n"
 	      "\n"
 	      "  -p, --pid PID...       processes to profile: one or more PIDs, space-\n"
 	      "                         or comma-separated, e.g. -p $(pgrep -f server)\n"
@@ -113,7 +120,8 @@ void cli_usage(FILE *out)
 	      "                         and future (reloader children, workers)\n"
 	      "  -a, --all              every Python process on the host, present and\n"
 	      "                         future, each under its own root\n"
-	      "      --threads          give each thread its own root (name and id)\n"
+	      "      --threads          give each thread its own root: id, Python name\n"
+	      "                         and OS name, <thread 12 worker (OS: python3)>\n"
 	      "      --thread-limit N   threads per process kept apart (default 1024); the\n"
 	      "                         later ones of a thread-per-request server are\n"
 	      "                         merged into one <more threads> entry\n"
@@ -123,6 +131,10 @@ void cli_usage(FILE *out)
 	      "                         that call them and that they call (unwound from a\n"
 	      "                         32 KiB stack copy with the files' CFI; no ptrace)\n"
 	      "      --btf PATH         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
+	      "      --as-root          record: run PROGRAM as root under sudo too (by\n"
+	      "                         default it runs as the user who ran sudo)\n"
+	      "      --json             dump: JSON instead of text\n"
+	      "      --locals           dump: each frame's local variables\n"
 	      "  -v, --verbose          say what is attached and found; -vv adds libbpf's log\n"
 	      "  -h, --help             this text\n"
 	      "      --version          version and compiled-in features\n"
@@ -133,7 +145,9 @@ void cli_usage(FILE *out)
 	      "  sudo refbpf --all -d 60 --folded host.folded\n"
 	      "  sudo refbpf -p 1234 -d 30 --speedscope run.json --pprof run.pb.gz\n"
 	      "  sudo refbpf -p 1234 -d 60 --raw run.raw; refbpf report run.raw -o run.prof\n"
-	      "  sudo refbpf -p 1234 -d 10 --native --flamegraph mixed.svg\n",
+	      "  sudo refbpf -p 1234 -d 10 --native --flamegraph mixed.svg\n"
+	      "  sudo refbpf record -C -o app.prof -- python3 app.py --workers 4\n"
+	      "  sudo refbpf dump -p 1234 --locals\n",
 	      out);
 }
 
@@ -198,14 +212,27 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 {
 	const char *recording_only = NULL;
 	unsigned long v;
-	bool pid_given = false;
+	bool pid_given = false, record = false;
 	int c;
+
+	const char *optstring = ":p:F:d:s:n:o:Cavh";
 
 	memset(o, 0, sizeof(*o));
 	o->rate_hz = DEFAULT_RATE_HZ;
 	o->thread_limit = DEFAULT_THREAD_LIMIT;
 	o->sort = REPORT_SORT_CUMULATIVE;
-	if (argc >= 2 && !strcmp(argv[1], "report")) {
+	if (argc < 2) {
+		/* as perf, py-spy and austin do */
+		o->help = true;
+		return 0;
+	}
+	if (!strcmp(argv[1], "record")) {
+		record = true;
+		/* options end at PROGRAM: its own options are its own */
+		optstring = "+:p:F:d:s:n:o:Cavh";
+		argc--;
+		argv++;
+	} else if (argc >= 2 && !strcmp(argv[1], "report")) {
 		if (argc < 3 || argv[2][0] == '-') {
 			fputs("refbpf: report: give the raw profile to render (written by --raw FILE)\n",
 			      stderr);
@@ -226,7 +253,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:F:d:s:n:o:Cavh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, optstring, long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			pid_given = true;
@@ -297,6 +324,12 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_LOCALS:
+			o->locals = true;
+			break;
+		case OPT_AS_ROOT:
+			o->as_root = true;
 			break;
 		case OPT_SPEEDSCOPE:
 			o->speedscope_path = optarg;
@@ -372,8 +405,17 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			return -EINVAL;
 		}
 	}
+	if (record) {
+		/* PROGRAM and its arguments: what is left ("--" was eaten) */
+		if (optind >= argc) {
+			fputs("refbpf: record: give the program to run, e.g. refbpf record -- python3 app.py\n",
+			      stderr);
+			return -EINVAL;
+		}
+		o->command = argv + optind;
+	}
 	/* getopt moves non-options to the end: with -p they are more PIDs. */
-	for (int i = optind; i < argc; i++) {
+	for (int i = optind; !record && i < argc; i++) {
 		if (!pid_given) {
 			fprintf(stderr, "refbpf: unexpected argument '%s' (see --help)\n", argv[i]);
 			return -EINVAL;
@@ -396,14 +438,18 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 	bool files = o->pstats_path || o->folded_path || o->raw_path || o->speedscope_path ||
 		     o->pprof_path || o->flamegraph_path || o->html_path;
 
-	if (o->json && !o->dump) {
-		fputs("refbpf: --json is for 'refbpf dump'\n", stderr);
+	if ((o->json || o->locals) && !o->dump) {
+		fprintf(stderr, "refbpf: %s is for 'refbpf dump'\n", o->json ? "--json" : "--locals");
+		return -EINVAL;
+	}
+	if (o->as_root && !record) {
+		fputs("refbpf: --as-root is for 'refbpf record PROGRAM'\n", stderr);
 		return -EINVAL;
 	}
 	if (o->dump && (o->all || o->children || o->every_s || o->duration_s > 0 ||
 			files || o->per_thread || o->kernel || o->gil || o->wall ||
 			o->native)) {
-		fputs("refbpf: dump takes --pid PID [PID...] and --json only\n", stderr);
+		fputs("refbpf: dump takes --pid PID [PID...], --json and --locals only\n", stderr);
 		return -EINVAL;
 	}
 	if (o->top && (files || o->every_s)) {
@@ -420,6 +466,14 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 		fputs("refbpf: --every needs an output file to write each window to (-o, --folded, --pprof, --speedscope, --flamegraph, --html, --raw)\n",
 		      stderr);
 		return -EINVAL;
+	}
+	if (record) {
+		if (pid_given || o->all) {
+			fputs("refbpf: record starts its own target: --pid and --all are for running processes\n",
+			      stderr);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (o->all) {
 		if (pid_given) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Command-line parsing for `refbpf` (recording) and `refbpf report FILE`. */
+/* Command-line parsing for `refbpf` (recording), `refbpf record PROGRAM`,
+ * `refbpf report FILE`, `top` and `dump`. */
 #ifndef REFBPF_CLI_H
 #define REFBPF_CLI_H
 
@@ -26,6 +27,9 @@ struct cli_options {
 	bool top;			/* `refbpf top`: a live view instead of outputs */
 	bool dump;			/* `refbpf dump`: every thread's stack now */
 	bool json;			/* dump --json */
+	bool locals;			/* dump --locals: each frame's local variables */
+	char **command;			/* `refbpf record [options] [--] PROGRAM ARGS...` */
+	bool as_root;			/* record --as-root: keep root under sudo */
 	const char *btf_path;		/* --btf: kernel BTF for kernels without /sys/kernel/btf */
 	double every_s;			/* --every: window length, 0: one window */
 	unsigned int thread_limit;	/* --thread-limit: threads per process with their own entry */
@@ -47,7 +51,9 @@ struct cli_options {
  * `--pid` takes one or more PIDs, comma- or space-separated, so that
  * `-p $(pgrep -f NAME)` works however many PIDs it expands to.
  * `refbpf report FILE [output options]` sets report_input and refuses the
- * options that only make sense while recording.
+ * options that only make sense while recording. `refbpf record [options]
+ * [--] PROGRAM ARGS...` sets command (pointing into argv); options end at
+ * PROGRAM. No arguments at all asks for the usage (help).
  */
 int cli_parse(int argc, char **argv, struct cli_options *o);
 void cli_free(struct cli_options *o);

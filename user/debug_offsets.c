@@ -215,3 +215,74 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 		return -EINVAL;
 	return 0;
 }
+
+/* Where the object fields lie inside _Py_DebugOffsets, per release family
+ * (the same positions in GIL and free-threaded builds). */
+struct debug_objects_map {
+	uint32_t min_version, max_version;
+	size_t size;
+	uint16_t interp_modules, frame_localsplus, code_localsplusnames, code_localspluskinds;
+	uint16_t type_name, type_flags, tuple_items, dict_keys, dict_values, float_value;
+	uint16_t long_size, long_digits;
+};
+
+static const struct debug_objects_map object_maps[] = {
+	{
+		.min_version = 0x030d0000, .max_version = 0x030dffff, .size = 584,
+		.interp_modules = 88, .frame_localsplus = 256, .code_localsplusnames = 328,
+		.code_localspluskinds = 336, .type_name = 376, .type_flags = 392,
+		.tuple_items = 408, .dict_keys = 456, .dict_values = 464, .float_value = 480,
+		.long_size = 496, .long_digits = 504,
+	},
+	{
+		.min_version = 0x030e0000, .max_version = 0x030effff, .size = 760,
+		.interp_modules = 96, .frame_localsplus = 280, .code_localsplusnames = 368,
+		.code_localspluskinds = 376, .type_name = 424, .type_flags = 440,
+		.tuple_items = 456, .dict_keys = 536, .dict_values = 544, .float_value = 560,
+		.long_size = 576, .long_digits = 584,
+	},
+	{
+		.min_version = 0x030f0000, .max_version = 0x030fffff, .size = 888,
+		.interp_modules = 96, .frame_localsplus = 344, .code_localsplusnames = 432,
+		.code_localspluskinds = 440, .type_name = 488, .type_flags = 504,
+		.tuple_items = 552, .dict_keys = 632, .dict_values = 640, .float_value = 656,
+		.long_size = 672, .long_digits = 680,
+	},
+};
+
+int debug_offsets_objects(const uint8_t *buf, size_t len, struct py_object_layout *out)
+{
+	const struct debug_objects_map *m = NULL;
+	struct py_object_layout o = *out;
+	uint64_t version;
+	int err = 0;
+
+	if (len < 24 || !debug_offsets_present(buf, len))
+		return -EINVAL;
+	version = u64_at(buf, 8);
+	for (size_t i = 0; i < sizeof(object_maps) / sizeof(object_maps[0]); i++)
+		if (version >= object_maps[i].min_version && version <= object_maps[i].max_version)
+			m = &object_maps[i];
+	if (!m)
+		return -ENOTSUP;
+	if (len < m->size)
+		return -EINVAL;
+	/* objects and frames are far smaller than 4 KiB; an interpreter
+	 * state is not */
+	err |= get_offset(buf, m->interp_modules, &o.interp_modules, 1 << 16);
+	err |= get_offset(buf, m->frame_localsplus, &o.frame_localsplus, 1 << 12);
+	err |= get_offset(buf, m->code_localsplusnames, &o.code_localsplusnames, 1 << 12);
+	err |= get_offset(buf, m->code_localspluskinds, &o.code_localspluskinds, 1 << 12);
+	err |= get_offset(buf, m->type_name, &o.type_name, 1 << 12);
+	err |= get_offset(buf, m->type_flags, &o.type_flags, 1 << 12);
+	err |= get_offset(buf, m->tuple_items, &o.tuple_items, 1 << 12);
+	err |= get_offset(buf, m->dict_keys, &o.dict_keys, 1 << 12);
+	err |= get_offset(buf, m->dict_values, &o.dict_values, 1 << 12);
+	err |= get_offset(buf, m->float_value, &o.float_value, 1 << 12);
+	err |= get_offset(buf, m->long_size, &o.long_size, 1 << 12);
+	err |= get_offset(buf, m->long_digits, &o.long_digits, 1 << 12);
+	if (err)
+		return -EINVAL;
+	*out = o;
+	return 0;
+}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "py_layout.h"
+#include "py_object_layout.h"
 
 #define DEBUG_OFFSETS_COOKIE "xdebugpy"
 /* Bytes to read from _PyRuntime to parse any known version. */
@@ -27,5 +28,13 @@ bool debug_offsets_present(const uint8_t *buf, size_t len);
  */
 int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout *out,
 			uint64_t *version_hex, bool *free_threaded);
+
+/*
+ * Overwrite the fields of `out` that _Py_DebugOffsets describes (sys.modules,
+ * locals, tp_name, tp_flags, tuples, dicts, floats, ints), keeping the
+ * others. 0, -EINVAL (malformed) or -ENOTSUP (an unknown version). Never
+ * reads past `len`.
+ */
+int debug_offsets_objects(const uint8_t *buf, size_t len, struct py_object_layout *out);
 
 #endif /* REFBPF_DEBUG_OFFSETS_H */

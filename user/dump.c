@@ -11,9 +11,12 @@
 #include "interp_files.h"
 #include "profile.h"
 #include "ptrace_access.h"
+#include "py_locals.h"
 #include "py_process.h"
+#include "py_thread_names.h"
 #include "stack_reader.h"
 #include "symbolizer.h"
+#include "thread_label.h"
 #include "thread_list.h"
 
 /* How long to wait for an interpreter still starting. */
@@ -30,7 +33,134 @@ struct dump_thread {
 	const struct thread_stack *stack;
 	const struct thread_record *task;	/* NULL: no OS thread has its thread pointer */
 	struct pframe *frames;			/* resolved, innermost first */
+	const char *py_name;			/* Python's name for it, NULL: none */
+	struct py_frame_locals *locals;		/* --locals: per frame, else NULL */
+	int *locals_err;			/* per frame: 0 or why not read */
 };
+
+/* ---- Python thread names and local variables ---- */
+
+/* Each thread's Python name, read once for the dump (names stay in `tn`). */
+static void name_threads(struct py_process *proc, struct dump_thread *threads, size_t n,
+			 struct py_thread_names *tn)
+{
+	struct py_reader r;
+	pid_t pid = proc->pid;
+
+	py_reader_init_pid(&r, &pid, &proc->layout.code, &proc->objects, &proc->types);
+	if (py_thread_names_read(tn, &r, &proc->layout.walk))
+		return;
+	for (size_t i = 0; i < n; i++)
+		threads[i].py_name = py_thread_names_find(tn, threads[i].stack->thread_id);
+}
+
+/* --locals: every frame's variables, read after its stack. 0 or -ENOMEM. */
+static int read_locals(struct py_process *proc, struct dump_thread *t)
+{
+	const struct thread_stack *ts = t->stack;
+	struct py_reader r;
+	pid_t pid = proc->pid;
+
+	t->locals = calloc(ts->nframes ? ts->nframes : 1, sizeof(*t->locals));
+	t->locals_err = calloc(ts->nframes ? ts->nframes : 1, sizeof(*t->locals_err));
+	if (!t->locals || !t->locals_err)
+		return -ENOMEM;
+	py_reader_init_pid(&r, &pid, &proc->layout.code, &proc->objects, &proc->types);
+	for (uint32_t k = 0; k < ts->nframes; k++) {
+		t->locals_err[k] = ts->frame_addrs ?
+					   py_locals_read(&r, &proc->layout.walk, ts->frame_addrs[k],
+							  ts->frames[k].code, &t->locals[k]) :
+					   -ENOENT;
+		if (t->locals_err[k] == -ENOMEM)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void free_locals(struct dump_thread *t)
+{
+	for (uint32_t k = 0; t->locals && k < t->stack->nframes; k++)
+		py_locals_free(&t->locals[k]);
+	free(t->locals);
+	free(t->locals_err);
+}
+
+static const char *locals_error(int err)
+{
+	switch (err) {
+	case -ESTALE:
+		return "the frame changed while its locals were read (the thread is running)";
+	case -ENOTSUP:
+		return "locals cannot be read in this Python version";
+	case -ENOENT:
+		return "the frame's address is not known";
+	case -EINVAL:
+		return "the frame's code object does not read as one";
+	default:
+		return "its memory could not be read";
+	}
+}
+
+static const char *const local_kinds[] = { "local", "cell", "free" };
+
+static void print_locals_text(const struct py_frame_locals *l, int err)
+{
+	if (err) {
+		printf("        (locals: %s)\n", locals_error(err));
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct py_local *v = &l->vars[i];
+
+		fputs("        ", stdout);
+		escape_terminal_fputs(v->name, stdout);
+		fputs(" = ", stdout);
+		if (v->error) {
+			fputs("<unreadable>", stdout);
+		} else if (v->value.repr[0]) {
+			escape_terminal_fputs(v->value.repr, stdout);
+		} else {
+			fputc('<', stdout);
+			escape_terminal_fputs(v->value.type, stdout);
+			fputc('>', stdout);
+		}
+		if (v->kind != PY_LOCAL_PLAIN)
+			printf(" (%s)", local_kinds[v->kind]);
+		fputc('\n', stdout);
+	}
+	if (l->cut)
+		puts("        ... (more locals not shown)");
+}
+
+static void print_locals_json(const struct py_frame_locals *l, int err)
+{
+	if (err) {
+		fputs(", \"locals\": null, \"locals_error\": ", stdout);
+		json_string(locals_error(err), stdout);
+		return;
+	}
+	fputs(", \"locals\": [", stdout);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct py_local *v = &l->vars[i];
+
+		fputs(i ? ", {\"name\": " : "{\"name\": ", stdout);
+		json_string(v->name, stdout);
+		printf(", \"kind\": \"%s\", \"type\": ", local_kinds[v->kind]);
+		if (v->error)
+			fputs("null", stdout);
+		else
+			json_string(v->value.type, stdout);
+		fputs(", \"repr\": ", stdout);
+		if (!v->error && v->value.repr[0])
+			json_string(v->value.repr, stdout);
+		else
+			fputs("null", stdout);
+		fputs("}", stdout);
+	}
+	printf("], \"locals_cut\": %s", l->cut ? "true" : "false");
+}
+
+/* ---- output ---- */
 
 static const struct thread_record *task_of(const struct thread_record *tasks, size_t n,
 					   uint64_t thread_id)
@@ -54,9 +184,12 @@ static void print_text(const struct py_process *proc, const struct profile *prof
 		const struct dump_thread *t = &threads[i];
 
 		if (t->task) {
-			printf("\nThread %" PRIu32 " (", t->task->tid);
-			escape_terminal_fputs(t->task->comm, stdout);
-			printf(")%s", t->task->state ? " sleeping" : " running");
+			char label[THREAD_LABEL_MAX];
+
+			thread_label(label, sizeof(label), t->task->comm, t->py_name);
+			printf("\nThread %" PRIu32 " ", t->task->tid);
+			escape_terminal_fputs(label, stdout);
+			printf("%s", t->task->state ? " sleeping" : " running");
 		} else {
 			printf("\nThread state 0x%" PRIx64 " (no live OS thread)", t->stack->tstate);
 		}
@@ -71,6 +204,8 @@ static void print_text(const struct py_process *proc, const struct profile *prof
 			fputs(" (", stdout);
 			escape_terminal_fputs(f->filename, stdout);
 			printf(":%d)\n", t->frames[k].line >= 0 ? t->frames[k].line : f->firstlineno);
+			if (t->locals)
+				print_locals_text(&t->locals[k], t->locals_err[k]);
 		}
 		if (t->stack->truncated)
 			puts("    ... (more frames not shown)");
@@ -97,6 +232,11 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 		} else {
 			fputs("null, \"name\": null, \"running\": false", stdout);
 		}
+		fputs(", \"python_name\": ", stdout);
+		if (t->py_name)
+			json_string(t->py_name, stdout);
+		else
+			fputs("null", stdout);
 		printf(", \"interpreter\": %u, \"truncated\": %s, \"frames\": [",
 		       t->stack->interpreter, t->stack->truncated ? "true" : "false");
 		for (uint32_t k = 0; k < t->stack->nframes; k++) {
@@ -108,17 +248,21 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 			json_string(f->name, stdout);
 			fputs(", \"file\": ", stdout);
 			json_string(f->filename, stdout);
-			printf(", \"line\": %d, \"firstlineno\": %d}",
+			printf(", \"line\": %d, \"firstlineno\": %d",
 			       t->frames[k].line >= 0 ? t->frames[k].line : f->firstlineno,
 			       f->firstlineno);
+			if (t->locals)
+				print_locals_json(&t->locals[k], t->locals_err[k]);
+			fputs("}", stdout);
 		}
 		fputs("]}", stdout);
 	}
 	fputs("\n]}", stdout);
 }
 
-static int dump_one(pid_t pid, bool json, bool first)
+static int dump_one(pid_t pid, bool json, bool locals, bool first)
 {
+	struct py_thread_names names = { 0 };
 	struct py_process proc;
 	struct thread_record *tasks = NULL;
 	struct thread_stack *stacks = NULL;
@@ -135,7 +279,7 @@ static int dump_one(pid_t pid, bool json, bool first)
 		profile_free(prof);
 		return -EPERM;
 	}
-	if (py_process_discover(pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why)) != PY_OK) {
+	if (py_process_discover_named(pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why)) != PY_OK) {
 		fprintf(stderr, "refbpf: PID %d: %s\n", (int)pid, why);
 		py_process_free(&proc);
 		profile_free(prof);
@@ -165,7 +309,11 @@ static int dump_one(pid_t pid, bool json, bool first)
 			err = -ENOMEM;
 		for (uint32_t k = 0; !err && k < stacks[i].nframes; k++)
 			err = symbolizer_resolve(sym, &stacks[i].frames[k], &threads[i].frames[k]);
+		if (!err && locals)
+			err = read_locals(&proc, &threads[i]);
 	}
+	if (!err)
+		name_threads(&proc, threads, nstacks, &names);
 	if (!err) {
 		if (json)
 			print_json(&proc, prof, threads, nstacks, first);
@@ -177,9 +325,12 @@ static int dump_one(pid_t pid, bool json, bool first)
 out:
 	if (err == -ENOMEM)
 		fprintf(stderr, "refbpf: out of memory\n");
-	for (size_t i = 0; threads && i < nstacks; i++)
+	for (size_t i = 0; threads && i < nstacks; i++) {
 		free(threads[i].frames);
+		free_locals(&threads[i]);
+	}
 	free(threads);
+	py_thread_names_free(&names);
 	stack_reader_free(stacks, nstacks);
 	free(tasks);
 	symbolizer_free(sym);
@@ -188,7 +339,7 @@ out:
 	return err;
 }
 
-int dump_run(const pid_t *pids, size_t npids, bool json)
+int dump_run(const pid_t *pids, size_t npids, bool json, bool locals)
 {
 	int status = 0, dumped = 0;
 
@@ -197,7 +348,7 @@ int dump_run(const pid_t *pids, size_t npids, bool json)
 	for (size_t i = 0; i < npids; i++) {
 		if (!json && dumped)
 			fputs("\n", stdout);
-		if (dump_one(pids[i], json, !dumped))
+		if (dump_one(pids[i], json, locals, !dumped))
 			status = 1;
 		else
 			dumped++;

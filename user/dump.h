@@ -13,8 +13,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Dump each PID to stdout. 0 when every one was dumped, else 1 (each
- * failure reported on stderr in one line). */
-int dump_run(const pid_t *pids, size_t npids, bool json);
+/* Dump each PID to stdout, with each frame's local variables when
+ * `locals`. 0 when every one was dumped, else 1 (each failure reported on
+ * stderr in one line). */
+int dump_run(const pid_t *pids, size_t npids, bool json, bool locals);
 
 #endif /* REFBPF_DUMP_H */

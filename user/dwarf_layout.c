@@ -54,6 +54,18 @@ enum dl_type_id {
 	DL_ASCII,
 	DL_COMPACT,
 	DL_GIL,
+	/* objects (py_object_layout.h) */
+	DL_VAROBJ,
+	DL_TYPE,
+	DL_HEAPTYPE,
+	DL_MODULE,
+	DL_DICT,
+	DL_KEYS,
+	DL_VALUES,
+	DL_TUPLE,
+	DL_LONG,
+	DL_FLOAT,
+	DL_CELL,
 	DL_NR_TYPES,
 };
 
@@ -86,6 +98,7 @@ struct dl_ctx {
 	const char *path;	/* inside root */
 	struct dl_plan plan;
 	struct py_version_layout layout;
+	struct py_object_layout objects;
 	unsigned char build_id[DL_MAX_BUILD_ID];
 	size_t build_id_len;
 	char debuglink[DL_MAX_LINK];
@@ -191,6 +204,67 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	err |= dl_add(t, NULL, &c->unicode_ascii_size, 0);
 	t = dl_want(p, DL_COMPACT, NULL, "PyCompactUnicodeObject");
 	err |= dl_add(t, NULL, &c->unicode_compact_size, 0);
+	return err ? -E2BIG : 0;
+}
+
+/* What to look for to check an object layout, writing into `o`. */
+static int dl_object_plan_init(struct dl_plan *p, int minor, struct py_object_layout *o)
+{
+	bool old = minor <= 10;
+	struct dl_type *t;
+	int err = 0;
+
+	t = dl_want(p, DL_OBJECT, "_object", "PyObject");
+	err |= dl_add(t, "ob_type", &o->ob_type, DL_PTR);
+	t = dl_want(p, DL_VAROBJ, NULL, "PyVarObject");
+	err |= dl_add(t, "ob_size", &o->var_size, 8);
+	t = dl_want(p, DL_INTERP, "_is", "PyInterpreterState");
+	err |= dl_add(t, minor <= 11 ? "modules" : "imports.modules", &o->interp_modules, DL_PTR);
+	t = dl_want(p, DL_TYPE, "_typeobject", "PyTypeObject");
+	err |= dl_add(t, "tp_name", &o->type_name, DL_PTR);
+	err |= dl_add(t, "tp_basicsize", &o->type_basicsize, 8);
+	err |= dl_add(t, "tp_flags", &o->type_flags, 8);
+	err |= dl_add(t, "tp_dictoffset", &o->type_dictoffset, 8);
+	t = dl_want(p, DL_HEAPTYPE, "_heaptypeobject", "PyHeapTypeObject");
+	err |= dl_add(t, "ht_cached_keys", &o->heaptype_cached_keys, DL_PTR);
+	t = dl_want(p, DL_MODULE, NULL, "PyModuleObject");
+	err |= dl_add(t, "md_dict", &o->module_dict, DL_PTR);
+	t = dl_want(p, DL_DICT, NULL, "PyDictObject");
+	err |= dl_add(t, "ma_keys", &o->dict_keys, DL_PTR);
+	err |= dl_add(t, "ma_values", &o->dict_values, DL_PTR);
+	t = dl_want(p, DL_KEYS, "_dictkeysobject", "PyDictKeysObject");
+	err |= dl_add(t, old ? "dk_size" : "dk_log2_size", &o->keys_size, old ? 8 : 1);
+	if (!old) {
+		err |= dl_add(t, "dk_log2_index_bytes", &o->keys_log2_index_bytes, 1);
+		err |= dl_add(t, "dk_kind", &o->keys_kind, 1);
+		t = dl_want(p, DL_VALUES, "_dictvalues", "PyDictValues");
+		err |= dl_add(t, "values", &o->values_items, 0);
+		t = &p->types[DL_KEYS];
+	}
+	err |= dl_add(t, "dk_nentries", &o->keys_nentries, 8);
+	err |= dl_add(t, "dk_indices", &o->keys_indices, 0);
+	t = dl_want(p, DL_TUPLE, NULL, "PyTupleObject");
+	err |= dl_add(t, "ob_item", &o->tuple_items, 0);
+	t = dl_want(p, DL_LONG, "_longobject", "PyLongObject");
+	err |= dl_add(t, minor <= 11 ? "ob_base.ob_size" : "long_value.lv_tag", &o->long_size, 8);
+	err |= dl_add(t, minor <= 11 ? "ob_digit" : "long_value.ob_digit", &o->long_digits, 0);
+	t = dl_want(p, DL_FLOAT, NULL, "PyFloatObject");
+	err |= dl_add(t, "ob_fval", &o->float_value, 8);
+	t = dl_want(p, DL_CELL, NULL, "PyCellObject");
+	err |= dl_add(t, "ob_ref", &o->cell_ref, DL_PTR);
+	t = dl_want(p, DL_CODE, "PyCodeObject", "PyCodeObject");
+	if (old) {
+		err |= dl_add(t, "co_varnames", &o->code_varnames, DL_PTR);
+		err |= dl_add(t, "co_cellvars", &o->code_cellvars, DL_PTR);
+		err |= dl_add(t, "co_freevars", &o->code_freevars, DL_PTR);
+		t = dl_want(p, DL_FRAME, "_frame", "PyFrameObject");
+		err |= dl_add(t, "f_localsplus", &o->frame_localsplus, 0);
+	} else {
+		err |= dl_add(t, "co_localsplusnames", &o->code_localsplusnames, DL_PTR);
+		err |= dl_add(t, "co_localspluskinds", &o->code_localspluskinds, DL_PTR);
+		t = dl_want(p, DL_FRAME, "_PyInterpreterFrame", "_PyInterpreterFrame");
+		err |= dl_add(t, "localsplus", &o->frame_localsplus, 0);
+	}
 	return err ? -E2BIG : 0;
 }
 
@@ -657,14 +731,17 @@ static void dl_finish(struct py_version_layout *l, int major, int minor)
 								  LINETABLE_PEP657;
 }
 
-int dwarf_layout_from_file_at(const char *root, const char *path, int major, int minor,
-			      struct py_version_layout *out)
+/* Scan the file (or its debug files) for the plan `objects` picks. On
+ * success, c is returned (the caller frees it) with its layout filled. */
+static int dl_run(const char *root, const char *path, int major, int minor, bool objects,
+		  struct dl_ctx **out)
 {
 	struct dl_file main_file = { .fd = -1 };
 	struct dl_ctx *c = NULL;
 	int err;
 
-	if (!path || !out || (root && root[0] && path[0] != '/')) {
+	*out = NULL;
+	if (!path || (root && root[0] && path[0] != '/')) {
 		err = -EINVAL;
 		goto cleanup;
 	}
@@ -683,7 +760,8 @@ int dwarf_layout_from_file_at(const char *root, const char *path, int major, int
 	}
 	c->root = root ? root : "";
 	c->path = path;
-	err = dl_plan_init(&c->plan, minor, &c->layout);
+	err = objects ? dl_object_plan_init(&c->plan, minor, &c->objects) :
+			dl_plan_init(&c->plan, minor, &c->layout);
 	if (!err)
 		err = dl_join(c->main_path, "%s%s", c->root, path);
 	if (!err)
@@ -698,12 +776,40 @@ int dwarf_layout_from_file_at(const char *root, const char *path, int major, int
 		err = -ENOMSG;
 	if (err)
 		goto cleanup;
-	dl_finish(&c->layout, major, minor);
-	*out = c->layout;
+	*out = c;
+	c = NULL;
 cleanup:
 	dl_file_close(&main_file);
 	free(c);
 	return err;
+}
+
+int dwarf_layout_from_file_at(const char *root, const char *path, int major, int minor,
+			      struct py_version_layout *out)
+{
+	struct dl_ctx *c;
+	int err = out ? dl_run(root, path, major, minor, false, &c) : -EINVAL;
+
+	if (err)
+		return err;
+	dl_finish(&c->layout, major, minor);
+	*out = c->layout;
+	free(c);
+	return 0;
+}
+
+int dwarf_object_layout_from_file_at(const char *root, const char *path, int major, int minor,
+				     struct py_object_layout *out)
+{
+	struct dl_ctx *c;
+	int err = out ? dl_run(root, path, major, minor, true, &c) : -EINVAL;
+
+	if (err)
+		return err;
+	c->objects.version_hex = (uint32_t)major << 24 | (uint32_t)minor << 16;
+	*out = c->objects;
+	free(c);
+	return 0;
 }
 
 int dwarf_layout_from_file(const char *path, int major, int minor, struct py_version_layout *out)

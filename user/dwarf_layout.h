@@ -8,6 +8,7 @@
 #define REFBPF_DWARF_LAYOUT_H
 
 #include "py_layout.h"
+#include "py_object_layout.h"
 
 /*
  * Fill `out` for CPython major.minor from the DWARF of `path` (a python
@@ -34,5 +35,13 @@ int dwarf_layout_from_file(const char *path, int major, int minor, struct py_ver
  */
 int dwarf_layout_from_file_at(const char *root, const char *path, int major, int minor,
 			      struct py_version_layout *out);
+
+/*
+ * The fields of an object layout that DWARF describes (every offset of
+ * struct py_object_layout; not the kinds and places macros define), for
+ * tests to check the built-in tables against. 0 or -errno as above.
+ */
+int dwarf_object_layout_from_file_at(const char *root, const char *path, int major, int minor,
+				     struct py_object_layout *out);
 
 #endif /* REFBPF_DWARF_LAYOUT_H */

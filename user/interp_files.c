@@ -31,6 +31,18 @@ static const char *const interp_symbol_names[ISYM_NR] = {
 	[ISYM_PYCODE_NEWWITHPOSONLY] = "PyCode_NewWithPosOnlyArgs",
 	[ISYM_PY_INITIALIZE] = "Py_Initialize",
 	[ISYM_NEXT_FUNC_VERSION] = "_Py_next_func_version",
+	[ISYM_NONE] = "_Py_NoneStruct",
+	[ISYM_TRUE] = "_Py_TrueStruct",
+	[ISYM_FALSE] = "_Py_FalseStruct",
+	[ISYM_STR_TYPE] = "PyUnicode_Type",
+	[ISYM_INT_TYPE] = "PyLong_Type",
+	[ISYM_FLOAT_TYPE] = "PyFloat_Type",
+	[ISYM_BOOL_TYPE] = "PyBool_Type",
+	[ISYM_BYTES_TYPE] = "PyBytes_Type",
+	[ISYM_TUPLE_TYPE] = "PyTuple_Type",
+	[ISYM_DICT_TYPE] = "PyDict_Type",
+	[ISYM_MODULE_TYPE] = "PyModule_Type",
+	[ISYM_CELL_TYPE] = "PyCell_Type",
 };
 
 static struct interp_file **files;

@@ -23,6 +23,19 @@ enum interp_symbol {
 	ISYM_PYCODE_NEWWITHPOSONLY, /* new in 3.8 */
 	ISYM_PY_INITIALIZE,	/* any CPython */
 	ISYM_NEXT_FUNC_VERSION,	/* 3.12's code counter; .symtab only */
+	/* objects whose address tells a value's type (py_reader.h) */
+	ISYM_NONE,
+	ISYM_TRUE,
+	ISYM_FALSE,
+	ISYM_STR_TYPE,
+	ISYM_INT_TYPE,
+	ISYM_FLOAT_TYPE,
+	ISYM_BOOL_TYPE,
+	ISYM_BYTES_TYPE,
+	ISYM_TUPLE_TYPE,
+	ISYM_DICT_TYPE,
+	ISYM_MODULE_TYPE,
+	ISYM_CELL_TYPE,
 	ISYM_NR,
 };
 

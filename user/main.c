@@ -21,6 +21,7 @@
 #include "folded_writer.h"
 #include "html_writer.h"
 #include "invoker.h"
+#include "launch.h"
 #include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -40,10 +41,24 @@
 #define TOP_REFRESH_S 1.0
 
 static volatile sig_atomic_t stop_requested;
+/* `refbpf record`: the program refbpf started */
+static struct launch *launched;
 
-static void on_stop_signal(int sig)
+static void on_stop_signal(int sig, siginfo_t *info, void *uctx)
 {
 	stop_requested = 1;
+	/* Ctrl-C reaches the program from the terminal itself (the kernel
+	 * sends it, si_code SI_KERNEL); a signal someone sent refbpf with
+	 * kill(2) (si_code <= 0) is meant for the program it runs too, or
+	 * refbpf would wait for a program that never heard of it. */
+	if (sig != SIGINT || info->si_code <= 0)
+		launch_forward_signal(launched, sig);
+}
+
+/* `refbpf record`: BPF watches the child now; let it exec. */
+static int release_launched(void *ctx)
+{
+	return launch_release(ctx);
 }
 
 static void install_signal_handlers(void)
@@ -51,7 +66,8 @@ static void install_signal_handlers(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
+	sa.sa_sigaction = on_stop_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the poll loop must wake up and notice. */
 	sigaction(SIGINT, &sa, NULL);
@@ -291,7 +307,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.dump) {
-		status = dump_run(o.pids, o.npids, o.json);
+		status = dump_run(o.pids, o.npids, o.json, o.locals);
 		goto cleanup;
 	}
 	prof = profile_new();
@@ -300,6 +316,19 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	install_signal_handlers();
+	pid_t child;
+
+	if (o.command) {
+		launched = launch_start(o.command, o.as_root, why, sizeof(why));
+		if (!launched) {
+			fprintf(stderr, "refbpf: %s\n", why);
+			status = 127;
+			goto cleanup;
+		}
+		child = launch_pid(launched);
+		o.pids = &child;
+		o.npids = 1;
+	}
 
 	struct recorder_opts ro = {
 		.pids = o.pids,
@@ -320,6 +349,9 @@ int main(int argc, char **argv)
 		.every_s = o.every_s,
 		.on_window = on_window,
 		.window_ctx = &windows,
+		.launched = launched ? launch_pid(launched) : 0,
+		.on_watched = launched ? release_launched : NULL,
+		.launch_ctx = launched,
 	};
 
 	if (o.top) {
@@ -342,6 +374,16 @@ int main(int argc, char **argv)
 	else
 		status = render(&o, prof, o.all, true) || rec;
 cleanup:
+	if (launched) {
+		/* every output is written: now the program's own status */
+		int code = launch_finish(launched);
+
+		launched = NULL;
+		o.pids = NULL;
+		o.npids = 0;
+		if (code || !status)
+			status = code;
+	}
 	top_free(top);
 	for (size_t i = 0; i < sizeof(windows.files) / sizeof(windows.files[0]); i++)
 		window_files_free(&windows.files[i]);

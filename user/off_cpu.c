@@ -16,6 +16,7 @@ struct oc_thread {
 	uint64_t since;
 	uint64_t carry_ns;	/* less than one period, not yet counted */
 	uint64_t read_ns;	/* stack read from memory at this time, not at `since` */
+	char comm[OFF_CPU_COMM_LEN];	/* its name when it left the CPU */
 	struct pframe *frames;
 	uint32_t nframes, cap;
 };
@@ -103,15 +104,15 @@ static struct oc_thread *get(struct off_cpu *oc, uint32_t tid)
 	return th;
 }
 
-int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns, uint32_t flags,
-		  const struct pframe *frames, uint32_t nframes)
+int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, const char *comm, uint64_t t_ns,
+		  uint32_t flags, const struct pframe *frames, uint32_t nframes)
 {
-	return off_cpu_leave_read_later(oc, pid, tid, t_ns, flags, frames, nframes, 0);
+	return off_cpu_leave_read_later(oc, pid, tid, comm, t_ns, flags, frames, nframes, 0);
 }
 
-int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, uint64_t t_ns,
-			     uint32_t flags, const struct pframe *frames, uint32_t nframes,
-			     uint64_t read_ns)
+int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, const char *comm,
+			     uint64_t t_ns, uint32_t flags, const struct pframe *frames,
+			     uint32_t nframes, uint64_t read_ns)
 {
 	struct oc_thread *th = get(oc, tid);
 
@@ -129,6 +130,12 @@ int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, uin
 	if (th->pid != pid)
 		th->carry_ns = 0;
 	th->pid = pid;
+	if (comm) {
+		memcpy(th->comm, comm, sizeof(th->comm));
+		th->comm[sizeof(th->comm) - 1] = 0;
+	} else {
+		th->comm[0] = 0;
+	}
 	th->pending = true;
 	th->since = t_ns;
 	th->read_ns = read_ns;
@@ -158,7 +165,8 @@ static int account(struct off_cpu *oc, struct oc_thread *th, uint64_t t_ns)
 	total = th->carry_ns + (t_ns - th->since);
 	count = total / oc->period_ns;
 	th->carry_ns = total % oc->period_ns;
-	return count ? oc->add(oc->ctx, th->pid, th->tid, th->flags, th->frames, th->nframes, count) :
+	return count ? oc->add(oc->ctx, th->pid, th->tid, th->flags, th->frames, th->nframes, count,
+			       th->comm) :
 		       0;
 }
 

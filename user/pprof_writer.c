@@ -55,7 +55,7 @@ enum {
 
 /* Strings every file uses; "" must be index 0, and sorts first. */
 static const char *const fixed_strings[] = {
-	"", "samples", "count", "nanoseconds", "pid", "tid", "thread_name",
+	"", "samples", "count", "nanoseconds", "pid", "tid", "thread_name", "python_thread_name",
 	CG_TRUNCATED_NAME, CG_SYNTH_FILENAME,
 };
 
@@ -256,8 +256,11 @@ static int collect_strings(struct ctx *c)
 		if (str_add(t, display_name(f)) || str_add(t, f->name) || str_add(t, f->filename))
 			err = -ENOMEM;
 	}
-	for (size_t i = 0; !err && i < p->nthreads; i++)
+	for (size_t i = 0; !err && i < p->nthreads; i++) {
 		err = str_add(t, p->threads[i].name);
+		if (!err && p->threads[i].py_name[0])
+			err = str_add(t, p->threads[i].py_name);
+	}
 	c->comments = calloc(p->ntargets + 1, sizeof(*c->comments));
 	if (!c->comments)
 		return -ENOMEM;
@@ -343,6 +346,9 @@ static int encode_samples(struct ctx *c, struct pb_buf *b)
 			encode_label(c, &sample, &label, "tid", NULL, s->tid);
 		if (th && th->name[0])
 			encode_label(c, &sample, &label, "thread_name", th->name, 0);
+		/* Python's own name for it, as py-spy labels its samples */
+		if (th && th->py_name[0])
+			encode_label(c, &sample, &label, "python_thread_name", th->py_name, 0);
 		append_message(b, PROFILE_SAMPLE, &sample);
 		err = b->err;
 	}

@@ -72,10 +72,17 @@ struct ptarget {
 	uint64_t samples;
 };
 
-/* A sampled thread: its name (comm) is read when it is first seen. */
+/* Bytes of a Python thread name kept (UTF-8, cut at a character). */
+#define PROFILE_PY_THREAD_NAME_MAX 64
+
+/*
+ * A sampled thread: its OS name (comm) as last seen, and its Python name
+ * (threading.Thread(name=...)), "" when it has none or it was not read.
+ */
 struct pthread {
 	uint32_t pid, tid;
 	char name[16];
+	char py_name[PROFILE_PY_THREAD_NAME_MAX];
 };
 
 /*

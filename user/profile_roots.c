@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "thread_label.h"
+
 /* Long command lines are cut: a root frame is a label, not a record. */
 #define ROOT_CMDLINE_MAX 60
 
@@ -35,13 +37,14 @@ static int64_t thread_root(struct profile *dst, const struct profile *src, uint3
 			   uint32_t tid)
 {
 	const struct pthread *th = profile_find_thread((struct profile *)src, pid, tid);
-	char name[64];
+	char name[THREAD_LABEL_MAX + 32], label[THREAD_LABEL_MAX];
 
-	if (tid == PROFILE_MERGED_TID)
+	if (tid == PROFILE_MERGED_TID) {
 		snprintf(name, sizeof(name), "<%s>", PROFILE_MERGED_THREAD_NAME);
-	else
-		snprintf(name, sizeof(name), "<thread %u %s>", tid,
-			 th && th->name[0] ? th->name : "?");
+	} else {
+		thread_label(label, sizeof(label), th ? th->name : NULL, th ? th->py_name : NULL);
+		snprintf(name, sizeof(name), "<thread %u %s>", tid, label);
+	}
 	return profile_intern_func(dst, "~", 0, name, name);
 }
 
@@ -126,8 +129,10 @@ struct profile *profile_with_roots(const struct profile *src, bool per_process, 
 	for (size_t i = 0; !err && i < src->nthreads; i++) {
 		struct pthread *th = profile_find_thread(dst, src->threads[i].pid, src->threads[i].tid);
 
-		if (th)
+		if (th) {
 			memcpy(th->name, src->threads[i].name, sizeof(th->name));
+			memcpy(th->py_name, src->threads[i].py_name, sizeof(th->py_name));
+		}
 	}
 	free(frames);
 	if (err) {

@@ -7,11 +7,9 @@
 
 #include "proc.h"
 
-/* PyASCIIObject.state bits, the same from 3.8 to 3.13 (interned:2, kind:3,
- * compact:1, ascii:1). */
-#define STATE_KIND(s) (((s) >> 2) & 7)
-#define STATE_COMPACT(s) (((s) >> 5) & 1)
-#define STATE_ASCII(s) (((s) >> 6) & 1)
+#define STATE_KIND(s) PY_STR_STATE_KIND(s)
+#define STATE_COMPACT(s) PY_STR_STATE_COMPACT(s)
+#define STATE_ASCII(s) PY_STR_STATE_ASCII(s)
 
 static size_t put_utf8(char *out, uint32_t cp)
 {
@@ -43,6 +41,13 @@ static size_t put_utf8(char *out, uint32_t cp)
 
 char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind)
 {
+	size_t len;
+
+	return py_str_to_utf8_len(data, nchars, kind, &len);
+}
+
+char *py_str_to_utf8_len(const uint8_t *data, size_t nchars, unsigned int kind, size_t *len)
+{
 	char *out, *p;
 
 	if (kind != 1 && kind != 2 && kind != 4)
@@ -67,6 +72,7 @@ char *py_str_to_utf8(const uint8_t *data, size_t nchars, unsigned int kind)
 		p += put_utf8(p, cp);
 	}
 	*p = 0;
+	*len = (size_t)(p - out);
 	return out;
 }
 

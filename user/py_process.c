@@ -9,6 +9,7 @@
 #include "py_process.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "debug_offsets.h"
 #include "elf_file.h"
+#include "escape.h"
 #include "interp_files.h"
 #include "invoker.h"
 #include "layout_check.h"
@@ -180,6 +182,41 @@ static void finish_walk_layout(struct py_layout *w)
 	w->tstate_span_len = hi - lo;
 }
 
+/* What thread names and locals need: the built-in table, with what
+ * _Py_DebugOffsets says (3.13+) in place of it. None: not read. */
+static void choose_object_layout(struct py_process *out, const uint8_t *head, size_t len)
+{
+	const struct py_object_layout *o =
+		py_object_layout_builtin(out->major, out->minor, out->free_threaded);
+
+	memset(&out->objects, 0, sizeof(out->objects));
+	if (!o)
+		return;
+	out->objects = *o;
+	if (debug_offsets_present(head, len) && debug_offsets_objects(head, len, &out->objects))
+		memset(&out->objects, 0, sizeof(out->objects));
+}
+
+/* Addresses that tell a value's type (py_reader.h). */
+static void find_types(const struct interp_elf *ie, struct py_types *t)
+{
+	const uint64_t *s = ie->file->syms;
+	const struct {
+		uint64_t *out;
+		int sym;
+	} map[] = {
+		{ &t->none, ISYM_NONE },	{ &t->true_, ISYM_TRUE },
+		{ &t->false_, ISYM_FALSE },	{ &t->str, ISYM_STR_TYPE },
+		{ &t->int_, ISYM_INT_TYPE },	{ &t->float_, ISYM_FLOAT_TYPE },
+		{ &t->bool_, ISYM_BOOL_TYPE },	{ &t->bytes, ISYM_BYTES_TYPE },
+		{ &t->tuple, ISYM_TUPLE_TYPE }, { &t->dict, ISYM_DICT_TYPE },
+		{ &t->module, ISYM_MODULE_TYPE }, { &t->cell, ISYM_CELL_TYPE },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		*map[i].out = s[map[i].sym] ? s[map[i].sym] + ie->bias : 0;
+}
+
 static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
 			 char *why, size_t whylen)
 {
@@ -262,6 +299,7 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	}
 	out->layout.walk.runtime_addr = runtime;
 	out->layout.walk.version_hex = (uint32_t)hex;
+	choose_object_layout(out, head, sizeof(head));
 	/* 3.12 counts code objects created in a process-wide global, named
 	 * only in .symtab: unstripped builds. */
 	if (out->major == 3 && out->minor == 12 && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
@@ -361,6 +399,7 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 	out->interp_path = strdup(ie.path);
 	snprintf(out->build_id, sizeof(out->build_id), "%s", ie.file->build_id);
 	out->code_type_addr = ie.file->syms[ISYM_PYCODE_TYPE] ? ie.file->syms[ISYM_PYCODE_TYPE] + ie.bias : 0;
+	find_types(&ie, &out->types);
 	status = choose_layout(pid, &ie, out, why, whylen);
 	if (status != PY_OK)
 		return status;
@@ -374,11 +413,34 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 	return status;
 }
 
-int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
-			size_t whylen)
+/*
+ * Say once, on stderr, what a wait for `pid` is for and how long it lasts
+ * at most: a named process that is not Python yet (or whose Python is
+ * still starting) would otherwise keep its user waiting in silence.
+ */
+static void announce_wait(pid_t pid, int status, double wait_s, double age, const char *why)
 {
-	double deadline = monotonic_s() + wait_s;
-	int status;
+	char comm[32] = "?";
+
+	if (proc_comm(pid, pid, comm, sizeof(comm)))
+		snprintf(comm, sizeof(comm), "?");
+	fprintf(stderr, "refbpf: PID %d (", (int)pid);
+	escape_terminal_fputs(comm, stderr);
+	if (status == PY_NOT_PYTHON)
+		fprintf(stderr,
+			"): no Python loaded yet (it started %.1f s ago); waiting up to %.1f s for one\n",
+			age, wait_s);
+	else
+		fprintf(stderr, "): %s: waiting up to %.1f s\n", why, wait_s);
+	fflush(stderr);
+}
+
+/* The wait loop of py_process_discover(), announced or not. */
+static int discover_waiting(pid_t pid, double wait_s, bool announce, struct py_process *out,
+			    char *why, size_t whylen)
+{
+	double deadline = monotonic_s() + wait_s, age = 0;
+	int status, waited_on = PY_OK;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
@@ -398,21 +460,51 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
 			break;
 		/* A process that started moments ago may still be loading
 		 * libpython (NOT_PYTHON) or initialising it (NOT_READY). */
+		if (!proc_alive(pid)) {
+			/* gone, or a zombie whose maps are empty */
+			status = PY_NO_PROCESS;
+			break;
+		}
 		if (status == PY_NOT_PYTHON) {
-			double age = proc_age_seconds(pid);
-
+			age = proc_age_seconds(pid);
 			if (age < 0 || age > wait_s)
 				break;
 		}
+		if (announce && waited_on == PY_OK)
+			announce_wait(pid, status,
+				      status == PY_NOT_PYTHON ? wait_s - age :
+								deadline - monotonic_s(),
+				      age, why);
+		waited_on = status;
 		usleep(10 * 1000);
 	}
-	if (status == PY_NO_PROCESS && !proc_alive(pid))
-		snprintf(why, whylen, "no such process (it exited)");
+	if (status == PY_NO_PROCESS && !proc_alive(pid)) {
+		/* What it was while we waited is the truth about it. */
+		if (waited_on == PY_NOT_PYTHON)
+			snprintf(why, whylen,
+				 "not a Python process (it exited without loading Python)");
+		else if (waited_on == PY_NOT_READY)
+			snprintf(why, whylen, "exited before its Python finished starting");
+		else
+			snprintf(why, whylen, "no such process (it exited)");
+	}
 	out->cmdline = proc_cmdline(pid);
 	out->ns_pid = proc_ns_pid(pid);
 	if (out->ns_pid == pid)
 		out->ns_pid = 0;
 	return status;
+}
+
+int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
+			size_t whylen)
+{
+	return discover_waiting(pid, wait_s, false, out, why, whylen);
+}
+
+int py_process_discover_named(pid_t pid, double wait_s, struct py_process *out, char *why,
+			      size_t whylen)
+{
+	return discover_waiting(pid, wait_s, true, out, why, whylen);
 }
 
 void py_process_free(struct py_process *p)

@@ -11,6 +11,8 @@
 #include <sys/types.h>
 
 #include "py_layout.h"
+#include "py_object_layout.h"
+#include "py_reader.h"
 
 struct py_process {
 	pid_t pid;
@@ -25,6 +27,9 @@ struct py_process {
 	struct py_version_layout layout;	/* walk.runtime_addr filled in */
 	const char *layout_source;	/* _Py_DebugOffsets, DWARF or built-in table */
 	int refusal;			/* PY_NOT_ALLOWED: enum ptrace_refusal */
+	/* for thread names and locals; objects.version_hex 0 when unknown */
+	struct py_object_layout objects;
+	struct py_types types;
 };
 
 enum py_discover_status {
@@ -47,6 +52,15 @@ enum py_discover_status {
  */
 int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
 			size_t whylen);
+/*
+ * The same for a PID the user named: before it waits (a process that has
+ * not loaded Python yet, or whose Python is still starting) it says on
+ * stderr, in one line, what it waits for and for how long at most; a
+ * process that exits meanwhile without having loaded Python is "not a
+ * Python process".
+ */
+int py_process_discover_named(pid_t pid, double wait_s, struct py_process *out, char *why,
+			      size_t whylen);
 void py_process_free(struct py_process *p);
 
 #endif /* REFBPF_PY_PROCESS_H */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "thread_label.h"
 
 #define RAW_MAGIC "refbpf-raw 1"
 #define RAW_MAX_FILE (1u << 30)
@@ -91,6 +92,13 @@ static void write_body(FILE *f, const struct profile *p)
 		fprintf(f, "thread %" PRIu32 " %" PRIu32, p->threads[i].pid, p->threads[i].tid);
 		put_string(f, p->threads[i].name);
 		fputc('\n', f);
+		/* a record of its own: readers before it pass it over */
+		if (p->threads[i].py_name[0]) {
+			fprintf(f, "pythread %" PRIu32 " %" PRIu32, p->threads[i].pid,
+				p->threads[i].tid);
+			put_string(f, p->threads[i].py_name);
+			fputc('\n', f);
+		}
 	}
 	for (size_t i = 0; i < p->ntargets; i++) {
 		const struct ptarget *t = &p->targets[i];
@@ -365,6 +373,23 @@ static int read_thread(struct raw_reader *r, char *rest)
 	return 0;
 }
 
+static int read_pythread(struct raw_reader *r, char *rest)
+{
+	uint64_t pid, tid;
+	struct pthread *th;
+	char *name;
+
+	if (parse_u64(next_field(&rest), UINT32_MAX, &pid) ||
+	    parse_u64(next_field(&rest), UINT32_MAX, &tid) ||
+	    decode_string(next_field(&rest), &name) || rest || !name)
+		return fail(r, "malformed pythread");
+	th = profile_find_thread(r->p, (uint32_t)pid, (uint32_t)tid);
+	if (!th)
+		return fail(r, "pythread without samples");
+	thread_name_copy(th->py_name, sizeof(th->py_name), name);
+	return 0;
+}
+
 static int read_target(struct raw_reader *r, char *rest)
 {
 	uint64_t pid, ns_pid, state, samples;
@@ -400,6 +425,8 @@ static int read_line(struct raw_reader *r, char *line)
 		return read_stack(r, line);
 	if (!strcmp(kind, "thread"))
 		return read_thread(r, line);
+	if (!strcmp(kind, "pythread"))
+		return read_pythread(r, line);
 	if (!strcmp(kind, "target"))
 		return read_target(r, line);
 	return 0;	/* a record kind from a newer refbpf */

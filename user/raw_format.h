@@ -15,6 +15,7 @@
  *   func ID FIRSTLINENO FILENAME NAME QUALNAME     (ID 0, 1, 2, ... in order)
  *   stack PID TID FLAGS COUNT FUNC:LINE[,FUNC:LINE...]    root first
  *   thread PID TID NAME
+ *   pythread PID TID PYTHON_NAME  after its thread line, when it has one
  *   target PID NSPID STATE SAMPLES VERSION CMDLINE REASON
  *
  * Stacks come after the functions they name; threads name threads that

@@ -26,10 +26,12 @@
 #include "native_samples.h"
 #include "native_stacks.h"
 #include "py_process.h"
+#include "py_thread_names.h"
 #include "report.h"
 #include "stack_reader.h"
 #include "symbolizer.h"
 #include "thread_list.h"
+#include "thread_label.h"
 #include "tid_set.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
@@ -44,6 +46,8 @@
 /* How often live targets are checked in /proc, in case an exit event
  * never comes (a target gone before BPF watched it, a full ring buffer). */
 #define LIVENESS_EVERY_S 5.0
+/* Python thread names are read again at most this often per process. */
+#define NAMES_MIN_INTERVAL_S 0.5
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
 /* Otherwise userspace sleeps until its next deadline, or this long at
@@ -74,6 +78,10 @@ struct rtarget {
 	uint32_t own_threads;	/* this window's threads with an entry of their own */
 	struct tid_set merged;	/* this window's threads past the limit */
 	bool listed;		/* in some window's header already */
+	struct py_thread_names names;	/* Python thread names, from the last read */
+	bool names_stale;	/* a thread new or renamed since that read */
+	double names_next;	/* not read again before (CLOCK_MONOTONIC) */
+	double names_followup;	/* read once more then (threads start in bursts), 0: no */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	bool refused;		/* its user could not ptrace it (ptrace_access.h) */
 	double discover_start, discover_deadline, next_retry;
@@ -255,14 +263,18 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 			snprintf(th->name, sizeof(th->name), "%s", PROFILE_MERGED_THREAD_NAME);
 		return 0;
 	}
-	if (r->prof->nthreads != threads)
+	if (r->prof->nthreads != threads) {
 		t->own_threads++;
+		t->names_stale = true;	/* its Python name is still to be read */
+	}
 	if (comm) {
 		/* the thread profile_add_stack just counted */
 		th = &r->prof->threads[r->prof->last_thread];
 		if (strncmp(th->name, comm, sizeof(th->name))) {
 			memcpy(th->name, comm, sizeof(th->name));
 			th->name[sizeof(th->name) - 1] = 0;
+			/* 3.14+ rename the OS thread when Python renames it */
+			t->names_stale = true;
 		}
 	} else if (r->prof->nthreads != threads) {
 		th = &r->prof->threads[r->prof->nthreads - 1];
@@ -270,6 +282,66 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 			snprintf(th->name, sizeof(th->name), "?");
 	}
 	return 0;
+}
+
+/*
+ * Python thread names (threading.Thread(name=...)) of a target's sampled
+ * threads, read from its memory when it has new or renamed threads (at
+ * most every NAMES_MIN_INTERVAL_S, and once more that long after, for the
+ * rest of a burst of new threads whose samples were still on their way)
+ * and when a window or the recording ends: each profile thread still
+ * running takes its Python name; one that has ended keeps the last it
+ * had. Never per sample.
+ */
+static void refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
+{
+	struct thread_record *tasks = NULL;
+	struct py_reader reader;
+	size_t ntasks = 0;
+	pid_t pid = t->pid;
+	char why[256];
+
+	t->names_followup = t->names_stale ? now + NAMES_MIN_INTERVAL_S : 0;
+	t->names_stale = false;
+	t->names_next = now + NAMES_MIN_INTERVAL_S;
+	if (!t->proc.objects.version_hex)
+		return;
+	py_reader_init_pid(&reader, &pid, &t->proc.layout.code, &t->proc.objects, &t->proc.types);
+	if (py_thread_names_read(&t->names, &reader, &t->proc.layout.walk) || !t->names.n)
+		return;
+	/* a thread state's ident is its thread pointer: which task is which */
+	if (thread_list_read(pid, &tasks, &ntasks, why, sizeof(why)))
+		return;
+	for (uint32_t i = 0; i < r->prof->nthreads; i++) {
+		struct pthread *th = &r->prof->threads[i];
+
+		if (th->pid != (uint32_t)t->pid || th->tid == PROFILE_MERGED_TID)
+			continue;
+		for (size_t j = 0; j < ntasks; j++) {
+			const char *name;
+
+			if (tasks[j].tid != th->tid)
+				continue;
+			name = py_thread_names_find(&t->names, tasks[j].fsbase);
+			if (name)
+				thread_name_copy(th->py_name, sizeof(th->py_name), name);
+			break;
+		}
+	}
+	if (r->o->verbose >= 2)
+		fprintf(stderr, "refbpf: PID %d: %zu Python thread names read (%u memory reads)\n",
+			(int)t->pid, t->names.n, t->names.reads);
+	free(tasks);
+}
+
+/* Every sampled target's thread names, as they are now. */
+static void refresh_all_thread_names(struct recorder *r)
+{
+	double now = monotonic_s();
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->t[i]->state == RT_ACTIVE && r->t[i]->samples)
+			refresh_thread_names(r, r->t[i], now);
 }
 
 /* A synthetic function: a marker leaf or a kernel frame. */
@@ -448,10 +520,11 @@ static int leave_with_read_stack(struct recorder *r, struct rtarget *t,
 	if (at == -ENOMEM)
 		return at;
 	if (at <= 0)
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags, NULL,
+				     0);
 	r->reread++;
-	return off_cpu_leave_read_later(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
-					(uint32_t)at, monotonic_ns());
+	return off_cpu_leave_read_later(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags,
+					r->frames, (uint32_t)at, monotonic_ns());
 }
 
 static int on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
@@ -486,27 +559,30 @@ static int on_sample(struct recorder *r, const struct sample_event *ev, size_t s
 			r->unwalked[why - 1]++;
 		if (why == UNWIND_READ_FAULT + 1 && ev->tstate)
 			return leave_with_read_stack(r, t, ev, flags);
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, NULL, 0);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags, NULL,
+				     0);
 	}
 	at = build_stack(r, t, ev, &flags);
 	if (at < 0)
 		return at;
 	if (ev->type == EVENT_OFF_CPU)
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->time_ns, flags, r->frames,
-				     (uint32_t)at);
+		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags,
+				     r->frames, (uint32_t)at);
 	return add_stack(r, t, ev->tid, flags, r->frames, (uint32_t)at, 1, ev->comm);
 }
 
 /* Off-CPU time, in periods, from off_cpu_return/flush. */
 static int add_off_cpu(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
-		       const struct pframe *frames, uint32_t nframes, uint64_t count)
+		       const struct pframe *frames, uint32_t nframes, uint64_t count,
+		       const char *comm)
 {
 	struct recorder *r = ctx;
 	struct rtarget *t = find_target(r, (pid_t)pid);
 
 	if (!t || t->state != RT_ACTIVE)
 		return 0;
-	return add_stack(r, t, tid, flags, frames, nframes, count, NULL);
+	/* its name when it blocked: the thread may be gone by now */
+	return add_stack(r, t, tid, flags, frames, nframes, count, comm[0] ? comm : NULL);
 }
 
 /*
@@ -539,8 +615,9 @@ static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns
 			flags = 0;
 			at = build_read_stack(r, t, ts, &flags);
 			err = at < 0 ? at :
-				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid, start_ns,
-						     flags, r->frames, (uint32_t)at);
+				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid,
+						     tasks[j].comm, start_ns, flags, r->frames,
+						     (uint32_t)at);
 		}
 	}
 cleanup:
@@ -674,11 +751,19 @@ static void retry_discovery(struct recorder *r, struct rtarget *t, double now)
 		set_state(r, t, t->implicit && !t->was_profiled ? RT_IGNORED :
 				r->o->children				 ? RT_WATCHING :
 									   RT_FAILED);
+		if (t->state == RT_WATCHING && r->o->verbose)
+			fprintf(stderr, "refbpf: PID %d: %s after %.1f s; its children are followed\n",
+				(int)t->pid, t->reason, now - t->discover_start);
+		if (t->pid == r->o->launched && t->state == RT_FAILED)
+			fprintf(stderr,
+				"refbpf: record: PID %d runs no Python (%s): -C profiles the Python processes it starts\n",
+				(int)t->pid, t->reason);
 	}
 }
 
-static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
+static void on_fork(struct recorder *r, pid_t child, pid_t parent, __s32 flags)
 {
+	bool execd = flags & FORK_CHILD_EXECD;
 	struct rtarget *p = find_target(r, parent);
 	struct rtarget *t = find_target(r, child);
 
@@ -694,9 +779,10 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 	if (execd) {
 		/* It exec'd before we heard of the fork: find what it runs now. */
 		begin_discovery(r, t);
-	} else if (p && p->state == RT_ACTIVE && access_revoked(r, t)) {
+	} else if (p && p->state == RT_ACTIVE && (flags & FORK_LAYOUT_COPIED) &&
+		   access_revoked(r, t)) {
 		/* BPF copied the parent's layout: it no longer samples it */
-	} else if (p && p->state == RT_ACTIVE) {
+	} else if (p && p->state == RT_ACTIVE && (flags & FORK_LAYOUT_COPIED)) {
 		/* Same address space as the parent: same layout, and BPF
 		 * already samples it. Code objects are read from the child. */
 		t->proc = p->proc;
@@ -713,6 +799,11 @@ static void on_fork(struct recorder *r, pid_t child, pid_t parent, bool execd)
 		}
 		t->was_profiled = true;
 		set_state(r, t, RT_ACTIVE);
+	} else if (p && (p->state == RT_DISCOVERING || p->state == RT_ACTIVE)) {
+		/* A copy of a process that was still being discovered when it
+		 * forked (a Python just exec'd, forking before we found its
+		 * interpreter): it is Python too, and no exec will say so. */
+		begin_discovery(r, t);
 	} else {
 		set_state(r, t, RT_WATCHING);
 	}
@@ -766,7 +857,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (r->off_cpu)
 			off_cpu_forget_process(r->off_cpu, pe->pid);
 		t = find_target(r, (pid_t)pe->pid);
-		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING)) {
+		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING ||
+			  (t->state == RT_DISCOVERING && !t->implicit))) {
+			/* a new image: its interpreter starts now */
 			begin_discovery(r, t);
 		} else if (r->o->all && (!t || t->state != RT_DISCOVERING)) {
 			/* --all: any exec may start a Python. */
@@ -780,7 +873,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EVENT_FORK:
 		if (size < sizeof(*pe))
 			return 0;
-		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid, pe->exit_code & FORK_CHILD_EXECD);
+		on_fork(r, (pid_t)pe->pid, (pid_t)pe->ppid, pe->exit_code);
 		return r->fatal;
 	}
 	return 0;
@@ -814,6 +907,37 @@ static void check_liveness(struct recorder *r)
 		else
 			t->seen_dead = true;
 	}
+}
+
+/* Are a target's Python thread names to be read now? */
+static bool names_due(const struct rtarget *t, double now)
+{
+	return t->state == RT_ACTIVE && ((t->names_stale && now >= t->names_next) ||
+					 (t->names_followup && now >= t->names_followup));
+}
+
+/* When a target's Python thread names are next to be read. */
+static double names_deadline(const struct recorder *r, double later)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rtarget *t = r->t[i];
+
+		if (t->state != RT_ACTIVE)
+			continue;
+		if (t->names_stale && t->names_next < later)
+			later = t->names_next;
+		if (t->names_followup && t->names_followup < later)
+			later = t->names_followup;
+	}
+	return later;
+}
+
+/* `refbpf record`: its program has exited (its descendants may not have). */
+static bool launched_exited(struct recorder *r)
+{
+	struct rtarget *t = find_target(r, r->o->launched);
+
+	return !t || t->state == RT_EXITED;
 }
 
 /* How long the loop may sleep: until the next thing it must do on time. */
@@ -968,9 +1092,21 @@ static int discover_every_process(struct recorder *r)
 	return 0;
 }
 
+/* Young enough that a Python may still be loading in it. */
+static bool may_still_start(const struct recorder *r, pid_t pid)
+{
+	double age = proc_age_seconds(pid);
+
+	return age >= 0 && age < r->o->attach_wait_s;
+}
+
 /*
- * Discover every PID given. Without -C, none profilable is fatal; with -C
- * a live non-Python process is watched for Python children.
+ * Discover every PID given. Without -C, none profilable is fatal, and a
+ * process still starting is waited for here (saying so). With -C a live
+ * process that is not Python (yet) is watched at once for Python
+ * descendants: its own Python, if one comes, is looked for while
+ * recording, so a young parent (a shell, `unshare ... python3`) delays
+ * nothing and its children are seen from their start.
  */
 static int discover_all(struct recorder *r)
 {
@@ -987,14 +1123,31 @@ static int discover_all(struct recorder *r)
 		t = add_target(r, r->o->pids[i]);
 		if (!t)
 			return -ENOMEM;
-		status = py_process_discover(t->pid, r->o->attach_wait_s, &t->proc, t->reason,
-					     sizeof(t->reason));
+		if (t->pid == r->o->launched) {
+			/* refbpf's own child, held before its exec, running as
+			 * the user who ran refbpf (launch.h): watched now, and
+			 * discovered once it has exec'd, through the same check
+			 * of who may be read as any other process */
+			set_state(r, t, RT_WATCHING);
+			ok++;
+			continue;
+		}
+		if (r->o->children)
+			status = py_process_discover(t->pid, 0, &t->proc, t->reason,
+						     sizeof(t->reason));
+		else
+			status = py_process_discover_named(t->pid, r->o->attach_wait_s, &t->proc,
+							   t->reason, sizeof(t->reason));
 		if (status == PY_NOT_ALLOWED) {
 			t->refused = true;	/* named; its children are not followed */
 		} else if (status == PY_OK && refused_for_gil(r, t)) {
 			set_state(r, t, RT_FAILED);
 		} else if (status == PY_OK) {
 			set_state(r, t, RT_ACTIVE);
+			ok++;
+		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY) &&
+			   may_still_start(r, t->pid)) {
+			begin_discovery(r, t);
 			ok++;
 		} else if (r->o->children && (status == PY_NOT_PYTHON || status == PY_NOT_READY ||
 					      status == PY_NOT_STARTED)) {
@@ -1062,6 +1215,7 @@ static int forget_ignored(struct recorder *r)
 		symbolizer_free(t->sym);
 		native_stacks_free(t->native);
 		py_process_free(&t->proc);
+		py_thread_names_free(&t->names);
 		tid_set_clear(&t->merged);
 		free(t);
 	}
@@ -1095,6 +1249,7 @@ static void recorder_free(struct recorder *r)
 		symbolizer_free(r->t[i]->sym);
 		native_stacks_free(r->t[i]->native);
 		py_process_free(&r->t[i]->proc);
+		py_thread_names_free(&r->t[i]->names);
 		tid_set_clear(&r->t[i]->merged);
 		free(r->t[i]);
 	}
@@ -1157,6 +1312,7 @@ static int close_window(struct recorder *r, double now)
 	if (r->off_cpu && off_cpu_flush(r->off_cpu, monotonic_ns()))
 		return -ENOMEM;
 	collect_counters(r);
+	refresh_all_thread_names(r);
 	record_targets(r);
 	r->prof->duration_s = now - r->window_start;
 	err = r->o->on_window(r->o->window_ctx, r->prof, r->window_wall);
@@ -1256,6 +1412,11 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: cannot configure the targets: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	if (o->on_watched) {
+		err = o->on_watched(o->launch_ctx);
+		if (err)
+			goto cleanup;
+	}
 	prof->rate_hz = o->rate_hz;
 	prof->period_s = 1.0 / o->rate_hz;
 	start = monotonic_s();
@@ -1278,17 +1439,25 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
-		double deadlines[] = { next_liveness, progress ? next_progress : next_liveness };
+		if (o->launched && launched_exited(r))
+			break;
+		double deadlines[] = { next_liveness, progress ? next_progress : next_liveness,
+				       names_deadline(r, next_liveness) };
 
-		err = bpf_session_poll(r->bpf, poll_timeout_ms(r, now, start, deadlines, 2));
+		err = bpf_session_poll(r->bpf, poll_timeout_ms(r, now, start, deadlines, 3));
 		if (err < 0 && err != -EINTR) {
 			r->fatal = r->fatal ? r->fatal : err;
 			break;
 		}
 		now = monotonic_s();
-		for (size_t i = 0; i < r->n; i++)
-			if (r->t[i]->state == RT_DISCOVERING)
-				retry_discovery(r, r->t[i], now);
+		for (size_t i = 0; i < r->n; i++) {
+			struct rtarget *t = r->t[i];
+
+			if (t->state == RT_DISCOVERING)
+				retry_discovery(r, t, now);
+			else if (names_due(t, now))
+				refresh_thread_names(r, t, now);
+		}
 		if (now >= next_liveness) {
 			check_liveness(r);
 			next_liveness = now + LIVENESS_EVERY_S;
@@ -1327,6 +1496,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		goto cleanup;
 	}
 	collect_counters(r);
+	refresh_all_thread_names(r);
 	record_targets(r);
 	/* What was recorded before a failure is still written. */
 	err = r->fatal ? 1 : 0;

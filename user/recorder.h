@@ -40,6 +40,17 @@ struct recorder_opts {
 	int (*on_window)(void *ctx, const struct profile *prof, time_t start);
 	void *window_ctx;
 	double t0;			/* CLOCK_MONOTONIC at program start, for -v timings */
+
+	/*
+	 * `refbpf record`: one of pids is refbpf's own child, held before its
+	 * exec (0: none). It is watched without discovery, released by
+	 * on_watched once BPF sees its exec, and recording ends when it
+	 * exits. on_watched returns 0 or -errno (it could not exec; message
+	 * printed), which ends recording before it starts.
+	 */
+	pid_t launched;
+	int (*on_watched)(void *ctx);
+	void *launch_ctx;
 };
 
 /*

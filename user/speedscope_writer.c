@@ -10,6 +10,7 @@
 #include "atomic_file.h"
 #include "callgraph.h"
 #include "json_writer.h"
+#include "thread_label.h"
 
 #define SCHEMA_URL "https://www.speedscope.app/file-format-schema.json"
 /* PIDs named in the file's title before "..." */
@@ -168,11 +169,13 @@ static void thread_name(char *buf, size_t n, const struct profile *p, const stru
 {
 	const struct pthread *th = profile_find_thread((struct profile *)p, g->pid, g->tid);
 
+	char label[THREAD_LABEL_MAX];
+
 	if (g->tid == PROFILE_MERGED_TID)
 		snprintf(buf, n, "PID %u <%s>", g->pid, PROFILE_MERGED_THREAD_NAME);
-	else if (th && th->name[0])
-		snprintf(buf, n, "PID %u %.*s (tid %u)", g->pid, (int)sizeof(th->name), th->name,
-			 g->tid);
+	else if (th && (th->name[0] || th->py_name[0]))
+		snprintf(buf, n, "PID %u %s (tid %u)", g->pid,
+			 (thread_label(label, sizeof(label), th->name, th->py_name), label), g->tid);
 	else
 		snprintf(buf, n, "PID %u (tid %u)", g->pid, g->tid);
 }
@@ -245,7 +248,7 @@ static void write_file(struct json_writer *w, const struct ctx *c)
 {
 	struct thread_group none = { 0 };
 	size_t active = 0;
-	char name[64];
+	char name[THREAD_LABEL_MAX + 48];
 
 	for (size_t i = 1; i < c->ngroups; i++)
 		if (c->groups[i].samples > c->groups[active].samples)

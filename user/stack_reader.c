@@ -50,14 +50,18 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 			break;
 		}
 		py_walk_decode_frame(l, frame_buf, &f);
-		frame = f.previous;
-		if (!f.code)
+		if (!f.code) {
+			frame = f.previous;
 			continue;
+		}
 		if (!ts->frames) {
 			ts->frames = calloc(REFBPF_MAX_FRAMES, sizeof(*ts->frames));
-			if (!ts->frames)
+			ts->frame_addrs = calloc(REFBPF_MAX_FRAMES, sizeof(*ts->frame_addrs));
+			if (!ts->frames || !ts->frame_addrs)
 				return -ENOMEM;
 		}
+		ts->frame_addrs[ts->nframes] = frame;
+		frame = f.previous;
 		rec = &ts->frames[ts->nframes++];
 		rec->code = f.code;
 		rec->instr = f.instr;
@@ -127,7 +131,9 @@ fail:
 
 void stack_reader_free(struct thread_stack *stacks, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(stacks[i].frames);
+		free(stacks[i].frame_addrs);
+	}
 	free(stacks);
 }

@@ -20,6 +20,7 @@ struct thread_stack {
 	uint64_t thread_id;		/* the thread pointer (pthread_self) */
 	unsigned int interpreter;	/* 0: the main one; then in creation order */
 	struct py_frame_rec *frames;	/* innermost first */
+	uint64_t *frame_addrs;		/* where each frame was read (dump --locals) */
 	uint32_t nframes;
 	bool truncated;			/* more than REFBPF_MAX_FRAMES */
 	bool read_error;		/* the walk stopped on unreadable memory */

@@ -85,6 +85,159 @@ def raw_seeds():
     write("fuzz_raw", "hostile", test_visual.RAW.encode())
 
 
+class Image:
+    """A made-up 3.12 address space for fuzz_py_objects: type objects and
+    singletons where the fuzzer expects them, then objects appended."""
+    BASE = 0x10000
+
+    def __init__(self):
+        self.buf = bytearray(0x200 * 12)
+        for i, name in enumerate(["?", "str", "int", "float", "bool", "bytes", "tuple", "dict",
+                                  "module", "cell", "NoneType"]):
+            if i == 0:
+                continue
+            at = 0x200 * i
+            self.put(at + 8, self.BASE)               # ob_type: anything
+            self.put(at + 24, self.cstr(name))        # tp_name
+            self.put(at + 32, 16)                     # tp_basicsize
+
+    def addr(self, off):
+        return self.BASE + off
+
+    def type_at(self, i):
+        return self.BASE + 0x200 * i
+
+    def put(self, off, value, size=8):
+        self.buf[off:off + size] = value.to_bytes(size, "little", signed=value < 0)
+
+    def alloc(self, size):
+        off = (len(self.buf) + 15) & ~15
+        self.buf.extend(bytes(off - len(self.buf) + size))
+        return off
+
+    def cstr(self, text):
+        off = self.alloc(len(text) + 1)
+        self.buf[off:off + len(text)] = text.encode()
+        return self.addr(off)
+
+    def obj(self, type_index, size):
+        off = self.alloc(size)
+        self.put(off, 1)
+        self.put(off + 8, self.type_at(type_index))
+        return off
+
+    def str(self, text):
+        data = text.encode()
+        off = self.obj(1, 40 + len(data) + 1)
+        self.put(off + 16, len(text))
+        self.put(off + 32, (1 << 6) | (1 << 5) | (1 << 2), 4)   # ascii, compact, kind 1
+        self.buf[off + 40:off + 40 + len(data)] = data
+        return self.addr(off)
+
+    def int(self, v):
+        digits = []
+        m = abs(v)
+        while m:
+            digits.append(m & ((1 << 30) - 1))
+            m >>= 30
+        off = self.obj(2, 24 + 4 * max(1, len(digits)))
+        self.put(off + 16, len(digits) << 3 | (1 if v == 0 else 2 if v < 0 else 0))
+        for i, d in enumerate(digits):
+            self.put(off + 24 + 4 * i, d, 4)
+        return self.addr(off)
+
+    def float(self, v):
+        off = self.obj(3, 24)
+        self.buf[off + 16:off + 24] = struct.pack("<d", v)
+        return self.addr(off)
+
+    def tuple(self, items):
+        off = self.obj(6, 24 + 8 * len(items))
+        self.put(off + 16, len(items))
+        for i, x in enumerate(items):
+            self.put(off + 24 + 8 * i, x)
+        return self.addr(off)
+
+    def bytes(self, data):
+        off = self.obj(5, 33 + len(data))
+        self.put(off + 16, len(data))
+        self.buf[off + 32:off + 32 + len(data)] = data
+        return self.addr(off)
+
+    def keys(self, items, kind):
+        """A 3.12 keys object of 8 slots: kind 1 (str keys) or 2 (split)."""
+        off = self.alloc(32 + 8 + 16 * len(items))
+        self.put(off, 1)
+        self.put(off + 8, 3, 1)          # log2_size
+        self.put(off + 9, 3, 1)          # log2_index_bytes
+        self.put(off + 10, kind, 1)
+        self.put(off + 24, len(items))   # nentries
+        for i, (k, v) in enumerate(items):
+            self.put(off + 32 + i, i, 1)
+            self.put(off + 40 + 16 * i, k)
+            self.put(off + 48 + 16 * i, v)
+        return self.addr(off)
+
+    def dict(self, items):
+        off = self.obj(7, 48)
+        self.put(off + 16, len(items))
+        self.put(off + 32, self.keys(items, 1))
+        return self.addr(off)
+
+
+def py_objects_seeds():
+    """fuzz_py_objects: one 3.12 image (a runtime, an interpreter whose
+    sys.modules holds threading, whose _active holds a Thread; a frame and
+    its code object) and a header per operation."""
+    im = Image()
+    # a Thread: its attributes split against its class's shared keys
+    cls = im.alloc(896)
+    im.put(cls + 24, im.cstr("Thread"))
+    im.put(cls + 32, 16)
+    im.put(cls + 168, (1 << 4) | (1 << 9))       # MANAGED_DICT, HEAPTYPE
+    name_key = im.str("_name")
+    im.put(cls + 880, im.keys([(im.str("_target"), 0), (name_key, 0)], 2))
+    values = im.alloc(16)
+    im.put(values, im.addr(0x200 * 10))          # _target: None
+    im.put(values + 8, im.str("worker-1"))
+    thread = im.alloc(24 + 16) + 24
+    im.put(thread - 24, im.addr(values) - 1)     # tagged values
+    im.put(thread + 8, im.addr(cls))
+    active = im.dict([(im.int(140000000000001), im.addr(thread))])
+    module = im.obj(8, 24)
+    im.put(module + 16, im.dict([(im.str("_active"), active)]))
+    modules = im.dict([(im.str("sys"), 0), (im.str("threading"), im.addr(module))])
+    interp = im.alloc(952)
+    im.put(interp + 944, modules)
+    runtime = im.alloc(48)
+    im.put(runtime + 40, im.addr(interp))
+    # a frame running a code object with three locals, one of them a cell
+    names = im.tuple([im.str("count"), im.str("label"), im.str("captured")])
+    code = im.obj(0, 200)
+    im.put(code + 96, names)
+    im.put(code + 104, im.bytes(bytes([0x20, 0x20, 0x40])))
+    cell = im.obj(9, 24)
+    im.put(cell + 16, im.int(6))
+    frame = im.alloc(72 + 24)
+    im.put(frame, im.addr(code))
+    im.put(frame + 72, im.int(3))
+    im.put(frame + 80, im.str("it's\n"))
+    im.put(frame + 88, im.addr(cell))
+    seeds = {
+        "describe_str": (0, im.str("hello 'world'") - im.BASE, 0),
+        "describe_int": (0, im.int(-2 ** 62) - im.BASE, 0),
+        "describe_float": (0, im.float(1.5e-7) - im.BASE, 0),
+        "dict": (1, modules - im.BASE, 0),
+        "instance": (2, thread, 0),
+        "locals": (3, frame, code),
+        "thread_names": (4, runtime, 0),
+        "tuple": (5, names - im.BASE, 0),
+    }
+    for name, (op, a, b) in seeds.items():
+        header = struct.pack("<BBII6x", 4, op, a, b)    # layout 4: 3.12
+        write("fuzz_py_objects", name, header + bytes(im.buf))
+
+
 def main():
     for py in sys.argv[1:]:
         out = subprocess.run([py, "-c", TABLES], capture_output=True)
@@ -109,6 +262,7 @@ def main():
             write("fuzz_elf", "tiny", f.read())
     raw_seeds()
     str_seeds()
+    py_objects_seeds()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,12 @@
  *   layout_dump --dwarf PATH MAJOR MINOR       the interpreter's DWARF (exit 3:
  *                                              it describes another version)
  *   layout_dump --debug-offsets PATH           _Py_DebugOffsets in the file (3.13+)
+ *
+ * and the object layout (thread names, locals) the same ways:
+ *
+ *   layout_dump --objects-builtin MAJOR MINOR [t]    built-in table (t: free-threaded)
+ *   layout_dump --objects-dwarf PATH MAJOR MINOR     the interpreter's DWARF
+ *   layout_dump --objects-debug-offsets PATH         what _Py_DebugOffsets describes
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 #include "dwarf_layout.h"
 #include "elf_file.h"
 #include "py_layout.h"
+#include "py_object_layout.h"
 
 static void print_layout(const struct py_version_layout *l)
 {
@@ -70,24 +77,118 @@ static void print_layout(const struct py_version_layout *l)
 }
 
 /* _Py_DebugOffsets as initialised in the file: the start of _PyRuntime. */
-static int from_debug_offsets(const char *path, struct py_version_layout *l)
+static int read_debug_offsets(const char *path, uint8_t *buf, size_t len)
 {
 	static const char *const names[] = { "_PyRuntime" };
-	uint8_t buf[DEBUG_OFFSETS_MAX_SIZE];
-	uint64_t addr, version;
-	bool ft;
+	uint64_t addr;
 	struct elf_file *ef = elf_file_open(path);
 	int err;
 
 	if (!ef)
 		return -errno;
-	err = elf_file_lookup(ef, names, &addr, 1) == 1 ?
-		      elf_file_read_vaddr(ef, addr, buf, sizeof(buf)) :
-		      -ENOENT;
+	err = elf_file_lookup(ef, names, &addr, 1) == 1 ? elf_file_read_vaddr(ef, addr, buf, len) :
+							  -ENOENT;
 	elf_file_close(ef);
-	if (err)
-		return err;
-	return debug_offsets_parse(buf, sizeof(buf), l, &version, &ft);
+	return err;
+}
+
+static int from_debug_offsets(const char *path, struct py_version_layout *l)
+{
+	uint8_t buf[DEBUG_OFFSETS_MAX_SIZE];
+	uint64_t version;
+	bool ft;
+	int err = read_debug_offsets(path, buf, sizeof(buf));
+
+	return err ? err : debug_offsets_parse(buf, sizeof(buf), l, &version, &ft);
+}
+
+/* The fields DWARF can tell (all the offsets); `described`: only those
+ * _Py_DebugOffsets describes. */
+static void print_objects(const struct py_object_layout *o, bool described)
+{
+#define P(name, value) printf("%s=%u\n", name, (unsigned int)(value))
+	P("interp_modules", o->interp_modules);
+	P("type_name", o->type_name);
+	P("type_flags", o->type_flags);
+	P("tuple_items", o->tuple_items);
+	P("dict_keys", o->dict_keys);
+	P("dict_values", o->dict_values);
+	P("float_value", o->float_value);
+	P("long_size", o->long_size);
+	P("long_digits", o->long_digits);
+	P("frame_localsplus", o->frame_localsplus);
+	P("code_localsplusnames", o->code_localsplusnames);
+	P("code_localspluskinds", o->code_localspluskinds);
+	if (described)
+		return;
+	P("ob_type", o->ob_type);
+	P("var_size", o->var_size);
+	P("type_basicsize", o->type_basicsize);
+	P("type_dictoffset", o->type_dictoffset);
+	P("heaptype_cached_keys", o->heaptype_cached_keys);
+	P("module_dict", o->module_dict);
+	P("keys_size", o->keys_size);
+	P("keys_log2_index_bytes", o->keys_log2_index_bytes);
+	P("keys_kind", o->keys_kind);
+	P("keys_nentries", o->keys_nentries);
+	P("keys_indices", o->keys_indices);
+	P("values_items", o->values_items);
+	P("cell_ref", o->cell_ref);
+	P("code_varnames", o->code_varnames);
+	P("code_cellvars", o->code_cellvars);
+	P("code_freevars", o->code_freevars);
+#undef P
+}
+
+/* The object-layout modes; -1 when argv is none of them. */
+static int objects_main(int argc, char **argv)
+{
+	struct py_object_layout o;
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--objects-builtin")) {
+		const struct py_object_layout *b =
+			py_object_layout_builtin(atoi(argv[2]), atoi(argv[3]),
+						 argc == 5 && !strcmp(argv[4], "t"));
+
+		if (!b) {
+			fprintf(stderr, "layout_dump: no built-in object layout\n");
+			return 1;
+		}
+		print_objects(b, false);
+		return 0;
+	}
+	if (argc == 5 && !strcmp(argv[1], "--objects-dwarf")) {
+		const char *root = getenv("REFBPF_DEBUG_ROOT"), *path = argv[2];
+		size_t rlen = root ? strlen(root) : 0;
+
+		if (rlen && !strncmp(path, root, rlen) && path[rlen] == '/')
+			path += rlen;
+		else
+			root = NULL;
+		err = dwarf_object_layout_from_file_at(root, path, atoi(argv[3]), atoi(argv[4]), &o);
+		if (err) {
+			fprintf(stderr, "layout_dump: %s\n", strerror(-err));
+			return 1;
+		}
+		print_objects(&o, false);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--objects-debug-offsets")) {
+		uint8_t buf[DEBUG_OFFSETS_MAX_SIZE];
+
+		err = read_debug_offsets(argv[2], buf, sizeof(buf));
+		if (!err)
+			err = debug_offsets_objects(buf, sizeof(buf), &o);
+		if (err) {
+			fprintf(stderr, "layout_dump: %s\n", strerror(-err));
+			return 1;
+		}
+		print_objects(&o, true);
+		return 0;
+	}
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -96,6 +197,12 @@ int main(int argc, char **argv)
 	int err = -EINVAL;
 
 	memset(&l, 0, sizeof(l));
+	if (argc >= 2 && !strncmp(argv[1], "--objects-", 10)) {
+		int rc = objects_main(argc, argv);
+
+		if (rc >= 0)
+			return rc;
+	}
 	if (argc == 4 && !strcmp(argv[1], "--builtin")) {
 		const struct py_version_layout *b = py_layout_builtin(atoi(argv[2]), atoi(argv[3]));
 

@@ -17,7 +17,8 @@
 #include "off_cpu.h"
 
 static int print_add(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
-		     const struct pframe *frames, uint32_t nframes, uint64_t count)
+		     const struct pframe *frames, uint32_t nframes, uint64_t count,
+		     const char *comm)
 {
 	(void)ctx, (void)pid, (void)flags, (void)frames;
 	printf("add %u %llu (%u frames)\n", tid, (unsigned long long)count, nframes);
@@ -40,9 +41,9 @@ int main(int argc, char **argv)
 		int n = sscanf(line, "%31s %llu %llu %llu", op, &a, &b, &c);
 
 		if (n == 4 && !strcmp(op, "leave"))
-			err = off_cpu_leave(oc, 1, (uint32_t)a, b, 0, stack, c ? 1 : 0);
+			err = off_cpu_leave(oc, 1, (uint32_t)a, NULL, b, 0, stack, c ? 1 : 0);
 		else if (n == 4 && !strcmp(op, "leave_read"))
-			err = off_cpu_leave_read_later(oc, 1, (uint32_t)a, b, 0, stack, 1, c);
+			err = off_cpu_leave_read_later(oc, 1, (uint32_t)a, NULL, b, 0, stack, 1, c);
 		else if (n == 3 && !strcmp(op, "return"))
 			err = off_cpu_return(oc, (uint32_t)a, b);
 		else if (n == 2 && !strcmp(op, "flush"))
