@@ -99,8 +99,10 @@ class CpuGiven:
 
 def assert_sampled(count, given, report, rate, part=1.0):
     """`count` samples (of `part` of the processes' CPU time) hold at least
-    half what the kernel's CPU time warrants, and that is enough to test
-    anything (20 samples)."""
+    0.4 of what the kernel's CPU time warrants, and that is enough to test
+    anything (20 samples). A CPU timer sampling a target that shares its
+    CPU in time slices of a few ms catches it in proportion only on
+    average: 0.47 to 0.85 of its CPU time measured under two CPU hogs."""
     assert_sampled_cpu(count, given.share() * recorded_seconds(report), rate, part)
 
 
@@ -108,5 +110,5 @@ def assert_sampled_cpu(count, cpu_seconds, rate, part=1.0):
     """The same for processes that ran `cpu_seconds` while recorded."""
     want = cpu_seconds * rate * part
     assert want >= 20, "the target got %.0f samples' worth of CPU: too little to test" % want
-    assert count >= 0.5 * want, "%d samples where the kernel's CPU time warrants %.0f" % (
+    assert count >= 0.4 * want, "%d samples where the kernel's CPU time warrants %.0f" % (
         count, want)

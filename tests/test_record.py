@@ -355,7 +355,10 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
         rc, stdout, stderr = rec.finish()
         stacks = parse_folded(folded)
         sampled = sum(c for _, c in stacks)
-        assert_sampled(sampled, given, stdout, rate)
+        # without a counter each sample wakes refbpf, which then takes the
+        # CPU the target was sampled on: 0.49-0.84 of its CPU time sampled
+        # under CPU hogs, against 0.85-1 with one
+        assert_sampled(sampled, given, stdout, rate, part=1.0 if counter else 0.5)
     assert rc == 0, stderr
     assert new_code >= 20, "the target ran %.0f samples' worth in 4 s: this proves nothing" % (
         new_code)
