@@ -85,6 +85,9 @@ export ROOT LOG REFBPF_FRESH_ENV=${REFBPF_FRESH_ENV:-}
 # shellcheck disable=SC2016
 unshare --mount --propagation private bash -c '
 	set -uo pipefail
+	# the root a mount point, as a real one is (unshare --mount in the
+	# tests makes it private, which needs a mount)
+	mount --bind "$ROOT" "$ROOT" &&
 	mount -t proc proc "$ROOT/proc" &&
 	mount --rbind /sys "$ROOT/sys" &&
 	mount --rbind /dev "$ROOT/dev" &&
