@@ -86,8 +86,8 @@ def test_known_threads_and_names(python, refbpf_bin):
     """CPython's test_remote_stack_trace and py-spy's longsleep and
     thread_names: a thread in foo <- baz <- bar <- Thread.run <-
     _bootstrap_inner <- _bootstrap, each at its line; ten named sleeping
-    threads; the main thread at its join. Thread names are compared with
-    the kernel's (comm): Python's own thread names are not read yet."""
+    threads; the main thread at its join. Each thread's Python name is
+    the one threading gave it, and its OS name the kernel's (comm)."""
     label, path, version = python
     script = peer("known_threads.py")
     lines = markers(script)
@@ -103,8 +103,10 @@ def test_known_threads_and_names(python, refbpf_bin):
     assert [f["line"] for f in foo[:3]] == [lines["sleep"], lines["foo"], lines["baz"]], foo
     assert {s["name"] for s in view} == {"MainThread", "bar-thread"} | {
         "CustomThreadName-%d" % i for i in range(10)}
-    for tid, (name, frames) in dumped_threads(proc).items():
-        assert name == names[tid], (tid, name, names[tid])
+    python_names = {s["tid"]: s["name"] for s in view}
+    for th in proc["threads"]:
+        assert th["name"] == names[th["tid"]], (th["tid"], th["name"], names[th["tid"]])
+        assert th.get("python_name") == python_names[th["tid"]], (th, python_names)
 
 
 def test_negative_line_steps(python, refbpf_bin):
