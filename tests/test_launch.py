@@ -19,6 +19,8 @@ RATE = 200
 # moments of that CPU time: enough of them keeps the spread to a few %)
 BURN_RATE = 1000
 FIRST_BURN_SAMPLES = 0.3 * BURN_RATE
+# then later() for this much CPU time: the density to compare with
+LATER_SECONDS = 1.0
 
 
 def record(refbpf, args, program, timeout=120, env=None):
@@ -36,14 +38,20 @@ def test_record_profiles_from_the_first_line_and_passes_the_exit_code(python, tm
     label, path, version = python
     folded = tmp_path / "out.folded"
     r = record(refbpf_bin, ["-F", BURN_RATE, "--folded", folded],
-               [path, target_path("first_burn.py"), 7])
+               [path, target_path("first_burn.py"), 7, LATER_SECONDS])
     assert r.returncode == 7, r.stderr[-2000:]
     stacks = parse_folded(folded)
     burn = function_samples(stacks, "first_burn")
+    later = function_samples(stacks, "later")
     # cpu-clock samples count the CPU time the process was given; a late
-    # attach would cost the first ones
-    assert burn >= 0.8 * FIRST_BURN_SAMPLES, (burn, r.stdout[:3000])
-    assert function_samples(stacks, "later") > 0, r.stdout[:3000]
+    # attach would cost the first ones. A CPU shared in time slices is
+    # sampled below 1 kHz (as low as half under CPU hogs): the first 0.3 s
+    # are compared with the density of the second later on. Under CPU hogs
+    # refbpf itself waits for a CPU before it sees the interpreter up:
+    # 0.56-0.66 of that density measured then.
+    assert later > 0, r.stdout[:3000]
+    assert burn / FIRST_BURN_SAMPLES >= 0.5 * min(1.0, later / (LATER_SECONDS * BURN_RATE)), (
+        burn, later, r.stdout[:3000])
     assert "Python %d.%d" % version[:2] in r.stdout, r.stdout[:3000]
 
 
