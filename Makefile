@@ -78,7 +78,7 @@ all: $(BIN)
 $(BUILD) $(BUILD)/user $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/refbpf.h bpf/py_walk.h $(VMLINUX_H) | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/refbpf.h bpf/py_walk.h bpf/code_key.h bpf/mix64.h $(VMLINUX_H) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-I$(BUILD) -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@

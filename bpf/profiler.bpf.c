@@ -15,7 +15,37 @@
 
 #define PY_WALK_INLINE __always_inline
 #define PY_WALK_READ(ctx, dst, len, addr) bpf_probe_read_user((dst), (len), (void *)(addr))
+/* the buffers hold 8 bytes more than they are filled with */
+#define CODE_KEY_LOAD_PARTIAL(ptr, n) \
+	(*(const __u64 *)(ptr) & ((n) >= 8 ? ~0ull : (1ull << ((n) * 8)) - 1))
 #include "py_walk.h"
+/* Reading a code key loops over the words of several objects: verified
+ * once each as global functions (below), not wherever the walk uses them. */
+struct code_key_reader;
+int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr, __u32 kind);
+#define CODE_KEY_OBJECT(ctx, l, r, addr, kind, key) \
+	(object_key((l), (r), (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
+#include "code_key.h"
+
+__noinline int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr,
+			  __u32 kind)
+{
+	if (!l || !r)
+		return -1;
+	return code_key_read_object(NULL, l, addr, kind, r->chunk, r->tail, &r->result);
+}
+
+/* code_key_read() into r->rec; `first`: the first of this stack. */
+__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code,
+			     __u32 first)
+{
+	if (!l || !r)
+		return -1;
+	if (first)
+		code_key_reader_start(r);
+	code_key_read(NULL, l, r, code, &r->rec);
+	return 0;
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -61,7 +91,7 @@ struct tstate_slot {
 struct code_slot {
 	__u64 code;
 	__u64 epoch;		/* code_epoch() when it was read; 0: empty */
-	__u64 name_hash;
+	__u64 key;
 	__u32 tgid;
 	__s32 firstlineno;
 };
@@ -89,7 +119,7 @@ struct scratch {
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
 	__u64 kernel_tail[REFBPF_MAX_KERNEL_FRAMES];
 	struct native_stack_event native;	/* --native only */
-	__u8 code_buf[REFBPF_READ_SPAN];
+	struct code_key_reader key;	/* reads a code object's key */
 	__u8 tstate_buf[TSTATE_SPAN];
 	/* 3.11+: a run of the data stack holding several frames, from target
 	 * address window_lo to window_hi (frame_bytes). Kept here, not on
@@ -166,6 +196,8 @@ static __always_inline void count_error(__u32 reason)
 
 /* --native: send each sample's user registers and stack as well. */
 const volatile bool native_stacks = false;
+/* refbpf dump: a sample without a stack is sent too, saying why. */
+const volatile bool send_unwalked = false;
 
 static __always_inline __u64 read_ptr(__u64 addr)
 {
@@ -425,7 +457,7 @@ static __always_inline void remember_code(struct code_set *set, const struct py_
 		set->way[1] = *cs;
 	cs->code = rec->code;
 	cs->epoch = epoch;
-	cs->name_hash = rec->name_hash;
+	cs->key = rec->key;
 	cs->tgid = tgid;
 	cs->firstlineno = rec->firstlineno;
 }
@@ -449,7 +481,7 @@ struct frame_walk {
 
 static __always_inline void note_code(struct frame_walk *w, const struct py_frame_rec *rec)
 {
-	__u64 key = (rec->code ^ (rec->name_hash * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
+	__u64 key = (rec->code ^ (rec->key * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
 	__u32 slot = (__u32)(refbpf_mix64(key) >> 52) & (SEEN_CODE_SLOTS - 1);
 
 	if (w->s->seen_code[slot] != key) {
@@ -459,15 +491,6 @@ static __always_inline void note_code(struct frame_walk *w, const struct py_fram
 }
 
 /* ---- --native: eval-loop activations and the user stack ---- */
-
-/* 3.8-3.10 run each frame in its own eval-loop activation; 3.11 flags the
- * first frame of an activation (is_entry). */
-static __always_inline bool is_entry_frame(const struct py_layout *l, const __u8 *frame_buf)
-{
-	if (l->frame_model == FRAME_MODEL_FRAME_OBJECT)
-		return true;
-	return l->frame_is_entry && py_walk_field(frame_buf, l->frame_is_entry, 1);
-}
 
 /* 3.12+: each activation pushes a C-stack shim frame below the frames it
  * runs, so the frame recorded just before the shim was its first one; the
@@ -503,19 +526,18 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 	return len;
 }
 
-/*
- * The interrupted thread's user-mode registers: the perf event's own when
- * it fired in user mode, else those saved on entry to the kernel.
- */
-static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
-					     struct scratch *s)
+/* The current thread's user-mode registers, saved on entry to the kernel. */
+static __always_inline struct pt_regs *current_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
+}
+
+/* The sample's user-mode registers (`regs`) and the user stack they point
+ * into, as an EVENT_NATIVE_STACK record. */
+static __always_inline int send_native_stack(struct pt_regs *regs, struct scratch *s)
 {
 	struct native_stack_event *e = &s->native;
-	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
 
-	if (!(BPF_CORE_READ(regs, cs) & 3))
-		regs = (struct pt_regs *)bpf_task_pt_regs(
-			(struct task_struct *)bpf_get_current_task_btf());
 	e->type = EVENT_NATIVE_STACK;
 	e->pid = s->ev.pid;
 	e->tid = s->ev.tid;
@@ -537,25 +559,6 @@ static __always_inline int send_native_stack(struct bpf_perf_event_data *ctx,
 	if (size > sizeof(*e))
 		size = sizeof(*e);
 	return bpf_ringbuf_output(&events, e, size, BPF_RB_NO_WAKEUP);
-}
-
-/* A code object's validation key: co_firstlineno and co_name's hash. */
-static __always_inline void read_code_key(const struct py_layout *l, struct scratch *s, __u64 code,
-					  struct py_frame_rec *rec)
-{
-	__u32 cspan = l->code_span & (REFBPF_READ_SPAN - 1);
-
-	rec->name_hash = 0;
-	rec->firstlineno = 0;
-	rec->reserved = FRAME_UNVALIDATED;
-	if (cspan && !bpf_probe_read_user(s->code_buf, cspan, (void *)(code + l->code_span_start))) {
-		__u64 name;
-
-		py_walk_decode_code(l, s->code_buf, &rec->firstlineno, &name);
-		if (name && !bpf_probe_read_user(&rec->name_hash, sizeof(rec->name_hash),
-						 (void *)(name + l->unicode_hash)))
-			rec->reserved = 0;
-	}
 }
 
 /*
@@ -646,7 +649,7 @@ static long frame_walk_step(__u64 index, void *arg)
 		const struct py_frame_rec *callee = &s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)];
 
 		if (callee->code == f.code && !(callee->reserved & FRAME_UNVALIDATED)) {
-			rec->name_hash = callee->name_hash;
+			rec->key = callee->key;
 			rec->firstlineno = callee->firstlineno;
 			rec->reserved = 0;
 			w->n++;
@@ -663,19 +666,24 @@ static long frame_walk_step(__u64 index, void *arg)
 			cs = &set->way[1];
 	}
 	if (cs) {
-		rec->name_hash = cs->name_hash;
+		rec->key = cs->key;
 		rec->firstlineno = cs->firstlineno;
 		rec->reserved = 0;
 		w->trusted++;
 		/* noted in seen_code when it was stored: userspace knows it */
 	} else {
-		read_code_key(l, s, f.code, rec);
+		/* the reader's memo is set up by a stack's first read: a
+		 * sample whose code objects are all cached does not touch it */
+		read_code_key(l, &s->key, f.code, !w->read);
+		rec->key = s->key.rec.key;
+		rec->firstlineno = s->key.rec.firstlineno;
+		rec->reserved = s->key.rec.reserved;
 		w->read++;
 		if (w->epoch && !rec->reserved)
 			remember_code(set, rec, w->tgid, w->epoch);
 		note_code(w, rec);
 	}
-	if (native_stacks && is_entry_frame(l, buf))
+	if (native_stacks && py_walk_is_entry(l, buf))
 		rec->reserved |= FRAME_ENTRY;
 	w->n++;
 	return 0;
@@ -858,7 +866,8 @@ static __always_inline void send_sample(struct scratch *s, bool new_code)
  * in (EVENT_OFF_CPU, sent even without a stack, so userspace knows the
  * thread is off CPU from then on).
  */
-static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, __u32 flags)
+static __always_inline int sample_thread(void *ctx, struct pt_regs *user_regs, __u64 pid_tgid,
+					 __u32 type, __u32 flags)
 {
 	__u32 tgid = pid_tgid >> 32;
 	__u32 tid = (__u32)pid_tgid;
@@ -918,7 +927,7 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 	if (tstate && w.frame && w.n == 0)
 		err = (w.flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME;
 	if (w.n == 0) {
-		if (sample) {
+		if (sample && !send_unwalked) {
 			count_error(err);
 			return 0;
 		}
@@ -936,14 +945,17 @@ static __always_inline int sample_thread(void *ctx, __u64 pid_tgid, __u32 type, 
 		if (want_kernel)
 			s->ev.nkernel = add_kernel_stack(ctx, s, w.n);
 	}
-	/* --native: the stack record goes first; without it the sample is
-	 * dropped, not sent Python-only, so every --native sample is mixed. */
-	if (native_stacks && sample && w.n) {
-		if (send_native_stack(ctx, s)) {
+	/* --native: the stack record goes first. Without it a cpu-clock
+	 * sample is dropped, not sent Python-only, so every --native sample
+	 * is mixed; a switch-out is sent with its Python stack alone, not to
+	 * lose its time. */
+	if (native_stacks && w.n && user_regs) {
+		if (!send_native_stack(user_regs, s)) {
+			s->ev.flags |= SAMPLE_NATIVE_STACK;
+		} else if (sample) {
 			count_error(UNWIND_RINGBUF_FULL);
 			return 0;
 		}
-		s->ev.flags |= SAMPLE_NATIVE_STACK;
 	}
 	send_sample(s, w.new_code && code_churning(tgid, w.epoch));
 	return 0;
@@ -956,7 +968,16 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 
 	if (!(pid_tgid >> 32))
 		return 0;
-	return sample_thread(ctx, pid_tgid, EVENT_SAMPLE, 0);
+	/* --native: the perf event's registers when it fired in user mode,
+	 * else those saved on entry to the kernel */
+	struct pt_regs *regs = NULL;
+
+	if (native_stacks) {
+		regs = (struct pt_regs *)&ctx->regs;
+		if (!(BPF_CORE_READ(regs, cs) & 3))
+			regs = current_user_regs();
+	}
+	return sample_thread(ctx, regs, pid_tgid, EVENT_SAMPLE, 0);
 }
 
 /* ---- off-CPU time (--mode wall) ---- */
@@ -980,7 +1001,10 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 	bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
 
 	if (bpf_map_lookup_elem(&targets, &ptgid))
-		sample_thread(ctx, bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
+		/* --native: the user-mode registers it entered the kernel
+		 * with, to block: the C frames it waits in */
+		sample_thread(ctx, native_stacks ? current_user_regs() : NULL,
+			      bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
 			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT :
 			      preempted			     ? SAMPLE_PREEMPTED :
 								       0);

@@ -84,13 +84,15 @@ static PY_WALK_INLINE void py_walk_decode_frame(const struct py_layout *l, const
 		f->code = 0;
 }
 
-/* co_firstlineno and the co_name pointer from a code span read at
- * code + l->code_span_start. */
-static PY_WALK_INLINE void py_walk_decode_code(const struct py_layout *l, const __u8 *buf,
-					       __s32 *firstlineno, __u64 *name)
+/* Is the frame read into `buf` the first one its eval-loop activation
+ * runs (--native: FRAME_ENTRY)? 3.8-3.10 run each frame in an activation
+ * of its own; 3.11 flags it (is_entry); 3.12+ put a C-stack shim frame
+ * below it instead, which the walker sees on its way. */
+static PY_WALK_INLINE bool py_walk_is_entry(const struct py_layout *l, const __u8 *buf)
 {
-	*firstlineno = (__s32)py_walk_field(buf, l->code_firstlineno - l->code_span_start, 4);
-	*name = py_walk_field(buf, l->code_name - l->code_span_start, 8);
+	if (l->frame_model == FRAME_MODEL_FRAME_OBJECT)
+		return true;
+	return l->frame_is_entry && py_walk_field(buf, l->frame_is_entry, 1);
 }
 
 #endif /* REFBPF_PY_WALK_H */

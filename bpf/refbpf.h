@@ -75,11 +75,25 @@ struct py_layout {
 	__u16 frame_span;		/* bytes read per frame: covers every frame field */
 
 	__u16 code_span_start;		/* code object bytes read per frame: */
-	__u16 code_span;		/* [start, start + span) covers firstlineno and name */
+	__u16 code_span;		/* [start, start + span) covers the code_ fields */
 	__u16 code_firstlineno;
 	__u16 code_name;
 	__u16 unicode_hash;		/* Py_hash_t in a str object */
-	__u16 reserved;
+	/* What a code object's key is made of (bpf/code_key.h): co_version
+	 * (3.12+; 0: none), and the objects whose content makes the key
+	 * where it has none; code_qualname 0 before 3.11. */
+	__u16 code_version;
+	__u16 code_filename;
+	__u16 code_qualname;
+	__u16 code_linetable;
+	/* str objects: length, state, where ASCII and other compact data
+	 * start; bytes objects: ob_size and ob_sval */
+	__u16 str_length;
+	__u16 str_state;
+	__u16 str_ascii_data;
+	__u16 str_compact_data;
+	__u16 bytes_size;
+	__u16 bytes_data;
 
 	/* --gil (flags say where the GIL is; none: the build has no GIL) */
 	__u16 tstate_interp;		/* PyThreadState.interp */
@@ -129,8 +143,8 @@ struct walk_counts {
 struct py_frame_rec {
 	__u64 code;		/* PyCodeObject address */
 	__u64 instr;		/* f_lasti (<= 3.10) or the raw instruction pointer */
-	__u64 name_hash;	/* co_name's cached str hash: tells reused addresses apart */
-	__s32 firstlineno;	/* co_firstlineno, same purpose */
+	__u64 key;		/* bpf/code_key.h: tells reused addresses apart */
+	__s32 firstlineno;	/* co_firstlineno, read with the key */
 	__u32 reserved;		/* FRAME_UNVALIDATED when the key could not be read */
 };
 
@@ -278,6 +292,22 @@ struct thread_record {
 	__u32 state;		/* task->__state: 0 running or runnable */
 	__u64 fsbase;		/* thread pointer: CPython's thread_id */
 	char comm[16];
+	/* What moves whenever the thread runs: its CPU time so far and its
+	 * context switches, voluntary and not. */
+	__u64 runtime_ns;
+	__u64 switches;
+};
+
+/* The same, with where the thread waits (--mode wall: threads asleep when
+ * recording starts): its user registers, saved when it entered the
+ * kernel, and its kernel stack, innermost first. */
+struct thread_wait_record {
+	struct thread_record thread;
+	__u64 ip, sp, bp;
+	__u64 bx, r12, r13, r14, r15;	/* callee-saved: CFI may restore from them */
+	__u32 nkernel;
+	__u32 reserved;
+	__u64 kernel[REFBPF_MAX_KERNEL_FRAMES];
 };
 
 #endif /* REFBPF_H */

@@ -3,8 +3,10 @@
  * For `refbpf dump`: every thread of one process with its thread pointer
  * (fsbase, the pthread_self() value CPython keeps as thread_id), so a
  * PyThreadState read from memory can be named by its thread ID and comm
- * in any PID namespace, sleeping threads included. A task iterator:
- * userspace reads one struct thread_record per thread.
+ * in any PID namespace, sleeping threads included; and what moves when a
+ * thread runs, so a stack read from memory can be checked to have been
+ * still. A task iterator: userspace reads one struct thread_record per
+ * thread.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -18,6 +20,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* The process (host tgid), set before the iterator is created. */
 const volatile __u32 target_tgid = 0;
 
+static __always_inline void fill_thread(struct thread_record *rec, struct task_struct *task)
+{
+	rec->tid = task->pid;
+	rec->state = task->__state;
+	rec->fsbase = task->thread.fsbase;
+	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
+	rec->runtime_ns = task->se.sum_exec_runtime;
+	rec->switches = task->nvcsw + task->nivcsw;
+}
+
 SEC("iter/task")
 int list_threads(struct bpf_iter__task *ctx)
 {
@@ -27,10 +39,49 @@ int list_threads(struct bpf_iter__task *ctx)
 
 	if (!task || task->tgid != target_tgid)
 		return 0;
-	rec.tid = task->pid;
-	rec.state = task->__state;
-	rec.fsbase = task->thread.fsbase;
-	__builtin_memcpy(rec.comm, task->comm, sizeof(rec.comm));
+	fill_thread(&rec, task);
 	bpf_seq_write(seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/* A record too large for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct thread_wait_record);
+} wait_scratch SEC(".maps");
+
+/*
+ * The same, and where each thread waits: the user registers it entered the
+ * kernel with (pt_regs, which a sleeping task keeps), and its kernel
+ * stack. For --mode wall, whose threads asleep at the start send no
+ * switch-out; meaningful for threads that are not running.
+ */
+SEC("iter/task")
+int list_waiting_threads(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	__u32 zero = 0;
+	struct thread_wait_record *rec = bpf_map_lookup_elem(&wait_scratch, &zero);
+	struct pt_regs *regs;
+	long bytes;
+
+	if (!task || !rec || task->tgid != target_tgid)
+		return 0;
+	fill_thread(&rec->thread, task);
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	rec->ip = BPF_CORE_READ(regs, ip);
+	rec->sp = BPF_CORE_READ(regs, sp);
+	rec->bp = BPF_CORE_READ(regs, bp);
+	rec->bx = BPF_CORE_READ(regs, bx);
+	rec->r12 = BPF_CORE_READ(regs, r12);
+	rec->r13 = BPF_CORE_READ(regs, r13);
+	rec->r14 = BPF_CORE_READ(regs, r14);
+	rec->r15 = BPF_CORE_READ(regs, r15);
+	bytes = bpf_get_task_stack(task, rec->kernel, sizeof(rec->kernel), 0);
+	rec->nkernel = bytes > 0 ? (__u32)(bytes / sizeof(__u64)) : 0;
+	bpf_seq_write(seq, rec, sizeof(*rec));
 	return 0;
 }

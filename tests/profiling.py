@@ -26,6 +26,23 @@ def markers(script):
     return found
 
 
+def process_age(pid):
+    """Seconds since `pid` started, as the kernel counts them (its start
+    time in /proc/PID/stat against /proc/uptime)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_older_than(pid, seconds):
+    """Sleep until the process has lived `seconds`: refbpf treats what it
+    reads in a Python's first second as start-up, not as a fault."""
+    while process_age(pid) < seconds:
+        time.sleep(0.05)
+
+
 class Target:
     """A Python target process, started and waited for until it prints READY."""
 

@@ -88,3 +88,49 @@ def test_dump_numbers_interpreters_main_first(refbpf_bin):
     [proc] = json.loads(r.stdout)
     where = {f["name"]: th["interpreter"] for th in proc["threads"] for f in th["frames"]}
     assert where.get("sub_interpreter_work") == 1 and where.get("main") == 0, proc["threads"]
+
+
+def dump_json(refbpf_bin, pid, times):
+    """`times` dumps of one process in one run of refbpf dump --json."""
+    r = subprocess.run([refbpf_bin, "dump", "--json", "-p", ",".join([str(pid)] * times)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    dumps = json.loads(r.stdout)
+    assert len(dumps) == times, r.stdout[:2000]
+    return dumps
+
+
+def test_dump_of_a_recursing_thread_never_torn(python, refbpf_bin):
+    """py-spy's recursive case: the only thread recurses to depth 20 and
+    back, over and over, as 100 dumps (ten runs of ten) look at it. A
+    dump read from memory while it runs would show frames of different
+    moments: stacks without <module> at the root, or deeper than the
+    recursion ever goes. Every stack shown must be one it had, and at
+    least 95 of the 100 must be shown (not marked incomplete)."""
+    label, path, version = python
+    script = target_path("recursive.py")
+    lines = markers(script)
+    dumps = []
+    with Target(path, script) as t:
+        for _ in range(10):
+            dumps += dump_json(refbpf_bin, t.pid, 10)
+    wrong, complete = [], 0
+    for d in dumps:
+        [thread] = d["threads"]
+        frames = thread["frames"]	# innermost first
+        if not thread.get("complete", True):
+            assert frames == [], thread
+            continue
+        complete += 1
+        root, inner = frames[-1] if frames else None, frames[:-1]
+        ok = (root is not None and root["name"] == "<module>" and
+              root["line"] in (lines["loop"], lines["while"]) and len(frames) <= 22 and
+              not thread["truncated"] and
+              all(f["name"] == "recurse" and f["line"] == lines["call"] for f in inner[1:]) and
+              all(f["name"] == "recurse" and f["firstlineno"] <= f["line"] <= lines["call"]
+                  for f in inner[:1]))
+        if not ok:
+            wrong.append([(f["name"], f["line"]) for f in frames])
+    assert not wrong, "%d of %d dumps show stacks it never had, e.g. %r" % (
+        len(wrong), len(dumps), wrong[:3])
+    assert complete >= 95, "%d of 100 dumps complete" % complete

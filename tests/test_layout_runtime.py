@@ -9,7 +9,8 @@ import pytest
 
 from conftest import tool_path
 from kernel_times import CpuGiven, assert_sampled
-from profiling import Target, function_samples, parse_folded, run_refbpf, target_path
+from profiling import (Target, function_samples, parse_folded, run_refbpf, target_path,
+                       wait_until_older_than)
 from pythons import find_interpreters
 from test_layout_dwarf import dump, interpreter_elf
 
@@ -101,11 +102,14 @@ def test_dwarf_layout_is_used_and_stored(tmp_path, store, refbpf_bin):
 
 def test_damaged_store_is_refused_naming_the_version(store, refbpf_bin):
     """A stored layout that does not fit the process is not profiled with:
-    refbpf exits non-zero with one line naming the version and the source."""
+    refbpf exits non-zero with one line naming the version and the source.
+    The target is past its first second, which refbpf waits out as start-up
+    (a wait it would announce on a line of its own)."""
     label, path, version = dwarf_interpreters()[-1]
     with Target(path, target_path("threads.py"), 10, 2) as t:
         out = probe("--plant", t.pid, "frame_code", 8, store=store)
         assert out.startswith("planted "), out
+        wait_until_older_than(t.pid, 1.5)
         r = subprocess.run([refbpf_bin, "-p", str(t.pid), "-d", "1"], capture_output=True,
                            text=True, timeout=60,
                            env=dict(os.environ, REFBPF_CACHE_DIR=str(store)))

@@ -256,3 +256,51 @@ def describe_any(frame):
     if frame[1] is None and frame[0].startswith("<"):
         return frame[0], "synthetic"
     return describe(frame)
+
+
+# the C library: libc, and libpthread before glibc 2.34 (bullseye's 2.31)
+LIBC = re.compile(r"lib(c|pthread)(\.so\.\d+|-[\d.]+\.so)")
+# Each waiting function, and what the libc functions it waits in are named
+# like (glibc's exported names, or its internal ones where it has symbols;
+# time.sleep is select() before 3.11)
+WAITS = {"in_sleep": re.compile(r"nanosleep|select"),
+         "in_recv": re.compile(r"recv"),
+         "in_event_wait": re.compile(r"sem_|futex|cond_")}
+
+
+@pytest.mark.parametrize("how", ["blocked", "naps"])
+def test_wall_native_shows_the_libc_frame_a_thread_waits_in(refbpf_bin, python, tmp_path, how):
+    """--mode wall --kernel --native: a thread in time.sleep, one in
+    socket.recv and one in threading.Event.wait each show, in their time
+    off the CPU, the libc function they wait in between their Python
+    frames and the kernel's: blocked throughout the recording (no
+    switch-out: their stacks are taken from memory at the start), and
+    waiting 20 ms at a time (the stack of each switch-out). Where the C
+    library has symbols for them, the frames name the wait (trixie's and
+    sid's trees have none for its internal functions: `?? [libc.so.6]`)."""
+    label, path, version = python
+    folded = tmp_path / "waits.folded"
+    with Target(path, target_path("wall_waits.py"), how) as t:
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", "1.5", "--mode", "wall", "--kernel",
+                                    "--native", "--folded", folded])
+    stacks = parse_folded(folded)
+    for func, expected in WAITS.items():
+        waits = [(frames, n) for frames, n in stacks if ("<off-CPU>", None, None) in frames and
+                 any(f[0] == func and f[1] is not None for f in frames)]
+        total = sum(n for _, n in waits)
+        assert total > 0, "%s: no time off the CPU (%s)\n%s" % (func, how, r.stdout[:1500])
+        shown, names = 0, set()
+        for frames, n in waits:
+            py = max(i for i, f in enumerate(frames) if f[1] is not None)
+            off = frames.index(("<off-CPU>", None, None))
+            libc = [describe(f)[0] for f in frames[py + 1:off]
+                    if LIBC.fullmatch(describe(f)[1].split()[0])]
+            kernel = [f for f in frames[off + 1:] if f[0].startswith("<kernel ")]
+            if libc and kernel:
+                shown += n
+                names.update(libc)
+        # a switch-out whose stack copy was lost has its Python frames only
+        assert shown >= 0.9 * total, "%s (%s): %d of %d samples show libc and kernel frames; "\
+            "stacks: %r" % (func, how, shown, total, waits[:2])
+        named = names - {"??"}
+        assert not named or any(expected.search(n) for n in named), (func, how, names)

@@ -32,9 +32,14 @@ struct bpf_session {
 	int epoll_fd;
 	bpf_event_fn fn;
 	void *ctx;
+	/* per_thread: the sampler on single threads, by handle */
+	struct bpf_link **thread_links;
+	int *thread_fds;
+	int nthread_slots;
 };
 
-static int open_cpu_clock(int cpu, unsigned int rate_hz)
+/* A cpu-clock event of period_ns on one CPU (tid -1) or one thread (cpu -1). */
+static int open_cpu_clock(pid_t tid, int cpu, uint64_t period_ns)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
@@ -42,10 +47,10 @@ static int open_cpu_clock(int cpu, unsigned int rate_hz)
 		.config = PERF_COUNT_SW_CPU_CLOCK,
 		/* cpu-clock counts nanoseconds: a fixed period gives every
 		 * sample the same weight, which a frequency target would not. */
-		.sample_period = 1000000000ull / rate_hz,
+		.sample_period = period_ns,
 	};
 
-	return (int)syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	return (int)syscall(__NR_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why, size_t whylen)
@@ -62,7 +67,7 @@ static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why
 	if (!s->perf_fds || !s->perf_links)
 		return -ENOMEM;
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
-		s->perf_fds[cpu] = open_cpu_clock(cpu, rate_hz);
+		s->perf_fds[cpu] = open_cpu_clock(-1, cpu, 1000000000ull / rate_hz);
 		if (s->perf_fds[cpu] < 0) {
 			err = -errno;
 			/* possible but offline CPUs */
@@ -164,6 +169,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 
 	bpf_program__set_autoload(s->skel->progs.on_process_exit, !exits_by_pidfd);
 	s->skel->rodata->native_stacks = features->native;
+	s->skel->rodata->send_unwalked = features->per_thread;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err && features->native)
 		err = bpf_map__set_max_entries(s->skel->maps.events, NATIVE_RINGBUF_BYTES);
@@ -207,7 +213,8 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 			goto cleanup;
 		}
 	}
-	err = attach_sampler(s, rate_hz, why, whylen);
+	if (!features->per_thread)
+		err = attach_sampler(s, rate_hz, why, whylen);
 	if (err)
 		goto cleanup;
 	*out = s;
@@ -229,6 +236,10 @@ void bpf_session_close(struct bpf_session *s)
 	}
 	free(s->perf_links);
 	free(s->perf_fds);
+	for (int i = 0; i < s->nthread_slots; i++)
+		bpf_session_stop_thread(s, i);
+	free(s->thread_links);
+	free(s->thread_fds);
 	bpf_link__destroy(s->exit_link);
 	bpf_link__destroy(s->exec_link);
 	bpf_link__destroy(s->fork_link);
@@ -396,6 +407,55 @@ int bpf_session_walk_counts(struct bpf_session *s, struct walk_counts *out)
 	}
 	free(val);
 	return 0;
+}
+
+int bpf_session_sample_thread(struct bpf_session *s, pid_t tid, uint64_t period_ns)
+{
+	int slot = 0;
+
+	while (slot < s->nthread_slots && s->thread_fds[slot] >= 0)
+		slot++;
+	if (slot == s->nthread_slots) {
+		int n = s->nthread_slots ? s->nthread_slots * 2 : 8;
+		struct bpf_link **links = realloc(s->thread_links, (size_t)n * sizeof(*links));
+
+		if (!links)
+			return -ENOMEM;
+		s->thread_links = links;
+		int *fds = realloc(s->thread_fds, (size_t)n * sizeof(*fds));
+
+		if (!fds)
+			return -ENOMEM;
+		s->thread_fds = fds;
+		for (int i = s->nthread_slots; i < n; i++) {
+			s->thread_fds[i] = -1;
+			s->thread_links[i] = NULL;
+		}
+		s->nthread_slots = n;
+	}
+	int fd = open_cpu_clock(tid, -1, period_ns);
+
+	if (fd < 0)
+		return -errno;
+	s->thread_links[slot] = bpf_program__attach_perf_event(s->skel->progs.on_cpu_sample, fd);
+	if (!s->thread_links[slot]) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	s->thread_fds[slot] = fd;
+	return slot;
+}
+
+void bpf_session_stop_thread(struct bpf_session *s, int handle)
+{
+	if (handle < 0 || handle >= s->nthread_slots || s->thread_fds[handle] < 0)
+		return;
+	bpf_link__destroy(s->thread_links[handle]);
+	close(s->thread_fds[handle]);
+	s->thread_links[handle] = NULL;
+	s->thread_fds[handle] = -1;
 }
 
 int bpf_session_ncpus(const struct bpf_session *s)

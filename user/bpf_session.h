@@ -24,6 +24,10 @@ struct bpf_features {
 	bool off_cpu;		/* --mode wall: switch-out stacks and switch-in times */
 	bool native;		/* --native: user registers and stack with each sample */
 	bool children;		/* -C: forks of watched processes reported */
+	/* refbpf dump: no sampler on every CPU; samples of the threads
+	 * given to bpf_session_sample_thread() only, those without a Python
+	 * stack too (nframes 0, SAMPLE_UNWALKED_MASK says why) */
+	bool per_thread;
 };
 
 /*
@@ -55,6 +59,14 @@ int bpf_session_unwind_errors(struct bpf_session *s, uint64_t out[UNWIND_NR]);
 
 /* How the frames sent so far were validated, summed over the CPUs. */
 int bpf_session_walk_counts(struct bpf_session *s, struct walk_counts *out);
+
+/*
+ * per_thread: sample thread `tid` each time it has run `period_ns` more
+ * (a cpu-clock perf event on that thread: the walk runs in its context).
+ * A handle for bpf_session_stop_thread(), or -errno.
+ */
+int bpf_session_sample_thread(struct bpf_session *s, pid_t tid, uint64_t period_ns);
+void bpf_session_stop_thread(struct bpf_session *s, int handle);
 
 /* CPUs the sampler is attached to. */
 int bpf_session_ncpus(const struct bpf_session *s);

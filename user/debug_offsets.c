@@ -209,6 +209,12 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	} else {
 		out->interp_code_gen = *free_threaded ? m->func_next_version_ft : m->func_next_version;
 	}
+	/* Not described: co_version, 3.12-3.15's sixth int after
+	 * co_firstlineno, before two pointers and co_filename (4 bytes of
+	 * padding or none before them). Where that does not hold, code
+	 * objects are told apart by content (bpf/code_key.h). */
+	if (c->filename - c->firstlineno == 44 || c->filename - c->firstlineno == 48)
+		c->version = c->firstlineno + 24;
 	c->unicode_compact_size = c->unicode_ascii_size + 16;
 	if (m->unicode_compact_size &&
 	    get_offset(buf, m->unicode_compact_size, &c->unicode_compact_size, 128))

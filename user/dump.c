@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump_stacks.h"
 #include "escape.h"
 #include "interp_files.h"
 #include "profile.h"
@@ -18,6 +19,9 @@
 #include "symbolizer.h"
 #include "thread_label.h"
 #include "thread_list.h"
+
+/* What an unsettled thread's line says. */
+#define DUMP_UNSETTLED "it ran through every read and could not be sampled"
 
 /* How long to wait for an interpreter still starting. */
 #define DUMP_ATTACH_WAIT_S 1.0
@@ -195,7 +199,8 @@ static void print_text(const struct py_process *proc, const struct profile *prof
 		}
 		if (t->stack->interpreter)
 			printf(" [sub-interpreter %u]", t->stack->interpreter);
-		printf("%s\n", t->stack->nframes ? "" : ": no Python frame");
+		printf("%s\n", t->stack->source == STACK_UNSETTLED ? ": stack not taken (" DUMP_UNSETTLED ")" :
+				t->stack->nframes ? "" : ": no Python frame");
 		for (uint32_t k = 0; k < t->stack->nframes; k++) {
 			const struct pfunc *f = &prof->funcs[t->frames[k].func];
 
@@ -237,8 +242,9 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 			json_string(t->py_name, stdout);
 		else
 			fputs("null", stdout);
-		printf(", \"interpreter\": %u, \"truncated\": %s, \"frames\": [",
-		       t->stack->interpreter, t->stack->truncated ? "true" : "false");
+		printf(", \"interpreter\": %u, \"truncated\": %s, \"complete\": %s, \"frames\": [",
+		       t->stack->interpreter, t->stack->truncated ? "true" : "false",
+		       t->stack->source == STACK_UNSETTLED ? "false" : "true");
 		for (uint32_t k = 0; k < t->stack->nframes; k++) {
 			const struct pfunc *f = &prof->funcs[t->frames[k].func];
 
@@ -260,10 +266,11 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 	fputs("\n]}", stdout);
 }
 
-static int dump_one(pid_t pid, bool json, bool locals, bool first)
+static int dump_one(pid_t pid, bool json, bool locals, bool first, struct dump_sampler *sampler)
 {
 	struct py_thread_names names = { 0 };
 	struct py_process proc;
+	struct dump_stacks taken = { 0 };
 	struct thread_record *tasks = NULL;
 	struct thread_stack *stacks = NULL;
 	struct dump_thread *threads = NULL;
@@ -287,17 +294,15 @@ static int dump_one(pid_t pid, bool json, bool locals, bool first)
 	}
 	if (!prof || !(sym = symbolizer_new(&proc, prof)))
 		goto out;
-	err = thread_list_read(pid, &tasks, &ntasks, why, sizeof(why));
+	err = dump_stacks_take(&proc, sampler, &taken, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "refbpf: PID %d: %s\n", (int)pid, why);
 		goto out;
 	}
-	err = stack_reader_read(pid, &proc.layout.walk, &stacks, &nstacks);
-	if (err) {
-		fprintf(stderr, "refbpf: PID %d: cannot read its threads: %s\n", (int)pid,
-			strerror(-err));
-		goto out;
-	}
+	tasks = taken.tasks;
+	ntasks = taken.ntasks;
+	stacks = taken.stacks;
+	nstacks = taken.nstacks;
 	threads = calloc(nstacks ? nstacks : 1, sizeof(*threads));
 	err = threads ? 0 : -ENOMEM;
 	for (size_t i = 0; !err && i < nstacks; i++) {
@@ -331,8 +336,7 @@ out:
 	}
 	free(threads);
 	py_thread_names_free(&names);
-	stack_reader_free(stacks, nstacks);
-	free(tasks);
+	dump_stacks_free(&taken);
 	symbolizer_free(sym);
 	profile_free(prof);
 	py_process_free(&proc);
@@ -341,20 +345,26 @@ out:
 
 int dump_run(const pid_t *pids, size_t npids, bool json, bool locals)
 {
+	struct dump_sampler *sampler = dump_sampler_new();
 	int status = 0, dumped = 0;
 
+	if (!sampler) {
+		fprintf(stderr, "refbpf: out of memory\n");
+		return 1;
+	}
 	if (json)
 		fputs("[", stdout);
 	for (size_t i = 0; i < npids; i++) {
 		if (!json && dumped)
 			fputs("\n", stdout);
-		if (dump_one(pids[i], json, locals, !dumped))
+		if (dump_one(pids[i], json, locals, !dumped, sampler))
 			status = 1;
 		else
 			dumped++;
 	}
 	if (json)
 		fputs("]\n", stdout);
+	dump_sampler_free(sampler);
 	interp_files_clear();
 	fflush(stdout);
 	return status;

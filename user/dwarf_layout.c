@@ -191,6 +191,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 		err |= dl_add(t, "co_qualname", &c->qualname, DL_PTR);
 		err |= dl_add(t, "co_code_adaptive", &c->code_adaptive, 0);
 	}
+	if (minor >= 12)
+		err |= dl_add(t, "co_version", &c->version, 4);
 	t = dl_want(p, DL_OBJECT, "_object", "PyObject");
 	err |= dl_add(t, "ob_type", &c->ob_type, DL_PTR);
 	/* ob_size where it is read: in a bytes object */

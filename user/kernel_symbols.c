@@ -16,6 +16,7 @@ struct kernel_symbols {
 	size_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
+	uint64_t sched_start, sched_end;	/* __sched_text_start, _end */
 };
 
 static int cmp_ksym(const void *a, const void *b)
@@ -73,6 +74,10 @@ struct kernel_symbols *kernel_symbols_load(const char *path)
 			continue;
 		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
 			continue;
+		if (!strcmp(name, "__sched_text_start"))
+			k->sched_start = addr;
+		else if (!strcmp(name, "__sched_text_end"))
+			k->sched_end = addr;
 		if (add(k, addr, name)) {
 			err = ENOMEM;
 			goto fail;
@@ -112,6 +117,11 @@ const char *kernel_symbols_find(const struct kernel_symbols *k, uint64_t addr)
 			hi = mid;
 	}
 	return lo ? k->names + k->syms[lo - 1].name : NULL;
+}
+
+bool kernel_symbols_in_scheduler(const struct kernel_symbols *k, uint64_t addr)
+{
+	return k && k->sched_start < k->sched_end && addr >= k->sched_start && addr < k->sched_end;
 }
 
 size_t kernel_symbols_count(const struct kernel_symbols *k)

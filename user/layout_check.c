@@ -2,14 +2,16 @@
 /*
  * Layout validation against a live process. The process keeps running
  * while we read it, so a frame can be popped between two reads: one odd
- * pointer is not proof. A layout is refused only when several passes in a
- * row each find a pointer that leads nowhere or to something that is not
- * a code object.
+ * pointer is not proof, and a thread's frames count only when two reads
+ * in a row agree. A layout is refused only when several passes in a row
+ * each find a pointer that leads nowhere or to something that is not a
+ * code object.
  */
 #include "layout_check.h"
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -22,6 +24,7 @@
 
 struct check_pass {
 	unsigned int interpreters, threads, good_frames, bad_frames;
+	unsigned int unsettled;		/* threads whose frames moved while read */
 	bool unreadable;		/* a pointer of the chain led to unmapped memory */
 	char detail[160];
 };
@@ -37,35 +40,75 @@ static void note(struct check_pass *p, const char *what)
 		snprintf(p->detail, sizeof(p->detail), "%s", what);
 }
 
+/* A frame as the check reads it. */
+struct checked_frame {
+	uint64_t code, previous;
+	uint8_t owner;
+	bool unreadable;
+};
+
+/* The chain of frames from `frame`, as far as it can be read; its length. */
+static int read_chain(pid_t pid, const struct py_layout *w, uint64_t frame,
+		      struct checked_frame *out)
+{
+	int n = 0;
+
+	for (; frame && n < CHECK_MAX_FRAMES; n++) {
+		struct checked_frame *f = &out[n];
+
+		memset(f, 0, sizeof(*f));
+		if (!read_u64(pid, frame + w->frame_code, &f->code) ||
+		    !read_u64(pid, frame + w->frame_previous, &f->previous) ||
+		    ((w->flags & LAYOUT_HAS_OWNER) && proc_read(pid, frame + w->frame_owner, &f->owner, 1))) {
+			f->unreadable = true;
+			return n + 1;
+		}
+		frame = f->previous;
+	}
+	return n;
+}
+
+/*
+ * A running thread pushes and pops frames while they are read, and a
+ * chain read then may mix frames of different moments: a popped frame's
+ * slot already reused, its code pointer something else. Only a chain
+ * that reads the same twice in a row is evidence, for the layout or
+ * against it.
+ */
 static void check_frames(pid_t pid, const struct py_version_layout *l, uint64_t code_type,
 			 uint64_t frame, struct check_pass *p)
 {
 	const struct py_layout *w = &l->walk;
+	struct checked_frame first[CHECK_MAX_FRAMES], again[CHECK_MAX_FRAMES];
+	int n = read_chain(pid, w, frame, first);
+	unsigned int good = 0, bad = 0;
 
-	for (int depth = 0; frame && depth < CHECK_MAX_FRAMES; depth++) {
-		uint64_t code = 0, type = 0, previous = 0;
-		uint8_t owner = 0;
-
-		if (!read_u64(pid, frame + w->frame_code, &code) ||
-		    !read_u64(pid, frame + w->frame_previous, &previous) ||
-		    ((w->flags & LAYOUT_HAS_OWNER) &&
-		     proc_read(pid, frame + w->frame_owner, &owner, 1))) {
-			p->bad_frames++;
-			note(p, "a frame pointer leads to unreadable memory");
-			return;
-		}
-		code &= ~w->code_tag_mask;
-		/* Every frame but a C-stack shim runs some code object. */
-		if (!((w->flags & LAYOUT_HAS_OWNER) && owner >= w->frame_owner_skip)) {
-			if (read_u64(pid, code + l->code.ob_type, &type) && type == code_type) {
-				p->good_frames++;
-			} else {
-				p->bad_frames++;
-				note(p, "a frame's code object is not of type code");
-			}
-		}
-		frame = previous;
+	if (read_chain(pid, w, frame, again) != n || memcmp(first, again, n * sizeof(first[0]))) {
+		p->unsettled++;
+		return;
 	}
+	for (int i = 0; i < n; i++) {
+		const struct checked_frame *f = &first[i];
+		uint64_t type = 0;
+
+		if (f->unreadable) {
+			bad++;
+			note(p, "a frame pointer leads to unreadable memory");
+			break;
+		}
+		/* Every frame but a C-stack shim runs some code object. */
+		if ((w->flags & LAYOUT_HAS_OWNER) && f->owner >= w->frame_owner_skip)
+			continue;
+		if (read_u64(pid, (f->code & ~w->code_tag_mask) + l->code.ob_type, &type) &&
+		    type == code_type) {
+			good++;
+		} else {
+			bad++;
+			note(p, "a frame's code object is not of type code");
+		}
+	}
+	p->good_frames += good;
+	p->bad_frames += bad;
 }
 
 static uint64_t top_frame(pid_t pid, const struct py_layout *w, uint64_t tstate,

@@ -19,7 +19,7 @@
 #include "atomic_file.h"
 
 #define LAYOUT_STORE_DEFAULT "/var/cache/refbpf/layouts"
-#define LAYOUT_STORE_MAGIC "refbpf-layout-4"
+#define LAYOUT_STORE_MAGIC "refbpf-layout-5"
 
 struct layout_store_record {
 	char magic[16];

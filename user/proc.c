@@ -92,6 +92,18 @@ int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)got == len ? 0 : -EFAULT;
 }
 
+ssize_t proc_read_upto(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	/* one remote range is read page by page up to the first fault */
+	ssize_t got = addr ? process_vm_readv(pid, &local, 1, &remote, 1, 0) : -1;
+
+	if (got < 0)
+		return addr ? -errno : -EFAULT;
+	return got ? got : -EFAULT;
+}
+
 ssize_t proc_read_object(pid_t pid, uint64_t addr, void *buf, size_t min, size_t cap)
 {
 	static uint64_t page;

@@ -26,6 +26,10 @@ void proc_maps_free(struct proc_maps *m);
 /* Read target memory. 0 when all `len` bytes were read, else -errno. */
 int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
+/* Read up to `len` bytes at addr, as far as they are mapped (the rest of a
+ * stack, say): the bytes read, or -errno when none. */
+ssize_t proc_read_upto(pid_t pid, uint64_t addr, void *buf, size_t len);
+
 /*
  * Read an object whose size is in its header: at least `min` bytes at
  * addr, and more up to `cap` as far as the page holding addr + min - 1

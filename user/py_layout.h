@@ -36,6 +36,7 @@ struct py_code_layout {
 	uint16_t firstlineno;
 	uint16_t linetable;		/* co_lnotab (<= 3.9) or co_linetable */
 	uint16_t code_adaptive;		/* co_code_adaptive (3.11+), else 0 */
+	uint16_t version;		/* co_version (3.12+), else 0 */
 	uint16_t bytes_size;		/* PyVarObject.ob_size in a bytes object */
 	uint16_t bytes_sval;		/* PyBytesObject.ob_sval */
 	uint16_t unicode_length;	/* PyASCIIObject.length */
@@ -54,6 +55,11 @@ struct py_version_layout {
 	 * (walk.flags say which counter it is); 0: not known */
 	uint16_t interp_code_gen;
 };
+
+/* Derive what BPF reads at once (walk.frame_span, code_span, the thread
+ * state's span) and the code key's fields of `walk` from the offsets; clear
+ * what BPF learns itself. Every layout goes through this before use. */
+void py_layout_finish(struct py_version_layout *l);
 
 /* Built-in table for 3.8-3.12 (x86-64, default GIL builds). NULL if none. */
 const struct py_version_layout *py_layout_builtin(int major, int minor);

@@ -7,9 +7,8 @@
 
 #include "proc.h"
 
-#define STATE_KIND(s) PY_STR_STATE_KIND(s)
-#define STATE_COMPACT(s) PY_STR_STATE_COMPACT(s)
-#define STATE_ASCII(s) PY_STR_STATE_ASCII(s)
+/* CODE_KEY_MAX_DATA */
+#include "target_walk.h"
 
 static size_t put_utf8(char *out, uint32_t cp)
 {
@@ -89,80 +88,104 @@ static uint64_t chunk_field(const uint8_t *chunk, size_t got, uint16_t at, size_
 	return v;
 }
 
-char *py_read_str_hashed(pid_t pid, const struct py_code_layout *c, uint16_t hash_at,
-			 uint64_t addr, uint64_t *hash)
+/* The rest of an object's data after `got` bytes of it came with its
+ * header: all of it up to PY_DATA_MAX. */
+static int read_data(pid_t pid, uint64_t addr, const uint8_t *chunk, size_t got,
+		     struct py_data *d)
 {
-	uint8_t chunk[OBJECT_CHUNK], *data = NULL;
+	size_t n = d->bytes > PY_DATA_MAX ? PY_DATA_MAX : (size_t)d->bytes;
+	size_t have = got > d->data_at ? got - d->data_at : 0;
+
+	d->data = malloc(n + 1);
+	if (!d->data)
+		return -ENOMEM;
+	if (have > n)
+		have = n;
+	memcpy(d->data, chunk + d->data_at, have);
+	if (n > have) {
+		int err = proc_read(pid, addr + d->data_at + have, d->data + have, n - have);
+
+		if (err) {
+			py_data_free(d);
+			return err;
+		}
+	}
+	d->len = n;
+	return 0;
+}
+
+int py_read_str_data(pid_t pid, const struct py_code_layout *c, uint64_t addr, struct py_data *out)
+{
+	uint8_t chunk[OBJECT_CHUNK];
 	size_t head = c->unicode_ascii_size;
 	ssize_t got;
-	char *out = NULL;
 
+	memset(out, 0, sizeof(*out));
 	if (!addr || head < (size_t)c->unicode_state + 4 || head < (size_t)c->unicode_length + 8 ||
-	    (hash && head < (size_t)hash_at + 8) || head > sizeof(chunk))
-		return NULL;
-	got = proc_read_object(pid, addr, chunk, head, sizeof(chunk));
-	if (got < 0)
-		return NULL;
-	uint32_t state = (uint32_t)chunk_field(chunk, (size_t)got, c->unicode_state, 4);
-	int64_t length = (int64_t)chunk_field(chunk, (size_t)got, c->unicode_length, 8);
-
-	if (hash)
-		*hash = chunk_field(chunk, (size_t)got, hash_at, 8);
-	/* Legacy (non-compact) strings keep their data elsewhere; code
-	 * objects never use them. */
-	if (length < 0 || !STATE_COMPACT(state))
-		return NULL;
-	unsigned int kind = STATE_KIND(state);
-	size_t n = length > PY_STR_MAX_CHARS ? PY_STR_MAX_CHARS : (size_t)length;
-	size_t at = STATE_ASCII(state) ? c->unicode_ascii_size : c->unicode_compact_size;
-
-	if (kind != 1 && kind != 2 && kind != 4)
-		return NULL;
-	if (at + n * kind <= (size_t)got)
-		return py_str_to_utf8(chunk + at, n, kind);
-	data = malloc(n * kind + 1);
-	if (data && !proc_read(pid, addr + at, data, n * kind))
-		out = py_str_to_utf8(data, n, kind);
-	free(data);
-	return out;
-}
-
-char *py_read_str(pid_t pid, const struct py_code_layout *c, uint64_t addr)
-{
-	return py_read_str_hashed(pid, c, 0, addr, NULL);
-}
-
-int py_read_bytes(pid_t pid, const struct py_code_layout *c, uint64_t addr, uint8_t **out,
-		  size_t *len)
-{
-	uint8_t chunk[OBJECT_CHUNK], *buf;
-	size_t head = c->bytes_sval;
-	ssize_t got;
-	int64_t size;
-	int err = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (head < (size_t)c->bytes_size + 8 || head > sizeof(chunk))
+	    head > sizeof(chunk) || c->unicode_compact_size > sizeof(chunk))
 		return -EINVAL;
 	got = proc_read_object(pid, addr, chunk, head, sizeof(chunk));
 	if (got < 0)
 		return (int)got;
-	size = (int64_t)chunk_field(chunk, (size_t)got, c->bytes_size, 8);
-	if (size < 0 || size > PY_BYTES_MAX)
+	uint32_t state = (uint32_t)chunk_field(chunk, (size_t)got, c->unicode_state, 4);
+	int64_t length = (int64_t)chunk_field(chunk, (size_t)got, c->unicode_length, 8);
+
+	/* Legacy (non-compact) strings keep their data elsewhere; code
+	 * objects never use them. */
+	out->kind = PY_STR_STATE_KIND(state);
+	if (length < 0 || length > CODE_KEY_MAX_DATA || !PY_STR_STATE_COMPACT(state) ||
+	    (out->kind != 1 && out->kind != 2 && out->kind != 4))
 		return -EINVAL;
-	buf = malloc((size_t)size + 1);
-	if (!buf)
-		return -ENOMEM;
-	if (head + (size_t)size <= (size_t)got)
-		memcpy(buf, chunk + head, (size_t)size);
-	else
-		err = proc_read(pid, addr + head, buf, (size_t)size);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	*out = buf;
-	*len = (size_t)size;
-	return 0;
+	out->data_at = PY_STR_STATE_ASCII(state) ? c->unicode_ascii_size : c->unicode_compact_size;
+	out->bytes = (uint64_t)length * out->kind;
+	return read_data(pid, addr, chunk, (size_t)got, out);
+}
+
+int py_read_bytes_data(pid_t pid, const struct py_code_layout *c, uint64_t addr,
+		       struct py_data *out)
+{
+	uint8_t chunk[OBJECT_CHUNK];
+	size_t head = c->bytes_sval;
+	ssize_t got;
+
+	memset(out, 0, sizeof(*out));
+	if (!addr || head < (size_t)c->bytes_size + 8 || head > sizeof(chunk))
+		return -EINVAL;
+	got = proc_read_object(pid, addr, chunk, head, sizeof(chunk));
+	if (got < 0)
+		return (int)got;
+	int64_t size = (int64_t)chunk_field(chunk, (size_t)got, c->bytes_size, 8);
+
+	if (size < 0 || size > CODE_KEY_MAX_DATA)
+		return -EINVAL;
+	out->kind = 1;
+	out->data_at = c->bytes_sval;
+	out->bytes = (uint64_t)size;
+	return read_data(pid, addr, chunk, (size_t)got, out);
+}
+
+void py_data_free(struct py_data *d)
+{
+	free(d->data);
+	d->data = NULL;
+	d->len = 0;
+}
+
+char *py_data_utf8(const struct py_data *d)
+{
+	size_t n = d->len / d->kind;
+
+	return py_str_to_utf8(d->data, n > PY_STR_MAX_CHARS ? PY_STR_MAX_CHARS : n, d->kind);
+}
+
+char *py_read_str(pid_t pid, const struct py_code_layout *c, uint64_t addr)
+{
+	struct py_data d;
+	char *out;
+
+	if (py_read_str_data(pid, c, addr, &d))
+		return NULL;
+	out = py_data_utf8(&d);
+	py_data_free(&d);
+	return out;
 }

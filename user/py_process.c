@@ -132,56 +132,6 @@ static void format_version(uint64_t hex, char *out, size_t len)
 		snprintf(out, len, "%u.%u.%u", major, minor, micro);
 }
 
-/* Bytes each BPF read must cover: every field of a frame, the code
- * object's firstlineno and name, a thread state's fields. */
-static void finish_walk_layout(struct py_layout *w)
-{
-	uint16_t end = 0;
-	uint16_t ends[] = { w->frame_code + 8, w->frame_previous + 8,
-			    w->frame_instr + (w->frame_model == FRAME_MODEL_FRAME_OBJECT ? 4 : 8),
-			    (w->flags & LAYOUT_HAS_OWNER) ? w->frame_owner + 1 : 0,
-			    w->frame_is_entry ? w->frame_is_entry + 1 : 0 };
-
-	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
-		if (ends[i] > end)
-			end = ends[i];
-	w->frame_span = end;
-	w->code_span_start = w->code_firstlineno < w->code_name ? w->code_firstlineno : w->code_name;
-	uint16_t code_end = w->code_firstlineno + 4 > w->code_name + 8 ? w->code_firstlineno + 4 :
-									 w->code_name + 8;
-	w->code_span = code_end - w->code_span_start;
-
-	/* 3.12+: BPF looks for the thread-local thread state below the
-	 * thread pointer (fsbase on x86-64), where static TLS puts it; an
-	 * interpreter loaded by dlopen has it elsewhere, and BPF gives up. */
-	if (w->version_hex >= 0x030c0000)
-		w->flags |= LAYOUT_TLS_TSTATE;
-	w->tstate_tls = w->tls_misses = 0;
-
-	/* A thread state's thread_id and frame in one read, with interp
-	 * when that stays within the span (BPF then needs no read of
-	 * interpreters.head to trust the code counter). */
-	uint16_t lo = w->tstate_thread_id < w->tstate_frame ? w->tstate_thread_id : w->tstate_frame;
-	uint16_t hi = (w->tstate_thread_id > w->tstate_frame ? w->tstate_thread_id : w->tstate_frame) + 8;
-
-	w->tstate_span_lo = w->tstate_span_len = 0;
-	w->flags &= ~LAYOUT_SPAN_HAS_INTERP;
-	if (hi - lo > REFBPF_TSTATE_SPAN)
-		return;
-	if (w->tstate_interp) {
-		uint16_t ilo = w->tstate_interp < lo ? w->tstate_interp : lo;
-		uint16_t ihi = w->tstate_interp + 8 > hi ? w->tstate_interp + 8 : hi;
-
-		if (ihi - ilo <= REFBPF_TSTATE_SPAN) {
-			lo = ilo;
-			hi = ihi;
-			w->flags |= LAYOUT_SPAN_HAS_INTERP;
-		}
-	}
-	w->tstate_span_lo = lo;
-	w->tstate_span_len = hi - lo;
-}
-
 /* What thread names and locals need: the built-in table, with what
  * _Py_DebugOffsets says (3.13+) in place of it. None: not read. */
 static void choose_object_layout(struct py_process *out, const uint8_t *head, size_t len)
@@ -304,7 +254,12 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	 * only in .symtab: unstripped builds. */
 	if (out->major == 3 && out->minor == 12 && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
 		out->layout.walk.code_gen_addr = ie->file->syms[ISYM_NEXT_FUNC_VERSION] + ie->bias;
-	finish_walk_layout(&out->layout.walk);
+	py_layout_finish(&out->layout);
+	if (out->layout.walk.code_span > REFBPF_READ_SPAN) {
+		snprintf(why, whylen, "Python %s: the code object's fields lie %u bytes apart in the %s layout (BPF reads %u at most)",
+			 out->version, out->layout.walk.code_span, out->layout_source, REFBPF_READ_SPAN);
+		return PY_BAD_LAYOUT;
+	}
 	return PY_OK;
 }
 

@@ -33,6 +33,7 @@
 #include "thread_list.h"
 #include "thread_label.h"
 #include "tid_set.h"
+#include "waiting_threads.h"
 
 /* Poll interval while a target is being (re)discovered after exec: how
  * late, at worst, sampling starts after its interpreter is ready. A
@@ -370,14 +371,17 @@ static const char *marker(const struct recorder *r, const struct sample_event *e
 }
 
 /* Kernel frames (innermost first in the event) appended outermost first.
- * Off CPU, the frames inside __schedule are the tracepoint's own. */
+ * Off CPU, the frames inside __schedule are the tracepoint's own, and the
+ * scheduler's functions are left out as the kernel leaves them out of a
+ * sleeping thread's stack (user/waiting_threads.c): one wait, one stack. */
 static int add_kernel_frames(struct recorder *r, const struct sample_event *ev, uint32_t *n)
 {
 	const __u64 *ips = (const __u64 *)&ev->frames[ev->nframes];
 	uint32_t nk = ev->nkernel, first = 0;
+	bool off_cpu = ev->type == EVENT_OFF_CPU;
 	char name[300];
 
-	if (ev->type == EVENT_OFF_CPU)
+	if (off_cpu)
 		for (uint32_t i = 0; i < nk; i++) {
 			const char *sym = kernel_symbols_find(r->ksyms, ips[i]);
 
@@ -389,6 +393,8 @@ static int add_kernel_frames(struct recorder *r, const struct sample_event *ev, 
 	for (uint32_t i = nk; i-- > first;) {
 		const char *sym = kernel_symbols_find(r->ksyms, ips[i]);
 
+		if (off_cpu && kernel_symbols_in_scheduler(r->ksyms, ips[i]))
+			continue;
 		snprintf(name, sizeof(name), PROFILE_KERNEL_PREFIX "%s>", sym ? sym : "?");
 		if (synthetic(r, name, &r->frames[(*n)++]))
 			return -ENOMEM;
@@ -587,43 +593,20 @@ static int add_off_cpu(void *ctx, uint32_t pid, uint32_t tid, uint32_t flags,
 
 /*
  * Wall mode: threads already off CPU when recording starts send no
- * switch-out. Their stacks are read from memory now and count from
- * `start_ns`; a thread that runs instead replaces this with the stack of
- * its first switch-out, as any thread does.
+ * switch-out. Each one that stays off while it is looked at gets the
+ * records BPF sends at a switch-out, made from memory
+ * (user/waiting_threads.c), and counts from `start_ns`; a thread that
+ * runs instead replaces this with the stack of its first switch-out, as
+ * any thread does.
  */
+static int on_event(void *ctx, void *data, size_t size);
+
 static int seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns)
 {
-	struct thread_record *tasks = NULL;
-	struct thread_stack *stacks = NULL;
-	size_t ntasks = 0, nstacks = 0;
-	char why[256];
-	uint32_t flags;
-	int err = 0;
+	struct waiting_opts o = { .kernel = r->o->features.kernel,
+				  .native = r->o->features.native && t->native };
 
-	if (thread_list_read(t->pid, &tasks, &ntasks, why, sizeof(why)) ||
-	    stack_reader_read(t->pid, &t->proc.layout.walk, &stacks, &nstacks))
-		goto cleanup;	/* not fatal: their time is counted from their first switch */
-	for (size_t i = 0; i < nstacks && !err; i++) {
-		const struct thread_stack *ts = &stacks[i];
-		int at;
-
-		if (!ts->nframes || ts->nframes > REFBPF_MAX_FRAMES)
-			continue;
-		for (size_t j = 0; j < ntasks && !err; j++) {
-			if (tasks[j].fsbase != ts->thread_id)
-				continue;
-			flags = 0;
-			at = build_read_stack(r, t, ts, &flags);
-			err = at < 0 ? at :
-				       off_cpu_leave(r->off_cpu, (uint32_t)t->pid, tasks[j].tid,
-						     tasks[j].comm, start_ns, flags, r->frames,
-						     (uint32_t)at);
-		}
-	}
-cleanup:
-	free(tasks);
-	stack_reader_free(stacks, nstacks);
-	return err;
+	return waiting_threads_emit(t->pid, &t->proc.layout.walk, start_ns, &o, on_event, r);
 }
 
 static int start_native(struct recorder *r, struct rtarget *t)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * The key of a cached code object is (address, co_firstlineno, hash of
- * co_name), all three read by BPF at sample time. pymalloc hands a freed
- * code object's address to the next one of the same size; the name's hash
- * and the first line tell the new function from the old one.
+ * A cached code object is found by (address, key): the key BPF computed
+ * at sample time (bpf/code_key.h) tells it from any code object that had
+ * the address before or after it. A code object is read only to be
+ * checked against that key: what is read must give the sample's key, or
+ * the frame is marked, never resolved to what lies there now.
  */
 #include "symbolizer.h"
 
@@ -15,9 +16,10 @@
 #include "linetable.h"
 #include "proc.h"
 #include "py_objects.h"
+#include "target_walk.h"
 
 struct code_entry {
-	uint64_t code, name_hash;
+	uint64_t code, key;
 	int32_t firstlineno;
 	bool used;
 	uint32_t func;
@@ -34,7 +36,7 @@ struct code_entry {
 #define RECENT_SLOTS 512
 
 struct recent_frame {
-	uint64_t code, instr, name_hash;
+	uint64_t code, instr, key;
 	int32_t firstlineno;
 	struct pframe out;
 };
@@ -87,22 +89,13 @@ const struct symbolizer_stats *symbolizer_stats(const struct symbolizer *s)
 	return &s->stats;
 }
 
-static uint64_t key_hash(uint64_t code, uint64_t name_hash, int32_t firstlineno)
-{
-	uint64_t h = code * 0x9e3779b97f4a7c15ull;
-
-	h ^= name_hash + 0x632be59bd9b4e019ull + (h << 6) + (h >> 2);
-	h ^= (uint64_t)(uint32_t)firstlineno * 0xff51afd7ed558ccdull;
-	return h ^ (h >> 29);
-}
-
 static struct code_entry *find_slot(struct code_entry *slots, size_t nslots, uint64_t code,
-				    uint64_t name_hash, int32_t firstlineno)
+				    uint64_t key, int32_t firstlineno)
 {
 	size_t mask = nslots - 1;
-	size_t i = key_hash(code, name_hash, firstlineno) & mask;
+	size_t i = refbpf_mix64(code ^ key) & mask;
 
-	while (slots[i].used && !(slots[i].code == code && slots[i].name_hash == name_hash &&
+	while (slots[i].used && !(slots[i].code == code && slots[i].key == key &&
 				   slots[i].firstlineno == firstlineno))
 		i = (i + 1) & mask;
 	return &slots[i];
@@ -119,7 +112,7 @@ static int grow(struct symbolizer *s)
 		struct code_entry *e = &s->slots[i];
 
 		if (e->used)
-			*find_slot(slots, n, e->code, e->name_hash, e->firstlineno) = *e;
+			*find_slot(slots, n, e->code, e->key, e->firstlineno) = *e;
 	}
 	free(s->slots);
 	s->slots = slots;
@@ -157,24 +150,112 @@ static uint64_t u64_at(const uint8_t *buf, size_t off)
 	return v;
 }
 
+/* The key of an object read whole or in part (bpf/code_key.h), the part
+ * BPF hashed read again from the target where it was not. 0 or -errno. */
+static int data_key(pid_t pid, const struct py_layout *w, uint64_t addr, uint32_t kind,
+		    const struct py_data *d, uint64_t *key)
+{
+	uint32_t first = code_key_first_read(addr, code_key_head(w, kind)), prefix;
+	__u64 tail_at;
+	uint8_t tail[CODE_KEY_TAIL];
+
+	if (d->len >= d->bytes) {
+		*key = code_key_of_whole(w, addr, kind, d->data_at, d->bytes, d->data);
+		return 0;
+	}
+	code_key_cover(first, d->data_at, d->bytes, &prefix, &tail_at);
+	if (prefix > d->len || d->bytes - tail_at > sizeof(tail))
+		return -EINVAL;
+	int err = proc_read(pid, addr + d->data_at + tail_at, tail, d->bytes - tail_at);
+
+	if (!err)
+		*key = code_key_of_data(d->bytes, d->data, 0, prefix, tail, tail_at);
+	return err;
+}
+
+/* What load_code() reads of a code object besides its header. */
+struct code_read {
+	struct py_data name, filename, qualname, table;
+	char *name_utf8, *filename_utf8, *qualname_utf8;
+};
+
+static void code_read_free(struct code_read *r)
+{
+	py_data_free(&r->name);
+	py_data_free(&r->filename);
+	py_data_free(&r->qualname);
+	py_data_free(&r->table);
+	free(r->name_utf8);
+	free(r->filename_utf8);
+	free(r->qualname_utf8);
+}
+
+/* Read the objects the code object (whose header is `head`) shows; with
+ * `keys`, also their keys (bpf/code_key.h) into keys[0..3]. 0 or -errno. */
+static int read_shown(struct symbolizer *s, const uint8_t *head, struct code_read *r,
+		      uint64_t *keys)
+{
+	const struct py_code_layout *c = &s->layout->code;
+	const struct py_layout *w = &s->layout->walk;
+	uint64_t name = u64_at(head, c->name), filename = u64_at(head, c->filename);
+	uint64_t qualname = c->qualname ? u64_at(head, c->qualname) : 0;
+	uint64_t table = u64_at(head, c->linetable);
+	int err;
+
+	err = py_read_str_data(s->pid, c, name, &r->name);
+	if (!err)
+		err = py_read_str_data(s->pid, c, filename, &r->filename);
+	if (!err && qualname)
+		err = py_read_str_data(s->pid, c, qualname, &r->qualname);
+	if (err)
+		return err;
+	/* A function without a readable line table still has a name; its
+	 * key, where it counts, needs the table. */
+	if (py_read_bytes_data(s->pid, c, table, &r->table) && keys)
+		return -EFAULT;
+	if (keys) {
+		keys[2] = 0;
+		err = data_key(s->pid, w, name, CODE_KEY_STR, &r->name, &keys[0]);
+		if (!err)
+			err = data_key(s->pid, w, filename, CODE_KEY_STR, &r->filename, &keys[1]);
+		if (!err && qualname)
+			err = data_key(s->pid, w, qualname, CODE_KEY_STR, &r->qualname, &keys[2]);
+		if (!err)
+			err = data_key(s->pid, w, table, CODE_KEY_BYTES, &r->table, &keys[3]);
+		if (err)
+			return err;
+	}
+	r->name_utf8 = py_data_utf8(&r->name);
+	r->filename_utf8 = py_data_utf8(&r->filename);
+	r->qualname_utf8 = qualname ? py_data_utf8(&r->qualname) : NULL;
+	if (!r->name_utf8 || !r->filename_utf8 || (qualname && !r->qualname_utf8))
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * Read the code object at rec->code and fill `e`. Returns 0, -ESTALE when
- * it is no longer the object the sample saw, or another -errno.
+ * it is not the object the sample saw (its key differs), or another
+ * -errno. Its name, file and lines are kept only when the bytes they come
+ * from are those the key was made of: with co_version, the code object
+ * still holds the same version after they were read (it cannot be freed
+ * while it does); without, the key is made of those very bytes.
  */
 static int load_code(struct symbolizer *s, const struct py_frame_rec *rec, struct code_entry *e)
 {
 	const struct py_code_layout *c = &s->layout->code;
-	uint8_t head[512];
+	const struct py_layout *w = &s->layout->walk;
+	uint8_t head[512], again[REFBPF_READ_SPAN];
 	size_t hsize = code_header_size(s->layout);
-	char *filename = NULL, *name = NULL, *qualname = NULL;
-	uint8_t *table = NULL;
-	size_t table_len = 0;
+	struct code_read r = { 0 };
+	uint64_t keys[4] = { 0 }, key;
 	int32_t firstlineno;
-	uint64_t name_ptr, name_hash = 0;
+	bool versioned;
 	int64_t func;
 	int err;
 
-	if (hsize > sizeof(head))
+	if (hsize > sizeof(head) || w->code_span_start + w->code_span > hsize ||
+	    w->code_span > sizeof(again))
 		return -EINVAL;
 	err = proc_read(s->pid, rec->code, head, hsize);
 	if (err)
@@ -182,28 +263,32 @@ static int load_code(struct symbolizer *s, const struct py_frame_rec *rec, struc
 	if (u64_at(head, c->ob_type) != s->code_type_addr)
 		return -ESTALE;
 	memcpy(&firstlineno, head + c->firstlineno, sizeof(firstlineno));
-	name_ptr = u64_at(head, c->name);
-	name = py_read_str_hashed(s->pid, c, s->layout->walk.unicode_hash, name_ptr, &name_hash);
-	if (!name)
-		return -EFAULT;
+	if (firstlineno != rec->firstlineno)
+		return -ESTALE;
+	versioned = code_key_version(w, head + w->code_span_start) != 0;
+	err = read_shown(s, head, &r, versioned ? NULL : keys);
+	if (err)
+		goto cleanup;
 	err = -ESTALE;
-	if (!(rec->reserved & FRAME_UNVALIDATED) &&
-	    (firstlineno != rec->firstlineno || name_hash != rec->name_hash))
+	key = code_key_fold(code_key_span(w, head + w->code_span_start), keys[0], keys[1], keys[2],
+			    keys[3]);
+	if (key != rec->key)
 		goto cleanup;
-
-	err = -EFAULT;
-	filename = py_read_str(s->pid, c, u64_at(head, c->filename));
-	if (!filename)
-		goto cleanup;
-	if (c->qualname)
-		qualname = py_read_str(s->pid, c, u64_at(head, c->qualname));
-	func = profile_intern_func(s->prof, filename, firstlineno, name, qualname ? qualname : name);
+	if (versioned) {
+		err = proc_read(s->pid, rec->code + w->code_span_start, again, w->code_span);
+		if (err || memcmp(again, head + w->code_span_start, w->code_span)) {
+			err = err ? err : -ESTALE;
+			goto cleanup;
+		}
+	}
+	func = profile_intern_func(s->prof, r.filename_utf8, firstlineno, r.name_utf8,
+				   r.qualname_utf8 ? r.qualname_utf8 : r.name_utf8);
 	if (func < 0) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
 	e->code = rec->code;
-	e->name_hash = name_hash;
+	e->key = key;
 	e->firstlineno = firstlineno;
 	e->func = (uint32_t)func;
 	/* 3.11+: the code object is a variable-size object of code units. */
@@ -212,17 +297,13 @@ static int load_code(struct symbolizer *s, const struct py_frame_rec *rec, struc
 
 		e->ncode_units = units > 0 && units < (1 << 24) ? (uint32_t)units : 0;
 	}
-	/* A function without a readable line table still has a name. */
 	memset(&e->lines, 0, sizeof(e->lines));
-	if (!py_read_bytes(s->pid, c, u64_at(head, c->linetable), &table, &table_len))
-		line_table_decode(&e->lines, s->layout->linetable_kind, table, table_len,
+	if (r.table.data && r.table.len == r.table.bytes)
+		line_table_decode(&e->lines, s->layout->linetable_kind, r.table.data, r.table.len,
 				  firstlineno, e->ncode_units);
 	err = 0;
 cleanup:
-	free(filename);
-	free(name);
-	free(qualname);
-	free(table);
+	code_read_free(&r);
 	return err;
 }
 
@@ -259,37 +340,29 @@ static struct recent_frame *recent_slot(struct symbolizer *s, const struct py_fr
 
 int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, struct pframe *out)
 {
-	struct py_frame_rec key = *rec;
 	struct code_entry *e;
 
 	s->stats.lookups++;
-	if (!(rec->reserved & FRAME_UNVALIDATED)) {
-		const struct recent_frame *r = recent_slot(s, rec);
-
-		if (r->code == rec->code && r->instr == rec->instr && r->name_hash == rec->name_hash &&
-		    r->firstlineno == rec->firstlineno && rec->code) {
-			*out = r->out;
-			return 0;
-		}
+	/* Without its key, nothing tells what the sample saw from what lies
+	 * at that address now. */
+	if (!rec->code || (rec->reserved & FRAME_UNVALIDATED)) {
+		s->stats.unreadable++;
+		goto unknown;
 	}
-	/* BPF could not read the validation key: read it now instead. */
-	if (rec->reserved & FRAME_UNVALIDATED) {
-		const struct py_layout *w = &s->layout->walk;
-		uint64_t name_ptr = 0;
+	const struct recent_frame *r = recent_slot(s, rec);
 
-		if (proc_read(s->pid, rec->code + w->code_firstlineno, &key.firstlineno, 4) ||
-		    proc_read(s->pid, rec->code + w->code_name, &name_ptr, 8) ||
-		    proc_read(s->pid, name_ptr + w->unicode_hash, &key.name_hash, 8))
-			goto unknown;
+	if (r->code == rec->code && r->instr == rec->instr && r->key == rec->key &&
+	    r->firstlineno == rec->firstlineno) {
+		*out = r->out;
+		return 0;
 	}
-	e = find_slot(s->slots, s->nslots, key.code, key.name_hash, key.firstlineno);
+	e = find_slot(s->slots, s->nslots, rec->code, rec->key, rec->firstlineno);
 	if (!e->used) {
 		struct code_entry fresh = { 0 };
 		int err;
 
 		s->stats.misses++;
-		key.reserved &= ~FRAME_UNVALIDATED;
-		err = load_code(s, &key, &fresh);
+		err = load_code(s, rec, &fresh);
 		if (err == -ENOMEM)
 			return err;
 		if (err) {
@@ -304,7 +377,7 @@ int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, str
 				line_table_free(&fresh.lines);
 				return -ENOMEM;
 			}
-			e = find_slot(s->slots, s->nslots, key.code, key.name_hash, key.firstlineno);
+			e = find_slot(s->slots, s->nslots, rec->code, rec->key, rec->firstlineno);
 		}
 		fresh.used = true;
 		*e = fresh;
@@ -315,11 +388,10 @@ int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, str
 
 	out->func = e->func;
 	out->line = line >= 0 ? line : e->firstlineno;
-	if (!(rec->reserved & FRAME_UNVALIDATED))
-		*recent_slot(s, rec) = (struct recent_frame){ .code = rec->code, .instr = rec->instr,
-							      .name_hash = rec->name_hash,
-							      .firstlineno = rec->firstlineno,
-							      .out = *out };
+	*recent_slot(s, rec) = (struct recent_frame){ .code = rec->code, .instr = rec->instr,
+						      .key = rec->key,
+						      .firstlineno = rec->firstlineno,
+						      .out = *out };
 	return 0;
 unknown:;
 	int64_t f = unknown_func(s);

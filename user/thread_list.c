@@ -11,41 +11,80 @@
 
 #include "threads.skel.h"
 
-int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why, size_t whylen)
-{
-	struct threads_bpf *skel = threads_bpf__open();
-	struct bpf_link *link = NULL;
-	struct thread_record *recs = NULL;
-	size_t count = 0, cap = 0;
-	int err = 0, fd = -1;
+struct thread_lister {
+	struct threads_bpf *skel;
+	struct bpf_link *link;
+	bool waits;
+};
 
-	*out = NULL;
-	*n = 0;
-	if (!skel) {
+struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
+{
+	struct thread_lister *t = calloc(1, sizeof(*t));
+	int err = 0;
+
+	if (!t) {
+		snprintf(why, whylen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->skel = threads_bpf__open();
+	if (!t->skel) {
 		err = -errno;
 		snprintf(why, whylen, "cannot open the thread lister: %s", strerror(-err));
-		return err;
+		goto fail;
 	}
-	skel->rodata->target_tgid = (__u32)pid;
-	err = threads_bpf__load(skel);
+	t->skel->rodata->target_tgid = (__u32)pid;
+	t->waits = waits;
+	bpf_program__set_autoload(t->skel->progs.list_threads, !waits);
+	bpf_program__set_autoload(t->skel->progs.list_waiting_threads, waits);
+	err = threads_bpf__load(t->skel);
 	if (!err) {
-		link = bpf_program__attach_iter(skel->progs.list_threads, NULL);
-		if (!link)
-			err = -errno;
-	}
-	if (!err) {
-		fd = bpf_iter_create(bpf_link__fd(link));
-		if (fd < 0)
+		t->link = bpf_program__attach_iter(waits ? t->skel->progs.list_waiting_threads :
+							   t->skel->progs.list_threads,
+						   NULL);
+		if (!t->link)
 			err = -errno;
 	}
 	if (err) {
 		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
-		goto cleanup;
+		goto fail;
+	}
+	return t;
+fail:
+	thread_lister_close(t);
+	errno = -err;
+	return NULL;
+}
+
+void thread_lister_close(struct thread_lister *t)
+{
+	if (!t)
+		return;
+	bpf_link__destroy(t->link);
+	threads_bpf__destroy(t->skel);
+	free(t);
+}
+
+/* Every record of one look, each `size` bytes, into a malloc'd array. */
+static int read_records(struct thread_lister *t, size_t size, void **out, size_t *n, char *why,
+			size_t whylen)
+{
+	char *recs = NULL;
+	size_t count = 0, cap = 0;
+	int err = 0, fd;
+
+	*out = NULL;
+	*n = 0;
+	fd = bpf_iter_create(bpf_link__fd(t->link));
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
+		return err;
 	}
 	for (;;) {
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
-			struct thread_record *nr = realloc(recs, ncap * sizeof(*nr));
+			char *nr = realloc(recs, ncap * size);
 
 			if (!nr) {
 				err = -ENOMEM;
@@ -56,16 +95,18 @@ int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why
 			cap = ncap;
 		}
 		/* The iterator hands out whole records. */
-		ssize_t got = read(fd, &recs[count], sizeof(*recs));
+		ssize_t got = read(fd, recs + count * size, size);
 
 		if (got == 0)
 			break;
-		if (got != (ssize_t)sizeof(*recs)) {
+		if (got != (ssize_t)size) {
 			err = got < 0 ? -errno : -EIO;
 			snprintf(why, whylen, "cannot read the thread list: %s", strerror(-err));
 			goto cleanup;
 		}
-		recs[count].comm[sizeof(recs[count].comm) - 1] = 0;
+		struct thread_record *rec = (struct thread_record *)(recs + count * size);
+
+		rec->comm[sizeof(rec->comm) - 1] = 0;
 		count++;
 	}
 	*out = recs;
@@ -73,9 +114,56 @@ int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why
 	recs = NULL;
 cleanup:
 	free(recs);
-	if (fd >= 0)
-		close(fd);
-	bpf_link__destroy(link);
-	threads_bpf__destroy(skel);
+	close(fd);
 	return err;
+}
+
+int thread_lister_read(struct thread_lister *t, struct thread_record **out, size_t *n, char *why,
+		       size_t whylen)
+{
+	if (t->waits) {
+		snprintf(why, whylen, "internal error: a lister of waits read as threads");
+		return -EINVAL;
+	}
+	return read_records(t, sizeof(**out), (void **)out, n, why, whylen);
+}
+
+int thread_lister_read_waits(struct thread_lister *t, struct thread_wait_record **out, size_t *n,
+			     char *why, size_t whylen)
+{
+	if (!t->waits) {
+		snprintf(why, whylen, "internal error: a lister of threads read as waits");
+		return -EINVAL;
+	}
+	/* thread_record comes first in a wait record: its comm is cut too */
+	return read_records(t, sizeof(**out), (void **)out, n, why, whylen);
+}
+
+int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why, size_t whylen)
+{
+	struct thread_lister *t = thread_lister_open(pid, false, why, whylen);
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if (!t)
+		return -errno;
+	err = thread_lister_read(t, out, n, why, whylen);
+	thread_lister_close(t);
+	return err;
+}
+
+const struct thread_record *thread_list_find(const struct thread_record *tasks, size_t n,
+					     uint64_t thread_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tasks[i].fsbase == thread_id)
+			return &tasks[i];
+	return NULL;
+}
+
+bool thread_stayed_still(const struct thread_record *before, const struct thread_record *after)
+{
+	return before && after && before->tid == after->tid && before->state && after->state &&
+	       before->runtime_ns == after->runtime_ns && before->switches == after->switches;
 }

@@ -1,6 +1,7 @@
 """Regenerate the fuzzers' seed corpora in tests/fuzz/corpus/ from real
 inputs: line tables of real code objects (one file per format), the
-_Py_DebugOffsets of real 3.13+ interpreters, a small real ELF file, raw
+_Py_DebugOffsets of real 3.13+ interpreters, images of real code objects
+and the objects they point to (3.8-3.12), a small real ELF file, raw
 profiles and str characters of each width. Run as: python3 tests/fuzz/make_seeds.py [python3.X ...]
 (the committed corpus was made with the interpreters listed in
 tests/fuzz/corpus/README)."""
@@ -32,6 +33,33 @@ elif sys.version_info >= (3, 10):
 else:
     kind, table = 1, c.co_lnotab
 sys.stdout.buffer.write(struct.pack("<BiH", kind - 1, c.co_firstlineno, len(c.co_code) // 2) + table)
+'''
+
+
+# A code object with a long non-ASCII file name and a long line table, as
+# the interpreter holds it: its first 256 bytes, then its name, file name,
+# qualified name and line table, the pointers to them rewritten to where
+# they lie in the image (at 0x10000 plus the page offset in the header).
+CODE_IMAGE = r'''
+import ctypes, struct, sys
+src = "def work(a):\n" + "    a += 1\n" * 80 + "    return a\n"
+ns = {}
+exec(compile(src, "/" + "d" * 300 + "/fil\u00e9.py", "exec"), ns)
+c = ns["work"].__code__
+table = c.co_linetable if sys.version_info >= (3, 10) else c.co_lnotab
+objs = [c.co_name, c.co_filename, getattr(c, "co_qualname", None), table]
+page_offset = int(sys.argv[1])
+base = 0x10000 + page_offset
+head = ctypes.string_at(id(c), 256)
+image = bytearray(head)
+for o in objs:
+    if o is None:
+        continue
+    at = (len(image) + 15) & ~15
+    image += bytes(at - len(image)) + ctypes.string_at(id(o), sys.getsizeof(o))
+    head = head.replace(struct.pack("<Q", id(o)), struct.pack("<Q", base + at))
+image[:256] = head
+sys.stdout.buffer.write(bytes([sys.version_info[1] - 8]) + struct.pack("<H", page_offset) + image)
 '''
 
 
@@ -251,6 +279,11 @@ def main():
             elf_vaddr_bytes(lib, "_PyRuntime", 1024) if os.path.exists(lib) else None)
         if head and head.startswith(b"xdebugpy"):
             write("fuzz_debug_offsets", "py%s%s" % (ver, "t" if real.endswith("t") else ""), head)
+        # page offsets: at a page's start, and near its end (reads clipped)
+        for page_offset in (0, 0xf40):
+            out = subprocess.run([py, "-c", CODE_IMAGE, str(page_offset)], capture_output=True)
+            if out.returncode == 0 and (3, 8) <= tuple(map(int, ver.split("."))) <= (3, 12):
+                write("fuzz_code_key", "py%s-%x" % (ver, page_offset), out.stdout)
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "tiny.c")
         with open(src, "w") as f:

@@ -65,6 +65,7 @@ static void print_layout(const struct py_version_layout *l)
 	P("code.firstlineno", c->firstlineno);
 	P("code.linetable", c->linetable);
 	P("code.code_adaptive", c->code_adaptive);
+	P("code.version", c->version);
 	P("bytes_size", c->bytes_size);
 	P("bytes_sval", c->bytes_sval);
 	P("unicode_length", c->unicode_length);
