@@ -156,8 +156,9 @@ asan:
 # The ASan + UBSan build through the tests that feed every parser of
 # untrusted bytes and every writer: ELF, DWARF, _Py_DebugOffsets, line
 # tables and strings read from targets (their stacks, names and layouts on
-# every interpreter), native stacks, kallsyms, raw files; every output
-# format. The rest of the suite tests behaviour the sanitizers add nothing to.
+# every interpreter), code keys, locals' values, thread names, native
+# stacks, kallsyms, raw files; every output format. The rest of the suite
+# tests behaviour the sanitizers add nothing to.
 ASAN_TESTS := tests/test_writers.py tests/test_formats.py tests/test_raw.py tests/test_outputs.py \
 	tests/test_linetable.py tests/test_layout_dwarf.py tests/test_native_merge.py \
 	tests/test_dump.py tests/test_peers.py tests/test_kernel.py tests/test_layout_runtime.py \
@@ -165,7 +166,9 @@ ASAN_TESTS := tests/test_writers.py tests/test_formats.py tests/test_raw.py test
 	tests/test_record.py::test_long_and_wide_names_read_whole \
 	tests/test_record.py::test_deep_stack_kept_and_marked_truncated \
 	tests/test_native.py::test_mixed_stack_in_every_output \
-	tests/test_wall.py::test_wall_mode_every_output_agrees tests/test_gil.py
+	tests/test_wall.py::test_wall_mode_every_output_agrees tests/test_gil.py \
+	tests/test_locals.py tests/test_values.py tests/test_thread_names.py \
+	tests/test_code_identity.py::test_exec_of_sources_that_differ_in_lines_only
 
 test-asan: asan pythons node-tools
 	REFBPF_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
