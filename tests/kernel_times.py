@@ -106,9 +106,9 @@ def assert_sampled(count, given, report, rate, part=1.0):
     assert_sampled_cpu(count, given.share() * recorded_seconds(report), rate, part)
 
 
-def assert_sampled_cpu(count, cpu_seconds, rate, part=1.0):
+def assert_sampled_cpu(count, cpu_seconds, rate, part=1.0, what="the target"):
     """The same for processes that ran `cpu_seconds` while recorded."""
     want = cpu_seconds * rate * part
-    assert want >= 20, "the target got %.0f samples' worth of CPU: too little to test" % want
-    assert count >= 0.4 * want, "%d samples where the kernel's CPU time warrants %.0f" % (
-        count, want)
+    assert want >= 20, "%s got %.0f samples' worth of CPU: too little to test" % (what, want)
+    assert count >= 0.4 * want, "%s: %d samples where the kernel's CPU time warrants %.0f" % (
+        what, count, want)

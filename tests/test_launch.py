@@ -84,8 +84,9 @@ def test_record_children_sees_every_pool_worker(python, tmp_path, refbpf_bin):
     for pid in workers:
         samples = sum(c for frames, c in stacks if frames[0][0].startswith("<process %d " % pid)
                       and any(f[0] == "pool_work" for f in frames))
-        # 0.4 s of CPU time each: 80 samples at 200 Hz
-        assert samples >= 40, "worker %d: %d samples of pool_work\n%s" % (
+        # 0.4 s of CPU time each: 80 samples at 200 Hz, at least 0.4 of
+        # them on a CPU shared with others (kernel_times)
+        assert samples >= 0.4 * 0.4 * RATE, "worker %d: %d samples of pool_work\n%s" % (
             pid, samples, r.stdout[:3000])
 
 
