@@ -108,9 +108,12 @@ def test_young_non_python_parent_delays_nothing_under_C(python, tmp_path, refbpf
     stacks = parse_folded(folded)
     # 0.3 s of CPU time in first_burn, then LATER_SECONDS in later(): the
     # first function sampled about as densely as the later one (a CPU
-    # shared with others is sampled below 1 kHz), none of it lost to a wait
+    # shared with others is not sampled at 1 kHz), little of it lost to a
+    # wait: under CPU hogs at a load average of 12-14, 1.0-1.3 of later's
+    # density in 12 runs of 13 and 0.61 in one (refbpf waits for a CPU
+    # before it sees the exec)
     burn = function_samples(stacks, "first_burn")
     later = function_samples(stacks, "later")
     assert later > 0, stdout[:3000]
-    assert burn / (0.3 * 1000) >= 0.7 * min(1.0, later / (LATER_SECONDS * 1000)), (
+    assert burn / (0.3 * 1000) >= 0.5 * min(1.0, later / (LATER_SECONDS * 1000)), (
         burn, later, stdout[:3000])
