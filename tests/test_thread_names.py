@@ -174,3 +174,26 @@ def test_dump_shows_python_thread_names(python, tmp_path, refbpf_bin):
         assert got.get(tid) == (py_name, os_name), (tid, got.get(tid))
         assert re.search(r"^Thread %d %s (running|sleeping)$" % (
             tid, re.escape(expected_label(py_name, os_name))), text.stdout, re.M), text.stdout
+
+
+def test_thread_named_after_its_first_samples_gets_its_name(python, tmp_path, refbpf_bin):
+    """A thread sampled before Python names it (started with _thread, named
+    1.5 s later through threading) and ended before the recording: refbpf
+    reads the names again while a running thread has none, so its root
+    carries the Python name it took."""
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    gofile = go_file(tmp_path)
+    with Target(path, target_path("late_named_thread.py"), 1.5, 0.5,
+                env=dict(os.environ, REFBPF_TEST_GO=gofile)) as t:
+        rec = Recording(refbpf_bin, ["-p", t.pid, "--threads", "-F", 200, "-d", 30,
+                                     "--folded", folded], tmp_path)
+        rec.wait_attached()
+        go(gofile)
+        lines = read_until(t, "DONE")
+        rc, stdout, stderr = rec.finish()
+    assert rc == 0, stderr[-2000:]
+    tid = [int(line.split()[1]) for line in lines if line.startswith("NAMED ")][0]
+    roots = thread_roots(folded)
+    assert tid in roots, (tid, roots)
+    assert roots[tid].startswith("late-named"), roots[tid]

@@ -49,6 +49,12 @@
 #define LIVENESS_EVERY_S 5.0
 /* Python thread names are read again at most this often per process. */
 #define NAMES_MIN_INTERVAL_S 0.5
+
+/* Reads in a row, NAMES_MIN_INTERVAL_S apart, for a running thread still
+ * without a Python name: a read torn by the target's own writes, or a
+ * thread sampled before threading registered it, is named by the next;
+ * a thread Python never names (_thread.start_new_thread) stops them. */
+#define NAMES_RETRIES 6
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
 /* Otherwise userspace sleeps until its next deadline, or this long at
@@ -83,6 +89,7 @@ struct rtarget {
 	bool names_stale;	/* a thread new or renamed since that read */
 	double names_next;	/* not read again before (CLOCK_MONOTONIC) */
 	double names_followup;	/* read once more then (threads start in bursts), 0: no */
+	uint32_t names_retries;	/* reads in a row that left a running thread unnamed */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	bool refused;		/* its user could not ptrace it (ptrace_access.h) */
 	double discover_start, discover_deadline, next_retry;
@@ -285,6 +292,15 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 	return 0;
 }
 
+/* A read that named not every running thread: another, NAMES_RETRIES at most. */
+static void retry_thread_names(struct rtarget *t)
+{
+	if (t->names_retries < NAMES_RETRIES) {
+		t->names_retries++;
+		t->names_stale = true;
+	}
+}
+
 /*
  * Python thread names (threading.Thread(name=...)) of a target's sampled
  * threads, read from its memory when it has new or renamed threads (at
@@ -298,7 +314,7 @@ static void refresh_thread_names(struct recorder *r, struct rtarget *t, double n
 {
 	struct thread_record *tasks = NULL;
 	struct py_reader reader;
-	size_t ntasks = 0;
+	size_t ntasks = 0, unnamed = 0;
 	pid_t pid = t->pid;
 	char why[256];
 
@@ -308,8 +324,10 @@ static void refresh_thread_names(struct recorder *r, struct rtarget *t, double n
 	if (!t->proc.objects.version_hex)
 		return;
 	py_reader_init_pid(&reader, &pid, &t->proc.layout.code, &t->proc.objects, &t->proc.types);
-	if (py_thread_names_read(&t->names, &reader, &t->proc.layout.walk) || !t->names.n)
+	if (py_thread_names_read(&t->names, &reader, &t->proc.layout.walk) || !t->names.n) {
+		retry_thread_names(t);
 		return;
+	}
 	/* a thread state's ident is its thread pointer: which task is which */
 	if (thread_list_read(pid, &tasks, &ntasks, why, sizeof(why)))
 		return;
@@ -326,9 +344,15 @@ static void refresh_thread_names(struct recorder *r, struct rtarget *t, double n
 			name = py_thread_names_find(&t->names, tasks[j].fsbase);
 			if (name)
 				thread_name_copy(th->py_name, sizeof(th->py_name), name);
+			else
+				unnamed++;
 			break;
 		}
 	}
+	if (unnamed)
+		retry_thread_names(t);
+	else
+		t->names_retries = 0;
 	if (r->o->verbose >= 2)
 		fprintf(stderr, "refbpf: PID %d: %zu Python thread names read (%u memory reads)\n",
 			(int)t->pid, t->names.n, t->names.reads);
