@@ -21,32 +21,13 @@
 	(*(const __u64 *)(ptr) & ((n) >= 8 ? ~0ull : (1ull << ((n) * 8)) - 1))
 #include "py_walk.h"
 /* Reading a code key loops over the words of several objects: verified
- * once each as global functions (below), not wherever the walk uses them. */
-struct code_key_reader;
-int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr, __u32 kind);
+ * once each as global functions (below), not wherever the walk uses them.
+ * Global functions take only scalars before 5.12: each finds the reader
+ * and the layout in its CPU's scratch (the reader says which CPU). */
+int object_key(__u32 cpu, __u64 addr, __u32 kind);
 #define CODE_KEY_OBJECT(ctx, l, r, addr, kind, key) \
-	(object_key((l), (r), (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
+	(object_key((r)->cpu, (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
 #include "code_key.h"
-
-__noinline int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr,
-			  __u32 kind)
-{
-	if (!l || !r)
-		return -1;
-	return code_key_read_object(NULL, l, addr, kind, r->chunk, r->tail, &r->result);
-}
-
-/* code_key_read() into r->rec; `first`: the first of this stack. */
-__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code,
-			     __u32 first)
-{
-	if (!l || !r)
-		return -1;
-	if (first)
-		code_key_reader_start(r);
-	code_key_read(NULL, l, r, code, &r->rec);
-	return 0;
-}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -182,6 +163,32 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* code_key_read_object() with this CPU's reader, into its result. */
+__noinline int object_key(__u32 cpu, __u64 addr, __u32 kind)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return -1;
+	return code_key_read_object(NULL, &s->layout, addr, kind, s->key.chunk, s->key.tail,
+				    &s->key.result);
+}
+
+/* code_key_read() of the code object at `code` into this CPU's reader's
+ * rec, with the sample's layout; `first`: the first of this stack. */
+__noinline int read_code_key(__u32 cpu, __u64 code, __u32 first)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return -1;
+	if (first)
+		code_key_reader_start(&s->key);
+	s->key.cpu = cpu;
+	code_key_read(NULL, &s->layout, &s->key, code, &s->key.rec);
+	return 0;
+}
 
 /* Moved after every change to `targets`, by userspace and by the programs
  * below, so that each CPU may keep a copy of the layout it used last. */
@@ -760,7 +767,7 @@ static __always_inline int frame_walk_step(struct scratch *s)
 	} else {
 		/* the reader's memo is set up by a stack's first read: a
 		 * sample whose code objects are all cached does not touch it */
-		read_code_key(l, &s->key, f.code, !w->read);
+		read_code_key(s->ev.cpu, f.code, !w->read);
 		rec->key = s->key.rec.key;
 		rec->firstlineno = s->key.rec.firstlineno;
 		rec->reserved = s->key.rec.reserved;
