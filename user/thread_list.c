@@ -12,59 +12,92 @@
 #include "kernel_features.h"
 #include "threads.skel.h"
 
+/*
+ * The iterators are loaded once per refbpf process and shared by every
+ * lister: a load parses the kernel's BTF, a third of a second here and
+ * many seconds under emulation, and refbpf lists threads again and again
+ * (thread names of every new target). Which process a look lists is a
+ * global the program reads, set before each look.
+ */
+static struct threads_bpf *shared;
+static struct bpf_link *shared_links[2];	/* list_threads, list_waiting_threads */
+static int shared_load_error;
+
 struct thread_lister {
-	struct threads_bpf *skel;
-	struct bpf_link *link;
+	pid_t pid;
 	bool waits;
 };
 
+static int shared_load(void)
+{
+	if (shared || shared_load_error)
+		return shared_load_error;
+	shared = threads_bpf__open();
+	if (!shared)
+		return shared_load_error = -errno;
+	shared->rodata->have_task_btf = kernel_features_get()->task_btf;
+	shared->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	shared_load_error = threads_bpf__load(shared);
+	if (!shared_load_error)
+		return 0;
+	/* a kernel that lets no iterator read a task's registers or
+	 * kernel stack may still list threads */
+	threads_bpf__destroy(shared);
+	shared = threads_bpf__open();
+	if (!shared)
+		return shared_load_error = -errno;
+	shared->rodata->have_task_btf = kernel_features_get()->task_btf;
+	shared->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	bpf_program__set_autoload(shared->progs.list_waiting_threads, false);
+	shared_load_error = threads_bpf__load(shared);
+	if (shared_load_error) {
+		threads_bpf__destroy(shared);
+		shared = NULL;
+	}
+	return shared_load_error;
+}
+
+/* The link of the iterator a lister reads, attached on first use. */
+static struct bpf_link *shared_link(bool waits)
+{
+	struct bpf_program *prog = waits ? shared->progs.list_waiting_threads :
+					   shared->progs.list_threads;
+
+	if (!shared_links[waits]) {
+		if (bpf_program__fd(prog) < 0) {	/* not loaded here */
+			errno = ENOTSUP;
+			return NULL;
+		}
+		shared_links[waits] = bpf_program__attach_iter(prog, NULL);
+	}
+	return shared_links[waits];
+}
+
 struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
 {
-	struct thread_lister *t = calloc(1, sizeof(*t));
-	int err = 0;
+	struct thread_lister *t;
+	int err = shared_load();
 
+	if (!err && !shared_link(waits))
+		err = -errno;
+	if (err) {
+		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(why, whylen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
-	t->skel = threads_bpf__open();
-	if (!t->skel) {
-		err = -errno;
-		snprintf(why, whylen, "cannot open the thread lister: %s", strerror(-err));
-		goto fail;
-	}
-	t->skel->rodata->target_tgid = (__u32)pid;
-	t->skel->rodata->have_task_btf = kernel_features_get()->task_btf;
-	t->skel->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	t->pid = pid;
 	t->waits = waits;
-	bpf_program__set_autoload(t->skel->progs.list_threads, !waits);
-	bpf_program__set_autoload(t->skel->progs.list_waiting_threads, waits);
-	err = threads_bpf__load(t->skel);
-	if (!err) {
-		t->link = bpf_program__attach_iter(waits ? t->skel->progs.list_waiting_threads :
-							   t->skel->progs.list_threads,
-						   NULL);
-		if (!t->link)
-			err = -errno;
-	}
-	if (err) {
-		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
-		goto fail;
-	}
 	return t;
-fail:
-	thread_lister_close(t);
-	errno = -err;
-	return NULL;
 }
 
 void thread_lister_close(struct thread_lister *t)
 {
-	if (!t)
-		return;
-	bpf_link__destroy(t->link);
-	threads_bpf__destroy(t->skel);
 	free(t);
 }
 
@@ -78,7 +111,10 @@ static int read_records(struct thread_lister *t, size_t size, void **out, size_t
 
 	*out = NULL;
 	*n = 0;
-	fd = bpf_iter_create(bpf_link__fd(t->link));
+	/* which process this look lists: read by the program as it runs,
+	 * for this iterator's reads alone (refbpf looks from one thread) */
+	shared->bss->target_tgid = (__u32)t->pid;
+	fd = bpf_iter_create(bpf_link__fd(shared_links[t->waits]));
 	if (fd < 0) {
 		err = -errno;
 		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));

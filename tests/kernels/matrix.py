@@ -560,7 +560,11 @@ def test_every_writes_windows(kernel):
         name = os.path.basename(files.strip())
         assert name in r["windows"], (name, sorted(r["windows"]))
         counts = sum(int(l.rsplit(" ", 1)[1]) for l in r["windows"][name].splitlines() if l)
-        assert counts == int(samples) and int(samples) > 0, (name, counts, samples)
+        assert counts == int(samples), (name, counts, samples)
+        # a window of the busy target has its samples; under emulation a
+        # late rotation can leave the last one, up to -d's end, empty
+        assert int(samples) > 0 or (n == "4" and float(seconds) < 0.2), r["stdout"]
+    assert abs(sum(float(w[2]) for w in windows) - 3.5) < 0.5, r["stdout"]
 
 
 @kernels
