@@ -1384,6 +1384,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
+	/* thread names, and wall mode's look at the threads already asleep */
+	thread_list_prepare(o->features.off_cpu && (o->features.kernel || o->features.native));
 	/* Watch first, then list the existing descendants: a child forked
 	 * in between is reported by BPF and found by the scan alike. */
 	err = configure_bpf(r);

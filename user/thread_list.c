@@ -13,73 +13,64 @@
 #include "threads.skel.h"
 
 /*
- * The iterators are loaded once per refbpf process and shared by every
- * lister: a load parses the kernel's BTF, a third of a second here and
- * many seconds under emulation, and refbpf lists threads again and again
- * (thread names of every new target). Which process a look lists is a
- * global the program reads, set before each look.
+ * Each iterator is loaded once per refbpf process and shared by every
+ * lister: a load parses the kernel's BTF, a third of a second on a busy
+ * machine and seconds under emulation, and refbpf lists threads again and
+ * again (thread names of every new target). Which process a look lists is
+ * a global the program reads, set before each look. [0]: list_threads,
+ * [1]: list_waiting_threads, each alone in its object, so that a kernel
+ * refusing the one still runs the other.
  */
-static struct threads_bpf *shared;
-static struct bpf_link *shared_links[2];	/* list_threads, list_waiting_threads */
-static int shared_load_error;
+static struct threads_bpf *shared[2];
+static struct bpf_link *shared_link[2];
+static int shared_error[2];
+
+static int shared_load(bool waits)
+{
+	struct threads_bpf *skel;
+	int err;
+
+	if (shared[waits] || shared_error[waits])
+		return shared_error[waits];
+	skel = threads_bpf__open();
+	if (!skel)
+		return shared_error[waits] = -errno;
+	skel->rodata->have_task_btf = kernel_features_get()->task_btf;
+	skel->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	bpf_program__set_autoload(skel->progs.list_threads, !waits);
+	bpf_program__set_autoload(skel->progs.list_waiting_threads, waits);
+	err = threads_bpf__load(skel);
+	if (!err) {
+		shared_link[waits] = bpf_program__attach_iter(
+			waits ? skel->progs.list_waiting_threads : skel->progs.list_threads, NULL);
+		if (!shared_link[waits])
+			err = -errno;
+	}
+	if (err) {
+		threads_bpf__destroy(skel);
+		return shared_error[waits] = err;
+	}
+	shared[waits] = skel;
+	return 0;
+}
+
+void thread_list_prepare(bool waits)
+{
+	shared_load(false);
+	if (waits)
+		shared_load(true);
+}
 
 struct thread_lister {
 	pid_t pid;
 	bool waits;
 };
 
-static int shared_load(void)
-{
-	if (shared || shared_load_error)
-		return shared_load_error;
-	shared = threads_bpf__open();
-	if (!shared)
-		return shared_load_error = -errno;
-	shared->rodata->have_task_btf = kernel_features_get()->task_btf;
-	shared->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
-	shared_load_error = threads_bpf__load(shared);
-	if (!shared_load_error)
-		return 0;
-	/* a kernel that lets no iterator read a task's registers or
-	 * kernel stack may still list threads */
-	threads_bpf__destroy(shared);
-	shared = threads_bpf__open();
-	if (!shared)
-		return shared_load_error = -errno;
-	shared->rodata->have_task_btf = kernel_features_get()->task_btf;
-	shared->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
-	bpf_program__set_autoload(shared->progs.list_waiting_threads, false);
-	shared_load_error = threads_bpf__load(shared);
-	if (shared_load_error) {
-		threads_bpf__destroy(shared);
-		shared = NULL;
-	}
-	return shared_load_error;
-}
-
-/* The link of the iterator a lister reads, attached on first use. */
-static struct bpf_link *shared_link(bool waits)
-{
-	struct bpf_program *prog = waits ? shared->progs.list_waiting_threads :
-					   shared->progs.list_threads;
-
-	if (!shared_links[waits]) {
-		if (bpf_program__fd(prog) < 0) {	/* not loaded here */
-			errno = ENOTSUP;
-			return NULL;
-		}
-		shared_links[waits] = bpf_program__attach_iter(prog, NULL);
-	}
-	return shared_links[waits];
-}
-
 struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
 {
 	struct thread_lister *t;
-	int err = shared_load();
+	int err = shared_load(waits);
 
-	if (!err && !shared_link(waits))
-		err = -errno;
 	if (err) {
 		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
 		errno = -err;
@@ -113,8 +104,8 @@ static int read_records(struct thread_lister *t, size_t size, void **out, size_t
 	*n = 0;
 	/* which process this look lists: read by the program as it runs,
 	 * for this iterator's reads alone (refbpf looks from one thread) */
-	shared->bss->target_tgid = (__u32)t->pid;
-	fd = bpf_iter_create(bpf_link__fd(shared_links[t->waits]));
+	shared[t->waits]->bss->target_tgid = (__u32)t->pid;
+	fd = bpf_iter_create(bpf_link__fd(shared_link[t->waits]));
 	if (fd < 0) {
 		err = -errno;
 		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
