@@ -127,11 +127,6 @@ struct scratch {
 	__u64 layout_gen;	/* 0: nothing kept */
 	struct py_layout layout;
 	__u32 sends;		/* samples sent from this CPU */
-	/* The code counter as a sample of a new code object last read it on
-	 * this CPU, whose, and since when it reads that (see code_churning) */
-	__u32 quiet_tgid;
-	__u64 quiet_epoch;
-	__u64 quiet_since_ns;
 	struct tstate_walk twalk;
 	struct frame_walk walk;
 	struct sample_event ev;
@@ -922,22 +917,41 @@ static __always_inline __u32 add_kernel_stack(void *ctx, struct scratch *s, __u3
  * frees; a freed code object is soon followed by a new one), and a
  * long-lived server's rarely sampled functions then wake nobody. Without
  * a counter (3.8-3.11, several interpreters) every one wakes.
+ *
+ * What the counter read is kept per process, not per CPU: a target that
+ * moves to another CPU, or two targets taking turns on one, would
+ * otherwise start the quiet period again and wake userspace per sample.
+ * Entries go with their target (bpf_session_remove_target, and the exit
+ * and exec programs below).
  */
 #define CODE_QUIET_NS 2000000000ull
 
-static __always_inline bool code_churning(struct scratch *s, __u32 tgid, __u64 epoch)
+struct code_quiet {
+	__u64 epoch;
+	__u64 since_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);	/* as targets */
+	__type(key, __u32);
+	__type(value, struct code_quiet);
+} code_quiet SEC(".maps");
+
+static __always_inline bool code_churning(__u32 tgid, __u64 epoch)
 {
 	if (!epoch)
 		return true;
 	__u64 now = bpf_ktime_get_ns();
+	struct code_quiet *q = bpf_map_lookup_elem(&code_quiet, &tgid);
 
-	if (s->quiet_tgid != tgid || s->quiet_epoch != epoch) {
-		s->quiet_tgid = tgid;
-		s->quiet_epoch = epoch;
-		s->quiet_since_ns = now;
+	if (!q || q->epoch != epoch) {
+		struct code_quiet fresh = { .epoch = epoch, .since_ns = now };
+
+		bpf_map_update_elem(&code_quiet, &tgid, &fresh, BPF_ANY);
 		return true;
 	}
-	return now - s->quiet_since_ns < CODE_QUIET_NS;
+	return now - q->since_ns < CODE_QUIET_NS;
 }
 
 static __always_inline void send_sample(struct scratch *s, bool new_code)
@@ -1069,7 +1083,7 @@ static __always_inline int sample_thread(void *ctx, const struct perf_event_regs
 			return 0;
 		}
 	}
-	send_sample(s, w->new_code && code_churning(s, tgid, w->epoch));
+	send_sample(s, w->new_code && code_churning(tgid, w->epoch));
 	return 0;
 }
 
@@ -1230,6 +1244,7 @@ int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
+	bpf_map_delete_elem(&code_quiet, &tgid);
 	bpf_map_delete_elem(&watched, &tgid);
 	send_process_event(EVENT_EXIT, tgid,
 			   have_task_btf ? task->exit_code : BPF_CORE_READ(task, exit_code), 0);
@@ -1248,6 +1263,7 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
+	bpf_map_delete_elem(&code_quiet, &tgid);
 	send_process_event(EVENT_EXEC, tgid, 0, 0);
 	return 0;
 }

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.root
 NTHREADS = 3
 
 
-def start_named_threads(path, tmp_path, seconds=3):
+def start_named_threads(path, tmp_path, seconds=0.5):
+    """named_threads.py; its running threads spin `seconds` of CPU time
+    each (one after another under a GIL)."""
     gofile = go_file(tmp_path)
     t = Target(path, target_path("named_threads.py"), NTHREADS, seconds,
                env=dict(os.environ, REFBPF_TEST_GO=gofile))
@@ -112,7 +114,7 @@ def test_python_thread_names_in_roots_speedscope_pprof_and_raw(python, tmp_path,
     label, path, version = python
     folded, speedscope = tmp_path / "out.folded", tmp_path / "out.json"
     pprof, raw = tmp_path / "out.pb.gz", tmp_path / "out.raw"
-    t, gofile = start_named_threads(path, tmp_path, seconds=2)
+    t, gofile = start_named_threads(path, tmp_path)
     with t:
         rec = Recording(refbpf_bin, ["-p", t.pid, "--threads", "-F", 200, "-d", 30,
                                      "--folded", folded, "--speedscope", speedscope,
@@ -153,7 +155,8 @@ def test_dump_shows_python_thread_names(python, tmp_path, refbpf_bin):
     """dump: each thread's Python name (JSON python_name, and the text
     line's label), the main thread's "MainThread" included."""
     label, path, version = python
-    t, gofile = start_named_threads(path, tmp_path, seconds=20)
+    # running while dumped: killed long before they are done
+    t, gofile = start_named_threads(path, tmp_path, seconds=600)
     with t:
         go(gofile)
         read_until(t, "DONE")

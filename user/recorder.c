@@ -1375,7 +1375,9 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 			goto cleanup;
 		}
 	}
-	err = discover_all(r);
+	/* --all lists every process once BPF reports execs: one started
+	 * while BPF loads (seconds on a busy machine) is missed otherwise. */
+	err = o->all ? 0 : discover_all(r);
 	if (err)
 		goto cleanup;
 	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose, on_event, r, why,
@@ -1384,6 +1386,9 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
+	err = o->all ? discover_all(r) : 0;
+	if (err)
+		goto cleanup;
 	/* thread names, and wall mode's look at the threads already asleep */
 	thread_list_prepare(o->features.off_cpu && (o->features.kernel || o->features.native));
 	/* Watch first, then list the existing descendants: a child forked
