@@ -11,6 +11,10 @@ SHELL := /bin/bash
 #   make deps       install the Debian build and test dependencies
 #   make demo       profile the bundled demo server for a few seconds
 #   make asan       build ./build-asan/refbpf with ASan + UBSan
+#   make static     build ./build-static/refbpf, linked statically (glibc
+#                   too) for older userspace: Debian 11, Amazon Linux 2
+#   make test-kernels  boot Debian's kernels 5.10-sid under qemu and run
+#                   the checks inside each (README: Kernels)
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running kernel
 #   make install PREFIX=/usr/local
 #
@@ -25,6 +29,9 @@ BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
 PYTHON ?= /usr/bin/python3
 SANITIZE ?=
+# Extra clang flags for the BPF objects (-DREFBPF_WALK_BPF_LOOP: the walks
+# by bpf_loop(), for bench/ab.py; 5.17+ only)
+BPF_CFLAGS ?=
 
 ifeq ($(V),1)
 Q =
@@ -49,6 +56,14 @@ ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -I
 LDLIBS := -lbpf -ldw -lelf -lz -lm
 LDFLAGS ?=
 ALL_LDFLAGS := $(LDFLAGS) $(SANITIZE)
+# make static: everything linked in, glibc too, so one binary runs on the
+# userspace of older distributions (Debian 11's glibc 2.31, Amazon Linux
+# 2's 2.26) as well as on this one.
+STATIC ?=
+ifeq ($(STATIC),1)
+LDLIBS := -lbpf -ldw -lelf -lz -llzma -lbz2 -lm
+ALL_LDFLAGS += -static
+endif
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -56,6 +71,9 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+ifeq ($(STATIC),1)
+USER_OBJS += $(BUILD)/user/static/no_dlopen.o
+endif
 # Everything but main() goes into a library the test tools link too.
 LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 
@@ -70,17 +88,18 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean test test-unit test-loaded test-asan test-tools deps demo asan install vmlinux bench pythons fuzz fuzz-run \
-	node-tools
+.PHONY: all clean test test-unit test-loaded test-asan test-tools deps demo asan static install vmlinux \
+	bench pythons fuzz fuzz-run node-tools test-kernels kernels
 
 all: $(BIN)
 
 $(BUILD) $(BUILD)/user $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/refbpf.h bpf/py_walk.h bpf/code_key.h bpf/mix64.h $(VMLINUX_H) | $(BUILD)
+# Headers a BPF object includes come from clang's -MMD list (included below).
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) | $(BUILD)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -MMD -MP $(BPF_CFLAGS) \
 		-I$(BUILD) -Ibpf -Ivmlinux/$(ARCH) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
@@ -110,6 +129,7 @@ $(USER_OBJS): | $(SKELS) $(ASSET_HDRS)
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BIN): $(USER_OBJS)
@@ -139,8 +159,27 @@ node-tools:
 test: $(BIN) $(TOOLS) pythons node-tools
 	$(PYTHON) -m pytest -ra -v tests/
 
+# The kernel matrix: Debian's cloud kernels (5.10, 6.1, 6.12, sid's)
+# booted under qemu, the static build and two interpreters in an
+# initramfs, refbpf's checks run inside each (tests/kernels/matrix.py).
+KERNEL_PYTHONS ?= bullseye-3.9 trixie-3.13
+PYTHONS_DIR ?= /var/cache/refbpf/pythons
+
+kernels:
+	./scripts/fetch-kernels.sh
+
+test-kernels: pythons kernels
+	$(MAKE) static
+	./scripts/kernel-initramfs.sh $(BUILD)/kernels/initramfs.cpio build-static/refbpf \
+		$(addprefix $(PYTHONS_DIR)/,$(KERNEL_PYTHONS))
+	$(PYTHON) -m pytest -ra -v tests/kernels/matrix.py; status=$$?; \
+		cat $(BUILD)/kernels/*/time; exit $$status
+
 test-unit: $(BIN) $(TOOLS) node-tools
 	$(PYTHON) -m pytest -ra -v -m "not root" tests/
+
+static:
+	$(MAKE) BUILD=build-static STATIC=1 build-static/refbpf
 
 # The same tests with every CPU kept busy by a CPU hog at normal priority
 # (scripts/with-cpu-hogs.sh): a user's machine is rarely idle, and timing
@@ -219,6 +258,6 @@ install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/refbpf
 
 clean:
-	rm -rf build build-asan build-fuzz refbpf
+	rm -rf build build-asan build-fuzz build-static refbpf
 
--include $(USER_OBJS:.o=.d) $(TOOLS:=.d)
+-include $(USER_OBJS:.o=.d) $(TOOLS:=.d) $(BPF_OBJS:.o=.d)

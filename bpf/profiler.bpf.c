@@ -12,6 +12,7 @@
 
 #include "refbpf.h"
 #include "mix64.h"
+#include "kernel_compat.h"
 
 #define PY_WALK_INLINE __always_inline
 #define PY_WALK_READ(ctx, dst, len, addr) bpf_probe_read_user((dst), (len), (void *)(addr))
@@ -20,32 +21,13 @@
 	(*(const __u64 *)(ptr) & ((n) >= 8 ? ~0ull : (1ull << ((n) * 8)) - 1))
 #include "py_walk.h"
 /* Reading a code key loops over the words of several objects: verified
- * once each as global functions (below), not wherever the walk uses them. */
-struct code_key_reader;
-int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr, __u32 kind);
+ * once each as global functions (below), not wherever the walk uses them.
+ * Global functions take only scalars before 5.12: each finds the reader
+ * and the layout in its CPU's scratch (the reader says which CPU). */
+int object_key(__u32 cpu, __u64 addr, __u32 kind);
 #define CODE_KEY_OBJECT(ctx, l, r, addr, kind, key) \
-	(object_key((l), (r), (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
+	(object_key((r)->cpu, (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
 #include "code_key.h"
-
-__noinline int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr,
-			  __u32 kind)
-{
-	if (!l || !r)
-		return -1;
-	return code_key_read_object(NULL, l, addr, kind, r->chunk, r->tail, &r->result);
-}
-
-/* code_key_read() into r->rec; `first`: the first of this stack. */
-__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code,
-			     __u32 first)
-{
-	if (!l || !r)
-		return -1;
-	if (first)
-		code_key_reader_start(r);
-	code_key_read(NULL, l, r, code, &r->rec);
-	return 0;
-}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -105,6 +87,37 @@ struct code_set {
 /* The most of a thread's data stack one read brings: a page. */
 #define STACK_WINDOW_BYTES 4096
 
+/*
+ * The state of the walks below, kept in the CPU's scratch, not on the BPF
+ * stack: each step is a global function the verifier checks once, knowing
+ * nothing of these values, so no branch of a step is judged dead from the
+ * walk's first values (6.1's verifier did that to bpf_loop callbacks
+ * started with constants on the stack, and dropped every thread state).
+ */
+struct tstate_walk {
+	__u64 fsbase;
+	__u64 interp;
+	__u64 tstate;
+	__u64 found;		/* matching tstate with a running frame */
+	__u64 found_frame;
+	__u64 fallback;		/* matching tstate without one */
+	__u32 done;
+	__u32 pad;
+};
+
+struct frame_walk {
+	__u64 frame;
+	__u64 pid_salt;
+	__u64 epoch;		/* code_epoch() at the start; 0: read every code object */
+	__u64 interp;		/* the thread's interpreter, or INTERP_UNREAD */
+	__u32 tgid;
+	__u32 n;
+	__u32 flags;
+	__u32 trusted;		/* code objects taken from code_sets */
+	__u32 read;		/* code objects read */
+	__u32 new_code;		/* a code object not in seen_code */
+};
+
 struct scratch {
 	struct walk_counts counts;	/* first: userspace reads it */
 	/* The process sampled last on this CPU: its layout, or that it is no
@@ -114,6 +127,8 @@ struct scratch {
 	__u64 layout_gen;	/* 0: nothing kept */
 	struct py_layout layout;
 	__u32 sends;		/* samples sent from this CPU */
+	struct tstate_walk twalk;
+	struct frame_walk walk;
 	struct sample_event ev;
 	/* --kernel: the kernel stack follows the last Python frame, even
 	 * when that is frames[REFBPF_MAX_FRAMES - 1] */
@@ -143,6 +158,32 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* code_key_read_object() with this CPU's reader, into its result. */
+__noinline int object_key(__u32 cpu, __u64 addr, __u32 kind)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return -1;
+	return code_key_read_object(NULL, &s->layout, addr, kind, s->key.chunk, s->key.tail,
+				    &s->key.result);
+}
+
+/* code_key_read() of the code object at `code` into this CPU's reader's
+ * rec, with the sample's layout; `first`: the first of this stack. */
+__noinline int read_code_key(__u32 cpu, __u64 code, __u32 first)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return -1;
+	if (first)
+		code_key_reader_start(&s->key);
+	s->key.cpu = cpu;
+	code_key_read(NULL, &s->layout, &s->key, code, &s->key.rec);
+	return 0;
+}
 
 /* Moved after every change to `targets`, by userspace and by the programs
  * below, so that each CPU may keep a copy of the layout it used last. */
@@ -206,17 +247,6 @@ static __always_inline __u64 read_ptr(__u64 addr)
 
 /* ---- finding the sampled thread's PyThreadState ---- */
 
-struct tstate_walk {
-	const struct py_layout *layout;
-	__u64 fsbase;
-	__u64 interp;
-	__u64 tstate;
-	__u64 found;		/* matching tstate with a running frame */
-	__u64 found_frame;
-	__u64 fallback;		/* matching tstate without one */
-	int done;
-};
-
 static __always_inline __u64 tstate_top_frame(const struct py_layout *l, __u64 tstate)
 {
 	return py_walk_top_frame(NULL, l, tstate);
@@ -256,12 +286,10 @@ static __always_inline int read_tstate(const struct py_layout *l, struct scratch
 	return 0;
 }
 
-/* One step: visit one thread state, or move to the next interpreter. */
-static long tstate_walk_step(__u64 index, void *arg)
+/* One step: visit one thread state, or move to the next interpreter.
+ * Returns 1 when the walk is over. */
+static __always_inline int tstate_walk_step(const struct py_layout *l, struct tstate_walk *w)
 {
-	struct tstate_walk *w = arg;
-	const struct py_layout *l = w->layout;
-
 	if (!w->tstate) {
 		if (!w->interp) {
 			w->done = 1;
@@ -290,6 +318,62 @@ static long tstate_walk_step(__u64 index, void *arg)
 }
 
 /*
+ * Steps of the walks run in chunks by global functions: the verifier
+ * checks each once, whatever the walk's state, and the loops that call
+ * them are short, so no kernel's verifier (5.10's and 6.1's are the slow
+ * ones) takes long over them. Global functions take scalars only before
+ * Linux 5.12: each finds this CPU's scratch itself.
+ */
+#define TSTATES_PER_CALL 64
+#define FRAMES_PER_CALL 8
+
+#ifndef REFBPF_WALK_BPF_LOOP
+/* Up to TSTATES_PER_CALL steps of this CPU's thread-state walk; 1 when
+ * the walk is over. */
+__noinline int tstate_walk_some(__u32 cpu)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return 1;
+	for (int i = 0; i < TSTATES_PER_CALL; i++)
+		if (tstate_walk_step(&s->layout, &s->twalk))
+			return 1;
+	return 0;
+}
+
+static __always_inline void walk_tstates(struct scratch *s, __u32 cpu)
+{
+	for (__u32 i = 0; i < REFBPF_MAX_TSTATES / TSTATES_PER_CALL; i++)
+		if (tstate_walk_some(cpu))
+			break;
+}
+#else
+/*
+ * make BPF_CFLAGS=-DREFBPF_WALK_BPF_LOOP: the same steps, one per
+ * bpf_loop() callback, for bench/ab.py to weigh against the loops above
+ * (bpf_loop: 5.17 and later only).
+ */
+struct walk_ctx {
+	struct scratch *s;
+};
+
+static long tstate_walk_cb(__u64 index, void *arg)
+{
+	struct scratch *s = ((struct walk_ctx *)arg)->s;
+
+	return tstate_walk_step(&s->layout, &s->twalk);
+}
+
+static __always_inline void walk_tstates(struct scratch *s, __u32 cpu)
+{
+	struct walk_ctx c = { .s = s };
+
+	bpf_loop(REFBPF_MAX_TSTATES, tstate_walk_cb, &c, 0);
+}
+#endif
+
+/*
  * 3.12+ keep the thread state a thread runs in a thread-local variable
  * (_Py_tss_tstate; 3.14 also _Py_tss_gilstate), which static TLS puts at a
  * fixed distance below the thread pointer. Stripped interpreters do not
@@ -304,38 +388,24 @@ static long tstate_walk_step(__u64 index, void *arg)
  * loaded by dlopen has its variable elsewhere. */
 #define TLS_MAX_MISSES 32
 
-struct tls_scan {
-	struct scratch *s;
-	__u64 tstate;
-	__u32 below;		/* bytes below the thread pointer; 0: none */
-};
-
-static long tls_scan_step(__u64 i, void *arg)
-{
-	struct tls_scan *t = arg;
-	__u32 off = ((__u32)i * 8) & (TLS_SCAN_BYTES - 1);
-
-	if (off > TLS_SCAN_BYTES - 8)
-		return 1;
-	if (*(__u64 *)(t->s->tstate_buf + off) == t->tstate) {
-		t->below = TLS_SCAN_BYTES - off;
-		return 1;
-	}
-	return 0;
-}
-
 static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u64 fsbase,
 					     __u64 tstate)
 {
 	struct py_layout *shared = bpf_map_lookup_elem(&targets, &tgid);
-	struct tls_scan t = { .s = s, .tstate = tstate };
+	__u32 below = 0;
 
 	if (!shared || shared->tstate_tls || shared->tls_misses >= TLS_MAX_MISSES)
 		return;
-	if (!bpf_probe_read_user(s->tstate_buf, TLS_SCAN_BYTES, (void *)(fsbase - TLS_SCAN_BYTES)))
-		bpf_loop(TLS_SCAN_BYTES / 8, tls_scan_step, &t, 0);
-	if (t.below)
-		shared->tstate_tls = t.below;
+	if (!bpf_probe_read_user(s->tstate_buf, TLS_SCAN_BYTES, (void *)(fsbase - TLS_SCAN_BYTES))) {
+		for (__u32 off = 0; off < TLS_SCAN_BYTES; off += 8) {
+			if (*(__u64 *)(s->tstate_buf + off) == tstate) {
+				below = TLS_SCAN_BYTES - off;
+				break;
+			}
+		}
+	}
+	if (below)
+		shared->tstate_tls = below;
 	else if (++shared->tls_misses < TLS_MAX_MISSES)
 		return;
 	/* every CPU's copy of the layout takes it up */
@@ -344,7 +414,7 @@ static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u6
 
 /* The sampled thread's PyThreadState, its top frame in *frame, and its
  * interpreter in *interp when read on the way (else left alone). */
-static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s,
+static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s, __u32 cpu,
 					 struct tstate_slot *slot, __u32 tgid, __u32 tid,
 					 __u64 fsbase, __u64 *frame, __u64 *interp, __u32 *err)
 {
@@ -366,21 +436,24 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 		*interp = INTERP_UNREAD;
 	}
 
-	struct tstate_walk w = {
-		.layout = l,
-		.fsbase = fsbase,
-		.interp = read_ptr(l->runtime_addr + l->runtime_interpreters_head),
-	};
+	struct tstate_walk *w = &s->twalk;
 
-	bpf_loop(REFBPF_MAX_TSTATES, tstate_walk_step, &w, 0);
-	ts = w.found ? w.found : w.fallback;
+	w->fsbase = fsbase;
+	w->interp = read_ptr(l->runtime_addr + l->runtime_interpreters_head);
+	w->tstate = 0;
+	w->found = 0;
+	w->found_frame = 0;
+	w->fallback = 0;
+	w->done = 0;
+	walk_tstates(s, cpu);
+	ts = w->found ? w->found : w->fallback;
 
 	if (!ts) {
-		*err = w.done ? UNWIND_NO_TSTATE : UNWIND_TSTATE_WALK_LIMIT;
+		*err = w->done ? UNWIND_NO_TSTATE : UNWIND_TSTATE_WALK_LIMIT;
 		return 0;
 	}
-	*frame = w.found_frame;
-	if (w.found && (l->flags & LAYOUT_TLS_TSTATE) && !l->tstate_tls &&
+	*frame = w->found_frame;
+	if (w->found && (l->flags & LAYOUT_TLS_TSTATE) && !l->tstate_tls &&
 	    l->tls_misses < TLS_MAX_MISSES)
 		learn_tstate_tls(s, tgid, fsbase, ts);
 found:
@@ -464,29 +537,15 @@ static __always_inline void remember_code(struct code_set *set, const struct py_
 
 /* ---- walking the frames ---- */
 
-struct frame_walk {
-	const struct py_layout *l;
-	struct scratch *s;
-	__u64 frame;
-	__u64 pid_salt;
-	__u64 epoch;		/* code_epoch() at the start; 0: read every code object */
-	__u64 interp;		/* the thread's interpreter, or INTERP_UNREAD */
-	__u32 tgid;
-	__u32 n;
-	__u32 flags;
-	__u32 trusted;		/* code objects taken from code_sets */
-	__u32 read;		/* code objects read */
-	bool new_code;		/* a code object not in seen_code */
-};
-
-static __always_inline void note_code(struct frame_walk *w, const struct py_frame_rec *rec)
+static __always_inline void note_code(struct scratch *s, struct frame_walk *w,
+				      const struct py_frame_rec *rec)
 {
 	__u64 key = (rec->code ^ (rec->key * 0x9e3779b97f4a7c15ull) ^ w->pid_salt) | 1;
 	__u32 slot = (__u32)(refbpf_mix64(key) >> 52) & (SEEN_CODE_SLOTS - 1);
 
-	if (w->s->seen_code[slot] != key) {
-		w->s->seen_code[slot] = key;
-		w->new_code = true;
+	if (s->seen_code[slot] != key) {
+		s->seen_code[slot] = key;
+		w->new_code = 1;
 	}
 }
 
@@ -495,12 +554,13 @@ static __always_inline void note_code(struct frame_walk *w, const struct py_fram
 /* 3.12+: each activation pushes a C-stack shim frame below the frames it
  * runs, so the frame recorded just before the shim was its first one; the
  * shim's address tells which native frame is the activation. */
-static __always_inline void mark_activation_entry(struct frame_walk *w, __u64 shim)
+static __always_inline void mark_activation_entry(struct scratch *s, struct frame_walk *w,
+						  __u64 shim)
 {
-	struct native_stack_event *e = &w->s->native;
+	struct native_stack_event *e = &s->native;
 
 	if (w->n)
-		w->s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)].reserved |= FRAME_ENTRY;
+		s->ev.frames[(w->n - 1) & (REFBPF_MAX_FRAMES - 1)].reserved |= FRAME_ENTRY;
 	if (e->nshims < REFBPF_NATIVE_MAX_SHIMS)
 		e->shims[e->nshims++ & (REFBPF_NATIVE_MAX_SHIMS - 1)] = shim;
 }
@@ -526,15 +586,28 @@ static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 	return len;
 }
 
-/* The current thread's user-mode registers, saved on entry to the kernel. */
-static __always_inline struct pt_regs *current_user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
-}
+/*
+ * What a perf event program's context starts with on x86-64: the UAPI
+ * struct pt_regs (bpf_user_pt_regs_t), a fixed ABI of 8-byte registers.
+ * Declared here without CO-RE: the kernel's own struct pt_regs made cs a
+ * 2-byte field in 6.x, and the context takes 8-byte loads only.
+ */
+struct perf_event_regs {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
+	__u64 ip, cs, flags, sp, ss;
+};
 
-/* The sample's user-mode registers (`regs`) and the user stack they point
- * into, as an EVENT_NATIVE_STACK record. */
-static __always_inline int send_native_stack(struct pt_regs *regs, struct scratch *s)
+/*
+ * The sample's user-mode registers and the user stack they point into, as
+ * an EVENT_NATIVE_STACK record. The registers: the perf event's own
+ * (`event`, its context) when it fired in user mode, else those the
+ * thread entered the kernel with (a switch-out passes NULL). The event's
+ * are loads from the context, which the verifier rewrites to the
+ * registers it points to (a probe read at the context's address would
+ * read the kernel's bpf_perf_event_data_kern and the stack past it).
+ */
+static __always_inline int send_native_stack(const struct perf_event_regs *event,
+					     struct scratch *s)
 {
 	struct native_stack_event *e = &s->native;
 
@@ -543,14 +616,29 @@ static __always_inline int send_native_stack(struct pt_regs *regs, struct scratc
 	e->tid = s->ev.tid;
 	e->cpu = s->ev.cpu;
 	e->time_ns = s->ev.time_ns;
-	e->ip = BPF_CORE_READ(regs, ip);
-	e->sp = BPF_CORE_READ(regs, sp);
-	e->bp = BPF_CORE_READ(regs, bp);
-	e->bx = BPF_CORE_READ(regs, bx);
-	e->r12 = BPF_CORE_READ(regs, r12);
-	e->r13 = BPF_CORE_READ(regs, r13);
-	e->r14 = BPF_CORE_READ(regs, r14);
-	e->r15 = BPF_CORE_READ(regs, r15);
+	if (event && (event->cs & 3)) {
+		e->ip = event->ip;
+		e->sp = event->sp;
+		e->bp = event->bp;
+		e->bx = event->bx;
+		e->r12 = event->r12;
+		e->r13 = event->r13;
+		e->r14 = event->r14;
+		e->r15 = event->r15;
+	} else {
+		struct pt_regs *regs = compat_current_user_regs();
+
+		if (!regs)
+			return -1;
+		e->ip = BPF_CORE_READ(regs, ip);
+		e->sp = BPF_CORE_READ(regs, sp);
+		e->bp = BPF_CORE_READ(regs, bp);
+		e->bx = BPF_CORE_READ(regs, bx);
+		e->r12 = BPF_CORE_READ(regs, r12);
+		e->r13 = BPF_CORE_READ(regs, r13);
+		e->r14 = BPF_CORE_READ(regs, r14);
+		e->r15 = BPF_CORE_READ(regs, r15);
+	}
 	e->stack_len = copy_user_stack(e->stack, e->sp);
 
 	__u64 size = offsetof(struct native_stack_event, stack) +
@@ -604,11 +692,11 @@ static __always_inline const __u8 *frame_bytes(struct scratch *s, const struct p
 	return s->stack_window + ((frame - lo) & (STACK_WINDOW_BYTES - 1));
 }
 
-static long frame_walk_step(__u64 index, void *arg)
+/* One frame of the walk; 1 when the walk is over. */
+static __always_inline int frame_walk_step(struct scratch *s)
 {
-	struct frame_walk *w = arg;
-	const struct py_layout *l = w->l;
-	struct scratch *s = w->s;
+	struct frame_walk *w = &s->walk;
+	const struct py_layout *l = &s->layout;
 	__u64 frame = w->frame;
 
 	if (!frame)
@@ -634,7 +722,7 @@ static long frame_walk_step(__u64 index, void *arg)
 	py_walk_decode_frame(l, buf, &f);
 	w->frame = f.previous;
 	if (native_stacks && !f.code)
-		mark_activation_entry(w, frame);
+		mark_activation_entry(s, w, frame);
 	if (!f.code)
 		return 0;
 
@@ -674,14 +762,14 @@ static long frame_walk_step(__u64 index, void *arg)
 	} else {
 		/* the reader's memo is set up by a stack's first read: a
 		 * sample whose code objects are all cached does not touch it */
-		read_code_key(l, &s->key, f.code, !w->read);
+		read_code_key(s->ev.cpu, f.code, !w->read);
 		rec->key = s->key.rec.key;
 		rec->firstlineno = s->key.rec.firstlineno;
 		rec->reserved = s->key.rec.reserved;
 		w->read++;
 		if (w->epoch && !rec->reserved)
 			remember_code(set, rec, w->tgid, w->epoch);
-		note_code(w, rec);
+		note_code(s, w, rec);
 	}
 	if (native_stacks && py_walk_is_entry(l, buf))
 		rec->reserved |= FRAME_ENTRY;
@@ -689,16 +777,54 @@ static long frame_walk_step(__u64 index, void *arg)
 	return 0;
 }
 
+#ifndef REFBPF_WALK_BPF_LOOP
+/* Up to FRAMES_PER_CALL frames of this CPU's walk; 1 when it is over. */
+__noinline int frame_walk_some(__u32 cpu)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return 1;
+	for (int i = 0; i < FRAMES_PER_CALL; i++)
+		if (frame_walk_step(s))
+			return 1;
+	return 0;
+}
+
+/* REFBPF_MAX_FRAMES frames, and one step more that finds whether the
+ * stack goes on (SAMPLE_TRUNCATED). */
+static __always_inline void walk_frames_once(struct scratch *s, __u32 cpu)
+{
+	for (__u32 i = 0; i < REFBPF_MAX_FRAMES / FRAMES_PER_CALL + 1; i++)
+		if (frame_walk_some(cpu))
+			break;
+}
+#else
+static long frame_walk_cb(__u64 index, void *arg)
+{
+	return frame_walk_step(((struct walk_ctx *)arg)->s);
+}
+
+static __always_inline void walk_frames_once(struct scratch *s, __u32 cpu)
+{
+	struct walk_ctx c = { .s = s };
+
+	bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_cb, &c, 0);
+}
+#endif
+
 /*
  * Walk from w->frame. When the counter moved during a walk that trusted
  * code objects read before, one of them may have been freed and its
  * address reused since: walk again reading every one.
  */
-static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
+static __always_inline void walk_frames(struct scratch *s, __u32 cpu)
 {
+	const struct py_layout *l = &s->layout;
+	struct frame_walk *w = &s->walk;
 	__u64 top = w->frame;
 
-	w->epoch = code_epoch(w->l, w->interp);
+	w->epoch = code_epoch(l, w->interp);
 	for (int pass = 0; pass < 2; pass++) {
 		if (native_stacks)
 			s->native.nshims = 0;
@@ -708,10 +834,10 @@ static __always_inline void walk_frames(struct scratch *s, struct frame_walk *w)
 		w->flags = 0;
 		w->trusted = 0;
 		w->read = 0;
-		bpf_loop(REFBPF_MAX_FRAMES + 1, frame_walk_step, w, 0);
+		walk_frames_once(s, cpu);
 		/* The thread's frames run in the interpreter checked at the
 		 * start: only its counter matters now. */
-		if (!w->trusted || code_counter(w->l) == w->epoch)
+		if (!w->trusted || code_counter(l) == w->epoch)
 			return;
 		w->epoch = 0;
 	}
@@ -752,8 +878,7 @@ static __always_inline __u64 gil_address(const struct py_layout *l, __u64 tstate
  * variable or mutex, both inside struct _gil_runtime_state: its syscall
  * arguments say so, with no symbol of the interpreter needed.
  */
-static __always_inline __u32 gil_state(const struct py_layout *l, __u64 tstate,
-				       struct task_struct *task)
+static __always_inline __u32 gil_state(const struct py_layout *l, __u64 tstate)
 {
 	__u64 gil = gil_address(l, tstate);
 	struct pt_regs *regs;
@@ -761,7 +886,7 @@ static __always_inline __u32 gil_state(const struct py_layout *l, __u64 tstate,
 
 	if (!gil)
 		return GIL_UNKNOWN;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	regs = compat_current_user_regs();
 	if (regs && BPF_CORE_READ(regs, orig_ax) == NR_FUTEX && futex_blocks(BPF_CORE_READ(regs, si)) &&
 	    BPF_CORE_READ(regs, di) - gil < l->gil_size)
 		return GIL_WAIT;
@@ -866,7 +991,8 @@ static __always_inline void send_sample(struct scratch *s, bool new_code)
  * in (EVENT_OFF_CPU, sent even without a stack, so userspace knows the
  * thread is off CPU from then on).
  */
-static __always_inline int sample_thread(void *ctx, struct pt_regs *user_regs, __u64 pid_tgid,
+static __always_inline int sample_thread(void *ctx, const struct perf_event_regs *event,
+					 __u64 pid_tgid,
 					 __u32 type, __u32 flags)
 {
 	__u32 tgid = pid_tgid >> 32;
@@ -894,39 +1020,39 @@ static __always_inline int sample_thread(void *ctx, struct pt_regs *user_regs, _
 	s->ev.nframes = 0;
 	s->ev.nkernel = 0;
 	s->ev.gil = GIL_UNKNOWN;
-	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase;
 
 	/* names the thread without a /proc read per new thread, even one
-	 * gone by the time userspace sees the sample; loaded directly, not
-	 * by a helper call, which costs more than the copy */
-	__builtin_memcpy(s->ev.comm, task->comm, sizeof(s->ev.comm));
+	 * gone by the time userspace sees the sample; loaded directly where
+	 * the kernel allows, not by a helper call, which costs more than
+	 * the copy */
+	compat_current_comm_fsbase(s->ev.comm, &fsbase);
 	if (flags & SAMPLE_THREAD_EXIT) {
 		send_sample(s, false);
 		return 0;
 	}
 
-	__u64 fsbase = task->thread.fsbase;
 	__u32 err = UNWIND_NO_TSTATE;
 	__u64 top = 0, interp = INTERP_UNREAD;
 	struct tstate_slot *slot = &s->tstate_slots[tid & (TSTATE_SLOTS - 1)];
-	__u64 tstate = find_tstate(l, s, slot, tgid, tid, fsbase, &top, &interp, &err);
+	__u64 tstate = find_tstate(l, s, cpu, slot, tgid, tid, fsbase, &top, &interp, &err);
+	struct frame_walk *w = &s->walk;
 
-	struct frame_walk w = {
-		.l = l,
-		.s = s,
-		.frame = top,
-		.interp = interp,
-		.pid_salt = (__u64)tgid << 40,
-		.tgid = tgid,
-	};
-
-	if (tstate && w.frame)
-		walk_frames(s, &w);
+	w->frame = top;
+	w->interp = interp;
+	w->pid_salt = (__u64)tgid << 40;
+	w->tgid = tgid;
+	w->n = 0;
+	w->flags = 0;
+	w->new_code = 0;
+	w->epoch = 0;
+	if (tstate && top)
+		walk_frames(s, cpu);
 	else if (tstate)
 		err = UNWIND_NO_FRAME;
-	if (tstate && w.frame && w.n == 0)
-		err = (w.flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME;
-	if (w.n == 0) {
+	if (tstate && top && w->n == 0)
+		err = (w->flags & SAMPLE_READ_ERROR) ? UNWIND_READ_FAULT : UNWIND_NO_FRAME;
+	if (w->n == 0) {
 		if (sample && !send_unwalked) {
 			count_error(err);
 			return 0;
@@ -936,28 +1062,28 @@ static __always_inline int sample_thread(void *ctx, struct pt_regs *user_regs, _
 		s->ev.tstate = tstate;
 	} else {
 		s->ev.tstate = tstate;
-		s->ev.flags |= w.flags;
-		s->ev.nframes = w.n;
-		s->counts.frames_trusted += w.trusted;
-		s->counts.frames_read += w.read;
+		s->ev.flags |= w->flags;
+		s->ev.nframes = w->n;
+		s->counts.frames_trusted += w->trusted;
+		s->counts.frames_read += w->read;
 		if (want_gil)
-			s->ev.gil = gil_state(l, tstate, task);
+			s->ev.gil = gil_state(l, tstate);
 		if (want_kernel)
-			s->ev.nkernel = add_kernel_stack(ctx, s, w.n);
+			s->ev.nkernel = add_kernel_stack(ctx, s, w->n);
 	}
 	/* --native: the stack record goes first. Without it a cpu-clock
 	 * sample is dropped, not sent Python-only, so every --native sample
 	 * is mixed; a switch-out is sent with its Python stack alone, not to
 	 * lose its time. */
-	if (native_stacks && w.n && user_regs) {
-		if (!send_native_stack(user_regs, s)) {
+	if (native_stacks && w->n) {
+		if (!send_native_stack(event, s)) {
 			s->ev.flags |= SAMPLE_NATIVE_STACK;
 		} else if (sample) {
 			count_error(UNWIND_RINGBUF_FULL);
 			return 0;
 		}
 	}
-	send_sample(s, w.new_code && code_churning(tgid, w.epoch));
+	send_sample(s, w->new_code && code_churning(tgid, w->epoch));
 	return 0;
 }
 
@@ -968,16 +1094,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 
 	if (!(pid_tgid >> 32))
 		return 0;
-	/* --native: the perf event's registers when it fired in user mode,
-	 * else those saved on entry to the kernel */
-	struct pt_regs *regs = NULL;
-
-	if (native_stacks) {
-		regs = (struct pt_regs *)&ctx->regs;
-		if (!(BPF_CORE_READ(regs, cs) & 3))
-			regs = current_user_regs();
-	}
-	return sample_thread(ctx, regs, pid_tgid, EVENT_SAMPLE, 0);
+	return sample_thread(ctx, (const void *)ctx, pid_tgid, EVENT_SAMPLE, 0);
 }
 
 /* ---- off-CPU time (--mode wall) ---- */
@@ -994,20 +1111,23 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *prev = (struct task_struct *)ctx->args[1];
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
-	__u32 prev_state = (__u32)ctx->args[3];
 	__u32 ptgid = BPF_CORE_READ(prev, tgid);
 	__u32 ntgid = BPF_CORE_READ(next, tgid);
 
-	bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
+	if (bpf_map_lookup_elem(&targets, &ptgid)) {
+		/* The state prev leaves in, from the task: the tracepoint
+		 * passes it as args[3] only since 5.18. A task put back to
+		 * TASK_RUNNING by a pending signal stays runnable: preempted. */
+		__u32 prev_state = compat_task_state(prev);
+		bool preempted = ctx->args[0] || prev_state == 0;	/* TASK_RUNNING */
 
-	if (bpf_map_lookup_elem(&targets, &ptgid))
 		/* --native: the user-mode registers it entered the kernel
 		 * with, to block: the C frames it waits in */
-		sample_thread(ctx, native_stacks ? current_user_regs() : NULL,
-			      bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
+		sample_thread(ctx, NULL, bpf_get_current_pid_tgid(), EVENT_OFF_CPU,
 			      (prev_state & TASK_DEAD_STATE) ? SAMPLE_THREAD_EXIT :
 			      preempted			     ? SAMPLE_PREEMPTED :
 								       0);
+	}
 	if (!bpf_map_lookup_elem(&targets, &ntgid))
 		return 0;
 
@@ -1069,10 +1189,8 @@ static __always_inline bool is_tracked(__u32 tgid)
 SEC("raw_tp/sched_process_fork")
 int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 {
-	/* the forking task is current: its fields are plain loads */
-	struct task_struct *parent = bpf_get_current_task_btf();
 	struct task_struct *child = (struct task_struct *)ctx->args[1];
-	__u32 ptgid = parent->tgid;
+	__u32 ptgid = bpf_get_current_pid_tgid() >> 32;	/* the forking task's */
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct py_layout *layout;
 	__u32 *flags;
@@ -1093,9 +1211,9 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	}
 	/* exec bumps self_exec_id: should the child already run another
 	 * image when this fires, the parent's layout would be wrong there. */
-	__s32 fork_flags = BPF_CORE_READ(child, self_exec_id) != parent->self_exec_id ?
-				   FORK_CHILD_EXECD :
-				   0;
+	__u64 parent_exec_id = have_task_btf ? bpf_get_current_task_btf()->self_exec_id :
+		BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), self_exec_id);
+	__s32 fork_flags = BPF_CORE_READ(child, self_exec_id) != parent_exec_id ? FORK_CHILD_EXECD : 0;
 
 	if (layout && !fork_flags) {
 		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
@@ -1111,23 +1229,25 @@ SEC("raw_tp/sched_process_exit")
 int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	/* do_exit() fires this in the exiting task: through its BTF pointer
-	 * the fields below are plain loads, not a helper call each */
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid;
+	 * the fields below are plain loads, not a helper call each, where
+	 * the kernel has bpf_get_current_task_btf() */
+	struct task_struct *task = have_task_btf ? bpf_get_current_task_btf() :
+						   (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 	/* Most exits are threads of a live process (a thread per request is
 	 * one each): the count of live threads says so before any map
 	 * lookup. */
-	if (task->signal->live.counter != 0)
+	if ((have_task_btf ? task->signal->live.counter : BPF_CORE_READ(task, signal, live.counter)) != 0)
 		return 0;
-	tgid = task->tgid;
 	if (!is_tracked(tgid))
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
 	bpf_map_delete_elem(&code_quiet, &tgid);
 	bpf_map_delete_elem(&watched, &tgid);
-	send_process_event(EVENT_EXIT, tgid, task->exit_code, 0);
+	send_process_event(EVENT_EXIT, tgid,
+			   have_task_btf ? task->exit_code : BPF_CORE_READ(task, exit_code), 0);
 	return 0;
 }
 

@@ -14,16 +14,18 @@
 #include <bpf/bpf_tracing.h>
 
 #include "refbpf.h"
+#include "kernel_compat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The process (host tgid), set before the iterator is created. */
-const volatile __u32 target_tgid = 0;
+/* The process (host tgid), set before each look: one loaded program
+ * serves every process. */
+__u32 target_tgid = 0;
 
 static __always_inline void fill_thread(struct thread_record *rec, struct task_struct *task)
 {
 	rec->tid = task->pid;
-	rec->state = task->__state;
+	rec->state = compat_task_state(task);
 	rec->fsbase = task->thread.fsbase;
 	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	rec->runtime_ns = task->se.sum_exec_runtime;
@@ -71,7 +73,9 @@ int list_waiting_threads(struct bpf_iter__task *ctx)
 	if (!task || !rec || task->tgid != target_tgid)
 		return 0;
 	fill_thread(&rec->thread, task);
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	regs = compat_task_user_regs(task);
+	if (!regs)
+		return 0;
 	rec->ip = BPF_CORE_READ(regs, ip);
 	rec->sp = BPF_CORE_READ(regs, sp);
 	rec->bp = BPF_CORE_READ(regs, bp);

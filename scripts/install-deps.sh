@@ -24,6 +24,9 @@ packages=(
 	# bench/: the HTTP load, and what builds Austin (scripts/fetch-austin.sh)
 	# and runs valgrind on refbpf (tests)
 	wrk autoconf automake curl valgrind strace
+	# make test-kernels: Debian's kernels booted under qemu with an
+	# initramfs (busybox, cpio); the kernels' BTF read out of vmlinuz
+	qemu-system-x86 busybox-static cpio zstd xz-utils lz4 binutils file
 )
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.

@@ -283,12 +283,17 @@ def test_wall_native_shows_the_libc_frame_a_thread_waits_in(refbpf_bin, python, 
     with Target(path, target_path("wall_waits.py"), how) as t:
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", "1.5", "--mode", "wall", "--kernel",
                                     "--native", "--folded", folded])
-    stacks = parse_folded(folded)
+    wall_native_waits(parse_folded(folded), how, r.stdout)
+
+
+def wall_native_waits(stacks, how, stdout):
+    """wall_waits.py's waits each shown with libc and kernel frames
+    (tests/kernels/matrix.py judges its guests' with this too)."""
     for func, expected in WAITS.items():
         waits = [(frames, n) for frames, n in stacks if ("<off-CPU>", None, None) in frames and
                  any(f[0] == func and f[1] is not None for f in frames)]
         total = sum(n for _, n in waits)
-        assert total > 0, "%s: no time off the CPU (%s)\n%s" % (func, how, r.stdout[:1500])
+        assert total > 0, "%s: no time off the CPU (%s)\n%s" % (func, how, stdout[:1500])
         shown, names = 0, set()
         for frames, n in waits:
             py = max(i for i, f in enumerate(frames) if f[1] is not None)

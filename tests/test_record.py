@@ -843,4 +843,6 @@ def test_fork_and_exit_tracepoints_attached_only_to_follow_children(children, tm
         finally:
             rec.kill()
             rec.wait()
-    assert names == want, names
+    # the task iterators (thread names, wall mode's sleeping threads) are
+    # loaded before recording; they run only when read, on no event
+    assert names - {"list_threads", "list_waiting_threads"} == want, names

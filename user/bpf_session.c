@@ -4,7 +4,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,8 @@
 #include <unistd.h>
 
 #include "exit_watch.h"
+#include "kernel_features.h"
+#include "libbpf_log.h"
 #include "profiler.skel.h"
 
 struct bpf_session {
@@ -94,18 +95,6 @@ static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why
 	return 0;
 }
 
-static bool libbpf_verbose;
-
-__attribute__((format(printf, 2, 0)))
-static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	if (level == LIBBPF_DEBUG && !libbpf_verbose)
-		return 0;
-	if (level != LIBBPF_WARN && !libbpf_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, args);
-}
-
 /* --native samples carry up to REFBPF_NATIVE_STACK_BYTES each: room for
  * about a second of them at 1 kHz on a few CPUs between polls. */
 #define NATIVE_RINGBUF_BYTES (32u << 20)
@@ -126,13 +115,35 @@ static int watch_exits(struct bpf_session *s)
 	return 0;
 }
 
+/* Why loading failed, in one line: what the kernel refused, never its
+ * verifier log (-vv shows that). */
+static void load_failure(const struct kernel_features *kf, int err, char *why, size_t whylen)
+{
+	const char *what = libbpf_log_last_failure();
+
+	if (err == -EPERM && !kf->memcg_charge)
+		snprintf(why, whylen,
+			 "cannot load the BPF program: this kernel (Linux %s, before 5.11) counts BPF memory against RLIMIT_MEMLOCK, which could not be raised: raise `ulimit -l` or grant CAP_SYS_RESOURCE",
+			 kf->release);
+	else if (err == -EPERM)
+		snprintf(why, whylen, "cannot load the BPF program: %s (needs root, or CAP_BPF and CAP_PERFMON)",
+			 strerror(-err));
+	else if (*what)
+		snprintf(why, whylen,
+			 "this kernel (Linux %s) refused refbpf's BPF %s: %s (-vv shows the kernel's reasons)",
+			 kf->release, what, strerror(-err));
+	else
+		snprintf(why, whylen, "cannot load the BPF program: %s", strerror(-err));
+}
+
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
+		     bool watch_all, int verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
 		     const struct bpf_features *features)
 {
 	static const struct bpf_features none;
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
 	struct bpf_session *s = calloc(1, sizeof(*s));
+	const struct kernel_features *kf;
 	int err = 0;
 
 	*out = NULL;
@@ -141,8 +152,13 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	s->epoll_fd = -1;
 	s->fn = fn;
 	s->ctx = ctx;
-	libbpf_verbose = verbose;
-	libbpf_set_print(print_libbpf);
+	libbpf_log_init(verbose >= 2);
+	kf = kernel_features_get();
+	if (verbose)
+		kernel_features_print(stderr, kf);
+	err = kernel_features_refuse_recording(kf, why, whylen);
+	if (err)
+		goto cleanup;
 	s->skel = profiler_bpf__open_opts(&opts);
 	if (!s->skel) {
 		err = -errno;
@@ -169,6 +185,8 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 
 	bpf_program__set_autoload(s->skel->progs.on_process_exit, !exits_by_pidfd);
 	s->skel->rodata->native_stacks = features->native;
+	s->skel->rodata->have_task_btf = kf->task_btf;
+	s->skel->rodata->have_task_pt_regs = kf->task_pt_regs;
 	s->skel->rodata->send_unwalked = features->per_thread;
 	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	if (!err && features->native)
@@ -176,8 +194,7 @@ int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char 
 	if (!err)
 		err = profiler_bpf__load(s->skel);
 	if (err) {
-		snprintf(why, whylen, "cannot load the BPF program: %s%s", strerror(-err),
-			 err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		load_failure(kf, err, why, whylen);
 		goto cleanup;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), fn, ctx, NULL);

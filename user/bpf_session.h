@@ -35,11 +35,12 @@ struct bpf_features {
  * online CPU and to the process lifetime tracepoints. `btf_path` (NULL: the
  * kernel's) is the BTF libbpf relocates against. With `watch_all` every
  * exec on the host is reported (--all); `features` says which
- * of --kernel, --gil, --mode wall and --native are wanted. On failure returns
- * -errno and writes a one-line reason into `why`.
+ * of --kernel, --gil, --mode wall and --native are wanted. `verbose` 1
+ * prints the kernel's features and the variants chosen, 2 libbpf's log.
+ * On failure returns -errno and writes a one-line reason into `why`.
  */
 int bpf_session_open(struct bpf_session **out, unsigned int rate_hz, const char *btf_path,
-		     bool watch_all, bool verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
+		     bool watch_all, int verbose, bpf_event_fn fn, void *ctx, char *why, size_t whylen,
 		     const struct bpf_features *features);
 void bpf_session_close(struct bpf_session *s);
 

@@ -21,7 +21,9 @@
 #include "folded_writer.h"
 #include "html_writer.h"
 #include "invoker.h"
+#include "kernel_features.h"
 #include "launch.h"
+#include "libbpf_log.h"
 #include "pprof_writer.h"
 #include "privileges.h"
 #include "profile.h"
@@ -306,8 +308,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
+	/* libbpf says nothing past what refbpf makes of it, but with -vv */
+	libbpf_log_init(o.verbose >= 2);
 	if (o.dump) {
+		if (kernel_features_refuse_dump(kernel_features_get(), why, sizeof(why))) {
+			fprintf(stderr, "refbpf: %s\n", why);
+			goto cleanup;
+		}
 		status = dump_run(o.pids, o.npids, o.json, o.locals);
+		goto cleanup;
+	}
+	if (o.wall && kernel_features_refuse_wall(kernel_features_get(), why, sizeof(why))) {
+		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
 	prof = profile_new();

@@ -63,7 +63,7 @@ int btf_check(const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot read BTF file %s: %s", path, strerror(errno));
 	else
 		snprintf(why, whylen,
-			 "this kernel has no BTF (%s is missing): it needs CONFIG_DEBUG_INFO_BTF=y, or give --btf PATH",
+			 "this kernel has no BTF (%s is missing): give --btf PATH with its BTF (BTFHub has them for most distribution kernels: https://github.com/aquasecurity/btfhub-archive), or use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
 			 KERNEL_BTF);
 	return -ENOENT;
 }

@@ -1404,7 +1404,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = o->all ? 0 : discover_all(r);
 	if (err)
 		goto cleanup;
-	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose >= 2, on_event, r, why,
+	err = bpf_session_open(&r->bpf, o->rate_hz, o->btf_path, o->all, o->verbose, on_event, r, why,
 			       sizeof(why), &o->features);
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
@@ -1413,6 +1413,8 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = o->all ? discover_all(r) : 0;
 	if (err)
 		goto cleanup;
+	/* thread names, and wall mode's look at the threads already asleep */
+	thread_list_prepare(o->features.off_cpu && (o->features.kernel || o->features.native));
 	/* Watch first, then list the existing descendants: a child forked
 	 * in between is reported by BPF and found by the scan alike. */
 	err = configure_bpf(r);
