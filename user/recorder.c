@@ -316,6 +316,7 @@ static void refresh_thread_names(struct recorder *r, struct rtarget *t, double n
 	struct py_reader reader;
 	size_t ntasks = 0, unnamed = 0;
 	pid_t pid = t->pid;
+	int err;
 	char why[256];
 
 	t->names_followup = t->names_stale ? now + NAMES_MIN_INTERVAL_S : 0;
@@ -324,8 +325,11 @@ static void refresh_thread_names(struct recorder *r, struct rtarget *t, double n
 	if (!t->proc.objects.version_hex)
 		return;
 	py_reader_init_pid(&reader, &pid, &t->proc.layout.code, &t->proc.objects, &t->proc.types);
-	if (py_thread_names_read(&t->names, &reader, &t->proc.layout.walk) || !t->names.n) {
-		retry_thread_names(t);
+	err = py_thread_names_read(&t->names, &reader, &t->proc.layout.walk);
+	/* no names without a read error: threading is not imported there */
+	if (err || !t->names.n) {
+		if (err && err != -ENOTSUP)
+			retry_thread_names(t);
 		return;
 	}
 	/* a thread state's ident is its thread pointer: which task is which */
