@@ -272,6 +272,7 @@ struct code_key_reader {
 	__u32 memo_next;
 	/* where wrappers of the functions below may put their results */
 	__u64 result;
+	__u32 cpu;		/* the BPF wrappers': whose scratch holds this */
 	struct py_frame_rec rec;
 };
 

@@ -22,32 +22,13 @@
 	(*(const __u64 *)(ptr) & ((n) >= 8 ? ~0ull : (1ull << ((n) * 8)) - 1))
 #include "py_walk.h"
 /* Reading a code key loops over the words of several objects: verified
- * once each as global functions (below), not wherever the walk uses them. */
-struct code_key_reader;
-int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr, __u32 kind);
+ * once each as global functions (below), not wherever the walk uses them.
+ * Global functions take only scalars before 5.12: each finds the reader
+ * and the layout in its CPU's scratch (the reader says which CPU). */
+int object_key(__u32 cpu, __u64 addr, __u32 kind);
 #define CODE_KEY_OBJECT(ctx, l, r, addr, kind, key) \
-	(object_key((l), (r), (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
+	(object_key((r)->cpu, (addr), (kind)) ? -1 : (*(key) = (r)->result, 0))
 #include "code_key.h"
-
-__noinline int object_key(const struct py_layout *l, struct code_key_reader *r, __u64 addr,
-			  __u32 kind)
-{
-	if (!l || !r)
-		return -1;
-	return code_key_read_object(NULL, l, addr, kind, r->chunk, r->tail, &r->result);
-}
-
-/* code_key_read() into r->rec; `first`: the first of this stack. */
-__noinline int read_code_key(const struct py_layout *l, struct code_key_reader *r, __u64 code,
-			     __u32 first)
-{
-	if (!l || !r)
-		return -1;
-	if (first)
-		code_key_reader_start(r);
-	code_key_read(NULL, l, r, code, &r->rec);
-	return 0;
-}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -147,11 +128,6 @@ struct scratch {
 	__u64 layout_gen;	/* 0: nothing kept */
 	struct py_layout layout;
 	__u32 sends;		/* samples sent from this CPU */
-	/* The code counter as a sample of a new code object last read it on
-	 * this CPU, whose, and since when it reads that (see code_churning) */
-	__u32 quiet_tgid;
-	__u64 quiet_epoch;
-	__u64 quiet_since_ns;
 	struct tstate_walk twalk;
 	struct frame_walk walk;
 	struct sample_event ev;
@@ -183,6 +159,32 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* code_key_read_object() with this CPU's reader, into its result. */
+__noinline int object_key(__u32 cpu, __u64 addr, __u32 kind)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return -1;
+	return code_key_read_object(NULL, &s->layout, addr, kind, s->key.chunk, s->key.tail,
+				    &s->key.result);
+}
+
+/* code_key_read() of the code object at `code` into this CPU's reader's
+ * rec, with the sample's layout; `first`: the first of this stack. */
+__noinline int read_code_key(__u32 cpu, __u64 code, __u32 first)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &cpu);
+
+	if (!s)
+		return -1;
+	if (first)
+		code_key_reader_start(&s->key);
+	s->key.cpu = cpu;
+	code_key_read(NULL, &s->layout, &s->key, code, &s->key.rec);
+	return 0;
+}
 
 /* Moved after every change to `targets`, by userspace and by the programs
  * below, so that each CPU may keep a copy of the layout it used last. */
@@ -736,7 +738,7 @@ static __always_inline int frame_walk_step(struct scratch *s)
 	} else {
 		/* the reader's memo is set up by a stack's first read: a
 		 * sample whose code objects are all cached does not touch it */
-		read_code_key(l, &s->key, f.code, !w->read);
+		read_code_key(s->ev.cpu, f.code, !w->read);
 		rec->key = s->key.rec.key;
 		rec->firstlineno = s->key.rec.firstlineno;
 		rec->flags = s->key.rec.flags;
@@ -890,22 +892,41 @@ static __always_inline __u32 add_kernel_stack(void *ctx, struct scratch *s, __u3
  * frees; a freed code object is soon followed by a new one), and a
  * long-lived server's rarely sampled functions then wake nobody. Without
  * a counter (3.8-3.11, several interpreters) every one wakes.
+ *
+ * What the counter read is kept per process, not per CPU: a target that
+ * moves to another CPU, or two targets taking turns on one, would
+ * otherwise start the quiet period again and wake userspace per sample.
+ * Entries go with their target (bpf_session_remove_target, and the exit
+ * and exec programs below).
  */
 #define CODE_QUIET_NS 2000000000ull
 
-static __always_inline bool code_churning(struct scratch *s, __u32 tgid, __u64 epoch)
+struct code_quiet {
+	__u64 epoch;
+	__u64 since_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);	/* as targets */
+	__type(key, __u32);
+	__type(value, struct code_quiet);
+} code_quiet SEC(".maps");
+
+static __always_inline bool code_churning(__u32 tgid, __u64 epoch)
 {
 	if (!epoch)
 		return true;
 	__u64 now = bpf_ktime_get_ns();
+	struct code_quiet *q = bpf_map_lookup_elem(&code_quiet, &tgid);
 
-	if (s->quiet_tgid != tgid || s->quiet_epoch != epoch) {
-		s->quiet_tgid = tgid;
-		s->quiet_epoch = epoch;
-		s->quiet_since_ns = now;
+	if (!q || q->epoch != epoch) {
+		struct code_quiet fresh = { .epoch = epoch, .since_ns = now };
+
+		bpf_map_update_elem(&code_quiet, &tgid, &fresh, BPF_ANY);
 		return true;
 	}
-	return now - s->quiet_since_ns < CODE_QUIET_NS;
+	return now - q->since_ns < CODE_QUIET_NS;
 }
 
 static __always_inline void send_sample(struct scratch *s, bool new_code)
@@ -1037,7 +1058,7 @@ static __always_inline int sample_thread(void *ctx, const struct perf_event_regs
 			return 0;
 		}
 	}
-	send_sample(s, w->new_code && code_churning(s, tgid, w->epoch));
+	send_sample(s, w->new_code && code_churning(tgid, w->epoch));
 	return 0;
 }
 
@@ -1198,6 +1219,7 @@ int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
+	bpf_map_delete_elem(&code_quiet, &tgid);
 	bpf_map_delete_elem(&watched, &tgid);
 	send_process_event(EVENT_EXIT, tgid,
 			   have_task_btf ? task->exit_code : BPF_CORE_READ(task, exit_code), 0);
@@ -1216,6 +1238,7 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
+	bpf_map_delete_elem(&code_quiet, &tgid);
 	send_process_event(EVENT_EXEC, tgid, 0, 0);
 	return 0;
 }

@@ -19,8 +19,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The process (host tgid), set before the iterator is created. */
-const volatile __u32 target_tgid = 0;
+/* The process (host tgid), set before each look: one loaded program
+ * serves every process. */
+__u32 target_tgid = 0;
 
 static __always_inline void fill_thread(struct thread_record *rec, struct task_struct *task)
 {

@@ -61,6 +61,14 @@ prepare_state() {
 
 update_ok() {
 	apt_state "$1" apt-get -o Acquire::Retries=2 update >"$STATE/$1/update.log" 2>&1 &&
+		! grep -qE '^(E:|W: Failed to fetch|W: Some index files failed)' "$STATE/$1/update.log" &&
+		return 0
+	# A mirror frozen in time (a snapshot) serves a Release file past its
+	# Valid-Until; its signature still holds. Said, then accepted.
+	grep -q "^E: Release file for .* is expired" "$STATE/$1/update.log" || return 1
+	log "$1: $(grep -m1 -o 'is expired (invalid since [^)]*)' "$STATE/$1/update.log"): a frozen mirror; using it anyway"
+	apt_state "$1" apt-get -o Acquire::Retries=2 -o Acquire::Check-Valid-Until=false update \
+		>"$STATE/$1/update.log" 2>&1 &&
 		! grep -qE '^(E:|W: Failed to fetch|W: Some index files failed)' "$STATE/$1/update.log"
 }
 

@@ -8,7 +8,7 @@
 # stderr, when it cannot be obtained (npm missing, registry unreachable).
 set -euo pipefail
 
-PLAYWRIGHT_VERSION=1.65.1
+PLAYWRIGHT_VERSION=1.61.1
 DIR=${1:-${REFBPF_NODE_DIR:-/var/cache/refbpf/node}}
 dest=$DIR/playwright-$PLAYWRIGHT_VERSION
 pkg=$dest/node_modules/playwright-core

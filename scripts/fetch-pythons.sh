@@ -27,8 +27,9 @@
 #
 # Prints one line per interpreter on stdout:
 #   fetch-pythons: NAME PATH VERSION static|pie dwarf: yes|no
-# and exits non-zero when any interpreter could not be obtained (the others
-# are still fetched; each failure is explained on stderr).
+# and exits non-zero when any interpreter, or the DWARF or C headers of a
+# Debian one, could not be obtained (the others are still fetched; each
+# failure is explained on stderr).
 set -uo pipefail
 
 usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -190,14 +191,25 @@ summary() {
 	echo "fetch-pythons: $name $bin $version $kind dwarf: $dwarf"
 }
 
+# What the tests need besides the interpreter: its DWARF (the layout checks)
+# and its C headers (the --native extension). Missing either is a failure
+# of this interpreter, said here, not a test skipped later.
+extras() {
+	local name=$1 suite=$2 tree=$3 ver=$4 bin=$5 ok=0
+	keep_dwarf "$suite" "$tree" "$ver" "$bin" ||
+		{ fail "$name: no DWARF (python$ver-dbg) in $suite for build-id $(build_id "$bin")"; ok=1; }
+	keep_headers "$suite" "$tree" "$ver" ||
+		{ fail "$name: no C headers (libpython$ver-dev) in $suite"; ok=1; }
+	return $ok
+}
+
 # fetch_deb NAME SUITE VERSION: a Debian release's interpreter.
 fetch_deb() {
 	local name=$1 suite=$2 ver=$3
 	local tree="$DIR/$1" bin="$DIR/$1/usr/bin/python$3" why
 	if check "$bin" "$tree" >/dev/null; then
 		localize_symlinks "$tree"
-		[ -s "$tree/$(debug_rel "$bin")" ] || keep_dwarf "$suite" "$tree" "$ver" "$bin" >/dev/null 2>&1
-		keep_headers "$suite" "$tree" "$ver" || log "$name: no C headers (libpython$ver-dev) in $suite"
+		extras "$name" "$suite" "$tree" "$ver" "$bin" || return 1
 		summary "$name" "$bin" "$tree"
 		return 0
 	fi
@@ -216,8 +228,7 @@ fetch_deb() {
 		fail "$name: $bin does not work: $why"
 		return 1
 	fi
-	keep_dwarf "$suite" "$tree" "$ver" "$bin" || log "$name: no DWARF (python$ver-dbg) in $suite for build-id $(build_id "$bin")"
-	keep_headers "$suite" "$tree" "$ver" || log "$name: no C headers (libpython$ver-dev) in $suite"
+	extras "$name" "$suite" "$tree" "$ver" "$bin" || return 1
 	summary "$name" "$bin" "$tree"
 }
 

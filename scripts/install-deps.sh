@@ -34,25 +34,38 @@ packages=(
 # install from elsewhere (NodeSource) brings its own npm.
 command -v npm >/dev/null || packages+=(npm)
 command -v node >/dev/null || packages+=(nodejs)
+
+missing_of() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+	done
+}
+
 # python3.X-dbg carries the DWARF of Debian's own /usr/bin/python3.X;
 # python3.X-dev its headers, for the C extension the --native tests build.
-if [ -x /usr/bin/python3 ]; then
-	ver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
-	[ -n "$ver" ] && packages+=("python${ver}-dbg" "python${ver}-dev")
+# X is the version python3 depends on (installed or not yet).
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+python3_version() {
+	apt-cache depends python3 2>/dev/null | sed -n 's/^ *Depends: python\(3\.[0-9]*\)$/\1/p' | head -n1
+}
+ver=$(python3_version)
+updated=""
+if [ -z "$ver" ]; then
+	$sudo apt-get update -qq && updated=1
+	ver=$(python3_version)
 fi
+[ -n "$ver" ] || { echo "install-deps: FAILED: cannot tell which python3.X python3 is" >&2; exit 1; }
+packages+=("python${ver}-dbg" "python${ver}-dev")
 
-missing=()
-for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+mapfile -t missing < <(missing_of "${packages[@]}")
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: everything is installed"
 	exit 0
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
+[ -n "$updated" ] || $sudo apt-get update -qq
 # Packages like apache2 start their service when installed: the tests start
 # their own private instances, so nothing is started (policy-rc.d says no).
 policy=/usr/sbin/policy-rc.d
@@ -63,8 +76,10 @@ if [ ! -e "$policy" ]; then
 	own_policy=1
 fi
 status=0
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-	|| DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-		$(printf '%s\n' "${missing[@]}" | grep -v -- '-dbg$') || status=$?
+# All or nothing: a package that cannot be installed (a -dbg package this
+# release lacks, an unreachable mirror) fails here, not as tests skipped later.
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+	status=$?
 [ -n "$own_policy" ] && $sudo rm -f "$policy"
+[ $status -eq 0 ] || echo "install-deps: FAILED: apt-get install ${missing[*]} (exit $status)" >&2
 exit $status

@@ -54,7 +54,11 @@ class Target:
         self.pid = self.proc.pid
         self.lines = []
         if ready:
-            self.wait_for("READY", 20)
+            try:
+                self.wait_for("READY", 60)
+            except BaseException:
+                self.stop()     # no `with` will: leave nothing running
+                raise
 
     def wait_for(self, word, timeout):
         deadline = time.monotonic() + timeout

@@ -57,6 +57,44 @@ def _label(path, version):
     return "%s-%d.%d.%d%s" % ((kind,) + version + ("t" if _free_threaded(path) else "",))
 
 
+# README's support matrix, as the tests see it: each interpreter it says is
+# tested, by the label kind find_interpreters() gives it and its minor
+# version ("t": free-threaded), and where it comes from. Only pyenv
+# provides 3.8, 3.10 and 3.12 (no Debian release has them), and pyenv's
+# shared-libpython builds; a machine without pyenv tests fewer, says so in
+# one line, and a CI run (CI=true) fails instead (conftest.py).
+MATRIX = [
+    ("pyenv", "3.8", "pyenv (/root/.pyenv/versions)"),
+    ("pyenv", "3.9", "pyenv (/root/.pyenv/versions)"),
+    ("pyenv", "3.10", "pyenv (/root/.pyenv/versions)"),
+    ("pyenv", "3.11", "pyenv (/root/.pyenv/versions)"),
+    ("pyenv", "3.12", "pyenv (/root/.pyenv/versions)"),
+    ("pyenv", "3.13", "pyenv (/root/.pyenv/versions)"),
+    ("bullseye", "3.9", "make pythons (Debian bullseye)"),
+    ("debian", "3.11", "Debian 12's /usr/bin/python3.11 (make deps)"),
+    ("trixie", "3.13", "make pythons (Debian trixie)"),
+    ("trixie", "3.13t", "make pythons (built from Debian trixie's source)"),
+    ("sid", "3.13", "make pythons (Debian sid)"),
+    ("sid", "3.14", "make pythons (Debian sid)"),
+    ("sid", "3.15", "make pythons (Debian sid)"),
+]
+
+
+def matrix_key(label):
+    """("pyenv", "3.12") from "pyenv-3.12.1", ("trixie", "3.13t") from
+    "trixie-3.13.5t"."""
+    kind, version = label.split("-", 1)
+    minor = ".".join(version.rstrip("t").split(".")[:2])
+    return kind, minor + ("t" if version.endswith("t") else "")
+
+
+def missing_from_matrix(found):
+    """The MATRIX rows no interpreter in `found` (find_interpreters())
+    stands for."""
+    have = {matrix_key(label) for label, _, _ in found}
+    return [row for row in MATRIX if row[:2] not in have]
+
+
 def find_interpreters(min_version=(3, 8)):
     """[(label, path, version tuple)] sorted by version, one per distinct
     (kind, version)."""

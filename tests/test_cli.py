@@ -91,10 +91,12 @@ def test_file_capabilities_suffice_without_root(refbpf_bin):
     if not os.access(setcap, os.X_OK):
         pytest.skip("skipped: setcap not installed (libcap2-bin)")
     debian = "/usr/bin/python3.11"
-    pyenv = sorted(glob.glob("/root/.pyenv/versions/3.1*/bin/python3"))
-    if not os.access(debian, os.X_OK) or not pyenv:
-        pytest.skip("skipped: needs Debian's python3.11 and a pyenv Python")
-    with tempfile.TemporaryDirectory() as d:
+    assert os.access(debian, os.X_OK), "no %s (Debian 12's python3.11)" % debian
+    with tempfile.TemporaryDirectory() as d, tempfile.TemporaryDirectory() as hidden:
+        # a Python under a directory nobody may search (as pyenv's /root/.pyenv)
+        os.chmod(hidden, 0o700)
+        unreadable = os.path.join(hidden, "python3.11")
+        shutil.copy(debian, unreadable)
         os.chmod(d, 0o777)
         binary = os.path.join(d, "refbpf")
         shutil.copy(refbpf_bin, binary)
@@ -110,7 +112,7 @@ def test_file_capabilities_suffice_without_root(refbpf_bin):
         caps = "+bpf,+perfmon,+sys_ptrace"
         holding_caps = ["--inh-caps=" + caps, "--ambient-caps=" + caps]
         for python, owner, refbpf, ok in ((debian, as_nobody, [binary], True),
-                                          (pyenv[-1], [], holding_caps + [plain], False)):
+                                          (unreadable, [], holding_caps + [plain], False)):
             target = subprocess.Popen(owner + [python, script])
             try:
                 time.sleep(0.5)
@@ -148,19 +150,50 @@ def test_not_a_python_process(refbpf_bin):
     assert len(lines) == 2 and "waiting up to" in lines[0], r.stderr
 
 
+# A stand-in for a CPython 3.6 or 3.7 process, built here from what any
+# machine has: an executable defining the symbols refbpf tells versions by
+# (3.7 added _PyRuntime; 3.8 PyCode_NewWithPosOnlyArgs; every CPython has
+# Py_Initialize), mapped and waiting as a running interpreter is.
+OLD_PYTHON_C = """
+#include <stdio.h>
+#ifdef HAS_RUNTIME
+char _PyRuntime[65536];
+#endif
+void Py_Initialize(void) {}
+int main(void) { int c; puts("READY"); fflush(stdout); while ((c = getchar()) != EOF) ; return 0; }
+"""
+
+
+def old_pythons(tmp_path):
+    """[(label, version, argv)]: every real 3.6 and 3.7 here (pyenv's), and the two
+    stand-ins, which every machine has."""
+    found = [(label, version[:2], [path, target_path("exits.py"), "20"])
+             for label, path, version in find_interpreters(min_version=(3, 0))
+             if version[:2] in ((3, 6), (3, 7))]
+    for version, flags in (((3, 6), []), ((3, 7), ["-DHAS_RUNTIME"])):
+        exe = tmp_path / ("python%d.%d" % version)
+        subprocess.run(["cc", "-x", "c", "-O0", "-rdynamic", "-o", str(exe)] + flags + ["-"],
+                       input=OLD_PYTHON_C, text=True, check=True)
+        found.append(("stand-in-%d.%d" % version, version, [str(exe)]))
+    return found
+
+
 @pytest.mark.root
-@pytest.mark.parametrize("version", [(3, 6), (3, 7)], ids=["3.6", "3.7"])
-def test_unsupported_version_is_named(refbpf_bin, version):
-    found = [i for i in find_interpreters(min_version=(3, 0)) if i[2][:2] == version]
-    if not found:
-        pytest.skip("skipped: no Python %d.%d interpreter on this machine" % version)
-    label, path, _ = found[0]
-    with Target(path, target_path("exits.py"), 20) as t:
-        r = run(refbpf_bin, "-p", t.pid, "-d", 1)
-    lines = one_line_error(r, "unsupported Python version")
-    if version == (3, 7):
-        assert "3.7" in r.stderr
-    assert len(lines) == 1
+def test_unsupported_version_is_named(refbpf_bin, tmp_path):
+    for label, version, argv in old_pythons(tmp_path):
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert p.stdout.readline().strip() == "READY", label
+            r = run(refbpf_bin, "-p", p.pid, "-d", 1)
+        finally:
+            p.kill()
+            p.wait()
+        lines = one_line_error(r, "unsupported Python version")
+        assert len(lines) == 1, (label, r.stderr)
+        if version == (3, 7):
+            assert "unsupported Python version 3.7 " in r.stderr, (label, r.stderr)
+        else:
+            assert "older than 3.7" in r.stderr, (label, r.stderr)
 
 
 @pytest.mark.root
@@ -169,24 +202,36 @@ def test_python_caught_while_its_library_loads_is_not_unsupported(refbpf_bin):
     it before placing the segments: _PyRuntime's address shows other bytes
     of the file, no _Py_DebugOffsets. That is a Python still loading (it was
     refused as an unsupported 3.13 once, a -C grandchild caught at exec)."""
-    libs = []
+    # a shared libpython (pyenv's), or a position-independent executable
+    # holding the interpreter (the free-threaded builds make pythons makes):
+    # both are mapped in one piece first
+    files = []
     for _, path, _ in find_interpreters(min_version=(3, 13)):
         libdir = os.path.join(os.path.dirname(os.path.dirname(path)), "lib")
-        libs += sorted(glob.glob(os.path.join(libdir, "libpython3.*.so.1.0")))
-    if not libs:
-        pytest.skip("skipped: no shared libpython 3.13+ on this machine")
-    p = subprocess.Popen([tool_path("map_file"), libs[0]], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "READY"
-        r = run(refbpf_bin, "-p", p.pid, "-d", 1)
-    finally:
-        p.stdin.close()
-        p.wait()
-    lines = one_line_error(r, "PID %d" % p.pid, "has not finished loading")
-    assert "unsupported" not in r.stderr, r.stderr
-    # the wait for it to finish was announced first
-    assert len(lines) == 2 and "waiting up to" in lines[0], r.stderr
+        files += sorted(glob.glob(os.path.join(libdir, "libpython3.*.so.1.0")))
+        with open(path, "rb") as f:
+            pie = f.read(18)[16:18] == b"\x03\x00"     # e_type ET_DYN
+        if pie and defines(path, "_PyRuntime"):
+            files.append(path)
+    assert files, "no shared libpython or PIE interpreter 3.13+ (make pythons builds 3.13t)"
+    for file in files:
+        p = subprocess.Popen([tool_path("map_file"), file], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            assert p.stdout.readline().strip() == "READY"
+            r = run(refbpf_bin, "-p", p.pid, "-d", 1)
+        finally:
+            p.stdin.close()
+            p.wait()
+        lines = one_line_error(r, "PID %d" % p.pid, "has not finished loading")
+        assert "unsupported" not in r.stderr, (file, r.stderr)
+        # the wait for it to finish was announced first
+        assert len(lines) == 2 and "waiting up to" in lines[0], (file, r.stderr)
+
+
+def defines(elf, symbol):
+    r = subprocess.run(["readelf", "-Ws", "--dyn-syms", elf], capture_output=True, text=True)
+    return any(line.split()[-1:] == [symbol] for line in r.stdout.splitlines())
 
 
 @pytest.mark.root

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from kernel_times import assert_sampled_cpu
 from profiling import Recording, Target, go, go_file, parse_folded, target_path
 
 pytestmark = pytest.mark.root
@@ -53,7 +54,11 @@ def samples_at(stacks, filename, line, leaf):
 
 def check_shares(stacks, runs, where, leaf=True):
     """Each label's samples on its own file and line (the innermost frame's,
-    or any frame's) match its CPU time."""
+    or any frame's) match its CPU time. On a busy machine a CPU timer
+    catches a target sharing its CPU at less than its CPU time (0.47 to
+    0.85 of it measured under two CPU hogs), the same for every label of
+    one run: each label is held to the run's own density of samples per
+    CPU second, which a label given another's samples, or none, leaves."""
     cpu, place = {}, {}
     for label, seconds, addr, hot in runs:
         cpu[label] = cpu.get(label, 0.0) + seconds
@@ -63,14 +68,17 @@ def check_shares(stacks, runs, where, leaf=True):
         addrs.setdefault(addr, set()).add(label)
     assert any(len(labels) > 1 for labels in addrs.values()), \
         "no code address was reused: the test proves nothing (%r)" % addrs
+    got = {label: samples_at(stacks, *place[label], leaf) for label in cpu}
+    # every label's CPU time at least 0.4 sampled, as kernel_times asks
+    assert_sampled_cpu(sum(got.values()), sum(cpu.values()), RATE)
+    density = sum(got.values()) / sum(cpu.values())
     report = []
     bad = []
     for label in sorted(cpu):
-        expected = cpu[label] * RATE
-        got = samples_at(stacks, *place[label], leaf)
-        report.append("%s at %s:%d: %d samples, %.0f expected" % ((label,) + place[label] +
-                                                                 (got, expected)))
-        if not 0.6 * expected - 5 <= got <= 1.4 * expected + 5:
+        expected = cpu[label] * density
+        report.append("%s at %s:%d: %d samples, %.0f expected at the run's %.0f per CPU second" %
+                      ((label,) + place[label] + (got[label], expected, density)))
+        if not 0.6 * expected - 5 <= got[label] <= 1.4 * expected + 5:
             bad.append(label)
     assert not bad, "\n".join(report)
 

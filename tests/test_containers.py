@@ -14,10 +14,11 @@ import time
 import pytest
 
 from profiling import markers, target_path
+from pythons import DEFAULT_PYTHONS_DIR
 
 pytestmark = pytest.mark.root
 
-TREE = "/var/cache/refbpf/pythons/bullseye-3.9"
+TREE = os.path.join(os.environ.get("REFBPF_PYTHONS_DIR", DEFAULT_PYTHONS_DIR), "bullseye-3.9")
 INSIDE = "/usr/bin/python3.9"
 
 

@@ -4,6 +4,7 @@ JSON; on every interpreter."""
 import json
 import os
 import time
+import re
 import subprocess
 
 import pytest
@@ -50,11 +51,13 @@ def test_dump_text_names_threads_and_escapes(refbpf_bin):
     with Target(path, script, 20) as t:
         r = subprocess.run([refbpf_bin, "dump", "-p", str(t.pid)], capture_output=True,
                            text=True, timeout=60)
+        with open("/proc/%d/comm" % t.pid) as f:
+            comm = f.read().rstrip("\n")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert out.startswith("Process %d: " % t.pid), out
-    # the main thread: its Python name beside its OS name
-    assert "Thread %d MainThread (OS: " % t.pid in out, out
+    # the main thread: its Python name beside its OS name, as the kernel has it
+    assert "Thread %d MainThread (OS: %s)" % (t.pid, comm) in out, out
     assert ") sleeping\n    sleeper (%s:%d)" % (script, lines["sleep"]) in out, out
     assert "\x1b" not in out and 'evil"</script>\\n\\x1b[2J (' in out, out
 

@@ -11,6 +11,7 @@ the Synth reference model of test_writers.py, not from the C code.
 import collections
 import gzip
 import json
+import marshal
 import os
 import random
 import re
@@ -443,6 +444,13 @@ def test_pprof_empty_profile(tmp_path, go):
     r = subprocess.run([go, "tool", "pprof", "-raw", str(out)], capture_output=True, text=True,
                        timeout=120, env=dict(os.environ, PPROF_TMPDIR=str(tmp_path)))
     assert r.returncode == 0, r.stderr
+    # go reads what we decode: the sample type and period, and no sample or
+    # location at all
+    lines = r.stdout.splitlines()
+    assert "PeriodType: cpu nanoseconds" in lines and "Period: %d" % prof["period"] in lines, lines
+    assert lines[lines.index("Samples:") + 1].split() == ["samples/count", "cpu/nanoseconds"]
+    assert lines.index("Locations") == lines.index("Samples:") + 2, lines
+    assert lines.index("Mappings") == lines.index("Locations") + 1, lines
 
 
 TOP_ROW = re.compile(r"^\s*(\S+)\s+[\d.]+%\s+[\d.]+%\s+(\S+)\s+[\d.]+%\s+(.*)$")
@@ -527,7 +535,7 @@ def test_help_names_the_formats(refbpf_bin):
 
 @pytest.mark.root
 def test_recording_every_format_agrees_with_the_report(tmp_path, refbpf_bin, speedscope_schema):
-    from profiling import Target, run_refbpf, target_path
+    from profiling import Target, parse_folded, run_refbpf, target_path
     from pythons import find_interpreters
 
     label, path, version = [i for i in find_interpreters() if i[2] >= (3, 8)][-1]
@@ -571,6 +579,33 @@ def test_recording_every_format_agrees_with_the_report(tmp_path, refbpf_bin, spe
     assert {k: tuple(v) for k, v in got.items() if k[0] != TRUNC} == want
     threads = {tname for _, _, tname, _, _ in resolved_samples(prof)}
     assert {"worker-0", "worker-1", "worker-2"} <= threads
+
+    # pstats (-o): each function's tottime and cumtime are its self and cum
+    # samples. Its keys name functions as cProfile does (co_name, where the
+    # report shows the qualified name), plus the one root entry snakeviz
+    # needs, holding every sample.
+    with open(outs["-o"], "rb") as f:
+        stats = marshal.load(f)
+    got = {(filename, lineno, name): (round(tt / period), round(ct / period))
+           for (filename, lineno, name), (cc, nc, tt, ct, callers) in stats.items()
+           if name != TRUNC}
+    root = got.pop(("~", 0, "<refbpf: all samples>"))
+    assert root == (0, sum(self_ for self_, _ in want.values()))
+    assert got == {(f, l, n.rsplit(".", 1)[-1]): v for (n, f, l), v in want.items() if n != TRUNC}
+
+    # folded: its frames carry the line running, not the first line, so
+    # functions are told apart by name and file
+    by_name = collections.defaultdict(lambda: [0, 0])
+    for (name, filename, lineno), (self_, cum) in want.items():
+        by_name[(name, filename)][0] += self_
+        by_name[(name, filename)][1] += cum
+    got = collections.defaultdict(lambda: [0, 0])
+    for frames, count in parse_folded(outs["--folded"]):
+        for fr in set(f[:2] for f in frames):
+            got[fr][1] += count
+        got[frames[-1][:2]][0] += count
+    assert {k: tuple(v) for k, v in got.items() if k[0] != TRUNC} == \
+        {k: tuple(v) for k, v in by_name.items()}
 
 
 def test_many_samples(tmp_path):

@@ -19,6 +19,8 @@ RATE = 200
 # moments of that CPU time: enough of them keeps the spread to a few %)
 BURN_RATE = 1000
 FIRST_BURN_SAMPLES = 0.3 * BURN_RATE
+# then later() for this much CPU time: the density to compare with
+LATER_SECONDS = 1.0
 
 
 def record(refbpf, args, program, timeout=120, env=None):
@@ -36,14 +38,20 @@ def test_record_profiles_from_the_first_line_and_passes_the_exit_code(python, tm
     label, path, version = python
     folded = tmp_path / "out.folded"
     r = record(refbpf_bin, ["-F", BURN_RATE, "--folded", folded],
-               [path, target_path("first_burn.py"), 7])
+               [path, target_path("first_burn.py"), 7, LATER_SECONDS])
     assert r.returncode == 7, r.stderr[-2000:]
     stacks = parse_folded(folded)
     burn = function_samples(stacks, "first_burn")
+    later = function_samples(stacks, "later")
     # cpu-clock samples count the CPU time the process was given; a late
-    # attach would cost the first ones
-    assert burn >= 0.8 * FIRST_BURN_SAMPLES, (burn, r.stdout[:3000])
-    assert function_samples(stacks, "later") > 0, r.stdout[:3000]
+    # attach would cost the first ones. A CPU shared in time slices is
+    # sampled below 1 kHz (as low as half under CPU hogs): the first 0.3 s
+    # are compared with the density of the second later on. Under CPU hogs
+    # refbpf itself waits for a CPU before it sees the interpreter up:
+    # 0.63-0.75 of that density measured then.
+    assert later > 0, r.stdout[:3000]
+    assert burn / FIRST_BURN_SAMPLES >= 0.5 * min(1.0, later / (LATER_SECONDS * BURN_RATE)), (
+        burn, later, r.stdout[:3000])
     assert "Python %d.%d" % version[:2] in r.stdout, r.stdout[:3000]
 
 
@@ -76,8 +84,9 @@ def test_record_children_sees_every_pool_worker(python, tmp_path, refbpf_bin):
     for pid in workers:
         samples = sum(c for frames, c in stacks if frames[0][0].startswith("<process %d " % pid)
                       and any(f[0] == "pool_work" for f in frames))
-        # 0.4 s of CPU time each: 80 samples at 200 Hz
-        assert samples >= 40, "worker %d: %d samples of pool_work\n%s" % (
+        # 0.4 s of CPU time each: 80 samples at 200 Hz, at least 0.4 of
+        # them on a CPU shared with others (kernel_times)
+        assert samples >= 0.4 * 0.4 * RATE, "worker %d: %d samples of pool_work\n%s" % (
             pid, samples, r.stdout[:3000])
 
 

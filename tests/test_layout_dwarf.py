@@ -36,11 +36,29 @@ def dump(*args, root=""):
     return r.returncode, dict(l.split("=", 1) for l in r.stdout.split()), r.stderr
 
 
+# layout_dump --dwarf's exit status when the DWARF it found describes another
+# version (a refusal); 1 is any other failure (no file, no DWARF at all).
+REFUSED = 3
+
+
+def dwarf_of(python):
+    """(rc, layout, stderr) from the interpreter's own DWARF."""
+    label, path, version = python
+    return dump("--dwarf", interpreter_elf(path), version[0], version[1],
+                root=debug_root(path))
+
+
+def disagreements(ours, dwarf):
+    """{field: (ours, dwarf)} for each field where our layout differs."""
+    return {k: (ours.get(k), dwarf[k]) for k in dwarf if ours.get(k) != dwarf[k]}
+
+
 @pytest.mark.parametrize("python", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
 def test_layout_matches_dwarf(python):
     label, path, version = python
     elf = interpreter_elf(path)
-    rc, dwarf, err = dump("--dwarf", elf, version[0], version[1], root=debug_root(path))
+    rc, dwarf, err = dwarf_of(python)
+    assert rc != REFUSED, "the DWARF of %s does not describe its own version: %s" % (label, err)
     if rc != 0:
         pytest.skip("skipped: no DWARF for %s (%s): %s" % (label, elf, err.strip()))
     if version[:2] <= (3, 12):
@@ -62,29 +80,54 @@ def test_layout_matches_dwarf(python):
                 dwarf.pop(k)
     else:
         assert dwarf["gil_where"] in ("1", "2") and int(dwarf["gil_size"]) > 0, dwarf
-    wrong = {k: (ours.get(k), dwarf[k]) for k in dwarf if ours.get(k) != dwarf[k]}
+    wrong = disagreements(ours, dwarf)
     assert not wrong, "%s disagrees with DWARF of %s: {field: (ours, dwarf)} %r" % (
         source, elf, wrong)
 
 
-def test_a_wrong_table_is_caught():
-    """The comparison is not vacuous: 3.12's DWARF read as if it were 3.11
-    is refused (3.11's types are not all there) or differs from the 3.11
-    table."""
-    found = [i for i in INTERPRETERS if i[2][:2] == (3, 12)]
-    if not found:
-        pytest.skip("skipped: no Python 3.12 here")
-    elf = interpreter_elf(found[0][1])
-    rc, _, err = dump("--dwarf", elf, 3, 12)
+TABLED = [i for i in INTERPRETERS if (3, 8) <= i[2] < (3, 13)]
+
+
+@pytest.mark.parametrize("python", TABLED, ids=[i[0] for i in TABLED])
+def test_each_altered_table_field_is_reported(python):
+    """The comparison above is not vacuous: every field of the built-in
+    table is compared, so a table wrong in any one field is reported, with
+    that field named."""
+    label, path, version = python
+    rc, dwarf, err = dwarf_of(python)
     if rc != 0:
-        pytest.skip("skipped: no DWARF for 3.12: %s" % err.strip())
-    rc, dwarf, err = dump("--dwarf", elf, 3, 11)
+        pytest.skip("skipped: no DWARF for %s: %s" % (label, err.strip()))
+    rc, table, err = dump("--builtin", version[0], version[1])
+    assert rc == 0, err
+    assert set(table) == set(dwarf), set(table) ^ set(dwarf)
+    for field, value in table.items():
+        altered = dict(table, **{field: str(int(value) + 8)})
+        assert set(disagreements(altered, dwarf)) == {field}, field
+
+
+OLDER = [i for i in TABLED if i[2] >= (3, 9)]
+
+
+@pytest.mark.parametrize("python", OLDER, ids=[i[0] for i in OLDER])
+def test_a_wrong_table_is_caught(python):
+    """A version's DWARF read as the version before is refused (that
+    version's types are not all there), or differs from that version's
+    table; failing to read the DWARF at all is neither."""
+    label, path, version = python
+    rc, _, err = dwarf_of(python)
     if rc != 0:
-        assert err.strip(), "refused without saying why"
+        pytest.skip("skipped: no DWARF for %s: %s" % (label, err.strip()))
+    older = (version[0], version[1] - 1)
+    rc, dwarf, err = dump("--dwarf", interpreter_elf(path), older[0], older[1],
+                          root=debug_root(path))
+    if rc == REFUSED:
+        assert "does not describe Python %d.%d" % older in err, err
         return
-    rc, table, err = dump("--builtin", 3, 11)
-    assert dwarf != table
-    assert dwarf["interp_threads_head"] != table["interp_threads_head"]
+    assert rc == 0, "not a refusal but an error: %s" % err
+    rc, table, err = dump("--builtin", older[0], older[1])
+    assert rc == 0, err
+    assert disagreements(table, dwarf), "%s's DWARF read as %d.%d equals its table" % (
+        (label,) + older)
 
 
 @pytest.mark.parametrize("python", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])

@@ -1,4 +1,5 @@
 """Root integration tests: profile real interpreters with the real binary."""
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,8 @@ import time
 import pytest
 
 from conftest import REFBPF, tool_path
+from kernel_times import (CpuGiven, asleep, assert_sampled, assert_sampled_cpu, process_cpu_seconds,
+                          thread_times)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
@@ -33,10 +36,11 @@ def test_known_stack_exact(python, tmp_path, refbpf_bin):
     lines = markers(script)
     folded = tmp_path / "out.folded"
     with Target(path, script, 8, 5) as t:
+        given = CpuGiven(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
-    stacks = parse_folded(folded)
-    total = sum(c for _, c in stacks)
-    assert total > 300, r.stdout
+        stacks = parse_folded(folded)
+        total = sum(c for _, c in stacks)
+        assert_sampled(total, given, r.stdout, 499)
     expected_prefix = [
         ("<module>", script, lines["module"]),
         ("main", script, lines["main"]),
@@ -67,10 +71,11 @@ def test_mixed_frame_kinds_exact(python, tmp_path, refbpf_bin):
     lines = markers(script)
     folded = tmp_path / "out.folded"
     with Target(path, script, 8) as t:
+        given = CpuGiven(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
-    stacks = parse_folded(folded)
-    total = sum(c for _, c in stacks)
-    assert total > 300, r.stdout
+        stacks = parse_folded(folded)
+        total = sum(c for _, c in stacks)
+        assert_sampled(total, given, r.stdout, 499)
     root = [("<module>", script, lines["module"]), ("main", script, lines["main"])]
     from_outer = [
         ("outer", script, lines["outer"]),
@@ -129,23 +134,31 @@ def test_known_time_shares(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("shares.py"), 10) as t:
-        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 4, "-F", 997, "--folded", folded])
-    stacks = parse_folded(folded)
-    total = sum(c for _, c in stacks)
-    assert total > 2000
+        given = CpuGiven(t.pid)
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 4, "-F", 997, "--folded", folded])
+        stacks = parse_folded(folded)
+        total = sum(c for _, c in stacks)
+        assert_sampled(total, given, r.stdout, 997)
     for name, expected in (("share_one", 1 / 6), ("share_two", 2 / 6), ("share_three", 3 / 6)):
         share = function_samples(stacks, name) / total
-        assert abs(share - expected) < 0.03, "%s: %.3f vs %.3f" % (name, share, expected)
+        # 3 points, or three standard deviations of a share of this many
+        # samples where a busy machine gave the target fewer
+        within = max(0.03, 3 * (expected * (1 - expected) / total) ** 0.5)
+        assert abs(share - expected) < within, "%s: %.3f vs %.3f in %d samples" % (
+            name, share, expected, total)
 
 
 def test_every_thread_seen(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("threads.py"), 8, 4) as t:
+        given = CpuGiven(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 499, "--folded", folded])
-    stacks = parse_folded(folded)
-    for i in range(4):
-        assert self_samples(stacks, "thread_work_%d" % i) > 20, r.stdout
+        stacks = parse_folded(folded)
+        for i in range(4):
+            # four busy threads: about a quarter of the CPU time each
+            assert_sampled(self_samples(stacks, "thread_work_%d" % i), given, r.stdout, 499,
+                           part=0.25)
     # The main thread (blocked in join) and the sleeping one never run: in
     # CPU mode only the four workers are sampled, each on its own thread.
     assert "samples, 4 threads" in r.stdout, r.stdout
@@ -157,61 +170,57 @@ FREE_THREADED = [i for i in INTERPRETERS if i[0].endswith("t")]
 @pytest.mark.parametrize("python", FREE_THREADED or [None],
                          ids=[i[0] for i in FREE_THREADED] or ["none"])
 def test_free_threaded_threads_run_in_parallel(python, tmp_path, refbpf_bin):
-    """On a free-threaded build two busy threads run at once: the kernel
-    gives them more than one CPU-second per second together, which no GIL
-    build can, and refbpf's samples of each match that thread's own CPU
+    """On a free-threaded build two busy threads never wait for each other:
+    the kernel says each one's time is CPU time or a wait for a CPU, never
+    sleep, which no GIL build's threads can say (one sleeps while the other
+    holds the GIL). refbpf's samples of each match that thread's own CPU
     time, so no parallel thread's time is missed."""
     if python is None:
         pytest.skip("skipped: no free-threaded interpreter here (scripts/fetch-pythons.sh builds 3.13t)")
-    if os.cpu_count() < 2:
-        pytest.skip("skipped: needs two CPUs")
     label, path, version = python
     folded = tmp_path / "out.folded"
     seconds, rate = 3, 499
     with Target(path, target_path("threads.py"), 10, 2) as t:
         time.sleep(0.3)
-        before = thread_cpu_seconds(t.pid)
-        start = time.monotonic()
+        before = thread_times(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", seconds, "-F", rate, "--folded", folded])
-        wall = time.monotonic() - start
-        after = thread_cpu_seconds(t.pid)
+        after = thread_times(t.pid)
     assert re.search(r"Python %d\.%d\.\d+t\b" % version[:2], r.stdout), r.stdout
     stacks = parse_folded(folded)
-    cpu = {name: after[name] - before.get(name, 0) for name in after if name.startswith("worker-")}
-    assert len(cpu) == 2, after
-    assert sum(cpu.values()) > 1.3 * wall, (cpu, wall)
+    workers = {after[tid].comm: times for tid, times in asleep(before, after).items()
+               if after[tid].comm.startswith("worker-")}
+    assert len(workers) == 2, after
+    for name, (cpu, runq, slept) in workers.items():
+        assert slept < 0.05 * (cpu + runq + slept), (name, workers)
+    # the kernel's CPU time per second of the window, against refbpf's
+    # samples per second of its recording (both threads are always busy)
+    duration = float(re.search(r"; ([\d.]+) s at \d+ Hz", r.stdout).group(1))
+    window = after[t.pid].at - before[t.pid].at
     for i in range(2):
-        sampled = self_samples(stacks, "thread_work_%d" % i) / rate
-        assert abs(sampled - cpu["worker-%d" % i]) < 0.15 * cpu["worker-%d" % i] + 0.05, (
-            i, sampled, cpu)
-
-
-def thread_cpu_seconds(pid):
-    """{comm: user+system CPU seconds} of each thread of pid."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[comm] = (int(fields[11]) + int(fields[12])) / tick
-    return out
+        cpu = workers["worker-%d" % i][0] / window
+        sampled = self_samples(stacks, "thread_work_%d" % i) / rate / duration
+        assert abs(sampled - cpu) < 0.15 * cpu + 0.02, (i, sampled, cpu, workers)
 
 
 def test_target_exit_ends_recording_with_names(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded, out = tmp_path / "out.folded", tmp_path / "p.out"
     with Target(path, target_path("exits.py"), 2) as t:
-        start = time.monotonic()
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 60, "--folded", folded, "-o", out])
-        elapsed = time.monotonic() - start
-    assert elapsed < 10, "recording did not stop when the target exited"
-    assert self_samples(parse_folded(folded), "work_until_exit") > 50
-    assert "exited" in r.stdout
+        given = CpuGiven(t.pid)
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 60, "-F", 499, "--folded", folded,
+                                     "-o", out], tmp_path)
+        deadline = time.monotonic() + 120
+        while not zombie(t.pid):
+            assert time.monotonic() < deadline, "the target never exited"
+            time.sleep(0.01)
+        gone = time.monotonic()
+        rc, stdout, stderr = rec.finish(timeout=60)
+        ended = time.monotonic() - gone
+        # exited, not reaped yet: its CPU time is still there
+        assert_sampled(self_samples(parse_folded(folded), "work_until_exit"), given, stdout, 499)
+    assert rc == 0, stderr
+    assert ended < 10, "recording went on %.1f s after the target exited" % ended
+    assert "exited" in stdout
     assert out.stat().st_size > 0
 
 
@@ -226,13 +235,17 @@ def test_target_exit_noticed_at_once(tmp_path, refbpf_bin, children):
         rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 60, "--folded", folded] +
                         (["-C"] if children else []), tmp_path)
         rec.wait_attached()
-        t.proc.wait(timeout=30)
+        given = CpuGiven(t.pid)
+        deadline = time.monotonic() + 30
+        while not zombie(t.pid):
+            assert time.monotonic() < deadline, "the target never exited"
+            time.sleep(0.01)
         gone = time.monotonic()
-        rc, _, stderr = rec.finish(timeout=30)
+        rc, stdout, stderr = rec.finish(timeout=30)
         ended = time.monotonic() - gone
+        assert_sampled(self_samples(parse_folded(folded), "work_until_exit"), given, stdout, 100)
     assert rc == 0, stderr
     assert ended < 1.5, "refbpf ended %.1f s after its target" % ended
-    assert self_samples(parse_folded(folded), "work_until_exit") > 50
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -242,11 +255,12 @@ def test_signal_writes_outputs(sig, tmp_path, refbpf_bin):
     with Target(path, target_path("known_stack.py"), 30) as t:
         rec = Recording(refbpf_bin, ["-p", t.pid, "--folded", folded, "-o", out], tmp_path)
         rec.wait_attached()
+        given = CpuGiven(t.pid)
         time.sleep(2)
         rec.proc.send_signal(sig)
         rc, stdout, stderr = rec.finish(timeout=20)
-    assert rc == 0, stderr[-2000:]
-    assert self_samples(parse_folded(folded), "leaf") > 50
+        assert rc == 0, stderr[-2000:]
+        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, stdout, 100)
     assert "leaf" in stdout
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")], os.listdir(tmp_path)
 
@@ -256,23 +270,29 @@ def test_attach_right_after_exec(python, tmp_path, refbpf_bin):
     folded = tmp_path / "out.folded"
     t = Target(path, target_path("known_stack.py"), 4, ready=False)
     try:
+        given = CpuGiven(t.pid)
         # No wait: the interpreter is still starting (or not even mapped).
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "--folded", folded])
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
+        # all but its start-up, on a busy machine up to half the recording
+        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 499,
+                       part=0.5)
     finally:
         t.stop()
-    assert self_samples(parse_folded(folded), "leaf") > 50, r.stdout + r.stderr
 
 
 def test_reused_code_addresses_never_mislabelled(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
     rounds, short, long_ = 24, 0.06, 0.18
-    with Target(path, target_path("reuse.py"), rounds, short, long_) as t:
-        p = subprocess.Popen([refbpf_bin, "-p", str(t.pid), "-F", "1000", "--folded", str(folded)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        lines = t.rest_of_output(timeout=60)
-        stdout, stderr = p.communicate(timeout=30)
-    assert p.returncode == 0, stderr
+    gofile = go_file(tmp_path)
+    with Target(path, target_path("reuse.py"), rounds, short, long_,
+                env=dict(os.environ, REFBPF_TEST_GO=gofile)) as t:
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", "1000", "--folded", folded], tmp_path)
+        rec.wait_attached()
+        go(gofile)
+        lines = t.rest_of_output(timeout=120)
+        rc, stdout, stderr = rec.finish(timeout=30)
+    assert rc == 0, stderr
     codes = [l.split()[1:] for l in lines if l.startswith("CODE ")]
     assert len(codes) == rounds
     by_addr = {}
@@ -287,6 +307,12 @@ def test_reused_code_addresses_never_mislabelled(python, tmp_path, refbpf_bin):
         # A mislabel would move a function's samples to its neighbour.
         assert 0.5 * expected <= got <= 1.5 * expected, "%s: %d samples, expected ~%d" % (
             name, got, expected)
+
+
+def zombie(pid):
+    """Whether process `pid` has exited and waits to be reaped."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def voluntary_switches(pid):
@@ -310,30 +336,79 @@ def test_new_code_wakes_refbpf_only_while_code_objects_churn(python, tmp_path, r
     once only while code objects come and go (the reuse test above needs
     that). A long-lived program whose counter stands still has its rarely
     run functions read at the next poll instead: no wake-up each. Without
-    a counter (3.8-3.11) nothing says so, and each one wakes it."""
+    a counter (3.8-3.11) nothing says so, and each one wakes it. Samples
+    are counted against the CPU time the kernel gave the target."""
     label, path, version = python
     folded = tmp_path / "out.folded"
+    rate = 100
     with Target(path, target_path("rare_functions.py"), 3000, 20) as t:
         counter = code_counter_address(t.pid)
-        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 100, "-d", 12, "--folded", folded],
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", rate, "-d", 12, "--folded", folded],
                         tmp_path)
         rec.wait_attached()
+        given = CpuGiven(t.pid)
         time.sleep(3.0)         # past the counter's 2 s quiet period
-        before = voluntary_switches(rec.proc.pid)
+        before = voluntary_switches(rec.proc.pid), process_cpu_seconds(t.pid)
         time.sleep(4.0)
-        woken = voluntary_switches(rec.proc.pid) - before
+        woken = voluntary_switches(rec.proc.pid) - before[0]
+        # each sample of the target's CPU time is of a function not seen before
+        new_code = (process_cpu_seconds(t.pid) - before[1]) * rate
+        rc, stdout, stderr = rec.finish()
+        stacks = parse_folded(folded)
+        sampled = sum(c for _, c in stacks)
+        # without a counter each sample wakes refbpf, which then takes the
+        # CPU the target was sampled on: 0.49-0.84 of its CPU time sampled
+        # under CPU hogs, against 0.85-1 with one
+        assert_sampled(sampled, given, stdout, rate, part=1.0 if counter else 0.5)
+    assert rc == 0, stderr
+    assert new_code >= 20, "the target ran %.0f samples' worth in 4 s: this proves nothing" % (
+        new_code)
+    # the 5 s poll wakes it once
+    if counter:
+        assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target (%.0f new)" % (
+            woken, new_code)
+    else:
+        # each one asks for a wake-up; those that come while refbpf still
+        # waits for a CPU are one (a third of them, at a load of 10 on 2 CPUs)
+        assert woken >= 10, (
+            "%s has no code counter, yet refbpf woke only %d times for %.0f new code objects" % (
+                label, woken, new_code))
+    # one function per 10 ms of CPU: nearly every sample names another
+    names = {f[0] for frames, _ in stacks for f in frames if f[0].startswith("rare_")}
+    assert len(names) >= 0.5 * sampled, "%d rare_ functions named in %d samples" % (
+        len(names), sampled)
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["two-targets-one-cpu", "moved-to-another-cpu"])
+def test_quiet_code_counter_stays_quiet_across_cpus_and_targets(moved, tmp_path, refbpf_bin):
+    """The counter's quiet period belongs to the process: two quiet targets
+    taking turns on one CPU, or one moved to a CPU it never ran on, wake
+    refbpf no more than one alone (it once woke it per sample then)."""
+    if os.cpu_count() < 2:
+        pytest.fail("needs two CPUs")
+    label, path, version = INTERPRETERS[-1]
+    folded = tmp_path / "out.folded"
+    with contextlib.ExitStack() as stack:
+        targets = [stack.enter_context(Target(path, target_path("rare_functions.py"), 3000, 20))
+                   for _ in range(1 if moved else 2)]
+        assert code_counter_address(targets[0].pid), "%s has no code counter" % label
+        for t in targets:
+            os.sched_setaffinity(t.pid, {0})
+        rec = Recording(refbpf_bin, ["-p"] + [t.pid for t in targets] +
+                        ["-F", 100, "-d", 12, "--folded", folded], tmp_path)
+        rec.wait_attached()
+        time.sleep(3.0)         # past the counter's 2 s quiet period
+        if moved:
+            os.sched_setaffinity(targets[0].pid, {1})
+        before = voluntary_switches(rec.proc.pid), process_cpu_seconds(targets[0].pid)
+        time.sleep(4.0)
+        woken = voluntary_switches(rec.proc.pid) - before[0]
+        new_code = (process_cpu_seconds(targets[0].pid) - before[1]) * 100
         rc, _, stderr = rec.finish()
     assert rc == 0, stderr
-    # ~400 samples, nearly each of a function not seen before; the 5 s
-    # poll wakes it once
-    if counter:
-        assert woken <= 3, "refbpf woke %d times in 4 s of a quiet target" % woken
-    else:
-        assert woken >= 50, "%s has no code counter, yet refbpf woke only %d times" % (
-            label, woken)
-    names = {f[0] for frames, _ in parse_folded(folded) for f in frames
-             if f[0].startswith("rare_")}
-    assert len(names) >= 400, "%d rare_ functions named" % len(names)
+    assert new_code >= 20, "the target ran %.0f samples' worth in 4 s: this proves nothing" % (
+        new_code)
+    assert woken <= 3, "refbpf woke %d times in 4 s of quiet targets" % woken
 
 
 def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):
@@ -347,16 +422,17 @@ def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):
     folded = tmp_path / "out.folded"
     with Target(path, target_path("distinct_levels.py"), 100, 8) as t:
         counter = code_counter_address(t.pid)
+        given = CpuGiven(t.pid)
         rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 499, "-d", 3, "--folded", folded],
                         tmp_path)
-        rc, _, stderr = rec.finish()
+        rc, stdout, stderr = rec.finish()
+        deep = sum(c for frames, c in parse_folded(folded) if len(frames) >= 100)
+        assert_sampled(deep, given, stdout, 499)
     assert rc == 0, stderr
     m = re.search(r"BPF: (\d+) frames from code objects validated before, (\d+) read again",
                   stderr)
     assert m, stderr
     trusted, read = int(m.group(1)), int(m.group(2))
-    deep = sum(c for frames, c in parse_folded(folded) if len(frames) >= 100)
-    assert deep >= 500, "%d samples with the whole stack" % deep
     assert trusted + read >= 100 * deep
     if counter:
         # once per function and CPU, a few more where three share a set
@@ -390,10 +466,11 @@ def test_deep_stack_kept_and_marked_truncated(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("known_stack.py"), 6, 1500) as t:
-        run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 199, "--folded", folded])
-    stacks = parse_folded(folded)
-    deep = [(frames, c) for frames, c in stacks if frames[-1][0] == "leaf"]
-    assert sum(c for _, c in deep) > 100
+        given = CpuGiven(t.pid)
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 199, "--folded", folded])
+        stacks = parse_folded(folded)
+        deep = [(frames, c) for frames, c in stacks if frames[-1][0] == "leaf"]
+        assert_sampled(sum(c for _, c in deep), given, r.stdout, 199)
     for frames, count in deep:
         # kept, not dropped: the innermost frames plus the truncation marker
         assert frames[0][0] == "[truncated]", frames[:3]
@@ -444,11 +521,13 @@ def test_sub_interpreter_seen(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
     with Target(path, target_path("subinterp.py"), 6) as t:
+        given = CpuGiven(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 199, "--folded", folded])
-    stacks = parse_folded(folded)
-    total = sum(c for _, c in stacks)
+        stacks = parse_folded(folded)
+        total = sum(c for _, c in stacks)
+        assert_sampled(total, given, r.stdout, 199)
     sub = self_samples(stacks, "sub_interpreter_work")
-    assert sub >= 0.9 * total and total > 200, r.stdout
+    assert sub >= 0.9 * total, r.stdout
     # the sub-interpreter's own module frame (3.14 names it <script>)
     assert any(f[0] == "<module>" and f[1] in ("<string>", "<script>") for frames, _ in stacks
                for f in frames), stacks[:3]
@@ -467,8 +546,9 @@ def test_interpreter_under_any_file_name(name, tmp_path, refbpf_bin):
     renamed.chmod(0o755)
     folded = tmp_path / "out.folded"
     with Target(renamed, target_path("known_stack.py"), 6) as t:
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "--folded", folded])
-    assert self_samples(parse_folded(folded), "leaf") > 50, r.stdout
+        given = CpuGiven(t.pid)
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "-F", 499, "--folded", folded])
+        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 499)
     assert "Python %d.%d" % version[:2] in r.stdout
 
 
@@ -489,12 +569,12 @@ def test_children_followed_with_C(python, tmp_path, refbpf_bin):
         t.rest_of_output()
     assert rc == 0, stderr[-2000:]
     stacks = parse_folded(folded)
-    assert function_samples(stacks, "parent_work") > 100, stdout
-    assert function_samples(stacks, "forked_child_work") > 100, stdout
-    assert self_samples(stacks, "execd_child_work") > 100, stdout
-    assert self_samples(stacks, "grandchild_work") > 100, stdout
-    # 300 ms at 499 Hz is ~150 samples on an idle core: attached early
-    assert self_samples(stacks, "short_child_work") > 10, stdout
+    # each works 1.5 s of its own CPU time (forker.py), the short child 0.3 s
+    for name in ("parent_work", "forked_child_work", "execd_child_work", "grandchild_work"):
+        assert_sampled_cpu(function_samples(stacks, name), 1.5, 499, what=name)
+    # attached early: at least half of its CPU time is after refbpf saw its exec
+    assert_sampled_cpu(self_samples(stacks, "short_child_work"), 0.3, 499, part=0.5,
+                       what="short_child_work")
     assert "not profiled: not a Python process" in stdout, stdout  # the shell
     assert stdout.count("Python %d.%d" % version[:2]) >= 5, stdout
 
@@ -544,7 +624,8 @@ def test_children_not_followed_without_C(python, tmp_path, refbpf_bin):
         assert rec.finish()[0] == 0
         t.rest_of_output()
     stacks = parse_folded(folded)
-    assert function_samples(stacks, "parent_work") > 100
+    # 1.5 s of the parent's CPU time (forker.py) at 499 Hz: about 750
+    assert_sampled_cpu(function_samples(stacks, "parent_work"), 1.5, 499)
     for name in ("forked_child_work", "execd_child_work", "short_child_work"):
         assert function_samples(stacks, name) == 0, name
 
@@ -613,17 +694,19 @@ def test_every_writes_windows_and_memory_stays_flat(tmp_path, refbpf_bin):
     out = tmp_path / "w"
     out.mkdir()
     with Target(path, target_path("threads.py"), 12, 3) as t:
+        given = CpuGiven(t.pid)
         r = subprocess.run([refbpf_bin, "-v", "-p", str(t.pid), "--every", "2", "-d", "7",
                             "-F", "199", "-o", out / "cpu.prof", "--folded", out / "cpu.folded",
                             "--keep", "3"], capture_output=True, text=True, timeout=60)
+        share = given.share()
     assert r.returncode == 0, r.stderr[-2000:]
     windows = re.findall(r"^refbpf: window (\d) from (\S+): ([\d.]+) s, (\d+) samples -> (.*)$",
                          r.stdout, re.M)
     assert [w[0] for w in windows] == ["1", "2", "3", "4"], r.stdout
     assert [round(float(w[2])) for w in windows] == [2, 2, 2, 1], r.stdout
     for n, start, seconds, samples, files in windows:
-        # 3 busy threads at 199 Hz on 2 CPUs: at least one CPU's worth
-        assert int(samples) > 0.6 * 199 * float(seconds), windows
+        # the CPU the kernel gave the target's 3 busy threads, window by window
+        assert int(samples) >= 0.5 * share * 199 * float(seconds), (share, windows)
         stamp = start.replace("-", "").replace(":", "")
         assert files.split() == [str(out / ("cpu-%s.prof" % stamp)),
                                  str(out / ("cpu-%s.folded" % stamp))], files
@@ -648,6 +731,14 @@ def loaded_programs():
     return {int(m.group(1)) for m in re.finditer(r"^(\d+): ", out, re.M)}
 
 
+def linked_programs():
+    """IDs of the programs every BPF link in the kernel attaches (perf
+    events and raw tracepoints alike), whoever holds the link."""
+    out = subprocess.run(["bpftool", "link", "show", "-j"], capture_output=True, text=True,
+                         check=True).stdout
+    return {int(l["prog_id"]) for l in json.loads(out or "[]") if "prog_id" in l}
+
+
 def test_kill_9_leaves_no_bpf_program_or_perf_event(tmp_path, refbpf_bin):
     if not shutil.which("bpftool"):
         pytest.skip("skipped: bpftool not installed")
@@ -660,7 +751,7 @@ def test_kill_9_leaves_no_bpf_program_or_perf_event(tmp_path, refbpf_bin):
         while time.monotonic() < deadline and len(held) < 2:
             time.sleep(0.2)
             held = bpf_links_of(rec.pid)
-        programs = loaded_programs()
+        programs, linked = loaded_programs(), linked_programs()
         rec.kill()
         rec.wait()
     # the sampler (one program on every CPU's perf event) and the exec
@@ -670,7 +761,10 @@ def test_kill_9_leaves_no_bpf_program_or_perf_event(tmp_path, refbpf_bin):
     while time.monotonic() < deadline and held & loaded_programs():
         time.sleep(0.2)
     assert not held & loaded_programs(), "left behind: %s" % (held & loaded_programs())
-    assert not bpf_links_of(rec.pid)
+    # the kernel's own list of links, which showed them while refbpf ran:
+    # none, held by anyone, still attaches them
+    assert held <= linked, (held, linked)
+    assert not held & linked_programs(), "still linked: %s" % (held & linked_programs())
 
 
 def target_layouts(pid):
@@ -749,4 +843,6 @@ def test_fork_and_exit_tracepoints_attached_only_to_follow_children(children, tm
         finally:
             rec.kill()
             rec.wait()
-    assert names == want, names
+    # the task iterators (thread names, wall mode's sleeping threads) are
+    # loaded before recording; they run only when read, on no event
+    assert names - {"list_threads", "list_waiting_threads"} == want, names

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.root
 NTHREADS = 3
 
 
-def start_named_threads(path, tmp_path, seconds=3):
+def start_named_threads(path, tmp_path, seconds=0.5):
+    """named_threads.py; its running threads spin `seconds` of CPU time
+    each (one after another under a GIL)."""
     gofile = go_file(tmp_path)
     t = Target(path, target_path("named_threads.py"), NTHREADS, seconds,
                env=dict(os.environ, REFBPF_TEST_GO=gofile))
@@ -112,7 +114,7 @@ def test_python_thread_names_in_roots_speedscope_pprof_and_raw(python, tmp_path,
     label, path, version = python
     folded, speedscope = tmp_path / "out.folded", tmp_path / "out.json"
     pprof, raw = tmp_path / "out.pb.gz", tmp_path / "out.raw"
-    t, gofile = start_named_threads(path, tmp_path, seconds=2)
+    t, gofile = start_named_threads(path, tmp_path)
     with t:
         rec = Recording(refbpf_bin, ["-p", t.pid, "--threads", "-F", 200, "-d", 30,
                                      "--folded", folded, "--speedscope", speedscope,
@@ -153,7 +155,8 @@ def test_dump_shows_python_thread_names(python, tmp_path, refbpf_bin):
     """dump: each thread's Python name (JSON python_name, and the text
     line's label), the main thread's "MainThread" included."""
     label, path, version = python
-    t, gofile = start_named_threads(path, tmp_path, seconds=20)
+    # running while dumped: killed long before they are done
+    t, gofile = start_named_threads(path, tmp_path, seconds=600)
     with t:
         go(gofile)
         read_until(t, "DONE")
@@ -171,3 +174,26 @@ def test_dump_shows_python_thread_names(python, tmp_path, refbpf_bin):
         assert got.get(tid) == (py_name, os_name), (tid, got.get(tid))
         assert re.search(r"^Thread %d %s (running|sleeping)$" % (
             tid, re.escape(expected_label(py_name, os_name))), text.stdout, re.M), text.stdout
+
+
+def test_thread_named_after_its_first_samples_gets_its_name(python, tmp_path, refbpf_bin):
+    """A thread sampled before Python names it (started with _thread, named
+    1.5 s later through threading) and ended before the recording: refbpf
+    reads the names again while a running thread has none, so its root
+    carries the Python name it took."""
+    label, path, version = python
+    folded = tmp_path / "out.folded"
+    gofile = go_file(tmp_path)
+    with Target(path, target_path("late_named_thread.py"), 1.5, 0.5,
+                env=dict(os.environ, REFBPF_TEST_GO=gofile)) as t:
+        rec = Recording(refbpf_bin, ["-p", t.pid, "--threads", "-F", 200, "-d", 30,
+                                     "--folded", folded], tmp_path)
+        rec.wait_attached()
+        go(gofile)
+        lines = read_until(t, "DONE")
+        rc, stdout, stderr = rec.finish()
+    assert rc == 0, stderr[-2000:]
+    tid = [int(line.split()[1]) for line in lines if line.startswith("NAMED ")][0]
+    roots = thread_roots(folded)
+    assert tid in roots, (tid, roots)
+    assert roots[tid].startswith("late-named"), roots[tid]

@@ -656,7 +656,10 @@ def test_unwritable_directory(option):
             f.write(sort_synth().text())
         os.chmod(inp, 0o644)
         target = os.path.join(locked, "out")
-        r = subprocess.run([fixture(), option, target, inp], stdout=subprocess.PIPE,
+        # a copy nobody can run, wherever the tree is (/root/refbpf is not)
+        exe = os.path.join(base, "profile_fixture")
+        shutil.copy(fixture(), exe)
+        r = subprocess.run([exe, option, target, inp], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, preexec_fn=as_nobody)
         err = one_line_error(r, target)
         assert "Permission denied" in err

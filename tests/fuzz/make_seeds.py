@@ -1,8 +1,8 @@
 """Regenerate the fuzzers' seed corpora in tests/fuzz/corpus/ from real
 inputs: line tables of real code objects (one file per format), the
 _Py_DebugOffsets of real 3.13+ interpreters, images of real code objects
-and the objects they point to (3.8-3.12), a small real ELF file and raw
-profiles. Run as: python3 tests/fuzz/make_seeds.py [python3.X ...]
+and the objects they point to (3.8-3.12), a small real ELF file, raw
+profiles and str characters of each width. Run as: python3 tests/fuzz/make_seeds.py [python3.X ...]
 (the committed corpus was made with the interpreters listed in
 tests/fuzz/corpus/README)."""
 import os
@@ -87,6 +87,30 @@ def elf_vaddr_bytes(path, symbol, size):
                     f.seek(off + addr - vaddr)
                     return f.read(size)
     return None
+
+
+def str_seeds():
+    """A str's characters as a target holds them: 1, 2 or 4 bytes each."""
+    for name, text in (("ascii", "handle_request"), ("latin1", "caf\xe9"),
+                       ("bmp", "\u540d\u524d_\xfc"), ("astral", "\U0001f40dx"),
+                       ("surrogate", "a\ud800b")):
+        width = max(1 if ord(c) < 256 else 2 if ord(c) < 65536 else 4 for c in text)
+        codec = {1: "latin-1", 2: "utf-16-le", 4: "utf-32-le"}[width]
+        write("fuzz_py_str", name, bytes([width]) + text.encode(codec, "surrogatepass"))
+    write("fuzz_py_str", "beyond", bytes([4]) + struct.pack("<II", 0x110000, 0xffffffff))
+
+
+def raw_seeds():
+    """Raw profiles: the small one, and those the tests render (GIL and wall
+    figures, hostile names, several processes and threads)."""
+    write("fuzz_raw", "small", open(os.path.join(HERE, "seed_raw.txt"), "rb").read())
+    sys.path.insert(0, os.path.dirname(HERE))
+    import test_gil
+    import test_raw
+    import test_visual
+    write("fuzz_raw", "gil", test_gil.GIL_RAW.encode())
+    write("fuzz_raw", "threads", test_raw.RAW.encode())
+    write("fuzz_raw", "hostile", test_visual.RAW.encode())
 
 
 class Image:
@@ -269,7 +293,8 @@ def main():
         subprocess.run(["gcc", "-Os", "-Wl,--build-id", "-o", exe, src], check=True)
         with open(exe, "rb") as f:
             write("fuzz_elf", "tiny", f.read())
-    write("fuzz_raw", "small", open(os.path.join(HERE, "seed_raw.txt"), "rb").read())
+    raw_seeds()
+    str_seeds()
     py_objects_seeds()
 
 

@@ -361,7 +361,10 @@ def test_wall_mode_shares(kernel, python):
     stacks = folded_of(r)
     per = wall_shares(stacks)
     total = sum(c for _, c in stacks)
-    assert total == sum(per.values()), (per, total)
+    # every sample is one of the four threads', but for a stack whose code
+    # object could not be read back (marked, not guessed: seen 2 in 2408)
+    unknown = sum(c for f, c in stacks if f[0][0] == "<unknown code object>")
+    assert total == sum(per.values()) + unknown and unknown <= 0.005 * total, (per, total)
     for who, n in per.items():
         assert abs(100.0 * n / total - 25.0) <= 2.0, (who, per, total, seen)
     # exact, not sampled: a thread blocked throughout has the recording's
@@ -560,7 +563,11 @@ def test_every_writes_windows(kernel):
         name = os.path.basename(files.strip())
         assert name in r["windows"], (name, sorted(r["windows"]))
         counts = sum(int(l.rsplit(" ", 1)[1]) for l in r["windows"][name].splitlines() if l)
-        assert counts == int(samples) and int(samples) > 0, (name, counts, samples)
+        assert counts == int(samples), (name, counts, samples)
+        # a window of the busy target has its samples; under emulation a
+        # late rotation can leave the last one, up to -d's end, empty
+        assert int(samples) > 0 or (n == "4" and float(seconds) < 0.2), r["stdout"]
+    assert abs(sum(float(w[2]) for w in windows) - 3.5) < 0.5, r["stdout"]
 
 
 @kernels

@@ -4,14 +4,17 @@
   requests  a thread per request: each thread spins about 3 ms (request_work),
             and the main thread starts the next when it ends
   recurse   recurses 5000 deep and spins there
-while its main thread keeps returning to churn_work, for SECONDS.
+while its main thread keeps returning to churn_work, for SECONDS (from the
+test's go, when it sets REFBPF_TEST_GO: see wait_go.py).
 
-usage: churn.py MODE SECONDS
+usage: churn.py MODE SECONDS [COUNT]   (COUNT: stop after that many, if sooner)
 """
 import os
 import sys
 import threading
 import time
+
+from wait_go import wait_for_go
 
 
 def churn_work(n):
@@ -40,13 +43,15 @@ def deep(n, deadline):
 
 def main():
     mode, seconds = sys.argv[1], float(sys.argv[2])
-    deadline = time.monotonic() + seconds
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else None
     print("READY", flush=True)
+    wait_for_go()
+    deadline = time.monotonic() + seconds
     made = 0
     if mode == "recurse":
         sys.setrecursionlimit(20000)
         deep(5000, deadline)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and made != count:
         churn_work(2000)
         if mode == "forks":
             pid = os.fork()

@@ -1,6 +1,7 @@
 """A process tree: a parent that forks a Python child, starts Python
 children through fork+exec (one of them living only SHORT seconds), and
-runs a shell that starts Python itself.
+runs a shell that starts Python itself. Each works for SECONDS (SHORT) of
+its own CPU time, so each is sampled as often on a busy machine (only later).
 
 usage: forker.py SECONDS SHORT
 """
@@ -13,24 +14,26 @@ from wait_go import wait_for_go
 
 CHILD = """
 import sys, time
-def %s(deadline):
-    while time.monotonic() < deadline:
+def %s(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
-%s(time.monotonic() + float(sys.argv[1]))
+%s(float(sys.argv[1]))
 """
 
 
-def spin(deadline):
-    while time.monotonic() < deadline:
+def spin(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
 
 
 def forked_child_work(seconds):
-    spin(time.monotonic() + seconds)
+    spin(seconds)
 
 
 def parent_work(seconds):
-    spin(time.monotonic() + seconds)
+    spin(seconds)
 
 
 def main():

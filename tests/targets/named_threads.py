@@ -6,7 +6,8 @@ usage: named_threads.py NTHREADS SECONDS
   NTHREADS threads:
     "py-short-I", OS name "os-short-I": sleep 0.3 s and end (never on a
         CPU long enough to be sampled there);
-    "py-long-I",  OS name "os-long-I":  spin for SECONDS;
+    "py-long-I",  OS name "os-long-I":  spin for SECONDS of its own CPU
+        time (so each is on a CPU as long on a busy machine);
     one started as "py-before-rename", renamed to
         "py-after-rename-with-a-name-longer-than-fifteen" once running;
     "py-own-os-name-is-long", whose OS name is left as Python sets it
@@ -45,8 +46,8 @@ def say(line):
 
 
 def spin(seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
 
 

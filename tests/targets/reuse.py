@@ -3,7 +3,7 @@
 Functions are created one after another from the same source shape, so
 they share co_firstlineno and the allocator hands each new code object the
 address of the one just freed. Even-numbered functions spin for SHORT
-seconds, odd ones for LONG: a profiler that labelled one function with
+seconds of CPU time, odd ones for LONG: a profiler that labelled one function with
 another's name would show the wrong time for it.
 
 Prints `CODE <name> <address>` for every function, then `DONE`.
@@ -12,6 +12,8 @@ usage: reuse.py ROUNDS SHORT LONG
 import gc
 import sys
 import time
+
+from wait_go import wait_for_go
 
 SOURCE = """
 def {name}(seconds):
@@ -25,7 +27,7 @@ def main():
     rounds = int(sys.argv[1])
     short, long_ = float(sys.argv[2]), float(sys.argv[3])
     print("READY", flush=True)
-    time.sleep(0.5)
+    wait_for_go()
     for i in range(rounds):
         name = "dyn_func_%03d" % i
         namespace = {"time": time}

@@ -1,5 +1,6 @@
 """A parent that starts short-lived Python children one after another, each
-printing when its own code starts, then spinning for SHORT seconds; other
+printing when its own code starts, then spinning for SHORT seconds of its
+CPU time (as many samples however busy the machine); other
 processes keep both CPUs busy meanwhile, as on a loaded server.
 
 usage: short_children.py NCHILDREN SHORT NLOAD
@@ -15,10 +16,11 @@ import time
 STARTED = time.monotonic()
 import os, sys
 print("CHILD %d %.6f" % (os.getpid(), STARTED), flush=True)
-def short_child_work(deadline):
-    while time.monotonic() < deadline:
+def short_child_work(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
-short_child_work(STARTED + float(sys.argv[1]))
+short_child_work(float(sys.argv[1]))
 """
 
 LOAD = "import time\nt = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < t: pass\n"

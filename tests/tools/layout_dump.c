@@ -4,7 +4,8 @@
  * sources so tests can compare them:
  *
  *   layout_dump --builtin MAJOR MINOR          built-in table (3.8-3.12)
- *   layout_dump --dwarf PATH MAJOR MINOR       the interpreter's DWARF
+ *   layout_dump --dwarf PATH MAJOR MINOR       the interpreter's DWARF (exit 3:
+ *                                              it describes another version)
  *   layout_dump --debug-offsets PATH           _Py_DebugOffsets in the file (3.13+)
  *
  * and the object layout (thread names, locals) the same ways:
@@ -221,6 +222,12 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "usage: layout_dump --builtin MAJOR MINOR | --dwarf PATH MAJOR MINOR | --debug-offsets PATH\n");
 		return 2;
+	}
+	/* a refusal of the DWARF found, told apart from failing to read any */
+	if (err == -ENOMSG) {
+		fprintf(stderr, "layout_dump: refused: the DWARF does not describe Python %s.%s\n",
+			argv[3], argv[4]);
+		return 3;
 	}
 	if (err) {
 		fprintf(stderr, "layout_dump: %s\n", strerror(-err));

@@ -289,6 +289,8 @@ int bpf_session_remove_target(struct bpf_session *s, pid_t pid)
 	__u32 key = (__u32)pid;
 	int err = bpf_map__delete_elem(s->skel->maps.targets, &key, sizeof(key), 0);
 
+	/* a later process with this PID starts its own quiet period */
+	bpf_map__delete_elem(s->skel->maps.code_quiet, &key, sizeof(key), 0);
 	targets_changed(s);
 	return err == -ENOENT ? 0 : err;
 }

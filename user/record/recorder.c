@@ -182,7 +182,9 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 			goto cleanup;
 		}
 	}
-	err = rec_discover_all(r);
+	/* --all lists every process once BPF reports execs: one started
+	 * while BPF loads (seconds on a busy machine) is missed otherwise. */
+	err = o->all ? 0 : rec_discover_all(r);
 	if (err)
 		goto cleanup;
 	struct bpf_session_opts so = {
@@ -200,6 +202,11 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		fprintf(stderr, "refbpf: %s\n", why);
 		goto cleanup;
 	}
+	err = o->all ? rec_discover_all(r) : 0;
+	if (err)
+		goto cleanup;
+	/* thread names, and wall mode's look at the threads already asleep */
+	thread_list_prepare(o->features.off_cpu && (o->features.kernel || o->features.native));
 	/* Watch first, then list the existing descendants: a child forked
 	 * in between is reported by BPF and found by the scan alike. */
 	err = rec_configure_bpf(r);

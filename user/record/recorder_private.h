@@ -50,6 +50,12 @@
 #define LIVENESS_EVERY_S 5.0
 /* Python thread names are read again at most this often per process. */
 #define NAMES_MIN_INTERVAL_S 0.5
+
+/* Reads in a row, NAMES_MIN_INTERVAL_S apart, for a running thread still
+ * without a Python name: a read torn by the target's own writes, or a
+ * thread sampled before threading registered it, is named by the next;
+ * a thread Python never names (_thread.start_new_thread) stops them. */
+#define NAMES_RETRIES 6
 /* --all: forget non-Python processes once this many have piled up. */
 #define COMPACT_AFTER 1024
 /* Otherwise userspace sleeps until its next deadline, or this long at
@@ -84,6 +90,7 @@ struct rtarget {
 	bool names_stale;	/* a thread new or renamed since that read */
 	double names_next;	/* not read again before (CLOCK_MONOTONIC) */
 	double names_followup;	/* read once more then (threads start in bursts), 0: no */
+	uint32_t names_retries;	/* reads in a row that left a running thread unnamed */
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	bool refused;		/* its user could not ptrace it (ptrace_access.h) */
 	double discover_start, discover_deadline, next_retry;

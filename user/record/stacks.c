@@ -69,6 +69,15 @@ static int add_stack(struct recorder *r, struct rtarget *t, uint32_t tid, uint32
 	return 0;
 }
 
+/* A read that named not every running thread: another, NAMES_RETRIES at most. */
+static void retry_thread_names(struct rtarget *t)
+{
+	if (t->names_retries < NAMES_RETRIES) {
+		t->names_retries++;
+		t->names_stale = true;
+	}
+}
+
 /*
  * Python thread names (threading.Thread(name=...)) of a target's sampled
  * threads, read from its memory when it has new or renamed threads (at
@@ -82,8 +91,9 @@ void rec_refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
 {
 	struct thread_record *tasks = NULL;
 	struct py_reader reader;
-	size_t ntasks = 0;
+	size_t ntasks = 0, unnamed = 0;
 	pid_t pid = t->pid;
+	int err;
 	char why[256];
 
 	t->names_followup = t->names_stale ? now + NAMES_MIN_INTERVAL_S : 0;
@@ -92,8 +102,13 @@ void rec_refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
 	if (!t->proc.objects.version_hex)
 		return;
 	py_reader_init_pid(&reader, &pid, &t->proc.layout.code, &t->proc.objects, &t->proc.types);
-	if (py_thread_names_read(&t->names, &reader, &t->proc.layout.walk) || !t->names.n)
+	err = py_thread_names_read(&t->names, &reader, &t->proc.layout.walk);
+	/* no names without a read error: threading is not imported there */
+	if (err || !t->names.n) {
+		if (err && err != -ENOTSUP)
+			retry_thread_names(t);
 		return;
+	}
 	/* a thread state's ident is its thread pointer: which task is which */
 	if (thread_list_read(pid, &tasks, &ntasks, why, sizeof(why)))
 		return;
@@ -110,9 +125,15 @@ void rec_refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
 			name = py_thread_names_find(&t->names, tasks[j].fsbase);
 			if (name)
 				thread_name_copy(th->py_name, sizeof(th->py_name), name);
+			else
+				unnamed++;
 			break;
 		}
 	}
+	if (unnamed)
+		retry_thread_names(t);
+	else
+		t->names_retries = 0;
 	if (r->o->verbose >= 2)
 		fprintf(stderr, "refbpf: PID %d: %zu Python thread names read (%u memory reads)\n",
 			(int)t->pid, t->names.n, t->names.reads);

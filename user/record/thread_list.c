@@ -12,59 +12,83 @@
 #include "record/kernel_features.h"
 #include "threads.skel.h"
 
-struct thread_lister {
+/*
+ * Each iterator is loaded once per refbpf process and shared by every
+ * lister: a load parses the kernel's BTF, a third of a second on a busy
+ * machine and seconds under emulation, and refbpf lists threads again and
+ * again (thread names of every new target). Which process a look lists is
+ * a global the program reads, set before each look. [0]: list_threads,
+ * [1]: list_waiting_threads, each alone in its object, so that a kernel
+ * refusing the one still runs the other.
+ */
+static struct threads_bpf *shared[2];
+static struct bpf_link *shared_link[2];
+static int shared_error[2];
+
+static int shared_load(bool waits)
+{
 	struct threads_bpf *skel;
-	struct bpf_link *link;
+	int err;
+
+	if (shared[waits] || shared_error[waits])
+		return shared_error[waits];
+	skel = threads_bpf__open();
+	if (!skel)
+		return shared_error[waits] = -errno;
+	skel->rodata->have_task_btf = kernel_features_get()->task_btf;
+	skel->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	bpf_program__set_autoload(skel->progs.list_threads, !waits);
+	bpf_program__set_autoload(skel->progs.list_waiting_threads, waits);
+	err = threads_bpf__load(skel);
+	if (!err) {
+		shared_link[waits] = bpf_program__attach_iter(
+			waits ? skel->progs.list_waiting_threads : skel->progs.list_threads, NULL);
+		if (!shared_link[waits])
+			err = -errno;
+	}
+	if (err) {
+		threads_bpf__destroy(skel);
+		return shared_error[waits] = err;
+	}
+	shared[waits] = skel;
+	return 0;
+}
+
+void thread_list_prepare(bool waits)
+{
+	shared_load(false);
+	if (waits)
+		shared_load(true);
+}
+
+struct thread_lister {
+	pid_t pid;
 	bool waits;
 };
 
 struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
 {
-	struct thread_lister *t = calloc(1, sizeof(*t));
-	int err = 0;
+	struct thread_lister *t;
+	int err = shared_load(waits);
 
+	if (err) {
+		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
 	if (!t) {
 		snprintf(why, whylen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
-	t->skel = threads_bpf__open();
-	if (!t->skel) {
-		err = -errno;
-		snprintf(why, whylen, "cannot open the thread lister: %s", strerror(-err));
-		goto fail;
-	}
-	t->skel->rodata->target_tgid = (__u32)pid;
-	t->skel->rodata->have_task_btf = kernel_features_get()->task_btf;
-	t->skel->rodata->have_task_pt_regs = kernel_features_get()->task_pt_regs;
+	t->pid = pid;
 	t->waits = waits;
-	bpf_program__set_autoload(t->skel->progs.list_threads, !waits);
-	bpf_program__set_autoload(t->skel->progs.list_waiting_threads, waits);
-	err = threads_bpf__load(t->skel);
-	if (!err) {
-		t->link = bpf_program__attach_iter(waits ? t->skel->progs.list_waiting_threads :
-							   t->skel->progs.list_threads,
-						   NULL);
-		if (!t->link)
-			err = -errno;
-	}
-	if (err) {
-		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
-		goto fail;
-	}
 	return t;
-fail:
-	thread_lister_close(t);
-	errno = -err;
-	return NULL;
 }
 
 void thread_lister_close(struct thread_lister *t)
 {
-	if (!t)
-		return;
-	bpf_link__destroy(t->link);
-	threads_bpf__destroy(t->skel);
 	free(t);
 }
 
@@ -78,7 +102,10 @@ static int read_records(struct thread_lister *t, size_t size, void **out, size_t
 
 	*out = NULL;
 	*n = 0;
-	fd = bpf_iter_create(bpf_link__fd(t->link));
+	/* which process this look lists: read by the program as it runs,
+	 * for this iterator's reads alone (refbpf looks from one thread) */
+	shared[t->waits]->bss->target_tgid = (__u32)t->pid;
+	fd = bpf_iter_create(bpf_link__fd(shared_link[t->waits]));
 	if (fd < 0) {
 		err = -errno;
 		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));

@@ -18,6 +18,12 @@
 /* 0 and a malloc'd array, or -errno with `why` set. */
 int thread_list_read(pid_t pid, struct thread_record **out, size_t *n, char *why, size_t whylen);
 
+/* Load the iterator now (with `waits`, the one that says where threads
+ * wait too), not at the first look: a load takes a while (it parses the
+ * kernel's BTF), which a recording should not spend while it runs.
+ * Failures are left for the first look to report. */
+void thread_list_prepare(bool waits);
+
 /* The iterator loaded once, for several looks at one process. */
 struct thread_lister;
 

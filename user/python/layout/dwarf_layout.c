@@ -106,6 +106,7 @@ struct dl_ctx {
 	GElf_Word debuglink_crc;
 	char main_path[PATH_MAX];
 	char buf[PATH_MAX];
+	bool lacking;		/* DWARF was read that lacks a wanted type */
 };
 
 static struct dl_type *dl_want(struct dl_plan *p, int id, const char *tag, const char *tdef)
@@ -631,6 +632,8 @@ static int dl_scan_elf(struct dl_ctx *c, Elf *elf, const char *elf_path)
 	if (alt_dw)
 		dl_scan(alt_dw, &c->plan);
 	err = c->plan.left ? -ENOENT : 0;
+	if (err)
+		c->lacking = true;
 cleanup:
 	dwarf_end(dw);
 	if (alt_dw)
@@ -764,6 +767,8 @@ static int dl_run(const char *root, const char *path, int major, int minor, bool
 	err = dl_scan_elf(c, main_file.elf, c->main_path);
 	if (err)
 		err = dl_find_detached(c);
+	if (err == -ENOENT && c->lacking)
+		err = -ENOMSG;
 	if (err)
 		goto cleanup;
 	*out = c;

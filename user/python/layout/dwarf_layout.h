@@ -22,7 +22,8 @@
  * walk.runtime_addr, code_tag_mask and the spans are left 0, as in the
  * built-in tables. `out` is written only on success.
  *
- * Returns 0; -ENOENT when no DWARF describes every needed structure;
+ * Returns 0; -ENOMSG when DWARF was found but none describes every needed
+ * structure (another version's); -ENOENT when none was found (or no file);
  * -ENOTSUP for versions before 3.8 or non-64-bit files; another -errno.
  */
 int dwarf_layout_from_file(const char *path, int major, int minor, struct py_version_layout *out);
