@@ -76,4 +76,21 @@ static __always_inline struct pt_regs *compat_current_user_regs(void)
 	return compat_task_user_regs((struct task_struct *)bpf_get_current_task());
 }
 
+/*
+ * The registers userspace unwinds from (ip, sp, the frame pointer and the
+ * callee-saved ones), copied from saved user-mode `regs` into `dst`, a
+ * record with fields of those names.
+ */
+#define COPY_UNWIND_REGS(dst, regs)				\
+	do {							\
+		(dst)->ip = BPF_CORE_READ((regs), ip);		\
+		(dst)->sp = BPF_CORE_READ((regs), sp);		\
+		(dst)->bp = BPF_CORE_READ((regs), bp);		\
+		(dst)->bx = BPF_CORE_READ((regs), bx);		\
+		(dst)->r12 = BPF_CORE_READ((regs), r12);	\
+		(dst)->r13 = BPF_CORE_READ((regs), r13);	\
+		(dst)->r14 = BPF_CORE_READ((regs), r14);	\
+		(dst)->r15 = BPF_CORE_READ((regs), r15);	\
+	} while (0)
+
 #endif /* REFBPF_KERNEL_COMPAT_H */

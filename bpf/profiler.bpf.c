@@ -630,14 +630,7 @@ static __always_inline int send_native_stack(const struct perf_event_regs *event
 
 		if (!regs)
 			return -1;
-		e->ip = BPF_CORE_READ(regs, ip);
-		e->sp = BPF_CORE_READ(regs, sp);
-		e->bp = BPF_CORE_READ(regs, bp);
-		e->bx = BPF_CORE_READ(regs, bx);
-		e->r12 = BPF_CORE_READ(regs, r12);
-		e->r13 = BPF_CORE_READ(regs, r13);
-		e->r14 = BPF_CORE_READ(regs, r14);
-		e->r15 = BPF_CORE_READ(regs, r15);
+		COPY_UNWIND_REGS(e, regs);
 	}
 	e->stack_len = copy_user_stack(e->stack, e->sp);
 

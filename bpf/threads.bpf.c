@@ -76,14 +76,7 @@ int list_waiting_threads(struct bpf_iter__task *ctx)
 	regs = compat_task_user_regs(task);
 	if (!regs)
 		return 0;
-	rec->ip = BPF_CORE_READ(regs, ip);
-	rec->sp = BPF_CORE_READ(regs, sp);
-	rec->bp = BPF_CORE_READ(regs, bp);
-	rec->bx = BPF_CORE_READ(regs, bx);
-	rec->r12 = BPF_CORE_READ(regs, r12);
-	rec->r13 = BPF_CORE_READ(regs, r13);
-	rec->r14 = BPF_CORE_READ(regs, r14);
-	rec->r15 = BPF_CORE_READ(regs, r15);
+	COPY_UNWIND_REGS(rec, regs);
 	bytes = bpf_get_task_stack(task, rec->kernel, sizeof(rec->kernel), 0);
 	rec->nkernel = bytes > 0 ? (__u32)(bytes / sizeof(__u64)) : 0;
 	bpf_seq_write(seq, rec, sizeof(*rec));
