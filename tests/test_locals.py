@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from profiling import Target, target_path
+from test_values import expected_str_repr
 
 pytestmark = pytest.mark.root
 
@@ -21,19 +22,7 @@ def expected_repr(type_name, value):
     characters, control characters (C0, DEL, C1) as \\xNN, "..." when cut;
     an int past 64 bits named as such."""
     if type_name == "str":
-        s = value[:STR_CHARS]
-        quote = '"' if "'" in s and '"' not in s else "'"
-        out = quote
-        for ch in s:
-            if ch in (quote, "\\"):
-                out += "\\" + ch
-            elif ch in "\n\r\t":
-                out += {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
-            elif ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0:
-                out += "\\x%02x" % ord(ch)
-            else:
-                out += ch
-        return out + quote + ("..." if len(value) > STR_CHARS else "")
+        return expected_str_repr(value[:STR_CHARS], len(value) > STR_CHARS)
     if type_name == "int":
         return repr(value) if abs(value) < 2 ** 64 else "<int past 64 bits>"
     if type_name in ("float", "bool", "NoneType"):

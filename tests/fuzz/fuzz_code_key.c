@@ -33,28 +33,9 @@ static int image_read(void *ctx, void *dst, size_t len, uint64_t addr)
 	return 0;
 }
 
-static inline __u64 load64(const void *p)
-{
-	__u64 v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline __u64 load_partial(const void *p, unsigned int n)
-{
-	__u64 v = 0;
-
-	memcpy(&v, p, n < sizeof(v) ? n : sizeof(v));
-	return v;
-}
-
-#define PY_WALK_INLINE inline
-#define PY_WALK_LOAD64(ptr) load64(ptr)
+/* the walk and key of the symbolizer, reading the image */
 #define PY_WALK_READ(ctx, dst, len, addr) image_read((ctx), (dst), (len), (addr))
-#define CODE_KEY_LOAD_PARTIAL(ptr, n) load_partial((ptr), (n))
-#include "bpf/py_walk.h"
-#include "bpf/code_key.h"
+#include "python/target_walk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

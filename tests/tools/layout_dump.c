@@ -141,6 +141,22 @@ static void print_objects(const struct py_object_layout *o, bool described)
 #undef P
 }
 
+/*
+ * REFBPF_DEBUG_ROOT: an unpacked tree PATH lies in; its debug files are
+ * looked up inside it. PATH inside the tree, *root set; else as it is.
+ */
+static const char *in_debug_root(const char *path, const char **root)
+{
+	size_t rlen;
+
+	*root = getenv("REFBPF_DEBUG_ROOT");
+	rlen = *root ? strlen(*root) : 0;
+	if (rlen && !strncmp(path, *root, rlen) && path[rlen] == '/')
+		return path + rlen;
+	*root = NULL;
+	return path;
+}
+
 /* The object-layout modes; -1 when argv is none of them. */
 static int objects_main(int argc, char **argv)
 {
@@ -161,13 +177,8 @@ static int objects_main(int argc, char **argv)
 		return 0;
 	}
 	if (argc == 5 && !strcmp(argv[1], "--objects-dwarf")) {
-		const char *root = getenv("REFBPF_DEBUG_ROOT"), *path = argv[2];
-		size_t rlen = root ? strlen(root) : 0;
+		const char *root, *path = in_debug_root(argv[2], &root);
 
-		if (rlen && !strncmp(path, root, rlen) && path[rlen] == '/')
-			path += rlen;
-		else
-			root = NULL;
 		err = dwarf_object_layout_from_file_at(root, path, atoi(argv[3]), atoi(argv[4]), &o);
 		if (err) {
 			fprintf(stderr, "layout_dump: %s\n", strerror(-err));
@@ -207,15 +218,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "--builtin")) {
 		err = py_layout_builtin(atoi(argv[2]), atoi(argv[3]), &l) ? -ENOENT : 0;
 	} else if (argc == 5 && !strcmp(argv[1], "--dwarf")) {
-		/* REFBPF_DEBUG_ROOT: an unpacked tree PATH lies in; its debug
-		 * files are looked up inside it. */
-		const char *root = getenv("REFBPF_DEBUG_ROOT"), *path = argv[2];
-		size_t rlen = root ? strlen(root) : 0;
+		const char *root, *path = in_debug_root(argv[2], &root);
 
-		if (rlen && !strncmp(path, root, rlen) && path[rlen] == '/')
-			path += rlen;
-		else
-			root = NULL;
 		err = dwarf_layout_from_file_at(root, path, atoi(argv[3]), atoi(argv[4]), &l);
 	} else if (argc == 3 && !strcmp(argv[1], "--debug-offsets")) {
 		err = from_debug_offsets(argv[2], &l);

@@ -153,24 +153,36 @@ static int split_values(struct py_reader *r, uint64_t values, uint64_t *items, s
 	return err;
 }
 
+/* A dict's keys table, viewed, and its values array (0: a combined table). */
+static int open_dict(struct py_reader *r, uint64_t dict, uint64_t *keys, uint64_t *values,
+		     struct keys_view *v)
+{
+	const struct py_object_layout *o = r->obj;
+	uint64_t type;
+	int err;
+
+	*values = 0;
+	err = py_type_of(r, dict, &type);
+	if (!err && type != r->types->dict)
+		err = -EINVAL;
+	if (!err)
+		err = py_read_ptr(r, dict + o->dict_keys, keys);
+	if (!err)
+		err = py_read_ptr(r, dict + o->dict_values, values);
+	if (!err)
+		err = keys_view(r, *keys, v);
+	return err;
+}
+
 int py_dict_foreach(struct py_reader *r, uint64_t dict, py_dict_visit_fn fn, void *ctx)
 {
 	const struct py_object_layout *o = r->obj;
-	uint64_t type, keys, values = 0, items = 0;
+	uint64_t keys, values, items = 0;
 	struct keys_view v;
 	size_t cap = 0;
 	int err;
 
-	err = py_type_of(r, dict, &type);
-	if (err)
-		return err;
-	if (type != r->types->dict)
-		return -EINVAL;
-	err = py_read_ptr(r, dict + o->dict_keys, &keys);
-	if (!err)
-		err = py_read_ptr(r, dict + o->dict_values, &values);
-	if (!err)
-		err = keys_view(r, keys, &v);
+	err = open_dict(r, dict, &keys, &values, &v);
 	if (err)
 		return err;
 	/* 3.8-3.10 split tables have values whenever ma_values is set;
@@ -289,19 +301,11 @@ int py_dict_get(struct py_reader *r, uint64_t dict, const char *name, uint64_t *
 {
 	const struct py_object_layout *o = r->obj;
 	struct lookup l = { .name = name };
-	uint64_t type, keys, values = 0;
+	uint64_t keys, values;
 	struct keys_view v;
 	int err;
 
-	err = py_type_of(r, dict, &type);
-	if (!err && type != r->types->dict)
-		err = -EINVAL;
-	if (!err)
-		err = py_read_ptr(r, dict + o->dict_keys, &keys);
-	if (!err)
-		err = py_read_ptr(r, dict + o->dict_values, &values);
-	if (!err)
-		err = keys_view(r, keys, &v);
+	err = open_dict(r, dict, &keys, &values, &v);
 	if (err)
 		return err;
 	/* a split table (an instance's __dict__ before 3.11): its keys are

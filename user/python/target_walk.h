@@ -2,7 +2,8 @@
 /*
  * The walk and the code key of bpf/ (py_walk.h, code_key.h), compiled for
  * userspace: target memory is read with proc_read, the context being a
- * pointer to the target's pid_t.
+ * pointer to the target's pid_t, unless the includer defines
+ * PY_WALK_READ first (the fuzzers read an image instead).
  */
 #ifndef REFBPF_TARGET_WALK_H
 #define REFBPF_TARGET_WALK_H
@@ -39,7 +40,9 @@ static inline __u64 target_walk_load_partial(const void *p, unsigned int n)
 
 #define PY_WALK_INLINE inline
 #define PY_WALK_LOAD64(ptr) target_walk_load64(ptr)
+#ifndef PY_WALK_READ
 #define PY_WALK_READ(ctx, dst, len, addr) target_walk_read((ctx), (dst), (len), (addr))
+#endif
 #define CODE_KEY_LOAD_PARTIAL(ptr, n) target_walk_load_partial((ptr), (n))
 #include "bpf/py_walk.h"
 #include "bpf/code_key.h"
