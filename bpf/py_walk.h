@@ -2,7 +2,8 @@
 /*
  * How to walk CPython's state with a struct py_layout, written once for
  * both sides: the BPF sampler (bpf/profiler.bpf.c) and `refbpf dump`
- * (user/python/stack_reader.c), which reads sleeping threads from userspace.
+ * (user/python/stack_reader.c), which reads sleeping threads from userspace,
+ * and the layout check (user/python/layout_check.c).
  *
  * The includer defines
  *   PY_WALK_INLINE                      how the helpers are inlined
@@ -70,8 +71,16 @@ struct py_walk_frame {
 	__u64 previous;		/* the calling frame */
 };
 
-/* Decode a frame read into `buf`. A C-stack shim frame (3.12+) gets code 0:
- * it is walked through, not reported. */
+/* Is the frame read into `buf` a C-stack shim (3.12+), owned by the C
+ * stack rather than by a Python function? */
+static PY_WALK_INLINE bool py_walk_is_shim(const struct py_layout *l, const __u8 *buf)
+{
+	return (l->flags & LAYOUT_HAS_OWNER) &&
+	       py_walk_field(buf, l->frame_owner, 1) >= l->frame_owner_skip;
+}
+
+/* Decode a frame read into `buf`. A C-stack shim frame gets code 0: it is
+ * walked through, not reported. */
 static PY_WALK_INLINE void py_walk_decode_frame(const struct py_layout *l, const __u8 *buf,
 						struct py_walk_frame *f)
 {
@@ -79,8 +88,7 @@ static PY_WALK_INLINE void py_walk_decode_frame(const struct py_layout *l, const
 	f->instr = l->frame_model == FRAME_MODEL_FRAME_OBJECT ? py_walk_field(buf, l->frame_instr, 4) :
 								 py_walk_field(buf, l->frame_instr, 8);
 	f->previous = py_walk_field(buf, l->frame_previous, 8);
-	if ((l->flags & LAYOUT_HAS_OWNER) &&
-	    py_walk_field(buf, l->frame_owner, 1) >= l->frame_owner_skip)
+	if (py_walk_is_shim(l, buf))
 		f->code = 0;
 }
 

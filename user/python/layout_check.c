@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "base/proc.h"
+#include "python/target_walk.h"
+#include "python/tstate_walk.h"
 
 #define CHECK_PASSES 5
 #define CHECK_PASS_GAP_US 2000
-#define CHECK_MAX_INTERPRETERS 256
-#define CHECK_MAX_THREADS 4096
 #define CHECK_MAX_FRAMES 64
 
 struct check_pass {
@@ -40,10 +40,10 @@ static void note(struct check_pass *p, const char *what)
 		snprintf(p->detail, sizeof(p->detail), "%s", what);
 }
 
-/* A frame as the check reads it. */
+/* A frame as the check reads it: as the sampler decodes it (bpf/py_walk.h). */
 struct checked_frame {
-	uint64_t code, previous;
-	uint8_t owner;
+	struct py_walk_frame f;
+	bool shim;
 	bool unreadable;
 };
 
@@ -51,19 +51,26 @@ struct checked_frame {
 static int read_chain(pid_t pid, const struct py_layout *w, uint64_t frame,
 		      struct checked_frame *out)
 {
+	uint8_t buf[REFBPF_READ_SPAN];
 	int n = 0;
 
+	if (!w->frame_span || w->frame_span > sizeof(buf)) {
+		memset(out, 0, sizeof(*out));
+		out->unreadable = true;
+		return 1;
+	}
 	for (; frame && n < CHECK_MAX_FRAMES; n++) {
-		struct checked_frame *f = &out[n];
+		struct checked_frame *c = &out[n];
 
-		memset(f, 0, sizeof(*f));
-		if (!read_u64(pid, frame + w->frame_code, &f->code) ||
-		    !read_u64(pid, frame + w->frame_previous, &f->previous) ||
-		    ((w->flags & LAYOUT_HAS_OWNER) && proc_read(pid, frame + w->frame_owner, &f->owner, 1))) {
-			f->unreadable = true;
+		memset(c, 0, sizeof(*c));
+		memset(buf, 0, sizeof(buf));
+		if (target_walk_read(&pid, buf, w->frame_span, frame)) {
+			c->unreadable = true;
 			return n + 1;
 		}
-		frame = f->previous;
+		py_walk_decode_frame(w, buf, &c->f);
+		c->shim = py_walk_is_shim(w, buf);
+		frame = c->f.previous;
 	}
 	return n;
 }
@@ -88,19 +95,18 @@ static void check_frames(pid_t pid, const struct py_version_layout *l, uint64_t 
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		const struct checked_frame *f = &first[i];
+		const struct checked_frame *c = &first[i];
 		uint64_t type = 0;
 
-		if (f->unreadable) {
+		if (c->unreadable) {
 			bad++;
 			note(p, "a frame pointer leads to unreadable memory");
 			break;
 		}
 		/* Every frame but a C-stack shim runs some code object. */
-		if ((w->flags & LAYOUT_HAS_OWNER) && f->owner >= w->frame_owner_skip)
+		if (c->shim)
 			continue;
-		if (read_u64(pid, (f->code & ~w->code_tag_mask) + l->code.ob_type, &type) &&
-		    type == code_type) {
+		if (read_u64(pid, c->f.code + l->code.ob_type, &type) && type == code_type) {
 			good++;
 		} else {
 			bad++;
@@ -126,41 +132,34 @@ static uint64_t top_frame(pid_t pid, const struct py_layout *w, uint64_t tstate,
 	return frame;
 }
 
+struct check_walk {
+	pid_t pid;
+	const struct py_version_layout *l;
+	uint64_t code_type;
+	struct check_pass *p;
+};
+
+static int check_thread(const struct tstate_visit *v, void *arg)
+{
+	struct check_walk *cw = arg;
+
+	check_frames(cw->pid, cw->l, cw->code_type, top_frame(cw->pid, &cw->l->walk, v->tstate, cw->p),
+		     cw->p);
+	return 0;
+}
+
 static void check_once(pid_t pid, const struct py_version_layout *l, uint64_t code_type,
 		       struct check_pass *p)
 {
-	const struct py_layout *w = &l->walk;
-	uint64_t interp = 0;
+	struct check_walk cw = { .pid = pid, .l = l, .code_type = code_type, .p = p };
+	struct tstate_walk_result res;
 
-	if (!read_u64(pid, w->runtime_addr + w->runtime_interpreters_head, &interp)) {
+	if (tstate_walk(pid, &l->walk, check_thread, &cw, &res)) {
 		p->unreadable = true;
-		note(p, "_PyRuntime is unreadable");
-		return;
+		note(p, res.unreadable);
 	}
-	while (interp && p->interpreters < CHECK_MAX_INTERPRETERS) {
-		uint64_t tstate = 0, next = 0;
-
-		p->interpreters++;
-		if (!read_u64(pid, interp + w->interp_threads_head, &tstate) ||
-		    !read_u64(pid, interp + w->interp_next, &next)) {
-			p->unreadable = true;
-			note(p, "an interpreter state is unreadable");
-			return;
-		}
-		while (tstate && p->threads < CHECK_MAX_THREADS) {
-			uint64_t following = 0;
-
-			p->threads++;
-			if (!read_u64(pid, tstate + w->tstate_next, &following)) {
-				p->unreadable = true;
-				note(p, "a thread state is unreadable");
-				return;
-			}
-			check_frames(pid, l, code_type, top_frame(pid, w, tstate, p), p);
-			tstate = following;
-		}
-		interp = next;
-	}
+	p->interpreters = res.interpreters;
+	p->threads = res.threads;
 }
 
 int layout_check(pid_t pid, const struct py_version_layout *l, uint64_t code_type_addr,

@@ -7,9 +7,7 @@
 
 #include "base/grow.h"
 #include "python/target_walk.h"
-
-#define READER_MAX_INTERPRETERS 256
-#define READER_MAX_THREADS 4096
+#include "python/tstate_walk.h"
 
 static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack *ts,
 		       struct code_key_reader *keys)
@@ -63,52 +61,54 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 	return 0;
 }
 
+struct reader_walk {
+	pid_t pid;
+	const struct py_layout *l;
+	struct code_key_reader *keys;
+	struct thread_stack *stacks;
+	size_t count, cap;
+};
+
+static int read_thread(const struct tstate_visit *v, void *arg)
+{
+	struct reader_walk *rw = arg;
+	struct thread_stack *ts;
+
+	if (GROW(rw->stacks, rw->cap, rw->count, 16))
+		return -ENOMEM;
+	ts = &rw->stacks[rw->count++];
+	memset(ts, 0, sizeof(*ts));
+	ts->tstate = v->tstate;
+	ts->interpreter = v->interp_index;
+	ts->thread_id = py_walk_ptr(&rw->pid, v->tstate + rw->l->tstate_thread_id);
+	return read_frames(rw->pid, rw->l, ts, rw->keys);
+}
+
 int stack_reader_read(pid_t pid, const struct py_layout *l, struct thread_stack **out, size_t *n)
 {
-	uint64_t interp = py_walk_ptr(&pid, l->runtime_addr + l->runtime_interpreters_head);
-	struct thread_stack *stacks = NULL;
-	size_t count = 0, cap = 0;
-	unsigned int interpreters = 0;
-	struct code_key_reader *keys = malloc(sizeof(*keys));
-	int err = keys ? 0 : -ENOMEM;
+	struct reader_walk rw = { .pid = pid, .l = l, .keys = malloc(sizeof(*rw.keys)) };
+	struct tstate_walk_result res;
+	int err;
 
 	*out = NULL;
 	*n = 0;
-	if (err)
+	if (!rw.keys)
+		return -ENOMEM;
+	/* a list that ends in unreadable memory ends there: the threads
+	 * before it are read */
+	err = tstate_walk(pid, l, read_thread, &rw, &res);
+	free(rw.keys);
+	if (err && err != -EFAULT) {
+		stack_reader_free(rw.stacks, rw.count);
 		return err;
-	for (; interp && interpreters < READER_MAX_INTERPRETERS; interpreters++) {
-		uint64_t tstate = py_walk_ptr(&pid, interp + l->interp_threads_head);
-
-		while (tstate && count < READER_MAX_THREADS) {
-			if (GROW(stacks, cap, count, 16)) {
-				err = -ENOMEM;
-				goto fail;
-			}
-			struct thread_stack *ts = &stacks[count++];
-
-			memset(ts, 0, sizeof(*ts));
-			ts->tstate = tstate;
-			ts->interpreter = interpreters;
-			ts->thread_id = py_walk_ptr(&pid, tstate + l->tstate_thread_id);
-			err = read_frames(pid, l, ts, keys);
-			if (err)
-				goto fail;
-			tstate = py_walk_ptr(&pid, tstate + l->tstate_next);
-		}
-		interp = py_walk_ptr(&pid, interp + l->interp_next);
 	}
 	/* New interpreters go to the head of the list: the main one is last.
 	 * Number them in creation order, the main interpreter 0. */
-	for (size_t i = 0; i < count; i++)
-		stacks[i].interpreter = interpreters - 1 - stacks[i].interpreter;
-	free(keys);
-	*out = stacks;
-	*n = count;
+	for (size_t i = 0; i < rw.count; i++)
+		rw.stacks[i].interpreter = res.interpreters - 1 - rw.stacks[i].interpreter;
+	*out = rw.stacks;
+	*n = rw.count;
 	return 0;
-fail:
-	free(keys);
-	stack_reader_free(stacks, count);
-	return err;
 }
 
 void stack_reader_free(struct thread_stack *stacks, size_t n)
