@@ -34,20 +34,20 @@ static __always_inline __u32 compat_task_state(struct task_struct *task)
 	return (__u32)BPF_CORE_READ((struct task_struct___pre_5_14 *)task, state);
 }
 
-/* The current task's comm and thread pointer (fsbase). */
+/* The current task's comm and thread pointer (bpf/arch/). */
 static __always_inline void compat_current_comm_fsbase(char comm[16], __u64 *fsbase)
 {
 	if (have_task_btf) {
 		struct task_struct *task = bpf_get_current_task_btf();
 
 		__builtin_memcpy(comm, task->comm, 16);
-		*fsbase = task->thread.fsbase;
+		*fsbase = ARCH_THREAD_POINTER(task);
 		return;
 	}
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	bpf_get_current_comm(comm, 16);
-	*fsbase = BPF_CORE_READ(task, thread.fsbase);
+	*fsbase = ARCH_THREAD_POINTER_CORE(task);
 }
 
 /*

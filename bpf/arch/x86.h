@@ -13,7 +13,9 @@
  *   ARCH_SYSCALL_NR/ARG0/ARG1(regs)  a task's syscall and its first two
  *			arguments, from its saved struct pt_regs (CO-RE)
  *   ARCH_THREAD_POINTER(task)  what pthread_self() returns, CPython's
- *			thread_id, of a BTF-typed task (an iterator's)
+ *			thread_id, of a BTF-typed task (an iterator's);
+ *			ARCH_THREAD_POINTER_CORE(task) the same through CO-RE
+ *			reads, for a task pointer without BTF type
  */
 #ifndef REFBPF_ARCH_X86_H
 #define REFBPF_ARCH_X86_H
@@ -41,5 +43,6 @@ struct perf_event_regs {
 #define ARCH_SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
 
 #define ARCH_THREAD_POINTER(task) ((task)->thread.fsbase)
+#define ARCH_THREAD_POINTER_CORE(task) BPF_CORE_READ(task, thread.fsbase)
 
 #endif /* REFBPF_ARCH_X86_H */
