@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "python/interp_files.h"
 #include "python/layout_check.h"
 #include "python/layout/layout_store.h"
 #include "python/py_process.h"
@@ -44,6 +45,7 @@ static uint16_t *walk_field(struct py_layout *w, const char *name)
 int main(int argc, char **argv)
 {
 	static const char *const names[] = { "ok", "not_ready", "mismatch", "gone" };
+	struct interp_files *files;
 	struct py_process p;
 	char why[512] = "", detail[160] = "";
 	int status;
@@ -59,7 +61,11 @@ int main(int argc, char **argv)
 		fputs("usage: layout_probe [--plant] PID [FIELD DELTA]\n", stderr);
 		return 2;
 	}
-	status = py_process_discover(atoi(argv[1]), 5.0, &p, why, sizeof(why));
+	files = interp_files_new();
+	if (!files)
+		return 2;
+	status = py_process_discover(files, atoi(argv[1]), 5.0, &p, why, sizeof(why));
+	interp_files_free(files);
 	if (status != PY_OK) {
 		fprintf(stderr, "layout_probe: %s\n", why);
 		py_process_free(&p);

@@ -19,15 +19,21 @@ int main(int argc, char **argv)
 	struct py_process p;
 	struct py_reader r;
 	char why[512];
+	struct interp_files *files;
 	pid_t pid;
-	int err;
+	int err, status;
 
 	if (argc != 2) {
 		fputs("usage: thread_names_probe PID\n", stderr);
 		return 2;
 	}
 	pid = (pid_t)atoi(argv[1]);
-	if (py_process_discover(pid, 5.0, &p, why, sizeof(why)) != PY_OK) {
+	files = interp_files_new();
+	if (!files)
+		return 2;
+	status = py_process_discover(files, pid, 5.0, &p, why, sizeof(why));
+	interp_files_free(files);
+	if (status != PY_OK) {
 		fprintf(stderr, "thread_names_probe: %s\n", why);
 		return 1;
 	}
@@ -42,6 +48,5 @@ int main(int argc, char **argv)
 	printf("reads=%u\n", tn.reads);
 	py_thread_names_free(&tn);
 	py_process_free(&p);
-	interp_files_clear();
 	return 0;
 }

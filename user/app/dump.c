@@ -276,9 +276,10 @@ static int dump_one(pid_t pid, bool json, bool locals, bool first, struct dump_s
 	struct dump_thread *threads = NULL;
 	struct profile *prof = profile_new();
 	struct symbolizer *sym = NULL;
+	struct interp_files *files;
 	size_t ntasks = 0, nstacks = 0;
 	char why[512];
-	int err = -ENOMEM;
+	int err = -ENOMEM, status;
 
 	/* with file capabilities: only what the user could ptrace */
 	if (ptrace_access_check(pid, why, sizeof(why)) > 0) {
@@ -286,7 +287,15 @@ static int dump_one(pid_t pid, bool json, bool locals, bool first, struct dump_s
 		profile_free(prof);
 		return -EPERM;
 	}
-	if (py_process_discover_named(pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why)) != PY_OK) {
+	files = interp_files_new();
+	if (!files) {
+		profile_free(prof);
+		return -ENOMEM;
+	}
+	status = py_process_discover_named(files, pid, DUMP_ATTACH_WAIT_S, &proc, why, sizeof(why));
+	/* everything discovery needed of the files is in proc now */
+	interp_files_free(files);
+	if (status != PY_OK) {
 		fprintf(stderr, "refbpf: PID %d: %s\n", (int)pid, why);
 		py_process_free(&proc);
 		profile_free(prof);
@@ -365,7 +374,6 @@ int dump_run(const pid_t *pids, size_t npids, bool json, bool locals)
 	if (json)
 		fputs("]\n", stdout);
 	dump_sampler_free(sampler);
-	interp_files_clear();
 	fflush(stdout);
 	return status;
 }

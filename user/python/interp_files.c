@@ -46,8 +46,10 @@ static const char *const interp_symbol_names[ISYM_NR] = {
 	[ISYM_CELL_TYPE] = "PyCell_Type",
 };
 
-static struct interp_file **files;
-static size_t nfiles, capfiles;
+struct interp_files {
+	struct interp_file **f;
+	size_t n, cap;
+};
 
 /* The file exactly as mapped when /proc/PID/map_files allows it (it needs
  * CAP_SYS_ADMIN), else by its path inside the process's root. */
@@ -91,14 +93,20 @@ static void read_facts(struct interp_file *f, pid_t pid, const struct proc_map *
 		f->build_id[0] = 0;
 }
 
-struct interp_file *interp_files_get(pid_t pid, const struct proc_map *m)
+struct interp_files *interp_files_new(void)
+{
+	return calloc(1, sizeof(struct interp_files));
+}
+
+struct interp_file *interp_files_get(struct interp_files *files, pid_t pid,
+				     const struct proc_map *m)
 {
 	struct interp_file *f;
 
-	for (size_t i = 0; i < nfiles; i++)
-		if (files[i]->dev == m->dev && files[i]->inode == m->inode)
-			return files[i];
-	if (GROW(files, capfiles, nfiles, 64))
+	for (size_t i = 0; i < files->n; i++)
+		if (files->f[i]->dev == m->dev && files->f[i]->inode == m->inode)
+			return files->f[i];
+	if (GROW(files->f, files->cap, files->n, 64))
 		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -114,7 +122,7 @@ struct interp_file *interp_files_get(pid_t pid, const struct proc_map *m)
 		free(f);
 		return NULL;
 	}
-	files[nfiles++] = f;
+	files->f[files->n++] = f;
 	return f;
 }
 
@@ -179,13 +187,14 @@ int interp_file_dwarf_layout(struct interp_file *f, pid_t pid, const char *mappe
 	return 0;
 }
 
-void interp_files_clear(void)
+void interp_files_free(struct interp_files *files)
 {
-	for (size_t i = 0; i < nfiles; i++) {
-		elf_file_close(files[i]->elf);
-		free(files[i]);
+	if (!files)
+		return;
+	for (size_t i = 0; i < files->n; i++) {
+		elf_file_close(files->f[i]->elf);
+		free(files->f[i]);
 	}
+	free(files->f);
 	free(files);
-	files = NULL;
-	nfiles = capfiles = 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * What refbpf learns from the ELF files a target maps, kept for the whole
- * run: a reloader's child, gunicorn's workers and `--all` map the same
- * libraries over and over, and each file is read once.
+ * What refbpf learns from the ELF files a target maps, kept by its owner
+ * (the recorder, `refbpf dump`) for the whole run: a reloader's child,
+ * gunicorn's workers and `--all` map the same libraries over and over,
+ * and each file is read once.
  */
 #ifndef REFBPF_INTERP_FILES_H
 #define REFBPF_INTERP_FILES_H
@@ -46,6 +47,7 @@ enum interp_file_kind {
 };
 
 struct elf_file;
+struct interp_files;
 
 struct interp_file {
 	uint64_t dev, inode;		/* identity of the mapped file: the key */
@@ -65,7 +67,8 @@ struct interp_file {
  * right one), else through /proc/PID/root. NULL with errno set when the
  * file cannot be opened now (nothing is remembered then) or on ENOMEM.
  */
-struct interp_file *interp_files_get(pid_t pid, const struct proc_map *m);
+struct interp_file *interp_files_get(struct interp_files *files, pid_t pid,
+				     const struct proc_map *m);
 
 /*
  * Does the file's build-id match the bytes `pid` has mapped at `bias`?
@@ -82,7 +85,8 @@ int interp_file_matches_memory(struct interp_file *f, pid_t pid, uint64_t bias);
 int interp_file_dwarf_layout(struct interp_file *f, pid_t pid, const char *mapped_path,
 			     int major, int minor, struct py_version_layout *out);
 
-/* Close every file and forget everything (at exit, for leak checkers). */
-void interp_files_clear(void);
+/* An empty cache, NULL on ENOMEM; freeing it closes every file. */
+struct interp_files *interp_files_new(void);
+void interp_files_free(struct interp_files *files);
 
 #endif /* REFBPF_INTERP_FILES_H */

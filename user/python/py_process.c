@@ -60,8 +60,8 @@ static const struct proc_map *first_mapping(const struct proc_maps *maps,
  * PY_UNSUPPORTED (a CPython older than 3.7, without _PyRuntime) or
  * PY_BAD_LAYOUT (the file cannot be tied to what is mapped).
  */
-static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct interp_elf *out,
-				char *why, size_t whylen)
+static int find_interpreter_elf(struct interp_files *files, pid_t pid, const struct proc_maps *maps,
+				struct interp_elf *out, char *why, size_t whylen)
 {
 	char unreadable[256] = "";
 	int old_python = 0;
@@ -74,7 +74,7 @@ static int find_interpreter_elf(pid_t pid, const struct proc_maps *maps, struct 
 		if (!m->path || !m->inode || (i && maps->maps[i - 1].inode == m->inode &&
 					      maps->maps[i - 1].dev == m->dev))
 			continue;
-		f = interp_files_get(pid, m);
+		f = interp_files_get(files, pid, m);
 		if (!f) {
 			if ((errno == EACCES || errno == EPERM) && !unreadable[0])
 				mapped_path(proc_path_inside(pid, m->path), unreadable,
@@ -336,7 +336,8 @@ static void find_interp_code_counter(pid_t pid, struct py_process *p)
 	w->code_gen_interp = head;
 }
 
-static int discover_once(pid_t pid, struct py_process *out, char *why, size_t whylen)
+static int discover_once(struct interp_files *files, pid_t pid, struct py_process *out, char *why,
+			 size_t whylen)
 {
 	struct proc_maps maps;
 	struct interp_elf ie;
@@ -349,7 +350,7 @@ static int discover_once(pid_t pid, struct py_process *out, char *why, size_t wh
 		return err == -ESRCH ? PY_NO_PROCESS : PY_NO_ACCESS;
 	}
 	memset(&ie, 0, sizeof(ie));
-	status = find_interpreter_elf(pid, &maps, &ie, why, whylen);
+	status = find_interpreter_elf(files, pid, &maps, &ie, why, whylen);
 	proc_maps_free(&maps);
 	if (status != PY_OK)
 		return status;
@@ -394,8 +395,8 @@ static void announce_wait(pid_t pid, int status, double wait_s, double age, cons
 }
 
 /* The wait loop of py_process_discover(), announced or not. */
-static int discover_waiting(pid_t pid, double wait_s, bool announce, struct py_process *out,
-			    char *why, size_t whylen)
+static int discover_waiting(struct interp_files *files, pid_t pid, double wait_s, bool announce,
+			    struct py_process *out, char *why, size_t whylen)
 {
 	double deadline = monotonic_s() + wait_s, age = 0;
 	int status, waited_on = PY_OK;
@@ -411,7 +412,7 @@ static int discover_waiting(pid_t pid, double wait_s, bool announce, struct py_p
 		return PY_NO_PROCESS;
 	}
 	for (;;) {
-		status = discover_once(pid, out, why, whylen);
+		status = discover_once(files, pid, out, why, whylen);
 		if (status == PY_OK || status == PY_NO_PROCESS || status == PY_NO_ACCESS ||
 		    status == PY_UNSUPPORTED || status == PY_BAD_LAYOUT || status == PY_NOT_STARTED ||
 		    monotonic_s() >= deadline)
@@ -453,16 +454,16 @@ static int discover_waiting(pid_t pid, double wait_s, bool announce, struct py_p
 	return status;
 }
 
-int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
-			size_t whylen)
+int py_process_discover(struct interp_files *files, pid_t pid, double wait_s,
+			struct py_process *out, char *why, size_t whylen)
 {
-	return discover_waiting(pid, wait_s, false, out, why, whylen);
+	return discover_waiting(files, pid, wait_s, false, out, why, whylen);
 }
 
-int py_process_discover_named(pid_t pid, double wait_s, struct py_process *out, char *why,
-			      size_t whylen)
+int py_process_discover_named(struct interp_files *files, pid_t pid, double wait_s,
+			      struct py_process *out, char *why, size_t whylen)
 {
-	return discover_waiting(pid, wait_s, true, out, why, whylen);
+	return discover_waiting(files, pid, wait_s, true, out, why, whylen);
 }
 
 void py_process_free(struct py_process *p)

@@ -44,14 +44,17 @@ enum py_discover_status {
 	PY_NOT_ALLOWED,		/* its user could not ptrace it (ptrace_access.h): nothing read */
 };
 
+struct interp_files;
+
 /*
  * Discover `pid`, after ptrace_access_check() (the one place every target
  * passes before anything of it is read), waiting up to `wait_s` seconds for an interpreter that is
- * still starting (a process exec'd moments ago). On failure `why` holds a
- * one-line reason. Returns enum py_discover_status.
+ * still starting (a process exec'd moments ago). The ELF files it maps are
+ * read through the caller's cache `files` (interp_files.h). On failure
+ * `why` holds a one-line reason. Returns enum py_discover_status.
  */
-int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *why,
-			size_t whylen);
+int py_process_discover(struct interp_files *files, pid_t pid, double wait_s,
+			struct py_process *out, char *why, size_t whylen);
 /*
  * The same for a PID the user named: before it waits (a process that has
  * not loaded Python yet, or whose Python is still starting) it says on
@@ -59,8 +62,8 @@ int py_process_discover(pid_t pid, double wait_s, struct py_process *out, char *
  * process that exits meanwhile without having loaded Python is "not a
  * Python process".
  */
-int py_process_discover_named(pid_t pid, double wait_s, struct py_process *out, char *why,
-			      size_t whylen);
+int py_process_discover_named(struct interp_files *files, pid_t pid, double wait_s,
+			      struct py_process *out, char *why, size_t whylen);
 void py_process_free(struct py_process *p);
 
 #endif /* REFBPF_PY_PROCESS_H */

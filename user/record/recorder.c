@@ -108,7 +108,7 @@ static void recorder_free(struct recorder *r)
 	bpf_session_close(r->bpf);
 	kernel_symbols_free(r->ksyms);
 	off_cpu_free(r->off_cpu);
-	interp_files_clear();
+	interp_files_free(r->files);
 	free(r);
 }
 
@@ -153,6 +153,11 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		return -ENOMEM;
 	r->o = o;
 	r->prof = prof;
+	r->files = interp_files_new();
+	if (!r->files) {
+		free(r);
+		return -ENOMEM;
+	}
 	prof->mode = o->features.off_cpu ? PROFILE_MODE_WALL : PROFILE_MODE_CPU;
 	prof->gil = o->features.gil;
 	prof->kernel = o->features.kernel;

@@ -106,6 +106,7 @@ struct recorder {
 	size_t ignored;
 	struct profile *prof;
 	struct bpf_session *bpf;
+	struct interp_files *files;	/* what the targets' ELF files told */
 	/* Python frames, a marker, kernel frames */
 	struct pframe frames[REFBPF_MAX_FRAMES + 1 + REFBPF_MAX_KERNEL_FRAMES];
 	struct kernel_symbols *ksyms;	/* --kernel */

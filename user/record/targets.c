@@ -205,7 +205,7 @@ void rec_retry_discovery(struct recorder *r, struct rtarget *t, double now)
 	 * a process not Python by then rarely becomes one. */
 	if (now - t->discover_start > DISCOVERY_FAST_S)
 		t->next_retry = now + DISCOVERY_SLOW_POLL_S;
-	status = py_process_discover(t->pid, 0, &p, t->reason, sizeof(t->reason));
+	status = py_process_discover(r->files, t->pid, 0, &p, t->reason, sizeof(t->reason));
 
 	if (status == PY_OK) {
 		py_process_free(&t->proc);
@@ -416,7 +416,7 @@ static int discover_every_process(struct recorder *r)
 
 		if (pids[i] == self)
 			continue;
-		status = py_process_discover(pids[i], 0, &p, why, sizeof(why));
+		status = py_process_discover(r->files, pids[i], 0, &p, why, sizeof(why));
 		/* kernel threads are nobody's to profile: not counted */
 		if (status == PY_NOT_ALLOWED && !proc_kernel_thread(pids[i]))
 			r->left_out[p.refusal]++;
@@ -487,10 +487,10 @@ int rec_discover_all(struct recorder *r)
 			continue;
 		}
 		if (r->o->children)
-			status = py_process_discover(t->pid, 0, &t->proc, t->reason,
+			status = py_process_discover(r->files, t->pid, 0, &t->proc, t->reason,
 						     sizeof(t->reason));
 		else
-			status = py_process_discover_named(t->pid, r->o->attach_wait_s, &t->proc,
+			status = py_process_discover_named(r->files, t->pid, r->o->attach_wait_s, &t->proc,
 							   t->reason, sizeof(t->reason));
 		if (status == PY_NOT_ALLOWED) {
 			t->refused = true;	/* named; its children are not followed */
@@ -541,7 +541,7 @@ int rec_add_existing_descendants(struct recorder *r)
 			free(kids);
 			return -ENOMEM;
 		}
-		status = py_process_discover(t->pid, 0, &t->proc, t->reason, sizeof(t->reason));
+		status = py_process_discover(r->files, t->pid, 0, &t->proc, t->reason, sizeof(t->reason));
 		if (status == PY_OK)
 			rec_set_state(r, t, RT_ACTIVE);
 		else if (status == PY_NOT_ALLOWED)
