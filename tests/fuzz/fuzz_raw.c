@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * libFuzzer: the raw profile reader, then every writer of what it accepts:
- * the text report (each sort), pstats, folded, speedscope, pprof, the SVG
- * flame graph and icicle, HTML, and raw itself. What raw writes must read
+ * the text table (each sort) and every row of the table of outputs
+ * (output/outputs.c), the flame graph also as an icicle, raw included. What raw writes must read
  * back, and report the same: a profile survives --raw then refbpf report.
  * Files go to a directory of this process's own, rewritten each input.
  */
@@ -12,15 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "profile/callgraph.h"
-#include "output/flamegraph_writer.h"
-#include "output/folded_writer.h"
-#include "output/html_writer.h"
-#include "output/pprof_writer.h"
-#include "output/pstats_writer.h"
+#include "output/outputs.h"
 #include "output/raw_format.h"
-#include "output/report.h"
-#include "output/speedscope_writer.h"
+#include "output/table_writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,10 +55,10 @@ static char *reports(const struct profile *p, size_t *len)
 
 	if (!f)
 		abort();
-	for (int sort = REPORT_SORT_CUMULATIVE; sort <= REPORT_SORT_FILENAME; sort++) {
-		struct report_opts ro = { .sort = sort };
+	for (int sort = TABLE_SORT_CUMULATIVE; sort <= TABLE_SORT_FILENAME; sort++) {
+		struct table_opts ro = { .sort = sort };
 
-		report_write(f, p, &ro);
+		table_write(f, p, &ro);
 	}
 	fclose(f);
 	return buf;
@@ -81,16 +75,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!p)
 		return 0;
 	text = reports(p, &len);
-	pstats_write(out("p.prof"), p);
-	folded_write(out("f.folded"), p);
-	speedscope_write(out("s.json"), p);
-	pprof_write(out("p.pb.gz"), p);
-	flamegraph_write(out("f.svg"), p, false);
-	flamegraph_write(out("i.svg"), p, true);
-	html_write(out("r.html"), p);
-	if (raw_write(out("r.raw"), p))
-		abort();
-	again = raw_read(out("r.raw"), why, sizeof(why));
+	/* every output of the table, the flame graph both ways up; the raw
+	 * file is read back below */
+	for (int i = 0; i < OUTPUT_NR; i++) {
+		for (int icicle = 0; icicle < (i == OUTPUT_FLAMEGRAPH ? 2 : 1); icicle++) {
+			struct output_style style = { .icicle = icicle };
+
+			if (outputs[i].write(out(outputs[i].name), p, &style) && i == OUTPUT_RAW)
+				abort();
+		}
+	}
+	again = raw_read(out(outputs[OUTPUT_RAW].name), why, sizeof(why));
 	if (!again) {
 		fprintf(stderr, "raw_write wrote what raw_read refuses: %s\n", why);
 		abort();
