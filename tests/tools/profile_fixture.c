@@ -40,7 +40,7 @@
 #include "base/atomic_file.h"
 #include "output/outputs.h"
 #include "profile/profile.h"
-#include "output/report.h"
+#include "output/table_writer.h"
 
 #define MAX_FIELDS 32
 
@@ -413,18 +413,18 @@ static int stress(struct profile *p, uint64_t nsamples)
 	return 0;
 }
 
-static int write_report(const char *path, const struct profile *p, const struct report_opts *o)
+static int write_report(const char *path, const struct profile *p, const struct table_opts *o)
 {
 	struct atomic_file af;
 	FILE *f;
 	int err;
 
 	if (!strcmp(path, "-"))
-		return report_write(stdout, p, o);
+		return table_write(stdout, p, o);
 	f = atomic_open(path, &af);
 	if (!f)
 		return -errno;
-	err = report_write(f, p, o);
+	err = table_write(f, p, o);
 	if (err) {
 		atomic_abort(&af);
 		return err;
@@ -461,7 +461,7 @@ int main(int argc, char **argv)
 	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct option longopts[sizeof(fixed) / sizeof(fixed[0]) + OUTPUT_NR + 1];
 	struct fixture fx = { 0 };
-	struct report_opts ro = { .sort = REPORT_SORT_CUMULATIVE };
+	struct table_opts ro = { .sort = TABLE_SORT_CUMULATIVE };
 	struct output_style style = { 0 };
 	output_paths paths = { 0 };
 	const char *report = NULL;
@@ -483,7 +483,7 @@ int main(int argc, char **argv)
 			report = optarg;
 			break;
 		case 's':
-			ro.sort = report_parse_sort(optarg);
+			ro.sort = table_parse_sort(optarg);
 			if (ro.sort < 0) {
 				fprintf(stderr, "profile_fixture: unknown sort key %s\n", optarg);
 				return 2;

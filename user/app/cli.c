@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "app/cli.h"
-#include "output/report.h"
+#include "output/table_writer.h"
 
 #define DEFAULT_RATE_HZ 100
 /* past a thread pool, before a thread-per-request server grows without bound */
@@ -226,7 +226,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 	memset(o, 0, sizeof(*o));
 	o->rate_hz = DEFAULT_RATE_HZ;
 	o->thread_limit = DEFAULT_THREAD_LIMIT;
-	o->sort = REPORT_SORT_CUMULATIVE;
+	o->sort = TABLE_SORT_CUMULATIVE;
 	if (argc < 2) {
 		/* as perf, py-spy and austin do */
 		o->help = true;
@@ -291,7 +291,7 @@ int cli_parse(int argc, char **argv, struct cli_options *o)
 			}
 			break;
 		case 's':
-			o->sort = report_parse_sort(optarg);
+			o->sort = table_parse_sort(optarg);
 			if (o->sort < 0) {
 				fprintf(stderr,
 					"refbpf: unknown sort key '%s' (cumulative, tottime, samples, ncalls, name, filename)\n",

@@ -15,7 +15,7 @@ struct cli_options {
 	size_t npids;
 	unsigned int rate_hz;
 	double duration_s;		/* 0: until Ctrl-C */
-	int sort;			/* enum report_sort */
+	int sort;			/* enum table_sort */
 	size_t limit;			/* rows, 0 = all */
 	output_paths paths;		/* -o, --folded, ...: by enum output_id */
 	struct output_style style;	/* --icicle */

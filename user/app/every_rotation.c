@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "app/windows.h"
+#include "app/every_rotation.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -5,8 +5,8 @@
  * kept, so a collector (Pyroscope, Parca, an OpenTelemetry collector, cron
  * and object storage) can pick files up as they appear.
  */
-#ifndef REFBPF_WINDOWS_H
-#define REFBPF_WINDOWS_H
+#ifndef REFBPF_EVERY_ROTATION_H
+#define REFBPF_EVERY_ROTATION_H
 
 #include <stddef.h>
 #include <time.h>
@@ -32,4 +32,4 @@ struct window_files {
 int window_retain(struct window_files *w, const char *written, unsigned int keep);
 void window_files_free(struct window_files *w);
 
-#endif /* REFBPF_WINDOWS_H */
+#endif /* REFBPF_EVERY_ROTATION_H */

@@ -27,9 +27,9 @@
 #include "profile/profile_roots.h"
 #include "output/raw_format.h"
 #include "app/top.h"
-#include "app/windows.h"
+#include "app/every_rotation.h"
 #include "record/recorder.h"
-#include "output/report.h"
+#include "output/table_writer.h"
 
 #define REFBPF_VERSION "0.1.0"
 /* How long to wait for an interpreter that is still starting. */
@@ -88,7 +88,7 @@ static void print_version(void)
 static int write_outputs(const struct cli_options *o, const output_paths paths,
 			 const struct profile *prof, bool rooted, bool table)
 {
-	struct report_opts ro = { .sort = o->sort, .limit = o->limit };
+	struct table_opts ro = { .sort = o->sort, .limit = o->limit };
 	int status = 0, err;
 
 	for (int i = 0; i < OUTPUT_NR; i++) {
@@ -102,7 +102,7 @@ static int write_outputs(const struct cli_options *o, const output_paths paths,
 	}
 	if (!table)
 		return status;
-	if (report_write(stdout, prof, &ro) || fflush(stdout)) {
+	if (table_write(stdout, prof, &ro) || fflush(stdout)) {
 		fprintf(stderr, "refbpf: cannot write the report to stdout: %s\n", strerror(errno));
 		status = 1;
 	}

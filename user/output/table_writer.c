@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "output/report.h"
+#include "output/table_writer.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,20 +18,20 @@ static const struct {
 	const char *name;
 	int sort;
 } sort_names[] = {
-	{ "cumulative", REPORT_SORT_CUMULATIVE },
-	{ "cumtime", REPORT_SORT_CUMULATIVE },
-	{ "tottime", REPORT_SORT_TOTTIME },
-	{ "time", REPORT_SORT_TOTTIME },
-	{ "self", REPORT_SORT_TOTTIME },
-	{ "samples", REPORT_SORT_SAMPLES },
-	{ "ncalls", REPORT_SORT_NCALLS },
-	{ "calls", REPORT_SORT_NCALLS },
-	{ "name", REPORT_SORT_NAME },
-	{ "filename", REPORT_SORT_FILENAME },
-	{ "file", REPORT_SORT_FILENAME },
+	{ "cumulative", TABLE_SORT_CUMULATIVE },
+	{ "cumtime", TABLE_SORT_CUMULATIVE },
+	{ "tottime", TABLE_SORT_TOTTIME },
+	{ "time", TABLE_SORT_TOTTIME },
+	{ "self", TABLE_SORT_TOTTIME },
+	{ "samples", TABLE_SORT_SAMPLES },
+	{ "ncalls", TABLE_SORT_NCALLS },
+	{ "calls", TABLE_SORT_NCALLS },
+	{ "name", TABLE_SORT_NAME },
+	{ "filename", TABLE_SORT_FILENAME },
+	{ "file", TABLE_SORT_FILENAME },
 };
 
-int report_parse_sort(const char *s)
+int table_parse_sort(const char *s)
 {
 	for (size_t i = 0; i < sizeof(sort_names) / sizeof(sort_names[0]); i++)
 		if (!strcmp(s, sort_names[i].name))
@@ -62,14 +62,14 @@ static int cmp_row(const void *x, const void *y, void *arg)
 	int c = 0;
 
 	switch (ctx->sort) {
-	case REPORT_SORT_TOTTIME:
-	case REPORT_SORT_SAMPLES:
+	case TABLE_SORT_TOTTIME:
+	case TABLE_SORT_SAMPLES:
 		c = cmp_u64_desc(a->self, b->self);
 		break;
-	case REPORT_SORT_FILENAME:
+	case TABLE_SORT_FILENAME:
 		c = strcmp(a->filename, b->filename);
 		break;
-	case REPORT_SORT_NAME:
+	case TABLE_SORT_NAME:
 		break;
 	default:
 		c = cmp_u64_desc(a->cum, b->cum);
@@ -245,7 +245,7 @@ static void print_table(FILE *out, const struct callgraph *cg, const size_t *row
 			nrows - shown == 1 ? "" : "s");
 }
 
-int report_write(FILE *out, const struct profile *p, const struct report_opts *o)
+int table_write(FILE *out, const struct profile *p, const struct table_opts *o)
 {
 	struct callgraph *cg = callgraph_build(p);
 	struct sort_ctx ctx = { .cg = cg, .sort = o->sort };

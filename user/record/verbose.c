@@ -3,7 +3,7 @@
 #include "record/recorder_private.h"
 
 /* For -v and the README's figures. */
-static void report_native_costs(struct recorder *r)
+static void print_native_costs(struct recorder *r)
 {
 	struct native_costs c = { 0 };
 
@@ -21,7 +21,7 @@ static void report_native_costs(struct recorder *r)
 
 /* For -v: how often BPF trusted a code object it had read before (3.12+
  * keep a counter that says when it may). */
-static void report_walk_counts(struct recorder *r)
+static void print_walk_counts(struct recorder *r)
 {
 	struct walk_counts c;
 	__u64 all;
@@ -80,7 +80,7 @@ void rec_show_progress(struct recorder *r, double elapsed, bool last)
 }
 
 /* -v, wall mode: time off CPU whose stack BPF could not walk, and why. */
-static void report_unwalked(const struct recorder *r)
+static void print_unwalked(const struct recorder *r)
 {
 	fprintf(stderr, "refbpf: wall mode: %.1f ms off CPU not attributed (no Python stack); switch-outs without one:",
 		(double)off_cpu_unattributed_ns(r->off_cpu) / 1e6);
@@ -101,10 +101,10 @@ void rec_collect_counters(struct recorder *r)
 	memcpy(r->errs_base, errs, sizeof(errs));
 	if (!r->o->verbose)
 		return;
-	report_native_costs(r);
-	report_walk_counts(r);
+	print_native_costs(r);
+	print_walk_counts(r);
 	if (r->off_cpu)
-		report_unwalked(r);
+		print_unwalked(r);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct symbolizer_stats *st;
 
