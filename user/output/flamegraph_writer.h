@@ -9,7 +9,7 @@
  * and colour say its kind (flame_colour()): Python (warm, by file),
  * synthetic roots (grey); blue and green are kept for native and kernel
  * frames. Frames narrower than 0.1 px at full width are left out, with
- * their children. The script is user/assets/flamegraph.js.
+ * their children. The script is user/output/assets/flamegraph.js.
  */
 #ifndef REFBPF_FLAMEGRAPH_WRITER_H
 #define REFBPF_FLAMEGRAPH_WRITER_H

@@ -6,7 +6,7 @@
  * their shares (click to follow; the browser's back button returns), and
  * a zoomable flame graph or icicle with search. The data is JSON in a
  * <script type="application/json"> element, escaped so that no name can
- * close it; the page's own script (user/assets/report.js) builds the page
+ * close it; the page's own script (user/output/assets/report.js) builds the page
  * with DOM text nodes only, so names never become markup.
  */
 #ifndef REFBPF_HTML_WRITER_H

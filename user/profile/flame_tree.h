@@ -59,7 +59,7 @@ const char *flame_kind_name(enum flame_kind kind);
  * The frame's fill as a CSS colour: Python frames warm (hue 0-55), one
  * colour per file so a module's functions are spotted together; synthetic
  * frames grey; native blue and kernel green, by file as Python's. The
- * HTML report's script computes the same colours (user/assets/report.js).
+ * HTML report's script computes the same colours (user/output/assets/report.js).
  */
 void flame_colour(enum flame_kind kind, const char *file, char *out, size_t len);
 

@@ -175,7 +175,7 @@ var refbpfReport = (function () {
     $("reset").disabled = zoomNode === 0;
   }
 
-  // The SVG writer's colours (flame_colour() in user/flame_tree.c): warm
+  // The SVG writer's colours (flame_colour() in user/profile/flame_tree.c): warm
   // Python frames by file, grey synthetic ones, blue native, green kernel.
   var utf8 = new TextEncoder(), hues = { py: [0, 56], native: [195, 40], kernel: [95, 40] };
   function colour(n) {
