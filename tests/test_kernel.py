@@ -15,19 +15,11 @@ def kernel_names(frames):
     return [f[0][len("<kernel "):-1] for f in frames if f[0].startswith("<kernel ")]
 
 
-def test_kernel_frames_of_syscalls(python, tmp_path, refbpf_bin):
-    label, path, version = python
-    script = target_path("syscalls.py")
-    lines = markers(script)
-    folded, pstats = tmp_path / "out.folded", tmp_path / "out.prof"
-    with Target(path, script) as t:
-        given = CpuGiven(t.pid)
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 499, "--kernel",
-                                    "--folded", folded, "-o", pstats])
-        stacks = parse_folded(folded)
-        total = sum(c for _, c in stacks)
-        assert_sampled(total, given, r.stdout, 499)
-    assert "kernel stacks" in r.stdout.splitlines()[0], r.stdout
+def syscall_kernel_samples(stacks, script, lines):
+    """Samples of syscalls.py's pump() inside write(2) and read(2), by
+    which, checking on the way that every kernel stack sits right above
+    the Python frame that made the call and starts at the syscall entry.
+    Shared with the kernel matrix (tests/kernels/matrix.py)."""
     in_kernel = {"write": 0, "read": 0}
     for frames, count in stacks:
         knames = kernel_names(frames)
@@ -46,6 +38,23 @@ def test_kernel_frames_of_syscalls(python, tmp_path, refbpf_bin):
             in_kernel["write"] += count
         if caller[2] == lines["read"] and ("ksys_read" in knames or "vfs_read" in knames):
             in_kernel["read"] += count
+    return in_kernel
+
+
+def test_kernel_frames_of_syscalls(python, tmp_path, refbpf_bin):
+    label, path, version = python
+    script = target_path("syscalls.py")
+    lines = markers(script)
+    folded, pstats = tmp_path / "out.folded", tmp_path / "out.prof"
+    with Target(path, script) as t:
+        given = CpuGiven(t.pid)
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 499, "--kernel",
+                                    "--folded", folded, "-o", pstats])
+        stacks = parse_folded(folded)
+        total = sum(c for _, c in stacks)
+        assert_sampled(total, given, r.stdout, 499)
+    assert "kernel stacks" in r.stdout.splitlines()[0], r.stdout
+    in_kernel = syscall_kernel_samples(stacks, script, lines)
     # a pipe loop of 64 KiB copies spends most of its time in the kernel
     assert in_kernel["write"] + in_kernel["read"] > 0.4 * total, (in_kernel, total, stacks[:20])
     assert in_kernel["write"] > 0 and in_kernel["read"] > 0, in_kernel

@@ -176,6 +176,22 @@ def test_without_native_no_native_frames(refbpf_bin, python, tmp_path):
     assert any([f[0] for f in frames][-2:] == ["py_outer", "py_inner"] for frames, _ in stacks)
 
 
+def samples_in_read(stacks):
+    """Samples of native_syscall.py inside glibc's read(2) wrapper (older
+    glibcs: in libpthread too), checking that the Python function above it
+    is reader(). Shared with the kernel matrix (tests/kernels/matrix.py)."""
+    in_read = 0
+    for frames, n in stacks:
+        names = [describe(f) for f in frames]
+        last_py = max(i for i, (_, kind) in enumerate(names) if kind == "py")
+        if not any(name in READ_WRAPPERS and kind.startswith("lib")
+                   for name, kind in names[last_py + 1:]):
+            continue
+        assert names[last_py][0] == "reader", names
+        in_read += n
+    return in_read
+
+
 def test_sample_in_the_kernel_unwinds_from_the_syscall(refbpf_bin, python, tmp_path):
     """A thread sampled inside read(2): its user registers are the ones
     saved on kernel entry, and the stack goes reader -> ... -> read."""
@@ -185,17 +201,7 @@ def test_sample_in_the_kernel_unwinds_from_the_syscall(refbpf_bin, python, tmp_p
         run_refbpf(refbpf_bin, ["-p", t.pid, "-d", "2", "--native", "--folded", folded])
     stacks = parse_folded(folded)
     total = sum(n for _, n in stacks)
-    in_read = 0
-    for frames, n in stacks:
-        names = [describe(f) for f in frames]
-        last_py = max(i for i, (_, kind) in enumerate(names) if kind == "py")
-        # glibc's read(2) wrapper (older ones: in libpthread too), above
-        # the Python function that called it
-        if not any(name in READ_WRAPPERS and kind.startswith("lib")
-                   for name, kind in names[last_py + 1:]):
-            continue
-        assert names[last_py][0] == "reader", names
-        in_read += n
+    in_read = samples_in_read(stacks)
     assert in_read >= 0.5 * total, (in_read, total, stacks[:3])
 
 

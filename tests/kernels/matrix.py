@@ -34,8 +34,8 @@ sys.path.insert(0, TESTS)
 from conftest import BUILD  # noqa: E402
 from profiling import function_samples, markers, parse_folded, self_samples  # noqa: E402
 from test_gil import samples_of, summary  # noqa: E402
-from test_kernel import kernel_names  # noqa: E402
-from test_native import (EXT, READ_WRAPPERS, check_chain, describe,  # noqa: E402
+from test_kernel import syscall_kernel_samples  # noqa: E402
+from test_native import (EXT, check_chain, describe, samples_in_read,  # noqa: E402
                          interpreter_modules, wall_native_waits)
 from test_record import qualified  # noqa: E402
 from test_top import rows  # noqa: E402
@@ -434,15 +434,7 @@ def test_native_frames_from_a_syscall(kernel, python):
     ok(r)
     stacks = folded_of(r)
     total = sum(n for _, n in stacks)
-    in_read = 0
-    for frames, n in stacks:
-        names = [describe(f) for f in frames]
-        last_py = max(i for i, (_, kind) in enumerate(names) if kind == "py")
-        if not any(name in READ_WRAPPERS and kind.startswith("lib")
-                   for name, kind in names[last_py + 1:]):
-            continue
-        assert names[last_py][0] == "reader", names
-        in_read += n
+    in_read = samples_in_read(stacks)
     assert total > 50 and in_read >= 0.5 * total, (in_read, total, stacks[:3])
 
 
@@ -470,22 +462,7 @@ def test_kernel_frames(kernel, python):
     stacks = folded_of(r)
     total = sum(c for _, c in stacks)
     assert total > 50, r["stdout"]
-    in_kernel = {"write": 0, "read": 0}
-    for frames, count in stacks:
-        knames = kernel_names(frames)
-        if not knames:
-            continue
-        first = next(i for i, f in enumerate(frames) if f[0].startswith("<kernel "))
-        assert all(f[0].startswith("<kernel ") for f in frames[first:]), frames
-        caller = frames[first - 1]
-        assert caller[0] == "pump" and caller[1] == script, frames
-        if "do_syscall_64" not in knames:
-            continue
-        assert knames[0].startswith("entry_SYSCALL_64"), knames
-        if caller[2] == lines["write"] and ("ksys_write" in knames or "vfs_write" in knames):
-            in_kernel["write"] += count
-        if caller[2] == lines["read"] and ("ksys_read" in knames or "vfs_read" in knames):
-            in_kernel["read"] += count
+    in_kernel = syscall_kernel_samples(stacks, script, lines)
     assert in_kernel["write"] + in_kernel["read"] > 0.4 * total, (in_kernel, total, stacks[:20])
     assert in_kernel["write"] > 0 and in_kernel["read"] > 0, in_kernel
     keys = marshal.loads(base64.b64decode(r["pstats"]))
