@@ -267,7 +267,7 @@ void bpf_session_close(struct bpf_session *s)
 }
 
 /* Each CPU keeps a copy of the layout it used last, valid while the
- * generation has not moved (bpf/profiler.bpf.c, target_layout). */
+ * generation has not moved (bpf/sampler_state.h, target_layout). */
 static void targets_changed(struct bpf_session *s)
 {
 	__atomic_fetch_add(&s->skel->bss->targets_gen, 1, __ATOMIC_SEQ_CST);
