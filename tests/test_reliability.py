@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from kernel_times import CpuGiven, asleep, assert_sampled, process_cpu_seconds, thread_times
+from conftest import ROOT
+from kernel_times import (CpuGiven, asleep, assert_sampled, assert_sampled_cpu, process_cpu_seconds,
+                          recorded_seconds, thread_times)
 from profiling import Recording, Target, go, go_file, parse_folded, run_refbpf, target_path
 from pythons import find_interpreters
 
@@ -77,6 +79,14 @@ def test_recursion_5000_deep(tmp_path, refbpf_bin):
         assert len(frames) - 1 == 1024      # the innermost REFBPF_MAX_FRAMES kept
 
 
+def ring_buffer_bytes():
+    """The sampler's ring buffer size, as bpf/sampler_state.h defines it."""
+    with open(os.path.join(ROOT, "bpf", "sampler_state.h")) as f:
+        m = re.search(r"#define RINGBUF_BYTES \((\d+) << (\d+)\)", f.read())
+    assert m, "RINGBUF_BYTES not found in bpf/sampler_state.h"
+    return int(m.group(1)) << int(m.group(2))
+
+
 def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, refbpf_bin):
     """refbpf is stopped (SIGSTOP) for 5 s while sampling a 100-frame stack
     at 10 kHz (about 30 MB/s of samples): the ring buffer fills, BPF drops
@@ -86,6 +96,7 @@ def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, ref
     with Target(path, target_path("known_stack.py"), 14, 100) as t:
         rec = Recording(refbpf_bin, ["-p", t.pid, "-F", "10000", "-d", "8"], tmp_path)
         rec.wait_attached()
+        given = CpuGiven(t.pid)
         time.sleep(1.5)
         before = thread_times(t.pid)
         os.kill(rec.proc.pid, signal.SIGSTOP)
@@ -93,11 +104,22 @@ def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, ref
         os.kill(rec.proc.pid, signal.SIGCONT)
         [(cpu, runq, slept)] = asleep(before, thread_times(t.pid)).values()
         _, out, err = rec.finish(timeout=60)
+        share = given.share()
     assert rec.proc.returncode == 0, err[-2000:]
+    cpu_total = share * recorded_seconds(out)
     lost = int(re.search(r"^Samples lost: (\d+)", out, re.M).group(1))
     samples = int(re.search(r"; (\d+) samples,", out).group(1))
-    assert lost > 1000, out[:1000]
-    assert samples > 1000, out[:1000]
+    rate = int(re.search(r" s at (\d+) Hz", out).group(1))
+    # every sample the target's CPU time warrants was either delivered or
+    # counted lost
+    assert_sampled_cpu(samples + lost, cpu_total, rate)
+    # while refbpf was stopped, all but what the ring buffer holds was
+    # lost: at most RINGBUF_BYTES of 100-frame samples (24 bytes a frame at
+    # least);
+    # while it ran, nothing was
+    held = ring_buffer_bytes() // (100 * 24)
+    assert lost > 0 and lost >= 0.4 * cpu * rate - held, (lost, cpu, held, out[:1000])
+    assert_sampled_cpu(samples, cpu_total - cpu, rate, what="the target while refbpf ran")
     # the busy target never waited for refbpf, which could not read: the
     # kernel says it was on a CPU or waiting for one, never asleep
     assert slept < 0.02 * (cpu + runq + slept), (cpu, runq, slept)
