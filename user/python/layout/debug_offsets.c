@@ -31,6 +31,14 @@ struct debug_offsets_map {
 	uint16_t gil_size;			/* not described: sizeof(struct _gil_runtime_state) */
 	/* 3.14+: position of interpreter_state.code_object_generation */
 	uint16_t interp_code_object_generation;
+	/* 3.14+, free-threaded builds (0 in GIL builds): positions of
+	 * interpreter_state.gil_runtime_state_enabled, and of the
+	 * thread-local bytecode's interpreter_frame.tlbc_index and
+	 * code_object.co_tlbc */
+	uint16_t interp_gil_enabled, frame_tlbc_index, code_tlbc;
+	/* sizeof(struct _gil_runtime_state) in free-threaded builds, which
+	 * put `int enabled` first (not described) */
+	uint16_t gil_size_ft;
 	/* 3.13 does not describe a code counter: offsetof(PyInterpreterState,
 	 * func_state.next_version) in GIL and free-threaded builds, the same
 	 * in every 3.13 release checked (tests/test_layout_dwarf.py) */
@@ -52,7 +60,7 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 520, .bytes_ob_sval = 528,
 		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
 		.interp_ceval_gil = 112, .interp_gil_state = 120, .interp_gil_locked = 136,
-		.interp_gil_holder = 144, .tstate_interp = 176, .gil_size = 208,
+		.interp_gil_holder = 144, .tstate_interp = 176, .gil_size = 208, .gil_size_ft = 216,
 		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
@@ -69,8 +77,9 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 600, .bytes_ob_sval = 608,
 		.unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
-		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
+		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208, .gil_size_ft = 216,
 		.interp_code_object_generation = 160,
+		.interp_gil_enabled = 136, .frame_tlbc_index = 304, .code_tlbc = 392,
 	},
 	{
 		/* 3.15: checked against the DWARF of Debian's 3.15.2. */
@@ -87,8 +96,9 @@ static const struct debug_offsets_map maps[] = {
 		.unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
 		.unicode_compact_size = 744,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
-		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
+		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208, .gil_size_ft = 216,
 		.interp_code_object_generation = 160,
+		.interp_gil_enabled = 136, .frame_tlbc_index = 368, .code_tlbc = 456,
 	},
 };
 
@@ -141,7 +151,7 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	memset(out, 0, sizeof(*out));
 	out->version_hex = (uint32_t)(version & 0xffff0000);
 	/* what the version is (frame model, flags, kinds): versions.c */
-	if (py_version_apply(out, 3, (int)(version >> 16 & 0xff), !*free_threaded))
+	if (py_version_apply(out, 3, (int)(version >> 16 & 0xff), *free_threaded))
 		return -ENOTSUP;
 
 	/* Structures we walk are far smaller than 64 KiB; frame and code
@@ -173,19 +183,39 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	err |= get_offset(buf, m->tstate_interp, &w->tstate_interp, 1 << 16);
 	if (err)
 		return -EINVAL;
-	if (!*free_threaded) {
-		uint16_t state = 0, locked = 0, holder = 0;
+	/* A free-threaded build has its GIL too, switched off unless
+	 * something turned it on (LAYOUT_GIL_SWITCHABLE). */
+	uint16_t state = 0, locked = 0, holder = 0, enabled = 0;
+	uint16_t gil_size = *free_threaded ? m->gil_size_ft : m->gil_size;
 
-		err |= get_offset(buf, m->interp_ceval_gil, &w->gil_at, 1 << 16);
-		err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
-		err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
-		err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
-		if (err || locked < state || holder < state || locked - state + 4 > m->gil_size ||
-		    holder - state + 8 > m->gil_size)
+	err |= get_offset(buf, m->interp_ceval_gil, &w->gil_at, 1 << 16);
+	err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
+	err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
+	err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
+	/* 3.13 does not describe `enabled`: its first member, where it has one */
+	if (*free_threaded && m->interp_gil_enabled)
+		err |= get_offset(buf, m->interp_gil_enabled, &enabled, 1 << 16);
+	else
+		enabled = state;
+	if (err || locked < state || holder < state || enabled < state ||
+	    locked - state + 4 > gil_size || holder - state + 8 > gil_size ||
+	    enabled - state + 4 > gil_size)
+		return -EINVAL;
+	w->gil_locked = locked - state;
+	w->gil_holder = holder - state;
+	w->gil_size = gil_size;
+	if (*free_threaded)
+		w->gil_enabled = enabled - state;
+	/* Free-threaded 3.14+: each thread's copy of the bytecode. */
+	if (w->flags & LAYOUT_TLBC) {
+		if (!m->frame_tlbc_index || !m->code_tlbc)
+			return -ENOTSUP;
+		err |= get_offset(buf, m->frame_tlbc_index, &w->frame_tlbc_index,
+				  REFBPF_READ_SPAN - 8);
+		err |= get_offset(buf, m->code_tlbc, &w->code_tlbc, 1 << 12);
+		if (err || !w->frame_tlbc_index || !w->code_tlbc)
 			return -EINVAL;
-		w->gil_locked = locked - state;
-		w->gil_holder = holder - state;
-		w->gil_size = m->gil_size;
+		w->code_adaptive = c->code_adaptive;
 	}
 	/* Not described: the str hash follows length, and a compact
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */

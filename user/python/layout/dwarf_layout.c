@@ -74,7 +74,11 @@ struct dl_field {
 	const char *path;	/* member, dotted through nested structs; NULL: sizeof */
 	uint16_t *out;
 	uint8_t size;		/* the member's size the BPF side reads, 0: any */
+	bool optional;		/* a build may lack it: then *out = DL_ABSENT */
 };
+
+/* An optional member the build lacks (free-threaded builds' own). */
+#define DL_ABSENT UINT16_MAX
 
 struct dl_type {
 	const char *tag;	/* struct tag */
@@ -127,6 +131,16 @@ static int dl_add(struct dl_type *t, const char *path, uint16_t *out, uint8_t si
 	return 0;
 }
 
+/* A member only free-threaded builds have: its presence tells them. */
+static int dl_add_ft(struct dl_type *t, const char *path, uint16_t *out, uint8_t size)
+{
+	int err = dl_add(t, path, out, size);
+
+	if (!err)
+		t->fields[t->nfields - 1].optional = true;
+	return err;
+}
+
 /* What to look for in the DWARF of 3.`minor` (its traits: versions.c), writing into `l`. */
 static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *l)
 {
@@ -161,6 +175,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	err |= dl_add(t, "locked", &w->gil_locked, 4);
 	err |= dl_add(t, "last_holder", &w->gil_holder, DL_PTR);
 	err |= dl_add(t, NULL, &w->gil_size, 0);
+	if (minor >= 13)
+		err |= dl_add_ft(t, "enabled", &w->gil_enabled, 4);
 	t = dl_want(p, DL_TSTATE, "_ts", "PyThreadState");
 	if (!gil_in_runtime)
 		err |= dl_add(t, "interp", &w->tstate_interp, DL_PTR);
@@ -185,6 +201,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 		err |= dl_add(t, "owner", &w->frame_owner, 1);
 		if (minor == 11)
 			err |= dl_add(t, "is_entry", &w->frame_is_entry, 1);
+		if (v->ft_flags & LAYOUT_TLBC)
+			err |= dl_add_ft(t, "tlbc_index", &w->frame_tlbc_index, 4);
 	}
 	t = dl_want(p, DL_CODE, "PyCodeObject", "PyCodeObject");
 	err |= dl_add(t, "co_filename", &c->filename, DL_PTR);
@@ -197,6 +215,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	}
 	if (minor >= 12)
 		err |= dl_add(t, "co_version", &c->version, 4);
+	if (v->ft_flags & LAYOUT_TLBC)
+		err |= dl_add_ft(t, "co_tlbc", &w->code_tlbc, DL_PTR);
 	t = dl_want(p, DL_OBJECT, "_object", "PyObject");
 	err |= dl_add(t, "ob_type", &c->ob_type, DL_PTR);
 	/* ob_size where it is read: in a bytes object */
@@ -409,8 +429,12 @@ static int dl_resolve(struct dl_type *t, Dwarf_Die *st)
 			*f->out = (uint16_t)size;
 			continue;
 		}
-		if (dl_member(st, f->path, &off, &msize))
-			return -ENOENT;
+		if (dl_member(st, f->path, &off, &msize)) {
+			if (!f->optional)
+				return -ENOENT;
+			*f->out = DL_ABSENT;
+			continue;
+		}
 		if ((f->size && msize != f->size) || off > UINT16_MAX || off + msize > size)
 			return -ERANGE;
 		*f->out = (uint16_t)off;
@@ -718,10 +742,21 @@ static void dl_identify(struct dl_ctx *c, Elf *elf)
 static void dl_finish(struct py_version_layout *l, int major, int minor)
 {
 	struct py_layout *w = &l->walk;
+	/* 3.13+: only a free-threaded build's GIL has `enabled` */
+	bool ft = minor >= 13 && w->gil_enabled != DL_ABSENT;
 
 	l->version_hex = (uint32_t)major << 24 | (uint32_t)minor << 16;
 	/* the plan was made for a supported version: this cannot fail */
-	py_version_apply(l, major, minor, true);
+	py_version_apply(l, major, minor, ft);
+	if (!ft)
+		w->gil_enabled = 0;
+	if ((w->flags & LAYOUT_TLBC) && w->frame_tlbc_index != DL_ABSENT &&
+	    w->code_tlbc != DL_ABSENT) {
+		w->code_adaptive = l->code.code_adaptive;
+	} else {
+		w->flags &= ~LAYOUT_TLBC;
+		w->frame_tlbc_index = w->code_tlbc = 0;
+	}
 	w->code_firstlineno = l->code.firstlineno;
 	w->code_name = l->code.name;
 }

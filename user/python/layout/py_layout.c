@@ -49,7 +49,8 @@ void py_layout_finish(struct py_version_layout *l)
 	uint16_t ends[] = { w->frame_code + 8, w->frame_previous + 8,
 			    w->frame_instr + (w->frame_model == FRAME_MODEL_FRAME_OBJECT ? 4 : 8),
 			    (w->flags & LAYOUT_HAS_OWNER) ? w->frame_owner + 1 : 0,
-			    w->frame_is_entry ? w->frame_is_entry + 1 : 0 };
+			    w->frame_is_entry ? w->frame_is_entry + 1 : 0,
+			    (w->flags & LAYOUT_TLBC) ? w->frame_tlbc_index + 4 : 0 };
 
 	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
 		if (ends[i] > end)
