@@ -105,3 +105,16 @@ def test_each_thread_copy_gives_its_own_lines(python, tlbc, tmp_path, refbpf_bin
     # as many samples as the CPU time the kernel gave the process warrants
     assert_sampled_cpu(sum(sum(v.values()) for v in seen.values()), cpu, 200,
                        what="thread_a and thread_b")
+
+
+def test_shared_instruction_from_each_copy():
+    """No root, no 3.14t: the walk's reading of a thread's copy
+    (bpf/py_walk.h, BPF's and refbpf dump's) on a code object, co_tlbc and
+    frame laid out in tlbc_probe's own memory: a thread's copy gives the
+    same instruction in the code object's own bytecode; index 0 is that
+    bytecode; a missing copy, an instruction outside its copy, a bad index
+    or no co_tlbc give no instruction, never another one; a layout without
+    LAYOUT_TLBC reads nothing and keeps the pointer."""
+    r = subprocess.run([tool_path("tlbc_probe"), "--self"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr

@@ -6,6 +6,7 @@
  * each other.
  *
  *   tlbc_probe PID CODE
+ *   tlbc_probe --self
  *
  * CODE is the code object's address (id(f.__code__)). Prints
  *   layout tlbc=0|1 main=ADDR units=N
@@ -16,10 +17,15 @@
  * co_tlbc->entries[I], `in_copy` whether the frame's instruction lies in
  * that copy, and `shared` what py_walk_shared_instr() makes of it (the
  * address BPF records). Exits 1 when discovery or a read fails.
+ *
+ * --self checks py_walk_shared_instr() on a code object, co_tlbc array and
+ * frame laid out in this process's own memory (read through /proc, as a
+ * target's): prints "ok", or the case that went wrong and exits 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "python/interp_files.h"
 #include "python/py_process.h"
@@ -76,6 +82,59 @@ static int print_frames(const struct tstate_visit *v, void *arg)
 	return 0;
 }
 
+/* What py_walk_shared_instr() makes of `instr` in a frame with `index`,
+ * against `want`; 1 when it differs. */
+static int self_case(const char *what, const struct py_layout *w, uint64_t code, int32_t index,
+		     uint64_t instr, uint64_t want)
+{
+	pid_t pid = getpid();
+	uint8_t frame[REFBPF_READ_SPAN] = { 0 };
+	uint64_t got;
+
+	memcpy(frame + w->frame_tlbc_index, &index, sizeof(index));
+	got = py_walk_shared_instr(&pid, w, frame, code, instr);
+	if (got == want)
+		return 0;
+	printf("%s: index %d, instruction %#llx: %#llx, not %#llx\n", what, index,
+	       (unsigned long long)instr, (unsigned long long)got, (unsigned long long)want);
+	return 1;
+}
+
+static int self_check(void)
+{
+	static uint8_t code[512], copy[256];
+	static uint64_t array[4];
+	struct py_layout w = { .flags = LAYOUT_TLBC, .frame_tlbc_index = 72, .code_tlbc = 200,
+			       .code_adaptive = 256 };
+	uint64_t c = (uint64_t)(uintptr_t)code, own = c + w.code_adaptive;
+	uint64_t mine = (uint64_t)(uintptr_t)copy, at = (uint64_t)(uintptr_t)array;
+	int bad = 0;
+
+	/* co_tlbc: size 3; the code object's own, thread 1's copy, none */
+	array[0] = 3;
+	array[1] = own;
+	array[2] = mine;
+	array[3] = 0;
+	memcpy(code + w.code_tlbc, &at, sizeof(at));
+	bad |= self_case("the main copy", &w, c, 0, own + 10, own + 10);
+	bad |= self_case("a thread's copy", &w, c, 1, mine + 10, own + 10);
+	bad |= self_case("a thread's copy, its start", &w, c, 1, mine, own);
+	bad |= self_case("a copy not there", &w, c, 2, mine + 10, 0);
+	bad |= self_case("before the copy", &w, c, 1, mine - 2, 0);
+	bad |= self_case("far past the copy", &w, c, 1, mine + PY_WALK_TLBC_MAX_OFFSET, 0);
+	bad |= self_case("a negative index", &w, c, -1, mine + 10, 0);
+	/* no co_tlbc */
+	memset(code + w.code_tlbc, 0, sizeof(at));
+	bad |= self_case("no co_tlbc", &w, c, 1, mine + 10, 0);
+	/* any other layout: the instruction as it is, nothing read */
+	w.flags = 0;
+	w.code_tlbc = 0xfff8;
+	bad |= self_case("no LAYOUT_TLBC", &w, c, 1, mine + 10, mine + 10);
+	if (!bad)
+		puts("ok");
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct interp_files *files;
@@ -85,8 +144,10 @@ int main(int argc, char **argv)
 	char why[512] = "";
 	int status;
 
+	if (argc == 2 && !strcmp(argv[1], "--self"))
+		return self_check();
 	if (argc != 3) {
-		fputs("usage: tlbc_probe PID CODE\n", stderr);
+		fputs("usage: tlbc_probe PID CODE | --self\n", stderr);
 		return 2;
 	}
 	files = interp_files_new();
