@@ -47,7 +47,8 @@ struct debug_offsets_map {
 
 static const struct debug_offsets_map maps[] = {
 	{
-		/* 3.13: checked against the DWARF of a 3.13.0 build. */
+		/* 3.13: checked against the DWARF of a 3.13.0 build, and of
+		 * 3.13.5t for the free-threaded GIL's size. */
 		.min_version = 0x030d0000, .max_version = 0x030dffff, .size = 584,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -64,7 +65,9 @@ static const struct debug_offsets_map maps[] = {
 		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
-		/* 3.14: checked against the DWARF of Debian's 3.14.10. */
+		/* 3.14: checked against the DWARF of Debian's 3.14.10; the
+		 * free-threaded build's own positions (gil_size_ft too) from
+		 * its pycore_debug_offsets.h, not yet against a 3.14t's DWARF */
 		.min_version = 0x030e0000, .max_version = 0x030effff, .size = 760,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -82,7 +85,8 @@ static const struct debug_offsets_map maps[] = {
 		.interp_gil_enabled = 136, .frame_tlbc_index = 304, .code_tlbc = 392,
 	},
 	{
-		/* 3.15: checked against the DWARF of Debian's 3.15.2. */
+		/* 3.15: checked against the DWARF of Debian's 3.15.2; its
+		 * free-threaded positions as 3.14's */
 		.min_version = 0x030f0000, .max_version = 0x030fffff, .size = 888,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
