@@ -7,6 +7,8 @@
 #                                           3.14 and 3.15 are required)
 #   DIR/trixie-3.13t/usr/bin/python3.13t   (free-threaded, built here from
 #                                           trixie's python3.13 source package)
+#   DIR/sid-3.14t/usr/bin/python3.14t      (free-threaded, from sid's python3.14)
+#   DIR/sid-3.15t/usr/bin/python3.15t      (free-threaded, from sid's python3.15)
 #
 # Packages come from Debian's archive through a private apt state under
 # DIR/.apt (the host's apt sources and dpkg database are not touched; nothing
@@ -23,7 +25,7 @@
 #        already works is kept; default DIR: $REFBPF_PYTHONS_DIR or
 #        /var/cache/refbpf/pythons)
 # env:   REFBPF_DEBIAN_MIRROR  (default http://deb.debian.org/debian)
-#        REFBPF_FETCH_JOBS     (make -j for the 3.13t build, default: nproc)
+#        REFBPF_FETCH_JOBS     (make -j for the free-threaded builds, default: nproc)
 #
 # Prints one line per interpreter on stdout:
 #   fetch-pythons: NAME PATH VERSION static|pie dwarf: yes|no
@@ -60,9 +62,10 @@ flock -w 1800 9 || { log "another fetch-pythons holds $STATE/lock"; exit 2; }
 # --- host tools --------------------------------------------------------------
 
 HOST_TOOLS=(patchelf dpkg-dev binutils build-essential pkgconf lz4)
-# Development headers for the 3.13t build (bookworm's; only build inputs).
+# Development headers for the free-threaded builds (bookworm's; only build inputs;
+# 3.14+ build compression.zstd on libzstd).
 HOST_BUILD_DEPS=(libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
-	libexpat1-dev libreadline-dev libncurses-dev libgdbm-dev uuid-dev)
+	libexpat1-dev libreadline-dev libncurses-dev libgdbm-dev uuid-dev libzstd-dev)
 
 # Unpack the closure of PACKAGES (as resolved from an empty system) into TREE.
 unpack_closure() {
@@ -247,8 +250,9 @@ fetch_ft() {
 	t0=$(date +%s)
 	ensure_host_packages "${HOST_BUILD_DEPS[@]}" || log "$name: some build dependencies are missing; modules may be missing"
 	prepare_state "$st" "$(src_line "$suite")" refresh || return 1
-	src="$STATE/$st/source"
-	build="$STATE/$st/build"
+	# One source and build directory per package: sid builds two of them.
+	src="$STATE/$st/$srcpkg/source"
+	build="$STATE/$st/$srcpkg/build"
 	mkdir -p "$src"
 	rm -rf "$build" && mkdir -p "$build"
 	# The source files are kept in $src: a rebuild does not download them again.
@@ -271,18 +275,18 @@ fetch_ft() {
 			--disable-test-modules --without-static-libpython &&
 		make -j"$JOBS" &&
 		make install) >"$build/build.log" 2>&1; then
-		cp -f "$build/build.log" "$STATE/$st/build.log"
+		cp -f "$build/build.log" "$STATE/$st/$srcpkg/build.log"
 		rm -rf "$tree"
-		fail "$name: build failed (see $STATE/$st/build.log: $(tail -n 2 "$build/build.log" | tr '\n' ' '))"
+		fail "$name: build failed (see $STATE/$st/$srcpkg/build.log: $(tail -n 2 "$build/build.log" | tr '\n' ' '))"
 		return 1
 	fi
-	cp -f "$build/build.log" "$STATE/$st/build.log"
+	cp -f "$build/build.log" "$STATE/$st/$srcpkg/build.log"
 	# `make install` also links python3.X and python3 to python3.Xt: drop them so
 	# the tree holds only the free-threaded name (and no second "python3.X").
 	rm -f "$tree/usr/bin/python$ver" "$tree/usr/bin/python3"
 	if ! why=$(check "$bin" "$tree" 1); then
 		rm -rf "$tree"
-		fail "$name: $bin is not a working free-threaded interpreter: $why (see $STATE/$st/build.log)"
+		fail "$name: $bin is not a working free-threaded interpreter: $why (see $STATE/$st/$srcpkg/build.log)"
 		return 1
 	fi
 	rel=$(debug_rel "$bin")
@@ -329,6 +333,8 @@ for v in $(printf '%s\n' $sid_required $sid_existing $sid_listed | sort -t. -k2,
 done
 
 run fetch_ft trixie-3.13t trixie python3.13
+run fetch_ft sid-3.14t sid python3.14
+run fetch_ft sid-3.15t sid python3.15
 
 # The .debs are not needed once unpacked.
 rm -rf "$STATE"/*/archives/*.deb "$STATE"/*/cache/*.bin
