@@ -11,7 +11,7 @@ packages=(
 	# make fuzz: libFuzzer and the sanitizer runtimes for clang
 	libclang-rt-dev
 	# tests: pytest, pgrep, DWARF of Debian's python3 to cross-check layouts
-	python3 python3-pytest procps
+	python3 python3-pytest python3-pyflakes procps
 	# tests: refbpf top in a real terminal; the progress line under script(1)
 	tmux bsdutils
 	# tests: file capabilities instead of root; bpftool to check kill -9 cleanup
