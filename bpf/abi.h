@@ -315,7 +315,7 @@ enum unwind_error {
 struct thread_record {
 	__u32 tid;		/* host PID namespace */
 	__u32 state;		/* task->__state: 0 running or runnable */
-	__u64 fsbase;		/* thread pointer: CPython's thread_id */
+	__u64 thread_pointer;		/* thread pointer: CPython's thread_id */
 	char comm[16];
 	/* What moves whenever the thread runs: its CPU time so far and its
 	 * context switches, voluntary and not. */

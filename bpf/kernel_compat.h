@@ -35,19 +35,20 @@ static __always_inline __u32 compat_task_state(struct task_struct *task)
 }
 
 /* The current task's comm and thread pointer (bpf/arch/). */
-static __always_inline void compat_current_comm_fsbase(char comm[16], __u64 *fsbase)
+static __always_inline void compat_current_comm_thread_pointer(char comm[16],
+							      __u64 *thread_pointer)
 {
 	if (have_task_btf) {
 		struct task_struct *task = bpf_get_current_task_btf();
 
 		__builtin_memcpy(comm, task->comm, 16);
-		*fsbase = ARCH_THREAD_POINTER(task);
+		*thread_pointer = ARCH_THREAD_POINTER(task);
 		return;
 	}
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	bpf_get_current_comm(comm, 16);
-	*fsbase = ARCH_THREAD_POINTER_CORE(task);
+	*thread_pointer = ARCH_THREAD_POINTER_CORE(task);
 }
 
 /*

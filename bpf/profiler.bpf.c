@@ -114,13 +114,13 @@ static __always_inline int sample_thread(void *ctx, const struct perf_event_regs
 	s->ev.nframes = 0;
 	s->ev.nkernel = 0;
 	s->ev.gil = GIL_UNKNOWN;
-	__u64 fsbase;
+	__u64 thread_pointer;
 
 	/* names the thread without a /proc read per new thread, even one
 	 * gone by the time userspace sees the sample; loaded directly where
 	 * the kernel allows, not by a helper call, which costs more than
 	 * the copy */
-	compat_current_comm_fsbase(s->ev.comm, &fsbase);
+	compat_current_comm_thread_pointer(s->ev.comm, &thread_pointer);
 	if (flags & SAMPLE_THREAD_EXIT) {
 		send_sample(s, false);
 		return 0;
@@ -129,7 +129,7 @@ static __always_inline int sample_thread(void *ctx, const struct perf_event_regs
 	__u32 err = UNWIND_NO_TSTATE;
 	__u64 top = 0, interp = INTERP_UNREAD;
 	struct tstate_slot *slot = &s->tstate_slots[tid & (TSTATE_SLOTS - 1)];
-	__u64 tstate = find_tstate(l, s, cpu, slot, tgid, tid, fsbase, &top, &interp, &err);
+	__u64 tstate = find_tstate(l, s, cpu, slot, tgid, tid, thread_pointer, &top, &interp, &err);
 	struct frame_walk *w = &s->walk;
 
 	w->frame = top;

@@ -4,7 +4,7 @@
  * the thread last time, the thread-local variable of 3.12+ once its
  * distance from the thread pointer is learnt, else a walk of every
  * interpreter's thread states. Each is checked against the thread's
- * pointer (fsbase, CPython's thread_id) before it is used.
+ * pointer (CPython's thread_id) before it is used.
  */
 #ifndef REFBPF_THREAD_STATE_H
 #define REFBPF_THREAD_STATE_H
@@ -63,7 +63,7 @@ static __always_inline int tstate_walk_step(const struct py_layout *l, struct ts
 		w->interp = read_ptr(w->interp + l->interp_next);
 		return 0;
 	}
-	if (read_ptr(w->tstate + l->tstate_thread_id) == w->fsbase) {
+	if (read_ptr(w->tstate + l->tstate_thread_id) == w->thread_pointer) {
 		/* One OS thread may own a thread state in several
 		 * interpreters: the running one has a frame. */
 		__u64 frame = tstate_top_frame(l, w->tstate);
@@ -137,7 +137,7 @@ static __always_inline void walk_tstates(struct scratch *s, __u32 cpu)
  * loaded by dlopen has its variable elsewhere. */
 #define TLS_MAX_MISSES 32
 
-static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u64 fsbase,
+static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u64 thread_pointer,
 					     __u64 tstate)
 {
 	struct py_layout *shared = bpf_map_lookup_elem(&targets, &tgid);
@@ -145,7 +145,8 @@ static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u6
 
 	if (!shared || shared->tstate_tls || shared->tls_misses >= TLS_MAX_MISSES)
 		return;
-	if (!bpf_probe_read_user(s->tstate_buf, TLS_SCAN_BYTES, (void *)(fsbase - TLS_SCAN_BYTES))) {
+	if (!bpf_probe_read_user(s->tstate_buf, TLS_SCAN_BYTES,
+				 (void *)(thread_pointer - TLS_SCAN_BYTES))) {
 		for (__u32 off = 0; off < TLS_SCAN_BYTES; off += 8) {
 			if (*(__u64 *)(s->tstate_buf + off) == tstate) {
 				below = TLS_SCAN_BYTES - off;
@@ -165,21 +166,22 @@ static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u6
  * interpreter in *interp when read on the way (else left alone). */
 static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s, __u32 cpu,
 					 struct tstate_slot *slot, __u32 tgid, __u32 tid,
-					 __u64 fsbase, __u64 *frame, __u64 *interp, __u32 *err)
+					 __u64 thread_pointer, __u64 *frame, __u64 *interp, __u32 *err)
 {
 	__u64 thread_id;
 
 	*frame = 0;
 	if (slot->tid == tid && slot->tgid == tgid && slot->tstate &&
-	    !read_tstate(l, s, slot->tstate, &thread_id, frame, interp) && thread_id == fsbase && *frame)
+	    !read_tstate(l, s, slot->tstate, &thread_id, frame, interp) &&
+	    thread_id == thread_pointer && *frame)
 		return slot->tstate;
 	*interp = INTERP_UNREAD;	/* a stale slot's */
 
 	__u64 ts = 0;
 
-	if (l->tstate_tls && fsbase > l->tstate_tls) {
-		ts = read_ptr(fsbase - l->tstate_tls);
-		if (ts && !read_tstate(l, s, ts, &thread_id, frame, interp) && thread_id == fsbase &&
+	if (l->tstate_tls && thread_pointer > l->tstate_tls) {
+		ts = read_ptr(thread_pointer - l->tstate_tls);
+		if (ts && !read_tstate(l, s, ts, &thread_id, frame, interp) && thread_id == thread_pointer &&
 		    *frame)
 			goto found;
 		*interp = INTERP_UNREAD;
@@ -187,7 +189,7 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 
 	struct tstate_walk *w = &s->twalk;
 
-	w->fsbase = fsbase;
+	w->thread_pointer = thread_pointer;
 	w->interp = read_ptr(l->runtime_addr + l->runtime_interpreters_head);
 	w->tstate = 0;
 	w->found = 0;
@@ -204,7 +206,7 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 	*frame = w->found_frame;
 	if (w->found && (l->flags & LAYOUT_TLS_TSTATE) && !l->tstate_tls &&
 	    l->tls_misses < TLS_MAX_MISSES)
-		learn_tstate_tls(s, tgid, fsbase, ts);
+		learn_tstate_tls(s, tgid, thread_pointer, ts);
 found:
 	slot->tid = tid;
 	slot->tgid = tgid;

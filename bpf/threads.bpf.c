@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * For `refbpf dump`: every thread of one process with its thread pointer
- * (fsbase, the pthread_self() value CPython keeps as thread_id), so a
+ * (the pthread_self() value CPython keeps as thread_id), so a
  * PyThreadState read from memory can be named by its thread ID and comm
  * in any PID namespace, sleeping threads included; and what moves when a
  * thread runs, so a stack read from memory can be checked to have been
@@ -27,7 +27,7 @@ static __always_inline void fill_thread(struct thread_record *rec, struct task_s
 {
 	rec->tid = task->pid;
 	rec->state = compat_task_state(task);
-	rec->fsbase = ARCH_THREAD_POINTER(task);
+	rec->thread_pointer = ARCH_THREAD_POINTER(task);
 	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	rec->runtime_ns = task->se.sum_exec_runtime;
 	rec->switches = task->nvcsw + task->nivcsw;

@@ -59,14 +59,15 @@ def asleep(before, after):
 
 def off_cpu_after_sleeping(before, after, tid):
     """The most time thread `tid` can have spent off a CPU since it went
-    to sleep, between two thread_times(): asleep, plus, for each time it
-    slept, the wait for a CPU once woken (its mean wait per CPU given, a
-    preempted thread's longer waits included, so an upper bound)."""
+    to sleep, between two thread_times(): asleep, plus the waits for a CPU
+    once woken. schedstat gives only the sum of all its waits for a CPU
+    (after a wake-up or after being preempted), so that sum is the bound:
+    a mean wait per wake-up is no bound on a loaded machine, where the
+    wait after a wake-up may be the longest."""
     b, a = before[tid], after[tid]
     cpu, runq = a.cpu - b.cpu, a.runq - b.runq
     slept = max(0.0, (a.at - b.at) - cpu - runq)
-    slices = max(1, a.slices - b.slices)
-    return slept + (a.sleeps - b.sleeps) * runq / slices
+    return slept + runq
 
 
 def recorded_seconds(report):

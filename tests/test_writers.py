@@ -13,6 +13,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -178,8 +179,9 @@ def fold_escape(s):
 def run_fixture(tmp_path, synth, *args, check=True, **kwargs):
     inp = tmp_path / "profile.txt"
     inp.write_text(synth.text())
-    r = subprocess.run([fixture()] + [str(a) for a in args] + [str(inp)],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    r = subprocess.run([fixture()] + [str(a) for a in args] + [str(inp)], **kwargs)
     if check:
         assert r.returncode == 0, r.stderr.decode(errors="replace")
     return r
@@ -729,6 +731,47 @@ def test_replaces_atomically(tmp_path):
 def test_writes_to_non_regular_files(tmp_path):
     r = run_fixture(tmp_path, sort_synth(), "--pstats", "/dev/null", "--folded", "/dev/stdout")
     assert r.stdout.decode().count("\n") == 5
+    assert os.path.islink("/dev/stdout") and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+@pytest.mark.parametrize("stdout", ["named", "unnamed"])
+def test_dev_stdout_leading_to_a_file_is_written_in_place(tmp_path, stdout):
+    """/dev/stdout leads to whatever the caller gave as standard output:
+    here a regular file, named or already unlinked (as a test runner's
+    capture file is). It is written through, never replaced by a rename,
+    which would replace /dev/stdout itself on the way."""
+    if stdout == "named":
+        out = open(tmp_path / "stdout.txt", "w+b")
+    else:
+        out = tempfile.TemporaryFile(dir=tmp_path)
+    with out:
+        inode = os.fstat(out.fileno()).st_ino
+        run_fixture(tmp_path, sort_synth(), "--folded", "/dev/stdout", stdout=out,
+                    stderr=subprocess.PIPE)
+        out.seek(0)
+        assert out.read().decode().count("\n") == 5
+        if stdout == "named":
+            assert os.stat(tmp_path / "stdout.txt").st_ino == inode
+    assert os.path.islink("/dev/stdout")
+
+
+def test_dev_shm_is_a_file_system_like_any_other(tmp_path):
+    out = "/dev/shm/refbpf-test-%d.folded" % os.getpid()
+    try:
+        run_fixture(tmp_path, sort_synth(), "--folded", out)
+        with open(out) as f:
+            assert f.read().count("\n") == 5
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
+
+
+def test_a_name_under_dev_is_never_created(tmp_path):
+    missing = "/dev/refbpf-test-%d" % os.getpid()
+    r = run_fixture(tmp_path, sort_synth(), "--folded", missing, check=False)
+    assert r.returncode != 0 and not os.path.exists(missing)
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and missing in err and "No such file" in err, err
 
 
 # -- the model at scale -----------------------------------------------------

@@ -124,6 +124,41 @@ static void release(struct atomic_file *af)
 	memset(af, 0, sizeof(*af));
 }
 
+/*
+ * A name under /dev or /proc stands for a device or an open file
+ * (/dev/stdout, /dev/fd/3, /proc/self/fd/1): it is written in place,
+ * never replaced, whatever it leads to (a pipe, a terminal, a file that
+ * has no name any more). A rename onto it would replace the link itself.
+ * /dev/shm is a plain file system of its own.
+ */
+static bool names_an_open_file(const char *path)
+{
+	if (!strncmp(path, "/dev/shm/", 9))
+		return false;
+	return !strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/", 6);
+}
+
+/* Write `path` in place, never creating it. 0 or -errno. */
+static int open_in_place(const char *path, struct atomic_file *af)
+{
+	int fd;
+
+	af->path = strdup(path);
+	if (!af->path)
+		return -ENOMEM;
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	af->f = fdopen(fd, "w");
+	if (!af->f) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return 0;
+}
+
 FILE *atomic_open(const char *path, struct atomic_file *af)
 {
 	struct stat st;
@@ -140,14 +175,8 @@ FILE *atomic_open(const char *path, struct atomic_file *af)
 		return NULL;
 	}
 	/* a pipe or device cannot be replaced by rename: write to it */
-	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
-		af->path = strdup(path);
-		if (!af->path) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		af->f = fopen(path, "we");
-		err = af->f ? 0 : -errno;
+	if (names_an_open_file(path) || (!stat(path, &st) && !S_ISREG(st.st_mode))) {
+		err = open_in_place(path, af);
 		goto cleanup;
 	}
 	/* replace what a symlink points to, not the link (a dangling one

@@ -187,7 +187,7 @@ const struct thread_record *thread_list_find(const struct thread_record *tasks, 
 					     uint64_t thread_id)
 {
 	for (size_t i = 0; i < n; i++)
-		if (tasks[i].fsbase == thread_id)
+		if (tasks[i].thread_pointer == thread_id)
 			return &tasks[i];
 	return NULL;
 }
