@@ -7,8 +7,10 @@
 #                                           3.14 and 3.15 are required)
 #   DIR/trixie-3.13t/usr/bin/python3.13t   (free-threaded, built here from
 #                                           trixie's python3.13 source package)
-#   DIR/sid-3.14t/usr/bin/python3.14t      (free-threaded, from sid's python3.14)
-#   DIR/sid-3.15t/usr/bin/python3.15t      (free-threaded, from sid's python3.15)
+#   DIR/sid-3.14t/usr/bin/python3.14t      (free-threaded, from sid's python3.14,
+#                                           or a pinned 3.14 orig tarball when
+#                                           the mirror lacks sid's current one)
+#   DIR/sid-3.15t/usr/bin/python3.15t      (free-threaded, likewise for 3.15)
 #
 # Packages come from Debian's archive through a private apt state under
 # DIR/.apt (the host's apt sources and dpkg database are not touched; nothing
@@ -61,7 +63,7 @@ flock -w 1800 9 || { log "another fetch-pythons holds $STATE/lock"; exit 2; }
 
 # --- host tools --------------------------------------------------------------
 
-HOST_TOOLS=(patchelf dpkg-dev binutils build-essential pkgconf lz4)
+HOST_TOOLS=(patchelf dpkg-dev binutils build-essential pkgconf lz4 curl)
 # Development headers for the free-threaded builds (bookworm's; only build inputs;
 # 3.14+ build compression.zstd on libzstd).
 HOST_BUILD_DEPS=(libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
@@ -235,6 +237,48 @@ fetch_deb() {
 	summary "$name" "$bin" "$tree"
 }
 
+# Upstream sources (Debian's orig tarballs) for when the suite's current source
+# package cannot be downloaded: a mirror may drop the files of a version the
+# index still names. Debian's patches are not needed for a --disable-gil test
+# interpreter. Path under the mirror's pool, and sha256.
+declare -A PINNED_ORIG=(
+	[python3.14]="main/p/python3.14/python3.14_3.14.7.orig.tar.xz 3b48dac8fb59f62eaa67ac83c1eb12bda1b7a08406dd286e252c11a66be27f81"
+	[python3.15]="main/p/python3.15/python3.15_3.15.0~rc1.orig.tar.xz f84dad680ab2147417d2739355c2678f0f9acffe4ae8ef77895de1454b384b07"
+)
+
+# unpack_kept_source SRC SRCPKG BUILD: unpack into BUILD/src what an earlier
+# run downloaded into SRC (a Debian source package, or a pinned orig tarball).
+unpack_kept_source() {
+	local src=$1 srcpkg=$2 build=$3 dsc orig
+	dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
+	if [ -n "$dsc" ]; then
+		(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1)
+		return
+	fi
+	orig=$(ls "$src/${srcpkg}"_*.orig.tar.xz 2>/dev/null | tail -n1)
+	[ -n "$orig" ] && [ -f "$src/sha256.ok" ] || return 1
+	mkdir -p "$build/src" && tar -xJf "$orig" -C "$build/src" --strip-components=1 2>"$build/unpack.log"
+}
+
+# fetch_pinned_orig NAME SRCPKG SRC BUILD: download SRCPKG's pinned orig
+# tarball into SRC, check its sha256, unpack it into BUILD/src.
+fetch_pinned_orig() {
+	local name=$1 srcpkg=$2 src=$3 build=$4 path sum file
+	[ -n "${PINNED_ORIG[$srcpkg]:-}" ] ||
+		{ fail "$name: apt-get source $srcpkg failed (see $src/download.log) and no orig tarball is pinned"; return 1; }
+	read -r path sum <<<"${PINNED_ORIG[$srcpkg]}"
+	file="$src/${path##*/}"
+	log "$name: apt-get source $srcpkg failed (see $src/download.log); using the pinned ${path##*/}"
+	retry curl -fsSL -o "$file" "$MIRROR/pool/$path" ||
+		{ fail "$name: cannot download $MIRROR/pool/$path"; return 1; }
+	echo "$sum  $file" | sha256sum -c --status ||
+		{ rm -f "$file"; fail "$name: ${path##*/} does not have the pinned sha256 $sum"; return 1; }
+	touch "$src/sha256.ok"
+	mkdir -p "$build/src" && tar -xJf "$file" -C "$build/src" --strip-components=1 2>"$build/unpack.log" ||
+		{ fail "$name: cannot unpack $file (see $build/unpack.log)"; return 1; }
+	log "$name: source: ${path##*/} (upstream, sha256 checked)"
+}
+
 # fetch_ft NAME SUITE SRCPKG: build a free-threaded interpreter (--disable-gil)
 # from a release's source package with the host's toolchain and libraries
 # (so it needs no patching); -g is kept (DWARF in the binary, and a copy at
@@ -256,16 +300,17 @@ fetch_ft() {
 	mkdir -p "$src"
 	rm -rf "$build" && mkdir -p "$build"
 	# The source files are kept in $src: a rebuild does not download them again.
-	dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
-	if [ -z "$dsc" ] || ! (cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1); then
+	if ! unpack_kept_source "$src" "$srcpkg" "$build"; then
 		rm -rf "$build" "$src" && mkdir -p "$build" "$src"
 		log "$name: apt-get source $srcpkg ($suite)"
-		(cd "$src" && retry apt_state "$st" apt-get source --download-only "$srcpkg" >"$src/download.log" 2>&1) ||
-			{ fail "$name: apt-get source $srcpkg failed (see $src/download.log)"; return 1; }
-		dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
-		[ -n "$dsc" ] || { fail "$name: no .dsc for $srcpkg in $src"; return 1; }
-		(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1) ||
-			{ fail "$name: dpkg-source -x $dsc failed (see $build/unpack.log)"; return 1; }
+		if (cd "$src" && retry apt_state "$st" apt-get source --download-only "$srcpkg" >"$src/download.log" 2>&1); then
+			dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
+			[ -n "$dsc" ] || { fail "$name: no .dsc for $srcpkg in $src"; return 1; }
+			(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1) ||
+				{ fail "$name: dpkg-source -x $dsc failed (see $build/unpack.log)"; return 1; }
+		else
+			fetch_pinned_orig "$name" "$srcpkg" "$src" "$build" || return 1
+		fi
 	fi
 	rm -rf "$tree"
 	log "$name: building (configure --disable-gil; make -j$JOBS; make install), log in $build/build.log"
