@@ -32,7 +32,8 @@ struct debug_offsets_map {
 	/* 3.14+: position of interpreter_state.code_object_generation */
 	uint16_t interp_code_object_generation;
 	/* 3.14+, free-threaded builds (0 in GIL builds): positions of
-	 * interpreter_state.gil_runtime_state_enabled, and of the
+	 * interpreter_state.gil_runtime_state_enabled (an offset inside
+	 * struct _gil_runtime_state, not the interpreter), and of the
 	 * thread-local bytecode's interpreter_frame.tlbc_index and
 	 * code_object.co_tlbc */
 	uint16_t interp_gil_enabled, frame_tlbc_index, code_tlbc;
@@ -196,20 +197,18 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
 	err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
 	err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
-	/* 3.13 does not describe `enabled`: its first member, where it has one */
+	/* `enabled` is described inside the GIL's struct, not the
+	 * interpreter's as locked and holder are; 3.13 does not describe
+	 * it: its first member, where it has one */
 	if (*free_threaded && m->interp_gil_enabled)
 		err |= get_offset(buf, m->interp_gil_enabled, &enabled, 1 << 16);
-	else
-		enabled = state;
-	if (err || locked < state || holder < state || enabled < state ||
-	    locked - state + 4 > gil_size || holder - state + 8 > gil_size ||
-	    enabled - state + 4 > gil_size)
+	if (err || locked < state || holder < state || locked - state + 4 > gil_size ||
+	    holder - state + 8 > gil_size || enabled + 4 > gil_size)
 		return -EINVAL;
 	w->gil_locked = locked - state;
 	w->gil_holder = holder - state;
 	w->gil_size = gil_size;
-	if (*free_threaded)
-		w->gil_enabled = enabled - state;
+	w->gil_enabled = enabled;
 	/* Free-threaded 3.14+: each thread's copy of the bytecode. */
 	if (w->flags & LAYOUT_TLBC) {
 		if (!m->frame_tlbc_index || !m->code_tlbc)
