@@ -148,7 +148,9 @@ struct py_layout {
 	__u16 code_adaptive;
 	/* LAYOUT_GIL_SWITCHABLE: int enabled, inside struct _gil_runtime_state */
 	__u16 gil_enabled;
-	__u32 reserved3;
+	/* where kind starts in a str's state (bpf/py_str.h) */
+	__u16 str_kind_bit;
+	__u16 reserved3;
 	__u32 reserved4;
 };
 

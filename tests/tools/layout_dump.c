@@ -74,6 +74,7 @@ static void print_layout(const struct py_version_layout *l)
 	P("bytes_sval", c->bytes_sval);
 	P("unicode_length", c->unicode_length);
 	P("unicode_state", c->unicode_state);
+	P("unicode_kind_bit", c->unicode_kind_bit);
 	P("unicode_ascii_size", c->unicode_ascii_size);
 	P("unicode_compact_size", c->unicode_compact_size);
 	P("instr_kind", l->instr_kind);

@@ -26,6 +26,7 @@ static void finish_code_span(struct py_layout *w, const struct py_code_layout *c
 	w->code_linetable = c->linetable;
 	w->str_length = c->unicode_length;
 	w->str_state = c->unicode_state;
+	w->str_kind_bit = c->unicode_kind_bit;
 	w->str_ascii_data = c->unicode_ascii_size;
 	w->str_compact_data = c->unicode_compact_size;
 	w->bytes_size = c->bytes_size;

@@ -41,6 +41,7 @@ struct py_code_layout {
 	uint16_t bytes_sval;		/* PyBytesObject.ob_sval */
 	uint16_t unicode_length;	/* PyASCIIObject.length */
 	uint16_t unicode_state;		/* PyASCIIObject.state */
+	uint16_t unicode_kind_bit;	/* where state's kind starts (bpf/py_str.h) */
 	uint16_t unicode_ascii_size;	/* sizeof(PyASCIIObject): ASCII data follows */
 	uint16_t unicode_compact_size;	/* sizeof(PyCompactUnicodeObject) */
 };

@@ -37,6 +37,9 @@ struct py_version_traits {
 	uint32_t gil_flag;		/* where the GIL lies, in a build that has one */
 	/* what a free-threaded build of this version adds: LAYOUT_TLBC (3.14+) */
 	uint32_t ft_flags;
+	/* where a str's state has kind in a free-threaded build (3.14+:
+	 * after a whole byte of `interned`); 0: where GIL builds have it */
+	uint16_t ft_str_kind_bit;
 	uint64_t code_tag_mask;		/* f_executable is a tagged _PyStackRef */
 	bool debug_offsets;		/* _PyRuntime starts with _Py_DebugOffsets */
 };
