@@ -100,29 +100,6 @@ def str_seeds():
     write("fuzz_py_str", "beyond", bytes([4]) + struct.pack("<II", 0x110000, 0xffffffff))
 
 
-# Where a free-threaded build's _Py_DebugOffsets says more than a GIL
-# build's (positions: interpreter_state.gil_runtime_state_enabled,
-# interpreter_frame.tlbc_index, code_object.co_tlbc), per minor version.
-FT_POSITIONS = {"3.14": (136, 304, 392), "3.15": (136, 368, 456)}
-
-
-def free_threaded_seeds():
-    """Until a real 3.14t or 3.15t is here: its GIL build's _Py_DebugOffsets
-    marked free-threaded, with the thread-local bytecode's offsets filled
-    in (their values made up), so the fuzzer reaches that parsing too."""
-    d = os.path.join(CORPUS, "fuzz_debug_offsets")
-    for ver, (enabled, tlbc_index, co_tlbc) in FT_POSITIONS.items():
-        gil_build = os.path.join(d, "py%s" % ver)
-        if os.path.exists(os.path.join(d, "py%st" % ver)) or not os.path.exists(gil_build):
-            continue
-        head = bytearray(open(gil_build, "rb").read())
-        struct.pack_into("<Q", head, 16, 1)
-        struct.pack_into("<Q", head, enabled, struct.unpack_from("<Q", head, 128)[0])
-        struct.pack_into("<Q", head, tlbc_index, 72)
-        struct.pack_into("<Q", head, co_tlbc, 200)
-        write("fuzz_debug_offsets", "py%st-derived" % ver, bytes(head))
-
-
 def raw_seeds():
     """Raw profiles: the small one, and those the tests render (GIL and wall
     figures, hostile names, several processes and threads)."""
@@ -316,7 +293,6 @@ def main():
         subprocess.run(["gcc", "-Os", "-Wl,--build-id", "-o", exe, src], check=True)
         with open(exe, "rb") as f:
             write("fuzz_elf", "tiny", f.read())
-    free_threaded_seeds()
     raw_seeds()
     str_seeds()
     py_objects_seeds()
