@@ -66,9 +66,9 @@ static const struct debug_offsets_map maps[] = {
 		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
-		/* 3.14: checked against the DWARF of Debian's 3.14.10; the
-		 * free-threaded build's own positions (gil_size_ft too) from
-		 * its pycore_debug_offsets.h, not yet against a 3.14t's DWARF */
+		/* 3.14: checked against the DWARF of Debian's 3.14.10, and
+		 * the free-threaded positions (gil_size_ft too) against
+		 * 3.14.7t's */
 		.min_version = 0x030e0000, .max_version = 0x030effff, .size = 760,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -86,8 +86,8 @@ static const struct debug_offsets_map maps[] = {
 		.interp_gil_enabled = 136, .frame_tlbc_index = 304, .code_tlbc = 392,
 	},
 	{
-		/* 3.15: checked against the DWARF of Debian's 3.15.2; its
-		 * free-threaded positions as 3.14's */
+		/* 3.15: checked against the DWARF of Debian's 3.15.2, and
+		 * the free-threaded positions against 3.15.0rc1t's */
 		.min_version = 0x030f0000, .max_version = 0x030fffff, .size = 888,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
