@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from kernel_times import asleep, assert_sampled_cpu, thread_times
-from profiling import Recording, Target, parse_folded, run_refbpf, target_path
+from profiling import Recording, Target, parse_folded, target_path
 from pythons import find_interpreters
 
 
