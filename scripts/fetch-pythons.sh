@@ -260,10 +260,10 @@ unpack_kept_source() {
 	mkdir -p "$build/src" && tar -xJf "$orig" -C "$build/src" --strip-components=1 2>"$build/unpack.log"
 }
 
-# fetch_pinned_orig NAME SRCPKG SRC BUILD: download SRCPKG's pinned orig
-# tarball into SRC, check its sha256, unpack it into BUILD/src.
+# fetch_pinned_orig NAME SRCPKG SRC: download SRCPKG's pinned orig tarball
+# into SRC and check its sha256 (unpack_kept_source unpacks it).
 fetch_pinned_orig() {
-	local name=$1 srcpkg=$2 src=$3 build=$4 path sum file
+	local name=$1 srcpkg=$2 src=$3 path sum file
 	[ -n "${PINNED_ORIG[$srcpkg]:-}" ] ||
 		{ fail "$name: apt-get source $srcpkg failed (see $src/download.log) and no orig tarball is pinned"; return 1; }
 	read -r path sum <<<"${PINNED_ORIG[$srcpkg]}"
@@ -274,19 +274,13 @@ fetch_pinned_orig() {
 	echo "$sum  $file" | sha256sum -c --status ||
 		{ rm -f "$file"; fail "$name: ${path##*/} does not have the pinned sha256 $sum"; return 1; }
 	touch "$src/sha256.ok"
-	mkdir -p "$build/src" && tar -xJf "$file" -C "$build/src" --strip-components=1 2>"$build/unpack.log" ||
-		{ fail "$name: cannot unpack $file (see $build/unpack.log)"; return 1; }
 	log "$name: source: ${path##*/} (upstream, sha256 checked)"
 }
 
-# fetch_ft NAME SUITE SRCPKG: build a free-threaded interpreter (--disable-gil)
-# from a release's source package with the host's toolchain and libraries
-# (so it needs no patching); -g is kept (DWARF in the binary, and a copy at
-# the build-id path like the -dbg packages').
 fetch_ft() {
 	local name=$1 suite=$2 srcpkg=$3
 	local tree="$DIR/$name" ver=${3#python} st="$suite-src"
-	local bin="$tree/usr/bin/python${ver}t" why src build dsc rel t0
+	local bin="$tree/usr/bin/python${ver}t" why src build rel t0
 	if check "$bin" "$tree" 1 >/dev/null; then
 		summary "$name" "$bin" "$tree"
 		return 0
@@ -303,14 +297,10 @@ fetch_ft() {
 	if ! unpack_kept_source "$src" "$srcpkg" "$build"; then
 		rm -rf "$build" "$src" && mkdir -p "$build" "$src"
 		log "$name: apt-get source $srcpkg ($suite)"
-		if (cd "$src" && retry apt_state "$st" apt-get source --download-only "$srcpkg" >"$src/download.log" 2>&1); then
-			dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
-			[ -n "$dsc" ] || { fail "$name: no .dsc for $srcpkg in $src"; return 1; }
-			(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1) ||
-				{ fail "$name: dpkg-source -x $dsc failed (see $build/unpack.log)"; return 1; }
-		else
-			fetch_pinned_orig "$name" "$srcpkg" "$src" "$build" || return 1
-		fi
+		(cd "$src" && retry apt_state "$st" apt-get source --download-only "$srcpkg" >"$src/download.log" 2>&1) ||
+			fetch_pinned_orig "$name" "$srcpkg" "$src" || return 1
+		unpack_kept_source "$src" "$srcpkg" "$build" ||
+			{ fail "$name: cannot unpack the source in $src (see $build/unpack.log)"; return 1; }
 	fi
 	rm -rf "$tree"
 	log "$name: building (configure --disable-gil; make -j$JOBS; make install), log in $build/build.log"
