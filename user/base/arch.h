@@ -9,11 +9,22 @@
 #define REFBPF_BASE_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <elfutils/libdwfl.h>
 
 #include <linux/types.h>
 
 #include "bpf/abi.h"
+
+/*
+ * The thread pointer minus pthread_self() (CPython's thread_id) in
+ * process `pid`, as abi.h's py_layout.thread_id_bias: 0 where the two
+ * are one (x86-64), else what the C library the process maps says. 0, or
+ * -errno with the reason in `why` when it cannot be known.
+ */
+int arch_thread_id_bias(pid_t pid, uint32_t *bias, char *why, size_t whylen);
 
 /* The DWARF number of the stack pointer, for dwfl_frame_reg(). */
 extern const unsigned int arch_dwarf_sp;

@@ -368,11 +368,11 @@ size_t native_unwind(struct native_unwinder *u, const struct native_stack_event 
 	double t0 = monotonic_s();
 
 	if (size < head || ev->stack_len > REFBPF_NATIVE_STACK_BYTES ||
-	    ev->stack_len > size - head || !max || !ev->ip)
+	    ev->stack_len > size - head || !max || !ev->pc)
 		return 0;
-	pcs[0] = ev->ip;
+	pcs[0] = ev->pc;
 	sps[0] = ev->sp;
-	if (!dwfl_addrmodule(u->dwfl, ev->ip))
+	if (!dwfl_addrmodule(u->dwfl, ev->pc))
 		native_unwinder_refresh(u);
 	if (!u->attached)
 		return 1;

@@ -5,6 +5,7 @@
  * decided by symbols, never by file name. Files are opened through
  * /proc/PID/root so processes in other mount namespaces work.
  */
+#include "base/arch.h"
 #include "base/clock.h"
 #include "python/py_process.h"
 
@@ -258,6 +259,15 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	if (traits && traits->code_gen == CODE_GEN_GLOBAL && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
 		out->layout.walk.code_gen_addr = ie->file->syms[ISYM_NEXT_FUNC_VERSION] + ie->bias;
 	py_layout_finish(&out->layout);
+	/* BPF knows a thread by its pthread_self(), which CPython keeps */
+	char bias_why[200];
+	int bias_err = arch_thread_id_bias(pid, &out->layout.walk.thread_id_bias, bias_why,
+					  sizeof(bias_why));
+
+	if (bias_err) {
+		snprintf(why, whylen, "Python %s: %s", out->version, bias_why);
+		return bias_err == -ESRCH ? PY_NO_PROCESS : PY_UNSUPPORTED;
+	}
 	if (out->layout.walk.code_span > REFBPF_READ_SPAN) {
 		snprintf(why, whylen, "Python %s: the code object's fields lie %u bytes apart in the %s layout (BPF reads %u at most)",
 			 out->version, out->layout.walk.code_span, out->layout_source, REFBPF_READ_SPAN);
