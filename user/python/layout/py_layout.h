@@ -61,7 +61,7 @@ struct py_version_layout {
  * what BPF learns itself. Every layout goes through this before use. */
 void py_layout_finish(struct py_version_layout *l);
 
-/* Built-in table for 3.8-3.12 (x86-64, default GIL builds) into `out`:
+/* Built-in table for 3.8-3.12 (x86-64, arm64; default GIL builds) into `out`:
  * 0, or -ENOTSUP when there is none. */
 int py_layout_builtin(int major, int minor, struct py_version_layout *out);
 

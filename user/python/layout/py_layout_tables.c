@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Built-in layouts for CPython 3.8-3.12 on x86-64, default (GIL) builds:
+ * Built-in layouts for CPython 3.8-3.12 on x86-64 and arm64 (LP64: the same
+ * offsets but for the GIL's size), default (GIL) builds:
  * offsets only, what each version is comes from versions.c. 3.13+
  * describe themselves through _Py_DebugOffsets (debug_offsets.c).
  * Every entry is cross-checked against the DWARF of real interpreters by
  * tests/test_layout_dwarf.py.
  */
 #include <errno.h>
+#include <pthread.h>
 
 #include "python/layout/py_layout.h"
 #include "python/layout/versions.h"
 
 #define UNICODE_HASH 24
-/* struct _gil_runtime_state: last_holder, locked and its size (its
- * condition variables and mutexes are inside) are the same in 3.8-3.12. */
-#define GIL_STATE_38_312 .gil_holder = 8, .gil_locked = 16, .gil_size = 208
+/* struct _gil_runtime_state: last_holder, locked and its size are the same
+ * in 3.8-3.12: four 8-byte fields (interval, last_holder, locked,
+ * switch_number), then two condition variables and two mutexes, whose size
+ * is the architecture's glibc's (a mutex is 40 bytes on x86-64, 48 on
+ * arm64: 208 and 224 in all). */
+#define GIL_STATE_38_312                         \
+	.gil_holder = 8, .gil_locked = 16,        \
+	.gil_size = 32 + 2 * sizeof(pthread_cond_t) + 2 * sizeof(pthread_mutex_t)
 
 /* PyObject / PyVarObject / bytes / str fields that 3.8-3.11 share. */
 #define CODE_COMMON_38_311                                                   \
