@@ -120,7 +120,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean test test-unit test-loaded test-asan test-tools deps demo asan static install vmlinux \
-	bench pythons fuzz fuzz-run node-tools test-kernels kernels man
+	bench pythons fuzz fuzz-run node-tools test-kernels kernels man test-arm64
 
 all: $(BIN)
 
@@ -215,6 +215,24 @@ test-kernels: pythons kernels
 		$(addprefix $(PYTHONS_DIR)/,$(KERNEL_PYTHONS))
 	$(PYTHON) -m pytest -ra -v tests/kernels/matrix.py; status=$$?; \
 		cat $(BUILD)/kernels/*/time; exit $$status
+
+# The same checks on arm64 (tests/kernels/matrix.py, REFBPF_KERNEL_ARCH):
+# Debian's arm64 cloud kernels booted under qemu-system-aarch64 (TCG), the
+# cross-built static refbpf, Debian's arm64 interpreters.
+ARM64_KERNELS ?= bookworm bullseye
+ARM64_PYTHONS ?= bullseye-3.9 bookworm-3.11 trixie-3.13
+ARM64_CACHE := /var/cache/refbpf/arm64
+
+test-arm64:
+	./scripts/arm64-sysroot.sh >/dev/null
+	REFBPF_KERNEL_ARCH=arm64 ./scripts/fetch-kernels.sh $(ARM64_CACHE)/kernels $(ARM64_KERNELS)
+	REFBPF_PYTHON_ARCH=arm64 ./scripts/fetch-pythons.sh $(ARM64_CACHE)/pythons
+	$(MAKE) ARCH=arm64 static
+	./scripts/kernel-initramfs.sh $(BUILD)/kernels-arm64/initramfs.cpio build-arm64-static/refbpf \
+		$(addprefix $(ARM64_CACHE)/pythons/,$(ARM64_PYTHONS))
+	REFBPF_KERNEL_ARCH=arm64 REFBPF_KERNELS="$(ARM64_KERNELS)" REFBPF_KERNEL_PYTHONS="$(ARM64_PYTHONS)" \
+		$(PYTHON) -m pytest -ra -v tests/kernels/matrix.py; status=$$?; \
+		cat $(BUILD)/kernels-arm64/*/time; exit $$status
 
 test-unit: $(BIN) $(TOOLS) $(MAN) node-tools
 	$(PYTHON) -m pytest -ra -v -m "not root" tests/

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The arm64 libraries `make ARCH=arm64` cross-builds refbpf against, from
-# Debian bookworm's archive (a private apt state, APT::Architecture=arm64),
+# The arm64 libraries `make ARCH=arm64` cross-builds refbpf against, and the
+# static busybox of the arm64 guests (`make test-arm64`), from Debian
+# bookworm's archive (a private apt state, APT::Architecture=arm64),
 # unpacked with dpkg-deb -x into a sysroot:
 #   DIR/usr/include/...                        bpf/, elfutils/, libelf.h, zlib.h ...
 #   DIR/usr/lib/aarch64-linux-gnu/lib*.{a,so}  libbpf, libelf, libdw, zlib,
 #                                              lzma, bz2, zstd
+#   DIR/bin/busybox                            busybox-static
 # Only these packages, not their closure: the C library and the kernel's
 # UAPI headers are the cross toolchain's (gcc-aarch64-linux-gnu,
 # libc6-dev-arm64-cross), installed on the host here when missing.
@@ -25,7 +27,7 @@ MIRROR=${REFBPF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ARCH=arm64
 SUITE=bookworm
 PACKAGES=(libbpf-dev libbpf1 libelf-dev libelf1 libdw-dev libdw1 zlib1g-dev zlib1g
-	liblzma-dev liblzma5 libbz2-dev libbz2-1.0 libzstd-dev libzstd1)
+	liblzma-dev liblzma5 libbz2-dev libbz2-1.0 libzstd-dev libzstd1 busybox-static)
 # what a complete sysroot has: a static and a shared library of each
 WANTED="libbpf libelf libdw libz liblzma libbz2 libzstd"
 
@@ -38,7 +40,8 @@ complete() {
 		[ -f "$DIR/usr/lib/aarch64-linux-gnu/$l.a" ] && [ -e "$DIR/usr/lib/aarch64-linux-gnu/$l.so" ] ||
 			return 1
 	done
-	[ -f "$DIR/usr/include/bpf/libbpf.h" ] && [ -f "$DIR/usr/include/elfutils/libdwfl.h" ]
+	[ -f "$DIR/usr/include/bpf/libbpf.h" ] && [ -f "$DIR/usr/include/elfutils/libdwfl.h" ] &&
+		[ -x "$DIR/bin/busybox" ]
 }
 
 [ "$(id -u)" = 0 ] || { log "must run as root (apt-get download, dpkg-deb)"; exit 2; }

@@ -29,6 +29,8 @@ packages=(
 	# make test-kernels: Debian's kernels booted under qemu with an
 	# initramfs (busybox, cpio); the kernels' BTF read out of vmlinuz
 	qemu-system-x86 busybox-static cpio zstd xz-utils lz4 binutils file
+	# make ARCH=arm64, make test-arm64: the cross compiler, arm64 guests
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm patchelf
 )
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.

@@ -5,6 +5,12 @@ initramfs scripts/kernel-initramfs.sh builds) on two interpreters (Debian
 bullseye's 3.9 and trixie's 3.13), and judge here what each check
 reported: one test per (kernel, check, interpreter).
 
+With REFBPF_KERNEL_ARCH=arm64 (`make test-arm64`) the same checks judge
+Debian's arm64 cloud kernels (bookworm 6.1, bullseye 5.10) booted under
+qemu-system-aarch64 -M virt -cpu max, the cross-built static refbpf and
+Debian's arm64 interpreters (REFBPF_KERNEL_PYTHONS: which ones), results in
+build/kernels-arm64/.
+
 Not collected by `pytest tests/` (its name does not start with test_):
 `make test-kernels` names it. Each kernel boots once, on its first test;
 its console, its results and how long it took are kept in
@@ -41,11 +47,20 @@ from test_record import qualified  # noqa: E402
 from test_top import rows  # noqa: E402
 from test_wall import RATE as WALL_RATE, header_duration, shares as wall_shares  # noqa: E402
 
-KERNELS_DIR = os.environ.get("REFBPF_KERNELS_DIR", "/var/cache/refbpf/kernels")
-PYTHONS_DIR = os.environ.get("REFBPF_PYTHONS_DIR", "/var/cache/refbpf/pythons")
-KERNELS = os.environ.get("REFBPF_KERNELS", "bullseye bookworm trixie sid").split()
-PYTHONS = ["bullseye-3.9", "trixie-3.13"]
-OUT = os.path.join(BUILD, "kernels")
+# Debian's name of the guests' architecture: amd64 or arm64
+ARCH = os.environ.get("REFBPF_KERNEL_ARCH", "amd64")
+ARM64 = ARCH == "arm64"
+CACHE = "/var/cache/refbpf/arm64" if ARM64 else "/var/cache/refbpf"
+KERNELS_DIR = os.environ.get("REFBPF_KERNELS_DIR", CACHE + "/kernels")
+PYTHONS_DIR = os.environ.get("REFBPF_PYTHONS_DIR", CACHE + "/pythons")
+KERNELS = os.environ.get("REFBPF_KERNELS",
+                         "bookworm bullseye" if ARM64 else "bullseye bookworm trixie sid").split()
+PYTHONS = os.environ.get("REFBPF_KERNEL_PYTHONS",
+                         "bullseye-3.9 bookworm-3.11 trixie-3.13" if ARM64 else
+                         "bullseye-3.9 trixie-3.13").split()
+OUT = os.path.join(BUILD, "kernels-arm64" if ARM64 else "kernels")
+# the kernel function every system call passes through, named in kernel stacks
+SYSCALL_ENTRY = "do_el0_svc" if ARM64 else "do_syscall_64"
 INITRAMFS = os.path.join(OUT, "initramfs.cpio")
 # A boot runs every check: about 4 minutes under TCG on 2 CPUs.
 BOOT_TIMEOUT_S = int(os.environ.get("REFBPF_KERNEL_TIMEOUT", "1500"))
@@ -85,6 +100,8 @@ def boot_one(kernel):
         pytest.fail("%s missing: make test-kernels builds it" % INITRAMFS)
     out = os.path.join(OUT, kernel)
     console, results = os.path.join(out, "console.log"), os.path.join(out, "results.jsonl")
+    if ARM64:
+        results = console  # the one serial port (see below)
     if os.environ.get("REFBPF_KERNEL_REUSE") and os.path.exists(results):
         # judge again what the last boot reported (while changing tests)
         return read_reports(kernel, out, console, results, 0, 0, False)
@@ -105,12 +122,16 @@ def boot_one(kernel):
         # a second archive after the first: the kernel unpacks both
         subprocess.run("find t | cpio -o -H newc --quiet", shell=True, cwd=extra, stdout=f,
                        check=True)
-    for p in (console, results):
+    for p in {console, results}:
         if os.path.exists(p):
             os.unlink(p)
     accel = os.environ.get("REFBPF_QEMU_ACCEL", "tcg")
     checks = os.environ.get("REFBPF_KERNEL_CHECKS", "")
-    cpu = os.environ.get("REFBPF_QEMU_CPU", "max" if accel == "tcg" else "host")
+    # arm64: every feature of the newest CPU, pointer authentication too
+    # (Debian's userland signs return addresses), by QEMU's own algorithm:
+    # the architecture's QARMA costs TCG dearly
+    cpu = os.environ.get("REFBPF_QEMU_CPU", ("max,pauth-impdef=on" if ARM64 else "max")
+                         if accel == "tcg" else "host")
     # icount: the guest's clock follows the instructions it runs, so its
     # timers (and refbpf's cpu-clock samples) keep time with its work
     # however busy the host is; without it a late timer drops samples.
@@ -118,13 +139,21 @@ def boot_one(kernel):
     # the one waiting its turn sees its clock move without running (its
     # thread charged CPU time, its timer ticks dropped)
     extra = os.environ.get("REFBPF_QEMU_EXTRA", "-icount shift=auto" if accel == "tcg" else "")
-    cmd = ["qemu-system-x86_64", "-M", "q35", "-accel", accel,
-           "-cpu", cpu, "-smp", os.environ.get("REFBPF_QEMU_SMP", "1"), "-m", "2048"] + \
+    if ARM64:
+        # virt has one serial port: the console carries the results too,
+        # on lines of their own (the kernel says nothing below loglevel 1)
+        machine, append = ["qemu-system-aarch64", "-M", "virt"], \
+            "console=ttyAMA0 loglevel=1 panic=-1 refbpf_results=/dev/ttyAMA0"
+        serials = ["-serial", "file:" + console]
+    else:
+        machine, append = ["qemu-system-x86_64", "-M", "q35"], "console=ttyS0 quiet panic=-1"
+        serials = ["-serial", "file:" + console, "-serial", "file:" + results]
+    cmd = machine + ["-accel", accel,
+                     "-cpu", cpu, "-smp", os.environ.get("REFBPF_QEMU_SMP", "1"), "-m", "2048"] + \
         extra.split() + [
            "-display", "none", "-no-reboot", "-kernel", os.path.join(kdir, "vmlinuz"),
            "-initrd", initrd, "-append",
-           "console=ttyS0 quiet panic=-1" + (" refbpf_checks=" + checks if checks else ""),
-           "-serial", "file:" + console, "-serial", "file:" + results]
+           append + (" refbpf_checks=" + checks if checks else "")] + serials
     t0 = time.monotonic()
     with open(os.path.join(out, "qemu.log"), "w") as log:
         vm = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -466,7 +495,7 @@ def test_kernel_frames(kernel, python):
     assert in_kernel["write"] + in_kernel["read"] > 0.4 * total, (in_kernel, total, stacks[:20])
     assert in_kernel["write"] > 0 and in_kernel["read"] > 0, in_kernel
     keys = marshal.loads(base64.b64decode(r["pstats"]))
-    for name in ("do_syscall_64", "vfs_read", "vfs_write"):
+    for name in (SYSCALL_ENTRY, "vfs_read", "vfs_write"):
         assert ("~", 0, "<kernel %s>" % name) in keys, sorted(k for k in keys if k[0] == "~")
 
 
@@ -664,3 +693,8 @@ def test_static_build_runs_in_a_bullseye_root(tmp_path):
     stacks = parse_folded(os.path.join(root, "app", "out.folded"))
     leaf = self_samples(stacks, "leaf")
     assert leaf > 300 and leaf >= 0.95 * sum(c for _, c in stacks), stacks[:3]
+
+
+if ARM64:
+    # the x86-64 static build on a bullseye root: not the arm64 matrix's
+    del test_static_build_runs_in_a_bullseye_root
