@@ -29,9 +29,12 @@ packages=(
 	# make test-kernels: Debian's kernels booted under qemu with an
 	# initramfs (busybox, cpio); the kernels' BTF read out of vmlinuz
 	qemu-system-x86 busybox-static cpio zstd xz-utils lz4 binutils file
-	# make ARCH=arm64, make test-arm64: the cross compiler, arm64 guests
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm patchelf
+	# make test-arm64: arm64 guests; patchelf points Debian's arm64
+	# interpreters at their own tree's ld.so (scripts/fetch-pythons.sh)
+	qemu-system-arm patchelf
 )
+# make ARCH=arm64 on x86-64: the cross compiler
+[ "$(uname -m)" = x86_64 ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.
 command -v npm >/dev/null || packages+=(npm)
