@@ -247,7 +247,7 @@ static:
 # (scripts/with-cpu-hogs.sh): a user's machine is rarely idle, and timing
 # checks compare with what the kernel gave the target, not with an idle
 # machine's wall clock.
-test-loaded: $(BIN) $(TOOLS) pythons node-tools
+test-loaded: $(BIN) $(TOOLS) $(MAN) pythons node-tools
 	./scripts/with-cpu-hogs.sh $(PYTHON) -m pytest -ra -v tests/
 
 asan:

@@ -64,10 +64,10 @@ for absent in /root/.pyenv /usr/bin/node /usr/bin/python3 /usr/bin/make; do
 	[ -z "$reuse" ] && [ -e "$ROOT$absent" ] && die "$absent exists in a fresh root"
 done
 
-# This checkout's committed tree, as a clone would give it.
+# This checkout's committed tree, cloned as a user clones it (with its
+# .git: the tree checks ask git what is tracked).
 rm -rf "$ROOT/root/refbpf"
-mkdir -p "$ROOT/root/refbpf"
-git -C "$SRC" archive HEAD | tar -x -C "$ROOT/root/refbpf" || die "cannot copy $SRC"
+git clone -q --no-local "$SRC" "$ROOT/root/refbpf" || die "cannot clone $SRC"
 say "source: $(git -C "$SRC" rev-parse --short HEAD) ($(git -C "$SRC" log -1 --format=%s HEAD))"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 # The host's way out, no more: a proxy's extra CA certificates (npm needs

@@ -10,8 +10,9 @@ packages=(
 	python3-docutils man-db groff-base
 	# make fuzz: libFuzzer and the sanitizer runtimes for clang
 	libclang-rt-dev
-	# tests: pytest, pgrep, DWARF of Debian's python3 to cross-check layouts
-	python3 python3-pytest procps
+	# tests: pytest, pgrep, DWARF of Debian's python3 to cross-check layouts;
+	# git: the tree checks read what the checkout tracks (tests/test_tree.py)
+	python3 python3-pytest python3-pyflakes procps git
 	# tests: refbpf top in a real terminal; the progress line under script(1)
 	tmux bsdutils
 	# tests: file capabilities instead of root; bpftool to check kill -9 cleanup

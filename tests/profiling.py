@@ -4,7 +4,6 @@ import os
 import re
 import select
 import subprocess
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -24,7 +24,7 @@ def samples_under_process(stacks, pid, name):
 def test_all_finds_present_and_future_python_processes(tmp_path, refbpf_bin):
     if len(INTERPRETERS) < 2:
         pytest.skip("skipped: needs two Python versions, found %d" % len(INTERPRETERS))
-    (old_label, old_py, old_ver), (new_label, new_py, new_ver) = INTERPRETERS[0], INTERPRETERS[-1]
+    (_, old_py, old_ver), (_, new_py, new_ver) = INTERPRETERS[0], INTERPRETERS[-1]
     folded = tmp_path / "all.folded"
     with Target(old_py, target_path("shares.py"), 12) as before:
         given = CpuGiven(before.pid)

@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, tool_path
+from conftest import ROOT
 from test_raw import RAW, report as raw_report
 from test_writers import Synth, as_text, esc, run_fixture, table_rows
 

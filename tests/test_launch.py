@@ -3,7 +3,6 @@ first line, its exit status is refbpf's, -C follows the processes it
 starts, and under sudo it runs as the user who ran sudo; on every
 interpreter."""
 import os
-import shutil
 import subprocess
 import tempfile
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import tool_path
 from kernel_times import CpuGiven, assert_sampled
-from profiling import (Target, function_samples, parse_folded, run_refbpf, target_path,
+from profiling import (Target, function_samples, parse_folded, target_path,
                        wait_until_older_than)
 from pythons import find_interpreters
 from test_layout_dwarf import dump, interpreter_elf

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REFBPF, tool_path
+from conftest import tool_path
 from kernel_times import (CpuGiven, asleep, assert_sampled, assert_sampled_cpu, process_cpu_seconds,
                           thread_times)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
@@ -704,9 +704,12 @@ def test_every_writes_windows_and_memory_stays_flat(tmp_path, refbpf_bin):
                          r.stdout, re.M)
     assert [w[0] for w in windows] == ["1", "2", "3", "4"], r.stdout
     assert [round(float(w[2])) for w in windows] == [2, 2, 2, 1], r.stdout
+    # the CPU the kernel gave the target's 3 busy threads over the windows
+    # (a window's own share is not measured: load comes and goes)
+    assert_sampled_cpu(sum(int(w[3]) for w in windows), share * sum(float(w[2]) for w in windows),
+                       199)
     for n, start, seconds, samples, files in windows:
-        # the CPU the kernel gave the target's 3 busy threads, window by window
-        assert int(samples) >= 0.5 * share * 199 * float(seconds), (share, windows)
+        assert int(samples) > 0, windows
         stamp = start.replace("-", "").replace(":", "")
         assert files.split() == [str(out / ("cpu-%s.prof" % stamp)),
                                  str(out / ("cpu-%s.folded" % stamp))], files

@@ -2,7 +2,6 @@
 had, and Python's own thread names (threading.Thread(name=...)) are shown
 beside the OS names in --threads roots, dump, speedscope and pprof; on
 every interpreter."""
-import gzip
 import json
 import os
 import re

@@ -5,6 +5,7 @@ pointer to nowhere behind."""
 import os
 import re
 import subprocess
+import sys
 
 from conftest import ROOT
 
@@ -44,3 +45,15 @@ def test_every_cited_path_exists():
     assert any(c == "tests/test_tree.py" for _, _, c in cites), "no citation found at all"
     missing = ["%s:%d cites %s" % c for c in cites if not os.path.exists(os.path.join(ROOT, c[2]))]
     assert not missing, "\n".join(missing)
+
+
+def test_python_files_are_clean():
+    """pyflakes finds nothing in the tree's Python: no unused import, no
+    name assigned and never used (a value a test computed and forgot to
+    assert on), no undefined name."""
+    py = [p for p in tracked_files() if p.endswith(".py")]
+    assert "tests/test_tree.py" in py
+    r = subprocess.run([sys.executable, "-m", "pyflakes"] + py, cwd=ROOT, capture_output=True,
+                       text=True)
+    assert "No module named pyflakes" not in r.stderr, "pyflakes is missing: make deps installs it"
+    assert r.returncode == 0 and not r.stdout, r.stdout + r.stderr

@@ -1,10 +1,8 @@
 """What refbpf says while it waits, and what it does not wait for: the
 usage with no arguments, a young process that is not Python (yet), and a
 young parent that is not Python under -C."""
-import os
 import re
 import subprocess
-import time
 
 import pytest
 

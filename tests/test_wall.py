@@ -83,16 +83,25 @@ def test_cpu_mode_leaves_blocked_threads_out(python, tmp_path, refbpf_bin):
     folded = tmp_path / "cpu.folded"
     with Target(path, target_path("wall_threads.py")) as t:
         given = CpuGiven(t.pid)
+        before = thread_times(t.pid)
         r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", RATE, "--folded", folded])
+        after = thread_times(t.pid)
         stacks = parse_folded(folded)
         per = shares(stacks)
-        total = sum(c for _, c in stacks)
         # nearly all the target's CPU time is the busy thread's
         assert_sampled(per["busy_thread"], given, r.stdout, RATE, part=0.9)
     assert "cpu mode" in r.stdout.splitlines()[0], r.stdout
-    for who in ("recv_thread", "sleep_thread", "main"):
-        assert per[who] <= max(2, 0.01 * total), (who, per)
     assert not any(f[-1][0] == "<off-CPU>" for f, _ in stacks)
+    # The other three are blocked nearly all the time: they get samples
+    # only for the CPU the kernel gave them (a few ms of wake-ups), never
+    # for their time asleep (400 samples each). A CPU timer catches such
+    # short bursts in proportion only on average: under two CPU hogs the
+    # sleeping thread got 1-4 samples for 0.6 samples' worth of CPU.
+    times = asleep(before, after)
+    busy = max(times, key=lambda tid: times[tid][0])
+    others_cpu = sum(cpu for tid, (cpu, _, _) in times.items() if tid != busy)
+    blocked = {who: per[who] for who in ("recv_thread", "sleep_thread", "main")}
+    assert sum(blocked.values()) <= 4 * others_cpu * RATE + 3, (blocked, others_cpu, per)
 
 
 @pytest.mark.root

@@ -755,6 +755,17 @@ def test_dev_stdout_leading_to_a_file_is_written_in_place(tmp_path, stdout):
     assert os.path.islink("/dev/stdout")
 
 
+def test_dev_shm_is_a_file_system_like_any_other(tmp_path):
+    out = "/dev/shm/refbpf-test-%d.folded" % os.getpid()
+    try:
+        run_fixture(tmp_path, sort_synth(), "--folded", out)
+        with open(out) as f:
+            assert f.read().count("\n") == 5
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
+
+
 def test_a_name_under_dev_is_never_created(tmp_path):
     missing = "/dev/refbpf-test-%d" % os.getpid()
     r = run_fixture(tmp_path, sort_synth(), "--folded", missing, check=False)

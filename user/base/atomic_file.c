@@ -129,9 +129,12 @@ static void release(struct atomic_file *af)
  * (/dev/stdout, /dev/fd/3, /proc/self/fd/1): it is written in place,
  * never replaced, whatever it leads to (a pipe, a terminal, a file that
  * has no name any more). A rename onto it would replace the link itself.
+ * /dev/shm is a plain file system of its own.
  */
 static bool names_an_open_file(const char *path)
 {
+	if (!strncmp(path, "/dev/shm/", 9))
+		return false;
 	return !strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/", 6);
 }
 

@@ -19,9 +19,9 @@ struct atomic_file {
 /*
  * Open a new temporary file in the directory of `path` (created with
  * O_EXCL, mode 0666 less the umask). If `path` exists and is not a regular
- * file (a pipe, /dev/null), or is a name under /dev or /proc (/dev/stdout,
- * which may lead to a regular or an unnamed file), it is written in place
- * instead, and never created.
+ * file (a pipe, /dev/null), or is a name under /dev (but /dev/shm) or
+ * /proc (/dev/stdout, which may lead to a regular or an unnamed file), it
+ * is written in place instead, and never created.
  * A symlink is followed: its target is replaced; but in a sticky
  * world-writable directory only a symlink of ours or of the directory's
  * owner (errno ELOOP otherwise). Under sudo, a new file belongs to the
