@@ -252,15 +252,18 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
 	return u->ev && (pid_t)u->ev->tid == tid;
 }
 
-/* Only the copied stack is memory here. */
+/* Only the copied stack is memory here. What libdw reads from it are
+ * saved registers and return addresses: the latter without a signature
+ * (arch.h), so that they lead to their module and its CFI. */
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct native_unwinder *u = arg;
-	uint64_t sp = u->ev->sp;
+	uint64_t sp = u->ev->sp, word;
 
 	if (addr < sp || addr - sp > u->stack_len || u->stack_len - (addr - sp) < sizeof(*result))
 		return false;
-	memcpy(result, u->ev->stack + (addr - sp), sizeof(*result));
+	memcpy(&word, u->ev->stack + (addr - sp), sizeof(word));
+	*result = arch_unsigned_word(word);
 	return true;
 }
 

@@ -18,11 +18,28 @@ enum {
 
 const unsigned int arch_dwarf_sp = DW_AARCH64_SP;
 
+/*
+ * A return address signed by pointer authentication (paciasp: Debian
+ * builds with it since trixie) carries its code in bits 63:56 and
+ * 54:48 of a user address; bit 55 is clear in every user address (set,
+ * it is a kernel one, left alone). Linux lays user mappings out below
+ * 2^48 unless a process asks mmap for higher ones (52-bit VA), which
+ * this does not handle. An unsigned address is unchanged.
+ */
+#define USER_VA_BITS 48
+#define KERNEL_HALF (1ull << 55)
+
+uint64_t arch_unsigned_word(uint64_t word)
+{
+	return word & KERNEL_HALF ? word : word & ((1ull << USER_VA_BITS) - 1);
+}
+
 bool arch_dwfl_set_registers(Dwfl_Thread *thread, const struct native_stack_event *ev)
 {
 	Dwarf_Word x19_28[10] = { ev->x19, ev->x20, ev->x21, ev->x22, ev->x23,
 				  ev->x24, ev->x25, ev->x26, ev->x27, ev->x28 };
-	Dwarf_Word x29_sp[3] = { ev->x29, ev->x30, ev->sp };
+	/* x30 holds a leaf's return address, signed once its prologue ran */
+	Dwarf_Word x29_sp[3] = { ev->x29, arch_unsigned_word(ev->x30), ev->sp };
 
 	dwfl_thread_state_register_pc(thread, ev->pc);
 	return dwfl_thread_state_registers(thread, DW_AARCH64_X19, 10, x19_28) &&

@@ -18,6 +18,11 @@ int arch_thread_id_bias(pid_t pid, uint32_t *bias, char *why, size_t whylen)
 	return 0;
 }
 
+uint64_t arch_unsigned_word(uint64_t word)
+{
+	return word;
+}
+
 bool arch_dwfl_set_registers(Dwfl_Thread *thread, const struct native_stack_event *ev)
 {
 	Dwarf_Word rbx = ev->bx, rbp_rsp[2] = { ev->bp, ev->sp };
