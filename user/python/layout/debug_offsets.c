@@ -28,12 +28,15 @@ struct debug_offsets_map {
 	 * and last_holder are given inside the interpreter's own _gil. */
 	uint16_t interp_ceval_gil, interp_gil_state, interp_gil_locked, interp_gil_holder;
 	uint16_t tstate_interp;
-	uint16_t gil_size;			/* not described: sizeof(struct _gil_runtime_state) */
+	/* not described: the GIL state's size (py_layout.h's, every release) */
 	/* 3.14+: position of interpreter_state.code_object_generation */
 	uint16_t interp_code_object_generation;
 	/* 3.13 does not describe a code counter: offsetof(PyInterpreterState,
 	 * func_state.next_version) in GIL and free-threaded builds, the same
-	 * in every 3.13 release checked (tests/test_layout_dwarf.py) */
+	 * in every 3.13 release checked (tests/test_layout_dwarf.py), on
+	 * x86-64: the interpreter embeds a GIL state (_gil) before it, whose
+	 * size is the architecture's (arm64's 16 bytes more: checked against
+	 * the DWARF of Debian's arm64 3.13.5 by tests/kernels/matrix.py) */
 	uint32_t func_next_version, func_next_version_ft;
 };
 
@@ -52,7 +55,7 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 520, .bytes_ob_sval = 528,
 		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
 		.interp_ceval_gil = 112, .interp_gil_state = 120, .interp_gil_locked = 136,
-		.interp_gil_holder = 144, .tstate_interp = 176, .gil_size = 208,
+		.interp_gil_holder = 144, .tstate_interp = 176,
 		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
@@ -69,7 +72,7 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 600, .bytes_ob_sval = 608,
 		.unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
-		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
+		.interp_gil_holder = 152, .tstate_interp = 200,
 		.interp_code_object_generation = 160,
 	},
 	{
@@ -87,7 +90,7 @@ static const struct debug_offsets_map maps[] = {
 		.unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
 		.unicode_compact_size = 744,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
-		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208,
+		.interp_gil_holder = 152, .tstate_interp = 200,
 		.interp_code_object_generation = 160,
 	},
 };
@@ -180,12 +183,12 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 		err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
 		err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
 		err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
-		if (err || locked < state || holder < state || locked - state + 4 > m->gil_size ||
-		    holder - state + 8 > m->gil_size)
+		if (err || locked < state || holder < state || locked - state + 4 > PY_GIL_STATE_SIZE ||
+		    holder - state + 8 > PY_GIL_STATE_SIZE)
 			return -EINVAL;
 		w->gil_locked = locked - state;
 		w->gil_holder = holder - state;
-		w->gil_size = m->gil_size;
+		w->gil_size = PY_GIL_STATE_SIZE;
 	}
 	/* Not described: the str hash follows length, and a compact
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */
@@ -197,7 +200,8 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 			return -EINVAL;
 		out->interp_code_gen = gen;
 	} else {
-		out->interp_code_gen = *free_threaded ? m->func_next_version_ft : m->func_next_version;
+		out->interp_code_gen = (*free_threaded ? m->func_next_version_ft : m->func_next_version) +
+				       PY_GIL_STATE_SIZE - PY_GIL_STATE_SIZE_X86_64;
 	}
 	/* Not described: co_version, 3.12-3.15's sixth int after
 	 * co_firstlineno, before two pointers and co_filename (4 bytes of

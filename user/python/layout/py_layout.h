@@ -8,11 +8,22 @@
 #define REFBPF_PY_LAYOUT_H
 
 #include <linux/types.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bpf/abi.h"
+
+/*
+ * sizeof(struct _gil_runtime_state), the same shape in 3.8-3.15: four
+ * 8-byte fields (interval, last_holder, locked, switch_number), then two
+ * condition variables and two mutexes, whose size is the architecture's
+ * glibc's (a mutex is 40 bytes on x86-64, 48 on arm64: 208 and 224 in all).
+ */
+#define PY_GIL_STATE_SIZE ((int)(32 + 2 * sizeof(pthread_cond_t) + 2 * sizeof(pthread_mutex_t)))
+/* The same on x86-64, where offsets measured past one were taken */
+#define PY_GIL_STATE_SIZE_X86_64 208
 
 /* How instruction positions map to line-table offsets. */
 enum py_instr_kind {

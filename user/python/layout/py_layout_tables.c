@@ -8,20 +8,14 @@
  * tests/test_layout_dwarf.py.
  */
 #include <errno.h>
-#include <pthread.h>
 
 #include "python/layout/py_layout.h"
 #include "python/layout/versions.h"
 
 #define UNICODE_HASH 24
 /* struct _gil_runtime_state: last_holder, locked and its size are the same
- * in 3.8-3.12: four 8-byte fields (interval, last_holder, locked,
- * switch_number), then two condition variables and two mutexes, whose size
- * is the architecture's glibc's (a mutex is 40 bytes on x86-64, 48 on
- * arm64: 208 and 224 in all). */
-#define GIL_STATE_38_312                         \
-	.gil_holder = 8, .gil_locked = 16,        \
-	.gil_size = 32 + 2 * sizeof(pthread_cond_t) + 2 * sizeof(pthread_mutex_t)
+ * in 3.8-3.12 (its size is the architecture's: py_layout.h) */
+#define GIL_STATE_38_312 .gil_holder = 8, .gil_locked = 16, .gil_size = PY_GIL_STATE_SIZE
 
 /* PyObject / PyVarObject / bytes / str fields that 3.8-3.11 share. */
 #define CODE_COMMON_38_311                                                   \
