@@ -18,7 +18,7 @@ SHELL := /bin/bash
 #                   libraries (scripts/arm64-sysroot.sh); on an arm64
 #                   machine a plain `make` builds for it natively
 #   make test-arm64 boot Debian's arm64 kernels under qemu and run the
-#                   checks inside each (README: Architectures)
+#                   checks inside each (docs/support.md: Architectures)
 #   make test-kernels  boot Debian's kernels 5.10-sid under qemu and run
 #                   the checks inside each (README: Kernels)
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running
@@ -44,6 +44,8 @@ CROSS_TRIPLET := $(patsubst %-,%,$(CROSS_COMPILE))
 CROSS_CFLAGS := -I$(SYSROOT)/usr/include -I$(SYSROOT)/usr/include/$(CROSS_TRIPLET)
 CROSS_LDFLAGS := -L$(SYSROOT)/usr/lib/$(CROSS_TRIPLET) -L$(SYSROOT)/lib/$(CROSS_TRIPLET) \
 	-Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS_TRIPLET):$(SYSROOT)/lib/$(CROSS_TRIPLET)
+# arm64's sysroot is fetched when missing (once; as root)
+CROSS_SYSROOT_READY := $(if $(filter arm64,$(ARCH)),$(SYSROOT)/usr/include/elfutils/libdwfl.h)
 endif
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -156,7 +158,12 @@ $(BUILD)/assets/%_css.h: user/output/assets/%.css
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; printf ';\n'; } > $@
 
 # User objects include the skeletons and assets, so they must exist first.
-$(USER_OBJS): | $(SKELS) $(ASSET_HDRS)
+$(USER_OBJS): | $(SKELS) $(ASSET_HDRS) $(CROSS_SYSROOT_READY)
+
+ifneq ($(CROSS_SYSROOT_READY),)
+$(CROSS_SYSROOT_READY):
+	./scripts/arm64-sysroot.sh $(SYSROOT) >/dev/null
+endif
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
@@ -218,7 +225,9 @@ test-kernels: pythons kernels
 
 # The same checks on arm64 (tests/kernels/matrix.py, REFBPF_KERNEL_ARCH):
 # Debian's arm64 cloud kernels booted under qemu-system-aarch64 (TCG), the
-# cross-built static refbpf, Debian's arm64 interpreters.
+# cross-built static refbpf, Debian's arm64 interpreters; and, on the host,
+# the arm64 build's layouts against those interpreters' DWARF (its
+# layout_dump, under qemu-aarch64 on other hosts).
 ARM64_KERNELS ?= bookworm bullseye
 ARM64_PYTHONS ?= bullseye-3.9 bookworm-3.11 trixie-3.13
 ARM64_CACHE := /var/cache/refbpf/arm64
@@ -228,6 +237,7 @@ test-arm64:
 	REFBPF_KERNEL_ARCH=arm64 ./scripts/fetch-kernels.sh $(ARM64_CACHE)/kernels $(ARM64_KERNELS)
 	REFBPF_PYTHON_ARCH=arm64 ./scripts/fetch-pythons.sh $(ARM64_CACHE)/pythons
 	$(MAKE) ARCH=arm64 static
+	$(MAKE) ARCH=arm64 BUILD=build-arm64-static STATIC=1 build-arm64-static/tests/layout_dump
 	./scripts/kernel-initramfs.sh $(BUILD)/kernels-arm64/initramfs.cpio build-arm64-static/refbpf \
 		$(addprefix $(ARM64_CACHE)/pythons/,$(ARM64_PYTHONS))
 	REFBPF_KERNEL_ARCH=arm64 REFBPF_KERNELS="$(ARM64_KERNELS)" REFBPF_KERNEL_PYTHONS="$(ARM64_PYTHONS)" \

@@ -34,8 +34,9 @@ packages=(
 	# interpreters at their own tree's ld.so (scripts/fetch-pythons.sh)
 	qemu-system-arm patchelf
 )
-# make ARCH=arm64 on x86-64: the cross compiler
-[ "$(uname -m)" = x86_64 ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+# make ARCH=arm64 on x86-64: the cross compiler; make test-arm64 runs the
+# arm64 build's layout_dump under qemu-aarch64 (user mode)
+[ "$(uname -m)" = x86_64 ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.
 command -v npm >/dev/null || packages+=(npm)
