@@ -618,10 +618,14 @@ def test_all_finds_python_processes(kernel):
     r = report(kernel, "all_processes")
     ok(r)
     stacks = folded_of(r)
-    for pid in (r["before"], r["after"]):
+    # the one started after attaching spends its first seconds importing
+    # (under emulation, on a CPU shared with the other target and refbpf:
+    # 1 to 3 s of the 5 seen, with the host busy): found after its exec,
+    # its own work is sampled, less of it
+    for pid, least in ((r["before"], 50), (r["after"], 10)):
         n = sum(c for frames, c in stacks if frames[0][0].startswith("<process %d " % pid)
                 and any(f[0] == "share_three" for f in frames))
-        assert n > 50, (pid, r["stdout"][-3000:])
+        assert n > least, (pid, r["stdout"][-3000:])
 
 
 @kernels
