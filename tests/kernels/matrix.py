@@ -139,7 +139,14 @@ def boot_one(kernel):
     # One CPU: with two, icount runs them in turns on one host thread, and
     # the one waiting its turn sees its clock move without running (its
     # thread charged CPU time, its timer ticks dropped)
-    extra = os.environ.get("REFBPF_QEMU_EXTRA", "-icount shift=auto" if accel == "tcg" else "")
+    # arm64: a fixed 4 ns per instruction (a 250 MIPS guest) and no host
+    # sleep while the guest idles: its time is then its instructions'
+    # alone. shift=auto retunes the rate to the host's clock, and with the
+    # host busy with other work (load 10 on 2 CPUs) arm64's slower guests
+    # saw their own timers late: --every's 1 s windows of 1.3-1.6 s, a
+    # busy target's wall samples 11% short of its header's duration
+    icount = "-icount shift=2,sleep=off" if ARM64 else "-icount shift=auto"
+    extra = os.environ.get("REFBPF_QEMU_EXTRA", icount if accel == "tcg" else "")
     if ARM64:
         # virt has one serial port: the console carries the results too,
         # on lines of their own (the kernel says nothing below loglevel 1)
