@@ -28,7 +28,6 @@ struct debug_offsets_map {
 	 * and last_holder are given inside the interpreter's own _gil. */
 	uint16_t interp_ceval_gil, interp_gil_state, interp_gil_locked, interp_gil_holder;
 	uint16_t tstate_interp;
-	/* not described: the GIL state's size (py_layout.h's, every release) */
 	/* 3.14+: position of interpreter_state.code_object_generation */
 	uint16_t interp_code_object_generation;
 	/* 3.13 does not describe a code counter: offsetof(PyInterpreterState,
@@ -188,6 +187,7 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 			return -EINVAL;
 		w->gil_locked = locked - state;
 		w->gil_holder = holder - state;
+		/* not described: the same struct in every release (py_layout.h) */
 		w->gil_size = PY_GIL_STATE_SIZE;
 	}
 	/* Not described: the str hash follows length, and a compact
