@@ -62,7 +62,7 @@ if ! file -L "$refbpf" | grep -q 'statically linked'; then
 	done
 fi
 
-cp "$top/tests/profiling.py" "$top/tests/kernel_times.py" "$top/tests/kernels/guest.py" "$stage/t/tests/"
+cp "$top/tests/profiling.py" "$top/tests/kernels/guest.py" "$stage/t/tests/"
 cp -r "$top/tests/targets" "$stage/t/tests/targets"
 find "$stage/t/tests" -name __pycache__ -prune -exec rm -rf {} +
 

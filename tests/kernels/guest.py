@@ -18,7 +18,6 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_times import thread_times  # noqa: E402
 from profiling import Recording, Target, go, go_file, run_refbpf, target_path  # noqa: E402
 
 REFBPF = "/bin/refbpf"
@@ -120,25 +119,11 @@ def target_exit(py, d, extra=()):
 
 
 def wall(py, d):
-    """With what the kernel says each thread did from refbpf's attaching to
-    its exit (a window holding the recording's): {tid: [seconds on a CPU,
-    waiting for one, asleep, times it went to sleep]}."""
     folded = os.path.join(d, "wall.folded")
     with Target(py["path"], target_path("wall_threads.py")) as t:
-        rec = Recording(REFBPF, ["-p", t.pid, "-d", 3, "-F", 200, "--mode", "wall",
-                                 "--folded", folded], d)
-        rec.wait_attached(120)
-        before = thread_times(t.pid)
-        rc, stdout, stderr = rec.finish(timeout=120)
-        after = thread_times(t.pid)
-    threads = {}
-    for tid, a in after.items():
-        b = before.get(tid)
-        if b:
-            cpu, runq = a.cpu - b.cpu, a.runq - b.runq
-            threads[tid] = [cpu, runq, max(0.0, a.at - b.at - cpu - runq), a.sleeps - b.sleeps]
-    return {"rc": rc, "stdout": stdout, "stderr": stderr, "folded": text(folded),
-            "threads": threads}
+        r = run_refbpf(REFBPF, ["-v", "-p", t.pid, "-d", 3, "-F", 200, "--mode", "wall",
+                                "--folded", folded], check=False)
+    return dict(completed(r), folded=text(folded))
 
 
 def native(py, d):

@@ -423,21 +423,7 @@ def test_wall_mode_shares(kernel, python):
     sleep_off = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>" and
                     any(x[0] == "sleep_thread" for x in f))
     assert blocked.get(("sleep_thread", lines["sleep"]), 0) >= 0.98 * sleep_off, blocked
-    # and of the rest, its time preempted (waiting for the guest's one CPU,
-    # which refbpf's own work shares; exact, from its switch-outs) is no
-    # longer than the kernel says it waited for a CPU, in a window holding
-    # the recording's. (Its time on CPU is sampled, at ticks that under
-    # emulation line up with its timer's wake-ups: 6 samples for 3.5
-    # samples' worth seen.) The sleep thread is the one that went to sleep
-    # most, of those but the busy one (the most CPU).
-    times = r["threads"]
-    busy = max(times, key=lambda tid: times[tid][0])
-    sleeper = max((tid for tid in times if tid != busy), key=lambda tid: times[tid][3])
-    cpu, runq, _, sleeps = times[sleeper]
-    preempted = sum(c for f, c in stacks if f[-1][0] == "<preempted>" and
-                    any(x[0] == "sleep_thread" for x in f))
-    assert sleeps >= 20 and preempted <= runq * WALL_RATE * 1.02 + 2, (
-        preempted, times[sleeper], per, seen)
+    assert sleep_off >= 0.8 * per["sleep_thread"], (sleep_off, per)
     # (the busy thread does block here: it waits, with the GIL handed to
     # the sleep thread, until that one has a turn of the one CPU; a
     # thread that only waits for the CPU is test_preempted_not_blocked's)
