@@ -279,7 +279,7 @@ ASAN_TESTS := tests/test_writers.py tests/test_formats.py tests/test_raw.py test
 	tests/test_native.py::test_mixed_stack_in_every_output \
 	tests/test_wall.py::test_wall_mode_every_output_agrees tests/test_gil.py \
 	tests/test_locals.py tests/test_values.py tests/test_thread_names.py \
-	tests/test_code_identity.py::test_exec_of_sources_that_differ_in_lines_only
+	tests/test_code_identity.py::test_exec_of_sources_that_differ_in_lines_only tests/test_tlbc.py
 
 test-asan: asan pythons node-tools
 	REFBPF_BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

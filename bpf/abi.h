@@ -48,6 +48,16 @@ enum py_layout_flags {
 	/* The interpreter keeps its current thread state in a thread-local
 	 * variable (3.12+: _Py_tss_tstate), which BPF may find (tstate_tls). */
 	LAYOUT_TLS_TSTATE = 1 << 6,
+	/* Free-threaded 3.14+: each thread runs its own copy of a code
+	 * object's bytecode, co_tlbc->entries[frame->tlbc_index] (index 0 is
+	 * co_code_adaptive); the frame's instruction pointer points into
+	 * that copy (frame_tlbc_index, code_tlbc, code_adaptive). */
+	LAYOUT_TLBC = 1 << 7,
+	/* Free-threaded builds: the interpreter's GIL exists but may be
+	 * disabled (int at gil_enabled in it, 0: disabled) and is enabled
+	 * at run time by PYTHON_GIL=1 or an extension not declaring
+	 * Py_mod_gil. */
+	LAYOUT_GIL_SWITCHABLE = 1 << 8,
 };
 
 /*
@@ -134,6 +144,18 @@ struct py_layout {
 	/* The thread pointer minus pthread_self(), CPython's thread_id, in
 	 * this process (bpf/arch/'s ARCH_THREAD_ID; user/base/arch/) */
 	__u32 thread_id_bias;
+
+	/* LAYOUT_TLBC: _PyInterpreterFrame.tlbc_index (int32), PyCodeObject's
+	 * co_tlbc and co_code_adaptive */
+	__u16 frame_tlbc_index;
+	__u16 code_tlbc;
+	__u16 code_adaptive;
+	/* LAYOUT_GIL_SWITCHABLE: int enabled, inside struct _gil_runtime_state */
+	__u16 gil_enabled;
+	/* where kind starts in a str's state (bpf/py_str.h) */
+	__u16 str_kind_bit;
+	__u16 reserved3;
+	__u32 reserved4;
 };
 
 /*
@@ -198,6 +220,7 @@ enum gil_state {
 	GIL_HELD = 1,
 	GIL_NOT_HELD = 2,	/* running without it (C code that released it) */
 	GIL_WAIT = 3,		/* blocked on one of the GIL's futexes: waiting to take it */
+	GIL_DISABLED = 4,	/* free-threaded: the interpreter's GIL is switched off */
 };
 
 /* Per-process flags in the `watched` map. */

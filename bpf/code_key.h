@@ -135,10 +135,12 @@ static PY_WALK_INLINE int code_key_data(const struct py_layout *l, const __u8 *b
 		__u32 state = (__u32)py_walk_field(buf, l->str_state, 4);
 
 		len = (__s64)py_walk_field(buf, l->str_length, 8);
-		unit = PY_STR_STATE_KIND(state);
-		if (!PY_STR_STATE_COMPACT(state) || (unit != 1 && unit != 2 && unit != 4))
+		unit = PY_STR_STATE_KIND(state, l->str_kind_bit);
+		if (!PY_STR_STATE_COMPACT(state, l->str_kind_bit) ||
+		    (unit != 1 && unit != 2 && unit != 4))
 			return -1;
-		*data_at = PY_STR_STATE_ASCII(state) ? l->str_ascii_data : l->str_compact_data;
+		*data_at = PY_STR_STATE_ASCII(state, l->str_kind_bit) ? l->str_ascii_data :
+									 l->str_compact_data;
 	} else {
 		len = (__s64)py_walk_field(buf, l->bytes_size, 8);
 		*data_at = l->bytes_data;

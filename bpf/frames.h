@@ -93,7 +93,7 @@ static __always_inline int frame_walk_step(struct scratch *s)
 	struct py_frame_rec *rec = &s->ev.frames[n];
 
 	rec->code = f.code;
-	rec->instr = f.instr;
+	rec->instr = py_walk_shared_instr(NULL, l, buf, f.code, f.instr);
 	/* Recursion: the caller runs the same code object, read a moment
 	 * ago in this very sample; its validation key holds. */
 	if (w->n) {

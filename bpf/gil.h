@@ -48,6 +48,16 @@ static __always_inline __u32 gil_state(const struct py_layout *l, __u64 tstate)
 
 	if (!gil)
 		return GIL_UNKNOWN;
+	/* A free-threaded build's GIL is off unless switched on, and then
+	 * works as any other. */
+	if (l->flags & LAYOUT_GIL_SWITCHABLE) {
+		__s32 enabled = 0;
+
+		if (bpf_probe_read_user(&enabled, sizeof(enabled), (void *)(gil + l->gil_enabled)))
+			return GIL_UNKNOWN;
+		if (!enabled)
+			return GIL_DISABLED;
+	}
 	regs = compat_current_user_regs();
 	if (regs && ARCH_SYSCALL_NR(regs) == ARCH_NR_FUTEX && futex_blocks(ARCH_SYSCALL_ARG1(regs)) &&
 	    ARCH_SYSCALL_ARG0(regs) - gil < l->gil_size)

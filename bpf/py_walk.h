@@ -92,6 +92,49 @@ static PY_WALK_INLINE void py_walk_decode_frame(const struct py_layout *l, const
 		f->code = 0;
 }
 
+/* _PyCodeArray: a Py_ssize_t size, then the entries. */
+#define PY_WALK_TLBC_ENTRIES 8
+/* Thread-local bytecode indices beyond this are not a live thread's. */
+#define PY_WALK_TLBC_MAX_INDEX (1u << 20)
+/* Nor is an instruction this far into a copy (code objects' own limit on
+ * code units is far lower). */
+#define PY_WALK_TLBC_MAX_OFFSET (1u << 26)
+
+/*
+ * The instruction a frame read into `buf` (running `code`, at `instr`)
+ * executes, as its address in the code object's own bytecode
+ * (co_code_adaptive): what the symbolizer takes an instruction pointer
+ * against. Only LAYOUT_TLBC (free-threaded 3.14+) changes it: there the
+ * pointer is into the thread's copy, co_tlbc->entries[tlbc_index], which
+ * is co_code_adaptive itself at index 0 (the main thread, and every
+ * thread with PYTHON_TLBC=0). The copy is read now, while the frame runs
+ * it: a thread that exits frees its copies, and its index goes to the
+ * next thread. co_tlbc only grows (a larger array replaces it), so the
+ * index a frame got is inside it. 0 when the copy cannot be read: the
+ * symbolizer then has no instruction, never another copy's.
+ */
+static PY_WALK_INLINE __u64 py_walk_shared_instr(void *ctx, const struct py_layout *l,
+						 const __u8 *buf, __u64 code, __u64 instr)
+{
+	if (!(l->flags & LAYOUT_TLBC))
+		return instr;
+	__u32 index = (__u32)py_walk_field(buf, l->frame_tlbc_index, 4);
+
+	if (!index)
+		return instr;
+	if (index >= PY_WALK_TLBC_MAX_INDEX)
+		return 0;
+	__u64 array = py_walk_ptr(ctx, code + l->code_tlbc);
+
+	if (!array)
+		return 0;
+	__u64 copy = py_walk_ptr(ctx, array + PY_WALK_TLBC_ENTRIES + (__u64)index * 8);
+
+	if (!copy || instr < copy || instr - copy >= PY_WALK_TLBC_MAX_OFFSET)
+		return 0;
+	return code + l->code_adaptive + (instr - copy);
+}
+
 /* Is the frame read into `buf` the first one its eval-loop activation
  * runs (--native: FRAME_ENTRY)? 3.8-3.10 run each frame in an activation
  * of its own; 3.11 flags it (is_entry); 3.12+ put a C-stack shim frame

@@ -7,6 +7,10 @@
 #                                           3.14 and 3.15 are required)
 #   DIR/trixie-3.13t/usr/bin/python3.13t   (free-threaded, built here from
 #                                           trixie's python3.13 source package)
+#   DIR/sid-3.14t/usr/bin/python3.14t      (free-threaded, from sid's python3.14,
+#                                           or a pinned 3.14 orig tarball when
+#                                           the mirror lacks sid's current one)
+#   DIR/sid-3.15t/usr/bin/python3.15t      (free-threaded, likewise for 3.15)
 #
 # Packages come from Debian's archive through a private apt state under
 # DIR/.apt (the host's apt sources and dpkg database are not touched; nothing
@@ -21,14 +25,16 @@
 #
 # With REFBPF_PYTHON_ARCH=arm64: Debian's arm64 interpreters for the arm64
 # guests (`make test-arm64`), bullseye-3.9, bookworm-3.11 and trixie-3.13,
-# patched the same way but never run here (their ELF is checked instead).
+# patched the same way but never run here (their ELF is checked instead);
+# no free-threaded trees: those are built here, so only for this host's own
+# architecture.
 #
 # usage: scripts/fetch-pythons.sh [DIR]   (as root; idempotent: a tree that
 #        already works is kept; default DIR: $REFBPF_PYTHONS_DIR or
 #        /var/cache/refbpf/pythons, /var/cache/refbpf/arm64/pythons for arm64)
 # env:   REFBPF_DEBIAN_MIRROR  (default http://deb.debian.org/debian)
 #        REFBPF_PYTHON_ARCH    Debian's architecture: amd64 (default) or arm64
-#        REFBPF_FETCH_JOBS     (make -j for the 3.13t build, default: nproc)
+#        REFBPF_FETCH_JOBS     (make -j for the free-threaded builds, default: nproc)
 #
 # Prints one line per interpreter on stdout:
 #   fetch-pythons: NAME PATH VERSION static|pie dwarf: yes|no
@@ -73,10 +79,11 @@ flock -w 1800 9 || { log "another fetch-pythons holds $STATE/lock"; exit 2; }
 
 # --- host tools --------------------------------------------------------------
 
-HOST_TOOLS=(patchelf dpkg-dev binutils build-essential pkgconf lz4)
-# Development headers for the 3.13t build (bookworm's; only build inputs).
+HOST_TOOLS=(patchelf dpkg-dev binutils build-essential pkgconf lz4 curl)
+# Development headers for the free-threaded builds (bookworm's; only build inputs;
+# 3.14+ build compression.zstd on libzstd).
 HOST_BUILD_DEPS=(libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev libsqlite3-dev
-	libexpat1-dev libreadline-dev libncurses-dev libgdbm-dev uuid-dev)
+	libexpat1-dev libreadline-dev libncurses-dev libgdbm-dev uuid-dev libzstd-dev)
 
 # Unpack the closure of PACKAGES (as resolved from an empty system) into TREE.
 unpack_closure() {
@@ -262,14 +269,50 @@ fetch_deb() {
 	summary "$name" "$bin" "$tree"
 }
 
-# fetch_ft NAME SUITE SRCPKG: build a free-threaded interpreter (--disable-gil)
-# from a release's source package with the host's toolchain and libraries
-# (so it needs no patching); -g is kept (DWARF in the binary, and a copy at
-# the build-id path like the -dbg packages').
+# Upstream sources (Debian's orig tarballs) for when the suite's current source
+# package cannot be downloaded: a mirror may drop the files of a version the
+# index still names. Debian's patches are not needed for a --disable-gil test
+# interpreter. Path under the mirror's pool, and sha256.
+declare -A PINNED_ORIG=(
+	[python3.14]="main/p/python3.14/python3.14_3.14.7.orig.tar.xz 3b48dac8fb59f62eaa67ac83c1eb12bda1b7a08406dd286e252c11a66be27f81"
+	[python3.15]="main/p/python3.15/python3.15_3.15.0~rc1.orig.tar.xz f84dad680ab2147417d2739355c2678f0f9acffe4ae8ef77895de1454b384b07"
+)
+
+# unpack_kept_source SRC SRCPKG BUILD: unpack into BUILD/src what an earlier
+# run downloaded into SRC (a Debian source package, or a pinned orig tarball).
+unpack_kept_source() {
+	local src=$1 srcpkg=$2 build=$3 dsc orig
+	dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
+	if [ -n "$dsc" ]; then
+		(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1)
+		return
+	fi
+	orig=$(ls "$src/${srcpkg}"_*.orig.tar.xz 2>/dev/null | tail -n1)
+	[ -n "$orig" ] && [ -f "$src/sha256.ok" ] || return 1
+	mkdir -p "$build/src" && tar -xJf "$orig" -C "$build/src" --strip-components=1 2>"$build/unpack.log"
+}
+
+# fetch_pinned_orig NAME SRCPKG SRC: download SRCPKG's pinned orig tarball
+# into SRC and check its sha256 (unpack_kept_source unpacks it).
+fetch_pinned_orig() {
+	local name=$1 srcpkg=$2 src=$3 path sum file
+	[ -n "${PINNED_ORIG[$srcpkg]:-}" ] ||
+		{ fail "$name: apt-get source $srcpkg failed (see $src/download.log) and no orig tarball is pinned"; return 1; }
+	read -r path sum <<<"${PINNED_ORIG[$srcpkg]}"
+	file="$src/${path##*/}"
+	log "$name: apt-get source $srcpkg failed (see $src/download.log); using the pinned ${path##*/}"
+	retry curl -fsSL -o "$file" "$MIRROR/pool/$path" ||
+		{ fail "$name: cannot download $MIRROR/pool/$path"; return 1; }
+	echo "$sum  $file" | sha256sum -c --status ||
+		{ rm -f "$file"; fail "$name: ${path##*/} does not have the pinned sha256 $sum"; return 1; }
+	touch "$src/sha256.ok"
+	log "$name: source: ${path##*/} (upstream, sha256 checked)"
+}
+
 fetch_ft() {
 	local name=$1 suite=$2 srcpkg=$3
 	local tree="$DIR/$name" ver=${3#python} st="$suite-src"
-	local bin="$tree/usr/bin/python${ver}t" why src build dsc rel t0
+	local bin="$tree/usr/bin/python${ver}t" why src build rel t0
 	if check "$bin" "$tree" 1 >/dev/null; then
 		summary "$name" "$bin" "$tree"
 		return 0
@@ -277,21 +320,19 @@ fetch_ft() {
 	t0=$(date +%s)
 	ensure_host_packages "${HOST_BUILD_DEPS[@]}" || log "$name: some build dependencies are missing; modules may be missing"
 	prepare_state "$st" "$(src_line "$suite")" refresh || return 1
-	src="$STATE/$st/source"
-	build="$STATE/$st/build"
+	# One source and build directory per package: sid builds two of them.
+	src="$STATE/$st/$srcpkg/source"
+	build="$STATE/$st/$srcpkg/build"
 	mkdir -p "$src"
 	rm -rf "$build" && mkdir -p "$build"
 	# The source files are kept in $src: a rebuild does not download them again.
-	dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
-	if [ -z "$dsc" ] || ! (cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1); then
+	if ! unpack_kept_source "$src" "$srcpkg" "$build"; then
 		rm -rf "$build" "$src" && mkdir -p "$build" "$src"
 		log "$name: apt-get source $srcpkg ($suite)"
 		(cd "$src" && retry apt_state "$st" apt-get source --download-only "$srcpkg" >"$src/download.log" 2>&1) ||
-			{ fail "$name: apt-get source $srcpkg failed (see $src/download.log)"; return 1; }
-		dsc=$(ls "$src/${srcpkg}"_*.dsc 2>/dev/null | tail -n1)
-		[ -n "$dsc" ] || { fail "$name: no .dsc for $srcpkg in $src"; return 1; }
-		(cd "$build" && dpkg-source -x "$dsc" src >"$build/unpack.log" 2>&1) ||
-			{ fail "$name: dpkg-source -x $dsc failed (see $build/unpack.log)"; return 1; }
+			fetch_pinned_orig "$name" "$srcpkg" "$src" || return 1
+		unpack_kept_source "$src" "$srcpkg" "$build" ||
+			{ fail "$name: cannot unpack the source in $src (see $build/unpack.log)"; return 1; }
 	fi
 	rm -rf "$tree"
 	log "$name: building (configure --disable-gil; make -j$JOBS; make install), log in $build/build.log"
@@ -301,18 +342,18 @@ fetch_ft() {
 			--disable-test-modules --without-static-libpython &&
 		make -j"$JOBS" &&
 		make install) >"$build/build.log" 2>&1; then
-		cp -f "$build/build.log" "$STATE/$st/build.log"
+		cp -f "$build/build.log" "$STATE/$st/$srcpkg/build.log"
 		rm -rf "$tree"
-		fail "$name: build failed (see $STATE/$st/build.log: $(tail -n 2 "$build/build.log" | tr '\n' ' '))"
+		fail "$name: build failed (see $STATE/$st/$srcpkg/build.log: $(tail -n 2 "$build/build.log" | tr '\n' ' '))"
 		return 1
 	fi
-	cp -f "$build/build.log" "$STATE/$st/build.log"
+	cp -f "$build/build.log" "$STATE/$st/$srcpkg/build.log"
 	# `make install` also links python3.X and python3 to python3.Xt: drop them so
 	# the tree holds only the free-threaded name (and no second "python3.X").
 	rm -f "$tree/usr/bin/python$ver" "$tree/usr/bin/python3"
 	if ! why=$(check "$bin" "$tree" 1); then
 		rm -rf "$tree"
-		fail "$name: $bin is not a working free-threaded interpreter: $why (see $STATE/$st/build.log)"
+		fail "$name: $bin is not a working free-threaded interpreter: $why (see $STATE/$st/$srcpkg/build.log)"
 		return 1
 	fi
 	rel=$(debug_rel "$bin")
@@ -367,6 +408,8 @@ for v in $(printf '%s\n' $sid_required $sid_existing $sid_listed | sort -t. -k2,
 done
 
 run fetch_ft trixie-3.13t trixie python3.13
+run fetch_ft sid-3.14t sid python3.14
+run fetch_ft sid-3.15t sid python3.15
 
 # The .debs are not needed once unpacked.
 rm -rf "$STATE"/*/archives/*.deb "$STATE"/*/cache/*.bin

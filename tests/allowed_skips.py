@@ -9,11 +9,4 @@ reason must contain; why it is no loss).
 """
 
 ALLOWED = [
-    ("tests/test_gil.py::test_*[[]*t[]]", "is free-threaded: no GIL",
-     "--gil measures a GIL a free-threaded build does not have; "
-     "test_free_threaded_has_no_gil checks that --gil refuses it"),
-    ("tests/test_native.py::test_native_with_kernel_gil_and_wall_mode[[]*t[]]",
-     "is free-threaded: --gil does not apply",
-     "the same --gil on a free-threaded build; its --native stacks are checked by the other "
-     "--native tests on that build"),
 ]

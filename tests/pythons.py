@@ -77,6 +77,8 @@ MATRIX = [
     ("sid", "3.13", "make pythons (Debian sid)"),
     ("sid", "3.14", "make pythons (Debian sid)"),
     ("sid", "3.15", "make pythons (Debian sid)"),
+    ("sid", "3.14t", "make pythons (built from Debian sid's source)"),
+    ("sid", "3.15t", "make pythons (built from Debian sid's source)"),
 ]
 
 

@@ -1,20 +1,25 @@
 """--gil: whether each sample held the GIL, and (wall mode) the time spent
 waiting for it, per function and in every output."""
 import marshal
+import os
 import re
 import subprocess
 
 import pytest
 
 from kernel_times import asleep, assert_sampled_cpu, thread_times
-from profiling import Recording, Target, parse_folded, run_refbpf, target_path
+from profiling import Recording, Target, parse_folded, target_path
 from pythons import find_interpreters
 
 
 
-def skip_free_threaded(label):
-    if label.endswith("t"):
-        pytest.skip("skipped: %s is free-threaded: no GIL (test_free_threaded_has_no_gil)" % label)
+def gil_env(label, on=True):
+    """A free-threaded build has a GIL per interpreter too, switched off
+    unless something turns it on: PYTHON_GIL=1 does, from the start. GIL
+    builds run as they are."""
+    if not label.endswith("t"):
+        return None
+    return dict(os.environ, PYTHON_GIL="1" if on else "0")
 
 
 def samples_of(stacks, func, leaf=None):
@@ -29,11 +34,11 @@ def summary(stdout):
     return int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
 
 
-def record(refbpf_bin, path, arg, tmp_path, *extra):
+def record(refbpf_bin, path, arg, tmp_path, *extra, env=None):
     """refbpf's outputs, and what the kernel says the target's threads
     other than the main one did meanwhile: {tid: (cpu, runq, asleep)}."""
     folded, prof = tmp_path / "gil.folded", tmp_path / "gil.prof"
-    with Target(path, target_path("gil_contention.py"), arg) as t:
+    with Target(path, target_path("gil_contention.py"), arg, env=env) as t:
         rec = Recording(refbpf_bin, ["-p", t.pid, "-d", 3, "-F", 200, "--gil", "--folded", folded,
                                      "-o", prof] + list(extra), tmp_path)
         rec.wait_attached()
@@ -51,8 +56,8 @@ def record(refbpf_bin, path, arg, tmp_path, *extra):
 @pytest.mark.root
 def test_contended_gil_wait_is_reported(python, tmp_path, refbpf_bin):
     label, path, version = python
-    skip_free_threaded(label)
-    r, stacks, stats, threads = record(refbpf_bin, path, 2, tmp_path, "--mode", "wall")
+    r, stacks, stats, threads = record(refbpf_bin, path, 2, tmp_path, "--mode", "wall",
+                                       env=gil_env(label))
     spin = samples_of(stacks, "spin_thread")
     wait = samples_of(stacks, "spin_thread", "<GIL wait>")
     # two threads, one GIL: while one holds it the other sleeps waiting,
@@ -90,8 +95,8 @@ def test_contended_gil_wait_is_reported(python, tmp_path, refbpf_bin):
 @pytest.mark.root
 def test_single_thread_does_not_wait(python, tmp_path, refbpf_bin):
     label, path, version = python
-    skip_free_threaded(label)
-    r, stacks, _, threads = record(refbpf_bin, path, 1, tmp_path, "--mode", "wall")
+    r, stacks, _, threads = record(refbpf_bin, path, 1, tmp_path, "--mode", "wall",
+                                   env=gil_env(label))
     spin = samples_of(stacks, "spin_thread")
     assert spin > 100, r.stdout
     assert samples_of(stacks, "spin_thread", "<GIL wait>") <= 0.02 * spin, stacks
@@ -107,8 +112,7 @@ def test_single_thread_does_not_wait(python, tmp_path, refbpf_bin):
 def test_code_without_the_gil_is_marked(python, tmp_path, refbpf_bin):
     """hashlib hashes large buffers with the GIL released."""
     label, path, version = python
-    skip_free_threaded(label)
-    r, stacks, stats, threads = record(refbpf_bin, path, "hash", tmp_path)
+    r, stacks, stats, threads = record(refbpf_bin, path, "hash", tmp_path, env=gil_env(label))
     on_cpu = samples_of(stacks, "hash_thread")
     # as many as the CPU time the kernel gave the hashing thread warrants
     assert_sampled_cpu(on_cpu, sum(cpu for cpu, _, _ in threads.values()), 200,
@@ -118,17 +122,27 @@ def test_code_without_the_gil_is_marked(python, tmp_path, refbpf_bin):
     assert "measured with --mode wall" in r.stdout
 
 
+FREE_THREADED = [i for i in find_interpreters() if i[0].endswith("t")]
+
+
 @pytest.mark.root
-def test_free_threaded_has_no_gil(tmp_path, refbpf_bin):
-    found = [i for i in find_interpreters() if i[0].endswith("t")]
-    if not found:
-        pytest.skip("skipped: no free-threaded interpreter here (make pythons builds 3.13t)")
-    label, path, version = found[0]
-    with Target(path, target_path("gil_contention.py"), 1) as t:
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1, "--gil"], check=False)
-    assert r.returncode != 0
-    assert re.search(r"^refbpf: PID %d: free-threaded Python [\d.]+t? has no GIL: --gil does not "
-                     r"apply to it$" % t.pid, r.stderr, re.M), r.stderr
+@pytest.mark.parametrize("python", FREE_THREADED, ids=[i[0] for i in FREE_THREADED])
+def test_free_threaded_gil_switched_off_is_said(tmp_path, refbpf_bin, python):
+    """A free-threaded build whose GIL is off: two threads spin at once,
+    and every on-CPU sample says the GIL is switched off (not held, not
+    waited for), where the other tests, with PYTHON_GIL=1, see it held."""
+    label, path, version = python
+    r, stacks, stats, threads = record(refbpf_bin, path, 2, tmp_path,
+                                       env=gil_env(label, on=False))
+    spin = samples_of(stacks, "spin_thread")
+    assert_sampled_cpu(spin, sum(cpu for cpu, _, _ in threads.values()), 200,
+                       what="the spinning threads")
+    assert samples_of(stacks, "spin_thread", "<GIL disabled>") == spin, stacks
+    held, on_cpu, _ = summary(r.stdout)
+    assert held == 0 and on_cpu == spin, r.stdout
+    assert re.search(r"^GIL: switched off \(free-threaded\) in %d of %d on-CPU samples "
+                     r"\(100\.0%%\)$" % (spin, spin), r.stdout, re.M), r.stdout
+    assert ("~", 0, "<GIL disabled>") in stats
 
 
 GIL_RAW = """refbpf-raw 1

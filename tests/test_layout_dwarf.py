@@ -36,6 +36,10 @@ def dump(*args, root=""):
     return r.returncode, dict(l.split("=", 1) for l in r.stdout.split()), r.stderr
 
 
+# bpf/abi.h's enum py_layout_flags
+LAYOUT_TLBC = 1 << 7
+LAYOUT_GIL_SWITCHABLE = 1 << 8
+
 # layout_dump --dwarf's exit status when the DWARF it found describes another
 # version (a refusal); 1 is any other failure (no file, no DWARF at all).
 REFUSED = 3
@@ -68,18 +72,22 @@ def test_layout_matches_dwarf(python):
         rc, ours, err = dump("--debug-offsets", elf)
         source = "_Py_DebugOffsets"
     assert rc == 0, err
-    # --gil reads the GIL through these: every GIL build must describe it
+    # --gil reads the GIL through these: every build must describe it,
+    # free-threaded ones too (their GIL is switched off unless turned on)
     gil_keys = [k for k in dwarf if k.startswith("gil_") or k == "tstate_interp"]
     assert gil_keys and "gil_where" in ours, "layout_dump prints no GIL fields"
-    if label.endswith("t"):
-        # free-threaded: no GIL to profile; our layout must say so (the
-        # thread state's interp is still there: the code counter needs it)
-        assert ours["gil_where"] == "0", ours
-        for k in gil_keys:
-            if k != "tstate_interp":
-                dwarf.pop(k)
+    assert dwarf["gil_where"] in ("1", "2") and int(dwarf["gil_size"]) > 0, dwarf
+    switchable = int(dwarf["flags"]) & LAYOUT_GIL_SWITCHABLE != 0
+    assert switchable == label.endswith("t"), (label, dwarf["flags"])
+    # free-threaded 3.14+: each thread's bytecode, found by the frame's
+    # tlbc_index in the code object's co_tlbc (a GIL build has neither)
+    tlbc = int(dwarf["flags"]) & LAYOUT_TLBC != 0
+    assert tlbc == (label.endswith("t") and version[:2] >= (3, 14)), (label, dwarf["flags"])
+    if tlbc:
+        assert int(dwarf["frame_tlbc_index"]) and int(dwarf["code_tlbc"]), dwarf
+        assert dwarf["code_adaptive"] == dwarf["code.code_adaptive"], dwarf
     else:
-        assert dwarf["gil_where"] in ("1", "2") and int(dwarf["gil_size"]) > 0, dwarf
+        assert dwarf["frame_tlbc_index"] == dwarf["code_tlbc"] == dwarf["code_adaptive"] == "0"
     wrong = disagreements(ours, dwarf)
     assert not wrong, "%s disagrees with DWARF of %s: {field: (ours, dwarf)} %r" % (
         source, elf, wrong)

@@ -233,10 +233,10 @@ def test_deep_stack_keeps_its_innermost_frames(refbpf_bin, python, tmp_path):
 def test_native_with_kernel_gil_and_wall_mode(refbpf_bin, python, tmp_path):
     """Every stack option at once: the C chain stays intact under the GIL
     and kernel leaves, and c_spin (which keeps the GIL) is never marked as
-    running without it or waiting for it."""
+    running without it or waiting for it. A free-threaded build switches
+    its GIL on when it imports native_ext (single-phase init, no
+    Py_mod_gil): there too c_spin holds it, never runs with it off."""
     label, path, version = python
-    if "t" in label.split("-")[-1]:
-        pytest.skip("skipped: %s is free-threaded: --gil does not apply" % label)
     ext = build_extension(python, tmp_path)
     folded = tmp_path / "all.folded"
     with Target(path, SCRIPT, ext, 60) as t:
@@ -252,7 +252,8 @@ def test_native_with_kernel_gil_and_wall_mode(refbpf_bin, python, tmp_path):
     on_cpu = sum(n for frames, n in stacks if not any(f[0] in off_cpu for f in frames))
     assert sum(n for _, n in spinning) >= 0.8 * on_cpu, (stacks[:3], r.stderr[-2000:])
     for frames, _ in spinning:
-        assert not any(f[0] in ("<no GIL>", "<GIL wait>") for f in frames), frames[-4:]
+        assert not any(f[0] in ("<no GIL>", "<GIL wait>", "<GIL disabled>") for f in frames), \
+            frames[-4:]
         user = [f for f in frames if not (f[1] is None and f[0].startswith("<"))]
         check_chain(user, interpreter_modules(python))
 

@@ -247,7 +247,7 @@ def test_qualified_names(python, refbpf_bin, tmp_path):
         leaves[frames[-1][:3]] = leaves.get(frames[-1][:3], 0) + count
     foo = (qualified(version, "Foo", "run"), str(script), lines["foo"])
     bar = (qualified(version, "Bar", "run"), str(script), lines["bar"])
-    # the two take turns of 50 ms of CPU each: as many samples, give or take
+    # the two take turns of 10 ms of CPU each: as many samples, give or take
     total = sum(leaves.values())
     assert leaves.get(foo, 0) + leaves.get(bar, 0) >= 0.9 * total > 0, leaves
     assert abs(leaves.get(foo, 0) - leaves.get(bar, 0)) <= 0.3 * total + 5, leaves

@@ -23,6 +23,7 @@
 #include "python/layout/py_layout.h"
 #include "python/py_locals.h"
 #include "python/layout/py_object_layout.h"
+#include "python/layout/versions.h"
 #include "python/py_reader.h"
 #include "python/py_thread_names.h"
 #include "python/py_values.h"
@@ -65,7 +66,8 @@ static const struct py_object_layout *layout_at(unsigned int i)
 		int minor;
 		bool ft;
 	} versions[] = { { 8, false },	{ 9, false },  { 10, false }, { 11, false }, { 12, false },
-			 { 13, false }, { 13, true },  { 14, false }, { 15, false } };
+			 { 13, false }, { 13, true },  { 14, false }, { 14, true },
+			 { 15, false }, { 15, true } };
 
 	i %= sizeof(versions) / sizeof(versions[0]);
 	return py_object_layout_builtin(3, versions[i].minor, versions[i].ft);
@@ -77,12 +79,16 @@ static void code_layout(const struct py_object_layout *o, struct py_code_layout 
 {
 	struct py_version_layout v;
 	uint16_t head = o->free_threaded ? 16 : 0;
+	int minor = (int)(o->version_hex >> 16 & 0xff);
 
-	if (!py_layout_builtin(3, (int)(o->version_hex >> 16 & 0xff), &v)) {
+	if (!py_layout_builtin(3, minor, &v)) {
 		*c = v.code;
 		return;
 	}
-	memset(c, 0, sizeof(*c));
+	/* what the version implies (where a str's kind lies) */
+	memset(&v, 0, sizeof(v));
+	py_version_apply(&v, 3, minor, o->free_threaded);
+	*c = v.code;
 	c->ob_type = o->ob_type;
 	c->bytes_size = 16 + head;
 	c->bytes_sval = 32 + head;

@@ -40,6 +40,7 @@ static void print_layout(const struct py_version_layout *l)
 	P("gil_locked", w->gil_locked);
 	P("gil_holder", w->gil_holder);
 	P("gil_size", w->gil_size);
+	P("gil_enabled", w->gil_enabled);
 	P("tstate_interp", w->tstate_interp);
 	P("runtime_interpreters_head", w->runtime_interpreters_head);
 	P("interp_next", w->interp_next);
@@ -54,6 +55,9 @@ static void print_layout(const struct py_version_layout *l)
 	P("frame_owner", w->frame_owner);
 	P("frame_owner_skip", w->frame_owner_skip);
 	P("frame_is_entry", w->frame_is_entry);
+	P("frame_tlbc_index", w->frame_tlbc_index);
+	P("code_tlbc", w->code_tlbc);
+	P("code_adaptive", w->code_adaptive);
 	P("code_firstlineno", w->code_firstlineno);
 	P("code_name", w->code_name);
 	P("unicode_hash", w->unicode_hash);
@@ -70,6 +74,7 @@ static void print_layout(const struct py_version_layout *l)
 	P("bytes_sval", c->bytes_sval);
 	P("unicode_length", c->unicode_length);
 	P("unicode_state", c->unicode_state);
+	P("unicode_kind_bit", c->unicode_kind_bit);
 	P("unicode_ascii_size", c->unicode_ascii_size);
 	P("unicode_compact_size", c->unicode_compact_size);
 	P("instr_kind", l->instr_kind);

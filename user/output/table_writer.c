@@ -173,7 +173,7 @@ static double percent(uint64_t n, uint64_t total);
 /* --gil: the whole recording's figures, and what they cannot show. */
 static void print_gil_summary(FILE *out, const struct profile *p, const struct gil_figures *g)
 {
-	uint64_t on_cpu = g->total.held + g->total.not_held;
+	uint64_t on_cpu = g->total.held + g->total.not_held + g->total.disabled;
 
 	fprintf(out, "GIL: held in %" PRIu64 " of %" PRIu64 " on-CPU samples (%.1f%%)", g->total.held,
 		on_cpu, percent(g->total.held, on_cpu));
@@ -181,6 +181,11 @@ static void print_gil_summary(FILE *out, const struct profile *p, const struct g
 		fprintf(out, "; waiting for it: %.3f s\n", (double)g->total.wait * profile_period(p));
 	else
 		fputs("; time waiting for it is off CPU: measured with --mode wall\n", out);
+	/* free-threaded interpreters: a GIL exists, switched off */
+	if (g->total.disabled)
+		fprintf(out, "GIL: switched off (free-threaded) in %" PRIu64 " of %" PRIu64
+			" on-CPU samples (%.1f%%)\n", g->total.disabled, on_cpu,
+			percent(g->total.disabled, on_cpu));
 }
 
 static void print_header(FILE *out, const struct profile *p, const struct callgraph *cg,
@@ -205,8 +210,9 @@ static void print_row(FILE *out, const struct cg_func *f, uint64_t total, double
 	fprintf(out, "%*" PRIu64 " %6.1f%% %*" PRIu64 " %6.1f%% %9.3f %9.3f  ", width, f->self,
 		percent(f->self, total), width, f->cum, percent(f->cum, total),
 		(double)f->self * period, (double)f->cum * period);
-	if (g && g->held + g->not_held)
-		fprintf(out, "%6.1f%% %9.3f  ", percent(g->held, g->held + g->not_held),
+	if (g && g->held + g->not_held + g->disabled)
+		fprintf(out, "%6.1f%% %9.3f  ",
+			percent(g->held, g->held + g->not_held + g->disabled),
 			(double)g->wait * period);
 	else if (g)
 		fprintf(out, "%7s %9.3f  ", "-", (double)g->wait * period);

@@ -10,6 +10,7 @@ enum gil_class {
 	GC_NOT_HELD,
 	GC_WAIT,
 	GC_OFF_CPU,
+	GC_DISABLED,
 };
 
 /* What a profile function says about the samples it ends. */
@@ -21,6 +22,8 @@ static enum gil_class func_class(const struct pfunc *f)
 		return GC_WAIT;
 	if (!strcmp(f->name, PROFILE_NO_GIL_NAME))
 		return GC_NOT_HELD;
+	if (!strcmp(f->name, PROFILE_GIL_DISABLED_NAME))
+		return GC_DISABLED;
 	if (!strcmp(f->name, PROFILE_OFF_CPU_NAME) || !strcmp(f->name, PROFILE_PREEMPTED_NAME))
 		return GC_OFF_CPU;
 	return GC_HELD;
@@ -34,6 +37,8 @@ static void add(struct gil_figure *f, enum gil_class c, uint64_t n)
 		f->not_held += n;
 	else if (c == GC_WAIT)
 		f->wait += n;
+	else if (c == GC_DISABLED)
+		f->disabled += n;
 }
 
 int gil_figures_build(const struct profile *p, const struct callgraph *cg, struct gil_figures *out)

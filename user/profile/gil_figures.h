@@ -2,7 +2,8 @@
 /*
  * --gil figures per function, from the marker leaves the recorder puts on
  * each stack: `<GIL wait>` (waiting to take the GIL), `<no GIL>` (on CPU
- * without it), `<off-CPU>` or `<preempted>` (wall mode: off CPU for
+ * without it), `<GIL disabled>` (on CPU in a free-threaded interpreter
+ * whose GIL is off), `<off-CPU>` or `<preempted>` (wall mode: off CPU for
  * another reason); a
  * stack without a marker was on CPU holding the GIL. Each sample counts
  * once per function, however deep its recursion, as in the call graph.
@@ -19,6 +20,7 @@ struct gil_figure {
 	uint64_t held;		/* on CPU, holding the GIL */
 	uint64_t not_held;	/* on CPU, without it */
 	uint64_t wait;		/* waiting for it (on or off CPU) */
+	uint64_t disabled;	/* on CPU, the interpreter's GIL switched off */
 };
 
 struct gil_figures {

@@ -108,6 +108,8 @@ enum profile_mode {
 #define PROFILE_PREEMPTED_NAME "<preempted>"	/* wall mode: runnable, waiting for a CPU */
 #define PROFILE_GIL_WAIT_NAME "<GIL wait>"	/* --gil: waiting to take the GIL */
 #define PROFILE_NO_GIL_NAME "<no GIL>"		/* --gil: on CPU without the GIL */
+/* --gil: on CPU in a free-threaded interpreter whose GIL is switched off */
+#define PROFILE_GIL_DISABLED_NAME "<GIL disabled>"
 /* Kernel frames are named "<kernel SYMBOL>". */
 #define PROFILE_KERNEL_PREFIX "<kernel "
 

@@ -132,11 +132,13 @@ int py_read_str_data(pid_t pid, const struct py_code_layout *c, uint64_t addr, s
 
 	/* Legacy (non-compact) strings keep their data elsewhere; code
 	 * objects never use them. */
-	out->kind = PY_STR_STATE_KIND(state);
-	if (length < 0 || length > CODE_KEY_MAX_DATA || !PY_STR_STATE_COMPACT(state) ||
+	out->kind = PY_STR_STATE_KIND(state, c->unicode_kind_bit);
+	if (length < 0 || length > CODE_KEY_MAX_DATA ||
+	    !PY_STR_STATE_COMPACT(state, c->unicode_kind_bit) ||
 	    (out->kind != 1 && out->kind != 2 && out->kind != 4))
 		return -EINVAL;
-	out->data_at = PY_STR_STATE_ASCII(state) ? c->unicode_ascii_size : c->unicode_compact_size;
+	out->data_at = PY_STR_STATE_ASCII(state, c->unicode_kind_bit) ? c->unicode_ascii_size :
+								       c->unicode_compact_size;
 	out->bytes = (uint64_t)length * out->kind;
 	return read_data(pid, addr, chunk, (size_t)got, out);
 }

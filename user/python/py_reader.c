@@ -80,13 +80,14 @@ static int str_head(const struct py_code_layout *c, const uint8_t *buf, size_t h
 		return -EINVAL;
 	state = (uint32_t)field(buf, have, c->unicode_state, 4);
 	h->length = (int64_t)field(buf, have, c->unicode_length, 8);
-	h->kind = PY_STR_STATE_KIND(state);
+	h->kind = PY_STR_STATE_KIND(state, c->unicode_kind_bit);
 	/* legacy strings keep their text elsewhere: not read */
-	if (h->length < 0 || !PY_STR_STATE_COMPACT(state) ||
+	if (h->length < 0 || !PY_STR_STATE_COMPACT(state, c->unicode_kind_bit) ||
 	    (h->kind != 1 && h->kind != 2 && h->kind != 4) ||
-	    (PY_STR_STATE_ASCII(state) && h->kind != 1))
+	    (PY_STR_STATE_ASCII(state, c->unicode_kind_bit) && h->kind != 1))
 		return -EINVAL;
-	h->data_at = PY_STR_STATE_ASCII(state) ? c->unicode_ascii_size : c->unicode_compact_size;
+	h->data_at = PY_STR_STATE_ASCII(state, c->unicode_kind_bit) ? c->unicode_ascii_size :
+								     c->unicode_compact_size;
 	return 0;
 }
 

@@ -53,7 +53,7 @@ static int read_frames(pid_t pid, const struct py_layout *l, struct thread_stack
 		frame = f.previous;
 		rec = &ts->frames[ts->nframes++];
 		rec->code = f.code;
-		rec->instr = f.instr;
+		rec->instr = py_walk_shared_instr(&pid, l, frame_buf, f.code, f.instr);
 		code_key_read(&pid, l, keys, f.code, rec);
 		if (py_walk_is_entry(l, frame_buf))
 			rec->flags |= FRAME_ENTRY;

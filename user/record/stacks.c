@@ -172,6 +172,8 @@ static const char *marker(const struct recorder *r, const struct sample_event *e
 		return (ev->flags & SAMPLE_PREEMPTED) ? PROFILE_PREEMPTED_NAME : PROFILE_OFF_CPU_NAME;
 	if (gil && ev->gil == GIL_NOT_HELD)
 		return PROFILE_NO_GIL_NAME;
+	if (gil && ev->gil == GIL_DISABLED)
+		return PROFILE_GIL_DISABLED_NAME;
 	return NULL;
 }
 

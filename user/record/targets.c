@@ -155,19 +155,17 @@ static int start_sampling(struct recorder *r, struct rtarget *t)
 	return 0;
 }
 
-/* --gil needs a GIL and where it lies: a process without either is
- * refused, with the reason in t->reason. */
+/* --gil needs to know where the GIL lies: a process without that is
+ * refused, with the reason in t->reason. A free-threaded build has a GIL
+ * per interpreter too, switched off unless PYTHON_GIL=1 or an extension
+ * without Py_mod_gil switched it on: each sample says which. */
 static bool refused_for_gil(struct recorder *r, struct rtarget *t)
 {
 	const struct py_layout *l = &t->proc.layout.walk;
 
 	if (!r->o->features.gil)
 		return false;
-	if (t->proc.free_threaded)
-		snprintf(t->reason, sizeof(t->reason),
-			 "free-threaded Python %s has no GIL: --gil does not apply to it",
-			 t->proc.version);
-	else if (!(l->flags & (LAYOUT_GIL_IN_RUNTIME | LAYOUT_GIL_VIA_INTERP)))
+	if (!(l->flags & (LAYOUT_GIL_IN_RUNTIME | LAYOUT_GIL_VIA_INTERP)))
 		snprintf(t->reason, sizeof(t->reason),
 			 "Python %s: where its GIL lies is not known (layout from %s): --gil cannot be used",
 			 t->proc.version, t->proc.layout_source);

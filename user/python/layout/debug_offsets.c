@@ -30,6 +30,12 @@ struct debug_offsets_map {
 	uint16_t tstate_interp;
 	/* 3.14+: position of interpreter_state.code_object_generation */
 	uint16_t interp_code_object_generation;
+	/* 3.14+, free-threaded builds (0 in GIL builds): positions of
+	 * interpreter_state.gil_runtime_state_enabled (an offset inside
+	 * struct _gil_runtime_state, not the interpreter), and of the
+	 * thread-local bytecode's interpreter_frame.tlbc_index and
+	 * code_object.co_tlbc */
+	uint16_t interp_gil_enabled, frame_tlbc_index, code_tlbc;
 	/* 3.13 does not describe a code counter: offsetof(PyInterpreterState,
 	 * func_state.next_version) in GIL and free-threaded builds, the same
 	 * in every 3.13 release checked (tests/test_layout_dwarf.py), on
@@ -41,7 +47,8 @@ struct debug_offsets_map {
 
 static const struct debug_offsets_map maps[] = {
 	{
-		/* 3.13: checked against the DWARF of a 3.13.0 build. */
+		/* 3.13: checked against the DWARF of a 3.13.0 build, and of
+		 * 3.13.5t for the free-threaded GIL's size (py_layout.h). */
 		.min_version = 0x030d0000, .max_version = 0x030dffff, .size = 584,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -58,7 +65,9 @@ static const struct debug_offsets_map maps[] = {
 		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
-		/* 3.14: checked against the DWARF of Debian's 3.14.10. */
+		/* 3.14: checked against the DWARF of Debian's 3.14.10, and
+		 * the free-threaded positions (and GIL size, py_layout.h)
+		 * against 3.14.7t's */
 		.min_version = 0x030e0000, .max_version = 0x030effff, .size = 760,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -73,9 +82,11 @@ static const struct debug_offsets_map maps[] = {
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
 		.interp_gil_holder = 152, .tstate_interp = 200,
 		.interp_code_object_generation = 160,
+		.interp_gil_enabled = 136, .frame_tlbc_index = 304, .code_tlbc = 392,
 	},
 	{
-		/* 3.15: checked against the DWARF of Debian's 3.15.2. */
+		/* 3.15: checked against the DWARF of Debian's 3.15.2, and
+		 * the free-threaded positions against 3.15.0rc1t's */
 		.min_version = 0x030f0000, .max_version = 0x030fffff, .size = 888,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -91,6 +102,7 @@ static const struct debug_offsets_map maps[] = {
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
 		.interp_gil_holder = 152, .tstate_interp = 200,
 		.interp_code_object_generation = 160,
+		.interp_gil_enabled = 136, .frame_tlbc_index = 368, .code_tlbc = 456,
 	},
 };
 
@@ -143,7 +155,7 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	memset(out, 0, sizeof(*out));
 	out->version_hex = (uint32_t)(version & 0xffff0000);
 	/* what the version is (frame model, flags, kinds): versions.c */
-	if (py_version_apply(out, 3, (int)(version >> 16 & 0xff), !*free_threaded))
+	if (py_version_apply(out, 3, (int)(version >> 16 & 0xff), *free_threaded))
 		return -ENOTSUP;
 
 	/* Structures we walk are far smaller than 64 KiB; frame and code
@@ -175,20 +187,38 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	err |= get_offset(buf, m->tstate_interp, &w->tstate_interp, 1 << 16);
 	if (err)
 		return -EINVAL;
-	if (!*free_threaded) {
-		uint16_t state = 0, locked = 0, holder = 0;
+	/* A free-threaded build has its GIL too, switched off unless
+	 * something turned it on (LAYOUT_GIL_SWITCHABLE). */
+	uint16_t state = 0, locked = 0, holder = 0, enabled = 0;
+	/* not described: the same struct in every release (py_layout.h) */
+	uint16_t gil_size = *free_threaded ? PY_GIL_STATE_SIZE_FT : PY_GIL_STATE_SIZE;
 
-		err |= get_offset(buf, m->interp_ceval_gil, &w->gil_at, 1 << 16);
-		err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
-		err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
-		err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
-		if (err || locked < state || holder < state || locked - state + 4 > PY_GIL_STATE_SIZE ||
-		    holder - state + 8 > PY_GIL_STATE_SIZE)
+	err |= get_offset(buf, m->interp_ceval_gil, &w->gil_at, 1 << 16);
+	err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
+	err |= get_offset(buf, m->interp_gil_locked, &locked, 1 << 16);
+	err |= get_offset(buf, m->interp_gil_holder, &holder, 1 << 16);
+	/* `enabled` is described inside the GIL's struct, not the
+	 * interpreter's as locked and holder are; 3.13 does not describe
+	 * it: its first member, where it has one */
+	if (*free_threaded && m->interp_gil_enabled)
+		err |= get_offset(buf, m->interp_gil_enabled, &enabled, 1 << 16);
+	if (err || locked < state || holder < state || locked - state + 4 > gil_size ||
+	    holder - state + 8 > gil_size || enabled + 4 > gil_size)
+		return -EINVAL;
+	w->gil_locked = locked - state;
+	w->gil_holder = holder - state;
+	w->gil_size = gil_size;
+	w->gil_enabled = enabled;
+	/* Free-threaded 3.14+: each thread's copy of the bytecode. */
+	if (w->flags & LAYOUT_TLBC) {
+		if (!m->frame_tlbc_index || !m->code_tlbc)
+			return -ENOTSUP;
+		err |= get_offset(buf, m->frame_tlbc_index, &w->frame_tlbc_index,
+				  REFBPF_READ_SPAN - 8);
+		err |= get_offset(buf, m->code_tlbc, &w->code_tlbc, 1 << 12);
+		if (err || !w->frame_tlbc_index || !w->code_tlbc)
 			return -EINVAL;
-		w->gil_locked = locked - state;
-		w->gil_holder = holder - state;
-		/* not described: the same struct in every release (py_layout.h) */
-		w->gil_size = PY_GIL_STATE_SIZE;
+		w->code_adaptive = c->code_adaptive;
 	}
 	/* Not described: the str hash follows length, and a compact
 	 * non-ASCII string adds utf8_length and utf8 to the ASCII header. */

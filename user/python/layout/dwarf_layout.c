@@ -74,7 +74,14 @@ struct dl_field {
 	const char *path;	/* member, dotted through nested structs; NULL: sizeof */
 	uint16_t *out;
 	uint8_t size;		/* the member's size the BPF side reads, 0: any */
+	bool optional;		/* a build may lack it: then *out = DL_ABSENT */
+	/* path is a str's state: *out = where its kind:3, compact:1,
+	 * ascii:1 bit-fields start in it (they must follow each other) */
+	bool str_state_bits;
 };
+
+/* An optional member the build lacks (free-threaded builds' own). */
+#define DL_ABSENT UINT16_MAX
 
 struct dl_type {
 	const char *tag;	/* struct tag */
@@ -127,6 +134,26 @@ static int dl_add(struct dl_type *t, const char *path, uint16_t *out, uint8_t si
 	return 0;
 }
 
+/* The bit-fields of the str state at `path` (struct dl_field.str_state_bits). */
+static int dl_add_str_bits(struct dl_type *t, const char *path, uint16_t *out)
+{
+	int err = dl_add(t, path, out, 4);
+
+	if (!err)
+		t->fields[t->nfields - 1].str_state_bits = true;
+	return err;
+}
+
+/* A member only free-threaded builds have: its presence tells them. */
+static int dl_add_ft(struct dl_type *t, const char *path, uint16_t *out, uint8_t size)
+{
+	int err = dl_add(t, path, out, size);
+
+	if (!err)
+		t->fields[t->nfields - 1].optional = true;
+	return err;
+}
+
 /* What to look for in the DWARF of 3.`minor` (its traits: versions.c), writing into `l`. */
 static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *l)
 {
@@ -161,6 +188,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	err |= dl_add(t, "locked", &w->gil_locked, 4);
 	err |= dl_add(t, "last_holder", &w->gil_holder, DL_PTR);
 	err |= dl_add(t, NULL, &w->gil_size, 0);
+	if (minor >= 13)
+		err |= dl_add_ft(t, "enabled", &w->gil_enabled, 4);
 	t = dl_want(p, DL_TSTATE, "_ts", "PyThreadState");
 	if (!gil_in_runtime)
 		err |= dl_add(t, "interp", &w->tstate_interp, DL_PTR);
@@ -185,6 +214,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 		err |= dl_add(t, "owner", &w->frame_owner, 1);
 		if (minor == 11)
 			err |= dl_add(t, "is_entry", &w->frame_is_entry, 1);
+		if (v->ft_flags & LAYOUT_TLBC)
+			err |= dl_add_ft(t, "tlbc_index", &w->frame_tlbc_index, 4);
 	}
 	t = dl_want(p, DL_CODE, "PyCodeObject", "PyCodeObject");
 	err |= dl_add(t, "co_filename", &c->filename, DL_PTR);
@@ -197,6 +228,8 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	}
 	if (minor >= 12)
 		err |= dl_add(t, "co_version", &c->version, 4);
+	if (v->ft_flags & LAYOUT_TLBC)
+		err |= dl_add_ft(t, "co_tlbc", &w->code_tlbc, DL_PTR);
 	t = dl_want(p, DL_OBJECT, "_object", "PyObject");
 	err |= dl_add(t, "ob_type", &c->ob_type, DL_PTR);
 	/* ob_size where it is read: in a bytes object */
@@ -207,6 +240,7 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	err |= dl_add(t, "length", &c->unicode_length, 8);
 	err |= dl_add(t, "hash", &w->unicode_hash, 8);
 	err |= dl_add(t, "state", &c->unicode_state, 0);
+	err |= dl_add_str_bits(t, "state", &c->unicode_kind_bit);
 	err |= dl_add(t, NULL, &c->unicode_ascii_size, 0);
 	t = dl_want(p, DL_COMPACT, NULL, "PyCompactUnicodeObject");
 	err |= dl_add(t, NULL, &c->unicode_compact_size, 0);
@@ -392,6 +426,60 @@ static int dl_member(Dwarf_Die *st, const char *path, Dwarf_Word *off, Dwarf_Wor
 	return 0;
 }
 
+/* Bit position of bit-field `name` in the struct `st` (little-endian). */
+static int dl_bit_position(Dwarf_Die *st, const char *name, Dwarf_Word *bit)
+{
+	Dwarf_Die m;
+
+	if (dwarf_child(st, &m) != 0)
+		return -ENOENT;
+	do {
+		const char *mname = dwarf_diename(&m);
+		Dwarf_Attribute attr;
+		Dwarf_Word bits, at, loc = 0, unit;
+
+		if (dwarf_tag(&m) != DW_TAG_member || !mname || strcmp(mname, name))
+			continue;
+		if (!dwarf_attr(&m, DW_AT_bit_size, &attr) || dwarf_formudata(&attr, &bits))
+			return -ENOENT;
+		/* DWARF 4+: from the start of the struct */
+		if (dwarf_attr(&m, DW_AT_data_bit_offset, &attr)) {
+			if (dwarf_formudata(&attr, bit))
+				return -ENOENT;
+			return 0;
+		}
+		/* DWARF 2 and 3: from the most significant bit of a storage
+		 * unit of byte_size bytes at data_member_location */
+		if (!dwarf_attr(&m, DW_AT_bit_offset, &attr) || dwarf_formudata(&attr, &at) ||
+		    (dwarf_hasattr(&m, DW_AT_data_member_location) &&
+		     dl_member_offset(&m, false, &loc)))
+			return -ENOENT;
+		if (!dwarf_attr(&m, DW_AT_byte_size, &attr) || dwarf_formudata(&attr, &unit) ||
+		    at + bits > unit * 8)
+			return -ENOENT;
+		*bit = loc * 8 + unit * 8 - at - bits;
+		return 0;
+	} while (dwarf_siblingof(&m, &m) == 0);
+	return -ENOENT;
+}
+
+/* Where a str state's kind:3 starts, checking compact:1 and ascii:1 follow
+ * it inside the 4 bytes read (bpf/py_str.h). */
+static int dl_str_kind_bit(Dwarf_Die *st, const char *path, uint16_t *out)
+{
+	Dwarf_Word off, kind, compact, ascii;
+	Dwarf_Die state;
+
+	if (dl_find_member(st, path, 0, &off, &state) || !dl_peel(&state) ||
+	    dl_bit_position(&state, "kind", &kind) || dl_bit_position(&state, "compact", &compact) ||
+	    dl_bit_position(&state, "ascii", &ascii))
+		return -ENOENT;
+	if (compact != kind + 3 || ascii != kind + 4 || ascii >= 32)
+		return -ERANGE;
+	*out = (uint16_t)kind;
+	return 0;
+}
+
 /* Every field of `t` from the definition `st`, or an error. */
 static int dl_resolve(struct dl_type *t, Dwarf_Die *st)
 {
@@ -409,8 +497,19 @@ static int dl_resolve(struct dl_type *t, Dwarf_Die *st)
 			*f->out = (uint16_t)size;
 			continue;
 		}
-		if (dl_member(st, f->path, &off, &msize))
-			return -ENOENT;
+		if (f->str_state_bits) {
+			int err = dl_str_kind_bit(st, f->path, f->out);
+
+			if (err)
+				return err;
+			continue;
+		}
+		if (dl_member(st, f->path, &off, &msize)) {
+			if (!f->optional)
+				return -ENOENT;
+			*f->out = DL_ABSENT;
+			continue;
+		}
 		if ((f->size && msize != f->size) || off > UINT16_MAX || off + msize > size)
 			return -ERANGE;
 		*f->out = (uint16_t)off;
@@ -718,10 +817,24 @@ static void dl_identify(struct dl_ctx *c, Elf *elf)
 static void dl_finish(struct py_version_layout *l, int major, int minor)
 {
 	struct py_layout *w = &l->walk;
+	/* 3.13+: only a free-threaded build's GIL has `enabled` */
+	bool ft = minor >= 13 && w->gil_enabled != DL_ABSENT;
+	/* what the DWARF says, not what the version implies */
+	uint16_t kind_bit = l->code.unicode_kind_bit;
 
 	l->version_hex = (uint32_t)major << 24 | (uint32_t)minor << 16;
 	/* the plan was made for a supported version: this cannot fail */
-	py_version_apply(l, major, minor, true);
+	py_version_apply(l, major, minor, ft);
+	l->code.unicode_kind_bit = kind_bit;
+	if (!ft)
+		w->gil_enabled = 0;
+	if ((w->flags & LAYOUT_TLBC) && w->frame_tlbc_index != DL_ABSENT &&
+	    w->code_tlbc != DL_ABSENT) {
+		w->code_adaptive = l->code.code_adaptive;
+	} else {
+		w->flags &= ~LAYOUT_TLBC;
+		w->frame_tlbc_index = w->code_tlbc = 0;
+	}
 	w->code_firstlineno = l->code.firstlineno;
 	w->code_name = l->code.name;
 }

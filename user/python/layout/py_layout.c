@@ -26,6 +26,7 @@ static void finish_code_span(struct py_layout *w, const struct py_code_layout *c
 	w->code_linetable = c->linetable;
 	w->str_length = c->unicode_length;
 	w->str_state = c->unicode_state;
+	w->str_kind_bit = c->unicode_kind_bit;
 	w->str_ascii_data = c->unicode_ascii_size;
 	w->str_compact_data = c->unicode_compact_size;
 	w->bytes_size = c->bytes_size;
@@ -49,7 +50,8 @@ void py_layout_finish(struct py_version_layout *l)
 	uint16_t ends[] = { w->frame_code + 8, w->frame_previous + 8,
 			    w->frame_instr + (w->frame_model == FRAME_MODEL_FRAME_OBJECT ? 4 : 8),
 			    (w->flags & LAYOUT_HAS_OWNER) ? w->frame_owner + 1 : 0,
-			    w->frame_is_entry ? w->frame_is_entry + 1 : 0 };
+			    w->frame_is_entry ? w->frame_is_entry + 1 : 0,
+			    (w->flags & LAYOUT_TLBC) ? w->frame_tlbc_index + 4 : 0 };
 
 	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
 		if (ends[i] > end)

@@ -24,6 +24,14 @@
 #define PY_GIL_STATE_SIZE ((int)(32 + 2 * sizeof(pthread_cond_t) + 2 * sizeof(pthread_mutex_t)))
 /* The same on x86-64, where offsets measured past one were taken */
 #define PY_GIL_STATE_SIZE_X86_64 208
+/*
+ * A free-threaded build's (3.13t-3.15t): `int enabled` first, padded to
+ * the alignment of the unsigned long that follows. 216 on x86-64, checked
+ * against the DWARF of 3.13.5t, 3.14.7t and 3.15.0rc1t
+ * (tests/test_layout_dwarf.py); arm64's (232) is derived the same way but
+ * unchecked: there is no arm64 free-threaded build to read it from.
+ */
+#define PY_GIL_STATE_SIZE_FT ((int)(PY_GIL_STATE_SIZE + sizeof(long)))
 
 /* How instruction positions map to line-table offsets. */
 enum py_instr_kind {
@@ -52,6 +60,7 @@ struct py_code_layout {
 	uint16_t bytes_sval;		/* PyBytesObject.ob_sval */
 	uint16_t unicode_length;	/* PyASCIIObject.length */
 	uint16_t unicode_state;		/* PyASCIIObject.state */
+	uint16_t unicode_kind_bit;	/* where state's kind starts (bpf/py_str.h) */
 	uint16_t unicode_ascii_size;	/* sizeof(PyASCIIObject): ASCII data follows */
 	uint16_t unicode_compact_size;	/* sizeof(PyCompactUnicodeObject) */
 };

@@ -112,7 +112,7 @@ int py_layout_builtin(int major, int minor, struct py_version_layout *out)
 		if (layouts[i].version_hex != want)
 			continue;
 		*out = layouts[i];
-		return py_version_apply(out, major, minor, true);
+		return py_version_apply(out, major, minor, false);
 	}
 	return -ENOTSUP;
 }

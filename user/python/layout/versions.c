@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stddef.h>
 
+#include "bpf/py_str.h"
+
 #define FRAME_OBJECT .frame_model = FRAME_MODEL_FRAME_OBJECT
 /* 3.11+: _PyInterpreterFrame, whose owner says who runs it; owners >= 3
  * are the interpreter's entry frames: FRAME_OWNED_BY_CSTACK (3.11-3.13: 3;
@@ -29,12 +31,15 @@ static const struct py_version_traits traits[] = {
 	{ .minor = 13, INTERPRETER_FRAME, .flags = LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
 	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_INTERP,
 	  .debug_offsets = true },
+	/* 3.14+: free-threaded builds give each thread its own bytecode */
 	{ .minor = 14, INTERPRETER_FRAME, .flags = LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
 	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_INTERP_ON_FREE,
-	  .code_tag_mask = 7, .debug_offsets = true },
+	  .code_tag_mask = 7, .debug_offsets = true, .ft_flags = LAYOUT_TLBC,
+	  .ft_str_kind_bit = PY_STR_KIND_BIT_FT },
 	{ .minor = 15, INTERPRETER_FRAME, .flags = LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
 	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_INTERP_ON_FREE,
-	  .code_tag_mask = 7, .debug_offsets = true },
+	  .code_tag_mask = 7, .debug_offsets = true, .ft_flags = LAYOUT_TLBC,
+	  .ft_str_kind_bit = PY_STR_KIND_BIT_FT },
 };
 
 const struct py_version_traits *py_version_traits(int major, int minor)
@@ -55,7 +60,7 @@ bool py_version_has_debug_offsets(int major, int minor)
 	return major > 3;
 }
 
-int py_version_apply(struct py_version_layout *l, int major, int minor, bool has_gil)
+int py_version_apply(struct py_version_layout *l, int major, int minor, bool free_threaded)
 {
 	const struct py_version_traits *t = py_version_traits(major, minor);
 	struct py_layout *w = &l->walk;
@@ -64,12 +69,17 @@ int py_version_apply(struct py_version_layout *l, int major, int minor, bool has
 		return -ENOTSUP;
 	w->frame_model = t->frame_model;
 	w->flags = t->flags & ~LAYOUT_TLS_TSTATE;	/* py_layout_finish sets it */
-	if (has_gil)
-		w->flags |= t->gil_flag;
+	/* A free-threaded build keeps a GIL per interpreter too, off
+	 * unless something switched it on. */
+	w->flags |= t->gil_flag;
+	if (free_threaded)
+		w->flags |= LAYOUT_GIL_SWITCHABLE | t->ft_flags;
 	if (t->code_gen == CODE_GEN_INTERP_ON_FREE)
 		w->flags |= LAYOUT_CODE_GEN_ON_FREE;
 	w->frame_owner_skip = (t->flags & LAYOUT_HAS_OWNER) ? t->frame_owner_skip : 0;
 	w->code_tag_mask = t->code_tag_mask;
+	l->code.unicode_kind_bit = free_threaded && t->ft_str_kind_bit ? t->ft_str_kind_bit :
+									PY_STR_KIND_BIT;
 	l->instr_kind = t->instr_kind;
 	l->linetable_kind = t->linetable_kind;
 	return 0;

@@ -35,6 +35,11 @@ struct py_version_traits {
 	uint8_t code_gen;		/* enum py_code_gen_kind */
 	uint32_t flags;			/* LAYOUT_VIA_CFRAME, LAYOUT_HAS_OWNER, LAYOUT_TLS_TSTATE */
 	uint32_t gil_flag;		/* where the GIL lies, in a build that has one */
+	/* what a free-threaded build of this version adds: LAYOUT_TLBC (3.14+) */
+	uint32_t ft_flags;
+	/* where a str's state has kind in a free-threaded build (3.14+:
+	 * after a whole byte of `interned`); 0: where GIL builds have it */
+	uint16_t ft_str_kind_bit;
 	uint64_t code_tag_mask;		/* f_executable is a tagged _PyStackRef */
 	bool debug_offsets;		/* _PyRuntime starts with _Py_DebugOffsets */
 };
@@ -48,9 +53,11 @@ bool py_version_has_debug_offsets(int major, int minor);
 
 /*
  * Set in `l` what its version decides (frame model, flags, owner skip,
- * tag mask, instruction and line-table kinds); `has_gil`: the build has a
- * GIL (not free-threaded). -ENOTSUP for an unsupported version.
+ * tag mask, instruction and line-table kinds); `free_threaded`: a
+ * --disable-gil build, whose GIL may be switched on at run time
+ * (LAYOUT_GIL_SWITCHABLE) and which adds its ft_flags. -ENOTSUP for an
+ * unsupported version.
  */
-int py_version_apply(struct py_version_layout *l, int major, int minor, bool has_gil);
+int py_version_apply(struct py_version_layout *l, int major, int minor, bool free_threaded);
 
 #endif /* REFBPF_VERSIONS_H */
