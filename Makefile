@@ -13,15 +13,40 @@ SHELL := /bin/bash
 #   make asan       build ./build-asan/refbpf with ASan + UBSan
 #   make static     build ./build-static/refbpf, linked statically (glibc
 #                   too) for older userspace: Debian 11, Amazon Linux 2
+#   make ARCH=arm64 cross-build ./build-arm64/refbpf for aarch64 on x86-64
+#                   (STATIC=1: linked statically), against Debian's arm64
+#                   libraries (scripts/arm64-sysroot.sh); on an arm64
+#                   machine a plain `make` builds for it natively
+#   make test-arm64 boot Debian's arm64 kernels under qemu and run the
+#                   checks inside each (docs/support.md: Architectures)
 #   make test-kernels  boot Debian's kernels 5.10-sid under qemu and run
 #                   the checks inside each (README: Kernels)
-#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running kernel
+#   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running
+#                   kernel (another ARCH: Debian's kernel of that architecture)
 #   make man       build the man page refbpf(8) from docs/refbpf.8.rst
 #   make install PREFIX=/usr/local
 #
 # V=1 shows the commands.
 
-ARCH ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+# ARCH: the kernel's name of the target architecture (x86, arm64); the
+# machine's own by default. Another one is cross-built into build-ARCH.
+HOST_ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+ARCH ?= $(HOST_ARCH)
+ifneq ($(ARCH),$(HOST_ARCH))
+BUILD ?= build-$(ARCH)
+CROSS_COMPILE ?= $(if $(filter arm64,$(ARCH)),aarch64-linux-gnu-,$(if $(filter x86,$(ARCH)),x86_64-linux-gnu-))
+CC := $(CROSS_COMPILE)gcc
+# Debian's libraries of the target architecture, unpacked by
+# scripts/arm64-sysroot.sh: headers and libraries only, the C library is
+# the cross compiler's
+SYSROOT ?= /var/cache/refbpf/$(ARCH)/sysroot
+CROSS_TRIPLET := $(patsubst %-,%,$(CROSS_COMPILE))
+CROSS_CFLAGS := -I$(SYSROOT)/usr/include -I$(SYSROOT)/usr/include/$(CROSS_TRIPLET)
+CROSS_LDFLAGS := -L$(SYSROOT)/usr/lib/$(CROSS_TRIPLET) -L$(SYSROOT)/lib/$(CROSS_TRIPLET) \
+	-Wl,-rpath-link,$(SYSROOT)/usr/lib/$(CROSS_TRIPLET):$(SYSROOT)/lib/$(CROSS_TRIPLET)
+# arm64's sysroot is fetched when missing (once; as root)
+CROSS_SYSROOT_READY := $(if $(filter arm64,$(ARCH)),$(SYSROOT)/usr/include/elfutils/libdwfl.h)
+endif
 BUILD ?= build
 PREFIX ?= /usr/local
 CLANG ?= clang
@@ -54,10 +79,10 @@ WARNINGS := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
 	-Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -I. -Iuser \
-	$(SANITIZE) -MMD -MP
+	$(CROSS_CFLAGS) $(SANITIZE) -MMD -MP
 LDLIBS := -lbpf -ldw -lelf -lz -lm
 LDFLAGS ?=
-ALL_LDFLAGS := $(LDFLAGS) $(SANITIZE)
+ALL_LDFLAGS := $(LDFLAGS) $(CROSS_LDFLAGS) $(SANITIZE)
 # make static: everything linked in, glibc too, so one binary runs on the
 # userspace of older distributions (Debian 11's glibc 2.31, Amazon Linux
 # 2's 2.26) as well as on this one.
@@ -73,8 +98,9 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Every C file under user/, folders included (user/static/ is the static
 # build's alone); objects mirror the tree under $(BUILD)/user/.
-# user/base/arch/ holds one file per architecture: the target's only.
-USER_ARCH := $(shell uname -m)
+# user/base/arch/ holds one file per architecture (by uname -m's name):
+# the target's only.
+USER_ARCH := $(if $(filter x86,$(ARCH)),x86_64,$(if $(filter arm64,$(ARCH)),aarch64,$(ARCH)))
 USER_SRCS := $(sort $(shell find user -name '*.c' -not -path 'user/static/*' \
 	-not -path 'user/base/arch/*') user/base/arch/$(USER_ARCH).c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -96,7 +122,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all clean test test-unit test-loaded test-asan test-tools deps demo asan static install vmlinux \
-	bench pythons fuzz fuzz-run node-tools test-kernels kernels man
+	bench pythons fuzz fuzz-run node-tools test-kernels kernels man test-arm64
 
 all: $(BIN)
 
@@ -132,7 +158,12 @@ $(BUILD)/assets/%_css.h: user/output/assets/%.css
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; printf ';\n'; } > $@
 
 # User objects include the skeletons and assets, so they must exist first.
-$(USER_OBJS): | $(SKELS) $(ASSET_HDRS)
+$(USER_OBJS): | $(SKELS) $(ASSET_HDRS) $(CROSS_SYSROOT_READY)
+
+ifneq ($(CROSS_SYSROOT_READY),)
+$(CROSS_SYSROOT_READY):
+	./scripts/arm64-sysroot.sh $(SYSROOT) >/dev/null
+endif
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
@@ -192,11 +223,35 @@ test-kernels: pythons kernels
 	$(PYTHON) -m pytest -ra -v tests/kernels/matrix.py; status=$$?; \
 		cat $(BUILD)/kernels/*/time; exit $$status
 
+# The same checks on arm64 (tests/kernels/matrix.py, REFBPF_KERNEL_ARCH):
+# Debian's arm64 cloud kernels booted under qemu-system-aarch64 (TCG), the
+# cross-built static refbpf, Debian's arm64 interpreters; and, on the host,
+# the arm64 build's layouts against those interpreters' DWARF (its
+# layout_dump, under qemu-aarch64 on other hosts).
+ARM64_KERNELS ?= bookworm bullseye
+ARM64_PYTHONS ?= bullseye-3.9 bookworm-3.11 trixie-3.13
+ARM64_CACHE := /var/cache/refbpf/arm64
+
+test-arm64:
+	./scripts/arm64-sysroot.sh >/dev/null
+	REFBPF_KERNEL_ARCH=arm64 ./scripts/fetch-kernels.sh $(ARM64_CACHE)/kernels $(ARM64_KERNELS)
+	REFBPF_PYTHON_ARCH=arm64 ./scripts/fetch-pythons.sh $(ARM64_CACHE)/pythons
+	$(MAKE) ARCH=arm64 static
+	$(MAKE) ARCH=arm64 BUILD=build-arm64-static STATIC=1 build-arm64-static/tests/layout_dump
+	./scripts/kernel-initramfs.sh $(BUILD)/kernels-arm64/initramfs.cpio build-arm64-static/refbpf \
+		$(addprefix $(ARM64_CACHE)/pythons/,$(ARM64_PYTHONS))
+	REFBPF_KERNEL_ARCH=arm64 REFBPF_KERNELS="$(ARM64_KERNELS)" REFBPF_KERNEL_PYTHONS="$(ARM64_PYTHONS)" \
+		$(PYTHON) -m pytest -ra -v tests/kernels/matrix.py; status=$$?; \
+		cat $(BUILD)/kernels-arm64/*/time; exit $$status
+
 test-unit: $(BIN) $(TOOLS) $(MAN) node-tools
 	$(PYTHON) -m pytest -ra -v -m "not root" tests/
 
+# (ARCH=arm64: build-arm64-static)
+STATIC_BUILD := build$(if $(filter $(HOST_ARCH),$(ARCH)),,-$(ARCH))-static
+
 static:
-	$(MAKE) BUILD=build-static STATIC=1 build-static/refbpf
+	$(MAKE) BUILD=$(STATIC_BUILD) STATIC=1 $(STATIC_BUILD)/refbpf
 
 # The same tests with every CPU kept busy by a CPU hog at normal priority
 # (scripts/with-cpu-hogs.sh): a user's machine is rarely idle, and timing
@@ -268,14 +323,20 @@ demo:
 bench: $(BIN)
 	$(PYTHON) bench/run.py
 
+# vmlinux.h from the running kernel's BTF; for another architecture, from
+# Debian bookworm's cloud kernel's (scripts/fetch-kernels.sh,
+# REFBPF_KERNEL_ARCH=$(ARCH)).
+VMLINUX_BTF ?= $(if $(filter $(HOST_ARCH),$(ARCH)),/sys/kernel/btf/vmlinux,/var/cache/refbpf/$(ARCH)/kernels/bookworm/vmlinux.btf)
+
 vmlinux:
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
+	mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $(VMLINUX_H)
 
 install: $(BIN) $(MAN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/refbpf
 	install -D -m 0644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man8/refbpf.8
 
 clean:
-	rm -rf build build-asan build-fuzz build-static refbpf
+	rm -rf build build-asan build-fuzz build-static build-arm64 build-arm64-static refbpf
 
 -include $(USER_OBJS:.o=.d) $(TOOLS:=.d) $(BPF_OBJS:.o=.d)

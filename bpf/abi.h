@@ -9,7 +9,7 @@
 
 #include "arch.h"
 
-#define ABI_USER_REG(name) __u64 name;
+#define ABI_USER_REG(field, reg) __u64 field;
 
 /* Frames recorded per sample. Deeper stacks keep their innermost frames and
  * are flagged SAMPLE_TRUNCATED. */
@@ -135,11 +135,15 @@ struct py_layout {
 	 * for threads of this one. 0: the counter is process-wide. */
 	__u64 code_gen_interp;
 
-	/* Learnt by BPF, not set by userspace (LAYOUT_TLS_TSTATE): the
-	 * thread-local current thread state lies this many bytes below the
-	 * thread pointer (0: not found yet); the looks that did not find it. */
+	/* Learnt by BPF, not set by userspace (LAYOUT_TLS_TSTATE): where
+	 * the thread-local current thread state lies from the thread
+	 * pointer (bpf/arch/'s ARCH_TLS_ADDR; 0: not found yet); the looks
+	 * that did not find it. */
 	__u16 tstate_tls;
 	__u16 tls_misses;
+	/* The thread pointer minus pthread_self(), CPython's thread_id, in
+	 * this process (bpf/arch/'s ARCH_THREAD_ID; user/base/arch/) */
+	__u32 thread_id_bias;
 
 	/* LAYOUT_TLBC: _PyInterpreterFrame.tlbc_index (int32), PyCodeObject's
 	 * co_tlbc and co_code_adaptive */
@@ -317,7 +321,7 @@ enum unwind_error {
 struct thread_record {
 	__u32 tid;		/* host PID namespace */
 	__u32 state;		/* task->__state: 0 running or runnable */
-	__u64 thread_pointer;		/* thread pointer: CPython's thread_id */
+	__u64 thread_id;		/* pthread_self(): CPython's thread_id */
 	char comm[16];
 	/* What moves whenever the thread runs: its CPU time so far and its
 	 * context switches, voluntary and not. */

@@ -17,10 +17,6 @@ const volatile bool have_task_btf = false;
 /* bpf_task_pt_regs() (Linux 5.15): a task's user registers. */
 const volatile bool have_task_pt_regs = false;
 
-/* x86-64 kernel stacks are 16 KiB (THREAD_SIZE; 32 KiB only with KASAN,
- * which no distribution kernel enables). */
-#define KERNEL_THREAD_SIZE (16u << 10)
-
 /* task_struct before 5.14 named its state `state` (a long). */
 struct task_struct___pre_5_14 {
 	long state;
@@ -53,7 +49,7 @@ static __always_inline void compat_current_comm_thread_pointer(char comm[16],
 
 /*
  * The user-mode registers `task` entered the kernel with (task_pt_regs()):
- * where x86-64 saves them, at the top of its kernel stack, before
+ * where the kernel saves them, at the top of its kernel stack, before
  * bpf_task_pt_regs(). `task` is a BTF pointer where have_task_pt_regs
  * (the current task's, or an iterator's). Read them with BPF_CORE_READ.
  */
@@ -66,7 +62,7 @@ static __always_inline struct pt_regs *compat_task_user_regs(struct task_struct 
 
 	if (!stack)
 		return NULL;
-	return (struct pt_regs *)(stack + KERNEL_THREAD_SIZE - bpf_core_type_size(struct pt_regs));
+	return (struct pt_regs *)(stack + ARCH_KERNEL_THREAD_SIZE - bpf_core_type_size(struct pt_regs));
 }
 
 /* The same for the current task. */

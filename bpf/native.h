@@ -67,7 +67,7 @@ static __always_inline int send_native_stack(const struct perf_event_regs *event
 	e->cpu = s->ev.cpu;
 	e->time_ns = s->ev.time_ns;
 	if (event && ARCH_USER_MODE(event)) {
-		ARCH_COPY_USER_REGS(e, event);
+		ARCH_COPY_EVENT_REGS(e, event);
 	} else {
 		struct pt_regs *regs = compat_current_user_regs();
 

@@ -76,7 +76,7 @@ struct code_set {
  * started with constants on the stack, and dropped every thread state).
  */
 struct tstate_walk {
-	__u64 thread_pointer;
+	__u64 thread_id;	/* the thread's pthread_self() */
 	__u64 interp;
 	__u64 tstate;
 	__u64 found;		/* matching tstate with a running frame */

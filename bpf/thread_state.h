@@ -63,7 +63,7 @@ static __always_inline int tstate_walk_step(const struct py_layout *l, struct ts
 		w->interp = read_ptr(w->interp + l->interp_next);
 		return 0;
 	}
-	if (read_ptr(w->tstate + l->tstate_thread_id) == w->thread_pointer) {
+	if (read_ptr(w->tstate + l->tstate_thread_id) == w->thread_id) {
 		/* One OS thread may own a thread state in several
 		 * interpreters: the running one has a frame. */
 		__u64 frame = tstate_top_frame(l, w->tstate);
@@ -125,9 +125,10 @@ static __always_inline void walk_tstates(struct scratch *s, __u32 cpu)
 /*
  * 3.12+ keep the thread state a thread runs in a thread-local variable
  * (_Py_tss_tstate; 3.14 also _Py_tss_gilstate), which static TLS puts at a
- * fixed distance below the thread pointer. Stripped interpreters do not
- * name it, so BPF looks for it: when a walk has found a thread's state,
- * among the TLS_SCAN_BYTES below that thread's pointer. Found, a thread
+ * fixed distance from the thread pointer (below it on x86-64, above on
+ * arm64: bpf/arch/). Stripped interpreters do not name it, so BPF looks
+ * for it: when a walk has found a thread's state, among the
+ * TLS_SCAN_BYTES next to that thread's pointer. Found, a thread
  * not seen before costs one read more than a known one, not a walk; what
  * it reads is checked as a cached thread state is.
  */
@@ -141,21 +142,21 @@ static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u6
 					     __u64 tstate)
 {
 	struct py_layout *shared = bpf_map_lookup_elem(&targets, &tgid);
-	__u32 below = 0;
+	__u32 kept = 0;
 
 	if (!shared || shared->tstate_tls || shared->tls_misses >= TLS_MAX_MISSES)
 		return;
 	if (!bpf_probe_read_user(s->tstate_buf, TLS_SCAN_BYTES,
-				 (void *)(thread_pointer - TLS_SCAN_BYTES))) {
+				 (void *)ARCH_TLS_SCAN_START(thread_pointer, TLS_SCAN_BYTES))) {
 		for (__u32 off = 0; off < TLS_SCAN_BYTES; off += 8) {
 			if (*(__u64 *)(s->tstate_buf + off) == tstate) {
-				below = TLS_SCAN_BYTES - off;
+				kept = ARCH_TLS_OFFSET(off, TLS_SCAN_BYTES);
 				break;
 			}
 		}
 	}
-	if (below)
-		shared->tstate_tls = below;
+	if (kept)
+		shared->tstate_tls = kept;
 	else if (++shared->tls_misses < TLS_MAX_MISSES)
 		return;
 	/* every CPU's copy of the layout takes it up */
@@ -163,25 +164,26 @@ static __always_inline void learn_tstate_tls(struct scratch *s, __u32 tgid, __u6
 }
 
 /* The sampled thread's PyThreadState, its top frame in *frame, and its
- * interpreter in *interp when read on the way (else left alone). */
+ * interpreter in *interp when read on the way (else left alone): the one
+ * whose thread_id is the thread's pthread_self(). */
 static __always_inline __u64 find_tstate(const struct py_layout *l, struct scratch *s, __u32 cpu,
 					 struct tstate_slot *slot, __u32 tgid, __u32 tid,
 					 __u64 thread_pointer, __u64 *frame, __u64 *interp, __u32 *err)
 {
-	__u64 thread_id;
+	__u64 thread_id, self = ARCH_THREAD_ID(thread_pointer, l->thread_id_bias);
 
 	*frame = 0;
 	if (slot->tid == tid && slot->tgid == tgid && slot->tstate &&
 	    !read_tstate(l, s, slot->tstate, &thread_id, frame, interp) &&
-	    thread_id == thread_pointer && *frame)
+	    thread_id == self && *frame)
 		return slot->tstate;
 	*interp = INTERP_UNREAD;	/* a stale slot's */
 
 	__u64 ts = 0;
 
-	if (l->tstate_tls && thread_pointer > l->tstate_tls) {
-		ts = read_ptr(thread_pointer - l->tstate_tls);
-		if (ts && !read_tstate(l, s, ts, &thread_id, frame, interp) && thread_id == thread_pointer &&
+	if (l->tstate_tls && ARCH_TLS_VALID(thread_pointer, l->tstate_tls)) {
+		ts = read_ptr(ARCH_TLS_ADDR(thread_pointer, l->tstate_tls));
+		if (ts && !read_tstate(l, s, ts, &thread_id, frame, interp) && thread_id == self &&
 		    *frame)
 			goto found;
 		*interp = INTERP_UNREAD;
@@ -189,7 +191,7 @@ static __always_inline __u64 find_tstate(const struct py_layout *l, struct scrat
 
 	struct tstate_walk *w = &s->twalk;
 
-	w->thread_pointer = thread_pointer;
+	w->thread_id = self;
 	w->interp = read_ptr(l->runtime_addr + l->runtime_interpreters_head);
 	w->tstate = 0;
 	w->found = 0;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * For `refbpf dump`: every thread of one process with its thread pointer
- * (the pthread_self() value CPython keeps as thread_id), so a
+ * For `refbpf dump`: every thread of one process with its pthread_self()
+ * (the value CPython keeps as thread_id), so a
  * PyThreadState read from memory can be named by its thread ID and comm
  * in any PID namespace, sleeping threads included; and what moves when a
  * thread runs, so a stack read from memory can be checked to have been
@@ -19,15 +19,17 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The process (host tgid), set before each look: one loaded program
+/* The process (host tgid) and its thread pointer's bias (abi.h's
+ * py_layout.thread_id_bias), set before each look: one loaded program
  * serves every process. */
 __u32 target_tgid = 0;
+__u32 thread_id_bias = 0;
 
 static __always_inline void fill_thread(struct thread_record *rec, struct task_struct *task)
 {
 	rec->tid = task->pid;
 	rec->state = compat_task_state(task);
-	rec->thread_pointer = ARCH_THREAD_POINTER(task);
+	rec->thread_id = ARCH_THREAD_ID(ARCH_THREAD_POINTER(task), thread_id_bias);
 	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	rec->runtime_ns = task->se.sum_exec_runtime;
 	rec->switches = task->nvcsw + task->nivcsw;

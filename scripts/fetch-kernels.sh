@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetch Debian's cloud kernels (all built with CONFIG_DEBUG_INFO_BTF) for the
-# kernel matrix (`make test-kernels`), each into its own directory:
+# kernel matrix (`make test-kernels`, `make test-arm64`), each into its own
+# directory:
 #   DIR/bullseye/vmlinuz    5.10   (linux-image-cloud-amd64 of each suite)
 #   DIR/bookworm/vmlinuz    6.1
 #   DIR/trixie/vmlinuz      6.12
@@ -15,8 +16,10 @@
 #
 # usage: scripts/fetch-kernels.sh [DIR] [SUITE...]   (as root; idempotent: a
 #        kernel already fetched is kept; default DIR: $REFBPF_KERNELS_DIR or
-#        /var/cache/refbpf/kernels; default suites: bullseye bookworm trixie sid)
+#        /var/cache/refbpf/kernels, /var/cache/refbpf/arm64/kernels for
+#        arm64; default suites: bullseye bookworm trixie sid)
 # env:   REFBPF_DEBIAN_MIRROR  (default http://deb.debian.org/debian)
+#        REFBPF_KERNEL_ARCH    Debian's architecture: amd64 (default) or arm64
 #
 # Prints one line per kernel on stdout:
 #   fetch-kernels: SUITE RELEASE DIR/SUITE/vmlinuz
@@ -26,12 +29,17 @@ set -uo pipefail
 usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 
-DIR=${1:-${REFBPF_KERNELS_DIR:-/var/cache/refbpf/kernels}}
+ARCH=${REFBPF_KERNEL_ARCH:-amd64}
+case "$ARCH" in
+amd64) DEFAULT_DIR=/var/cache/refbpf/kernels ;;
+arm64) DEFAULT_DIR=/var/cache/refbpf/arm64/kernels ;;
+*) echo "fetch-kernels: REFBPF_KERNEL_ARCH=$ARCH: amd64 or arm64" >&2; exit 2 ;;
+esac
+DIR=${1:-${REFBPF_KERNELS_DIR:-$DEFAULT_DIR}}
 [ $# -gt 0 ] && shift
 SUITES=("$@")
 [ ${#SUITES[@]} -gt 0 ] || SUITES=(bullseye bookworm trixie sid)
 MIRROR=${REFBPF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-ARCH=amd64
 FAILED=()
 
 log() { echo "fetch-kernels: $*" >&2; }
@@ -49,10 +57,40 @@ flock -w 1800 9 || { log "another fetch-kernels holds $STATE/lock"; exit 2; }
 # shellcheck source=scripts/apt-private.sh
 . "$(dirname "${BASH_SOURCE[0]}")/apt-private.sh"
 
-# The raw BTF inside a bzImage: find the compressed vmlinux in it (each
-# compression's magic, tried in turn), decompress, and copy out .BTF.
+# The raw BTF in an uncompressed arm64 Image (no ELF sections): the BTF
+# header (magic 0xeb9f, version 1, 24 bytes) whose type and string sections
+# end within the file; the largest such blob is the kernel's.
+btf_of_image() {
+	python3 - "$1" "$2" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+best = None
+at = data.find(b"\x9f\xeb\x01\x00\x18\x00\x00\x00")
+while at >= 0:
+    type_off, type_len, str_off, str_len = struct.unpack_from("<4I", data, at + 8)
+    end = at + 24 + max(type_off + type_len, str_off + str_len)
+    if type_off == 0 and str_off == type_len and end <= len(data) and \
+            (best is None or end - at > best[1] - best[0]):
+        best = (at, end)
+    at = data.find(b"\x9f\xeb\x01\x00\x18\x00\x00\x00", at + 1)
+if not best or best[1] - best[0] < (1 << 20):
+    sys.exit(1)
+open(sys.argv[2], "wb").write(data[best[0]:best[1]])
+PY
+}
+
+# The raw BTF inside a bzImage (amd64) or a compressed Image (arm64): find
+# the compressed kernel in it (each compression's magic, tried in turn),
+# decompress, and copy out .BTF (of the ELF vmlinux, or of the raw Image,
+# checked by bpftool reading it).
 extract_btf() {
 	local vmlinuz=$1 out=$2 tmp off magic tool
+	# Debian's arm64 vmlinuz is the Image itself, uncompressed
+	if [ "$ARCH" = arm64 ] && btf_of_image "$vmlinuz" "$out.new" &&
+		bpftool btf dump file "$out.new" >/dev/null 2>&1; then
+		mv -f "$out.new" "$out"
+		return 0
+	fi
 	tmp=$(mktemp -d) || return 1
 	for magic in '28b52ffd:zstd -dc' 'fd377a585a00:xz -dc' '1f8b0800:gzip -dc' \
 		'02214c18:lz4 -dc' '5d000000:unlzma -c'; do
@@ -61,8 +99,10 @@ extract_btf() {
 		for off in $(LC_ALL=C grep -obUaP "$(echo "$magic" | sed 's/../\\x&/g')" "$vmlinuz" 2>/dev/null |
 			cut -d: -f1 | head -n 4); do
 			tail -c +$((off + 1)) "$vmlinuz" | $tool >"$tmp/vmlinux" 2>/dev/null
-			if readelf -h "$tmp/vmlinux" >/dev/null 2>&1 &&
-				objcopy --dump-section .BTF="$out.new" "$tmp/vmlinux" "$tmp/discard" 2>/dev/null &&
+			if { { readelf -h "$tmp/vmlinux" >/dev/null 2>&1 &&
+				objcopy --dump-section .BTF="$out.new" "$tmp/vmlinux" "$tmp/discard" 2>/dev/null; } ||
+				{ [ "$ARCH" = arm64 ] && btf_of_image "$tmp/vmlinux" "$out.new" &&
+					bpftool btf dump file "$out.new" >/dev/null 2>&1; }; } &&
 				[ -s "$out.new" ]; then
 				mv -f "$out.new" "$out"
 				rm -rf "$tmp"
@@ -82,9 +122,9 @@ fetch_kernel() {
 	fi
 	prepare_state "$suite" "$(deb_line "$suite")" refresh || { fail "$suite: no package lists"; return 1; }
 	# The meta package names the suite's current cloud kernel.
-	pkg=$(apt_state "$suite" apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-cloud-amd64\(-unsigned\)\{0,1\}\)$/\1/p' | head -n 1)
-	[ -n "$pkg" ] || { fail "$suite: linux-image-cloud-amd64 depends on no kernel image"; return 1; }
+	pkg=$(apt_state "$suite" apt-cache depends "linux-image-cloud-$ARCH" 2>/dev/null |
+		sed -n "s/^ *Depends: \(linux-image-[0-9][^ ]*-cloud-$ARCH\(-unsigned\)\{0,1\}\)\$/\1/p" | head -n 1)
+	[ -n "$pkg" ] || { fail "$suite: linux-image-cloud-$ARCH depends on no kernel image"; return 1; }
 	# sid splits the image package: the kernel is in linux-binary-*, its
 	# config in linux-base-*.
 	local pkgs

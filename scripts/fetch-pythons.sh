@@ -23,10 +23,17 @@
 # from python3.X-dbg is kept at DIR/NAME/usr/lib/debug/.build-id/xx/yyyy.debug
 # (only the file named by the binary's build-id).
 #
+# With REFBPF_PYTHON_ARCH=arm64: Debian's arm64 interpreters for the arm64
+# guests (`make test-arm64`), bullseye-3.9, bookworm-3.11 and trixie-3.13,
+# patched the same way but never run here (their ELF is checked instead);
+# no free-threaded trees: those are built here, so only for this host's own
+# architecture.
+#
 # usage: scripts/fetch-pythons.sh [DIR]   (as root; idempotent: a tree that
 #        already works is kept; default DIR: $REFBPF_PYTHONS_DIR or
-#        /var/cache/refbpf/pythons)
+#        /var/cache/refbpf/pythons, /var/cache/refbpf/arm64/pythons for arm64)
 # env:   REFBPF_DEBIAN_MIRROR  (default http://deb.debian.org/debian)
+#        REFBPF_PYTHON_ARCH    Debian's architecture: amd64 (default) or arm64
 #        REFBPF_FETCH_JOBS     (make -j for the free-threaded builds, default: nproc)
 #
 # Prints one line per interpreter on stdout:
@@ -39,10 +46,19 @@ set -uo pipefail
 usage() { sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "$0"; }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 
-DIR=${1:-${REFBPF_PYTHONS_DIR:-/var/cache/refbpf/pythons}}
+ARCH=${REFBPF_PYTHON_ARCH:-amd64}
+case "$ARCH" in
+amd64) DEFAULT_DIR=/var/cache/refbpf/pythons TRIPLET=x86_64-linux-gnu LOADER=ld-linux-x86-64.so.2
+	MACHINE='Advanced Micro Devices X86-64' ;;
+arm64) DEFAULT_DIR=/var/cache/refbpf/arm64/pythons TRIPLET=aarch64-linux-gnu LOADER=ld-linux-aarch64.so.1
+	MACHINE=AArch64 ;;
+*) echo "fetch-pythons: REFBPF_PYTHON_ARCH=$ARCH: amd64 or arm64" >&2; exit 2 ;;
+esac
+# another architecture's interpreters are not run here
+FOREIGN=$([ "$ARCH" = "$(dpkg --print-architecture)" ] || echo 1)
+DIR=${1:-${REFBPF_PYTHONS_DIR:-$DEFAULT_DIR}}
 MIRROR=${REFBPF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 JOBS=${REFBPF_FETCH_JOBS:-$(nproc 2>/dev/null || echo 2)}
-ARCH=amd64
 FAILED=()
 
 log() { echo "fetch-pythons: $*" >&2; }
@@ -151,15 +167,15 @@ localize_symlinks() {
 # original is kept as BIN.orig).
 patch_binary() {
 	local tree=$1 bin=$2 ld="" cand real
-	for cand in "$tree"/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$tree"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2; do
+	for cand in "$tree/usr/lib/$TRIPLET/$LOADER" "$tree/lib/$TRIPLET/$LOADER"; do
 		real=$(readlink -f "$cand" 2>/dev/null) || continue
 		case "$real" in "$tree"/*) [ -f "$real" ] && { ld=$cand; break; } ;; esac
 	done
-	[ -n "$ld" ] || { fail "no ld-linux-x86-64.so.2 in $tree"; return 1; }
+	[ -n "$ld" ] || { fail "no $LOADER in $tree"; return 1; }
 	[ -f "$bin.orig" ] || cp -p "$bin" "$bin.orig" || return 1
 	cp -p "$bin.orig" "$bin.new" &&
 		patchelf --set-interpreter "$ld" --force-rpath \
-			--set-rpath "$tree/usr/lib/x86_64-linux-gnu:$tree/lib/x86_64-linux-gnu:$tree/usr/lib:$tree/lib" \
+			--set-rpath "$tree/usr/lib/$TRIPLET:$tree/lib/$TRIPLET:$tree/usr/lib:$tree/lib" \
 			"$bin.new" &&
 		mv -f "$bin.new" "$bin"
 }
@@ -183,14 +199,30 @@ print("ok")
 check() {
 	local bin=$1 tree=$2 ft=${3:-0} out
 	[ -x "$bin" ] || { echo "$bin: missing"; return 1; }
+	[ -n "$FOREIGN" ] && { check_foreign "$bin" "$tree"; return; }
 	out=$(cd / && env -i "$bin" -c "$CHECK_PY" "$bin" "$tree/usr" "$ft" 2>&1)
 	[ "$out" = ok ] || { echo "$out" | tail -n 3; return 1; }
+}
+
+# Another architecture's binary: its machine, and the loader and
+# libraries it was patched to take from the tree are there.
+check_foreign() {
+	local bin=$1 tree=$2 interp
+	readelf -h "$bin" 2>/dev/null | grep -q "Machine: *$MACHINE" || { echo "$bin: not $MACHINE"; return 1; }
+	interp=$(patchelf --print-interpreter "$bin" 2>/dev/null)
+	case "$interp" in "$tree"/*) [ -e "$interp" ] || { echo "$bin: no $interp"; return 1; } ;;
+	*) echo "$bin: interpreter $interp"; return 1 ;; esac
+	[ -d "$tree/usr/lib/python${bin##*/python}" ] || { echo "$bin: no standard library"; return 1; }
 }
 
 summary() {
 	local name=$1 bin=$2 tree=$3 kind dwarf=no version rel
 	kind=$(readelf -h "$bin" 2>/dev/null | awk '/Type:/{print ($2 == "DYN") ? "pie" : "static"}')
-	version=$(env -i "$bin" -c 'import sys; print(sys.version.split()[0] + ("t" if "free-threading" in sys.version else ""))')
+	if [ -n "$FOREIGN" ]; then
+		version="$(basename "$bin") ($ARCH)"
+	else
+		version=$(env -i "$bin" -c 'import sys; print(sys.version.split()[0] + ("t" if "free-threading" in sys.version else ""))')
+	fi
 	rel=$(debug_rel "$bin")
 	[ -n "$rel" ] && [ -s "$tree/$rel" ] && dwarf=yes
 	echo "fetch-pythons: $name $bin $version $kind dwarf: $dwarf"
@@ -344,6 +376,14 @@ run() {
 
 ensure_host_packages "${HOST_TOOLS[@]}" || { log "cannot install host tools: ${HOST_TOOLS[*]}"; exit 2; }
 
+if [ -n "$FOREIGN" ]; then
+	run fetch_deb bullseye-3.9 bullseye 3.9
+	run fetch_deb bookworm-3.11 bookworm 3.11
+	run fetch_deb trixie-3.13 trixie 3.13
+	rm -rf "$STATE"/*/archives/*.deb "$STATE"/*/cache/*.bin
+	[ ${#FAILED[@]} -eq 0 ] || { log "FAILED: ${FAILED[*]}"; exit 1; }
+	exit 0
+fi
 run fetch_deb bullseye-3.9 bullseye 3.9
 run fetch_deb trixie-3.13 trixie 3.13
 

@@ -30,7 +30,13 @@ packages=(
 	# make test-kernels: Debian's kernels booted under qemu with an
 	# initramfs (busybox, cpio); the kernels' BTF read out of vmlinuz
 	qemu-system-x86 busybox-static cpio zstd xz-utils lz4 binutils file
+	# make test-arm64: arm64 guests; patchelf points Debian's arm64
+	# interpreters at their own tree's ld.so (scripts/fetch-pythons.sh)
+	qemu-system-arm patchelf
 )
+# make ARCH=arm64 on x86-64: the cross compiler; make test-arm64 runs the
+# arm64 build's layout_dump under qemu-aarch64 (user mode)
+[ "$(uname -m)" = x86_64 ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 # npm fetches speedscope's package (scripts/fetch-node-tools.sh); a node
 # install from elsewhere (NodeSource) brings its own npm.
 command -v npm >/dev/null || packages+=(npm)

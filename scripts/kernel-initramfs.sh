@@ -2,20 +2,28 @@
 # Build the initramfs the kernel matrix boots (tests/kernels/matrix.py):
 # one uncompressed cpio archive holding
 #   /init                       tests/kernels/init.sh
-#   /bin/busybox                Debian's busybox-static (its applets at boot)
+#   /bin/busybox                Debian's busybox-static (its applets at boot;
+#                               for an arm64 refbpf, the arm64 one of
+#                               scripts/arm64-sysroot.sh)
 #   /bin/refbpf                 the binary under test (and the shared
 #                               libraries it needs, if it is not static)
 #   /t/tests/...                tests/profiling.py, tests/targets/, tests/kernels/guest.py
 #   /t/ext/NAME/native_ext.so   the --native test extension, built here
-#                               against each interpreter's own headers
+#                               against each interpreter's own headers (by
+#                               the cross compiler for arm64)
 #   /t/config.json              the interpreters and extensions, for guest.py
 #   PYTHONS/NAME/...            each interpreter tree, at the same path as on
 #                               the host (their binaries' RPATH and loader
 #                               point there), without DWARF, headers and docs
 #
+# The architecture is REFBPF's: an arm64 build takes arm64 interpreters
+# (REFBPF_PYTHON_ARCH=arm64 scripts/fetch-pythons.sh), which are not run
+# here: their version comes from their headers.
+#
 # usage: scripts/kernel-initramfs.sh OUT.cpio REFBPF PYTHON_TREE...
 #        (PYTHON_TREE: a directory of scripts/fetch-pythons.sh, e.g.
 #        /var/cache/refbpf/pythons/bullseye-3.9)
+# env:   REFBPF_ARM64_SYSROOT  (default /var/cache/refbpf/arm64/sysroot)
 set -euo pipefail
 
 [ $# -ge 3 ] || { sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
@@ -26,7 +34,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 log() { echo "kernel-initramfs: $*" >&2; }
 
-busybox=$(command -v busybox || true)
+if readelf -h "$refbpf" | grep -q 'Machine: *AArch64'; then
+	busybox=${REFBPF_ARM64_SYSROOT:-/var/cache/refbpf/arm64/sysroot}/bin/busybox
+	cc=aarch64-linux-gnu-gcc
+	foreign=1
+else
+	busybox=$(command -v busybox || true)
+	cc=gcc
+	foreign=
+fi
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 	{ log "needs a static busybox (Debian: apt-get install busybox-static)"; exit 2; }
 
@@ -56,7 +72,17 @@ for tree in "$@"; do
 	name=$(basename "$tree")
 	bin=$(ls "$tree"/usr/bin/python3.* 2>/dev/null | grep -E '/python3\.[0-9]+t?$' | head -n 1)
 	[ -x "$bin" ] || { log "$tree holds no usr/bin/python3.X"; exit 2; }
-	version=$(env -i "$bin" -c 'import sys; print(*sys.version_info[:3], sep=",")')
+	minor=${bin##*/python}
+	minor=${minor%t}
+	if [ -n "$foreign" ]; then
+		include="$tree/usr/include/python$minor"
+		version=$(sed -n 's/^#define PY_VERSION *"\([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*"/\1,\2,\3/p' \
+			"$include/patchlevel.h" 2>/dev/null)
+		[ -n "$version" ] || { log "$tree: no usr/include/python$minor/patchlevel.h to tell its version"; exit 2; }
+	else
+		version=$(env -i "$bin" -c 'import sys; print(*sys.version_info[:3], sep=",")')
+		include=$(env -i "$bin" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+	fi
 	mkdir -p "$stage$(dirname "$tree")"
 	# the tree without what no check needs: DWARF, headers, docs, tests
 	tar -C "$(dirname "$tree")" -cf - \
@@ -68,10 +94,9 @@ for tree in "$@"; do
 		--exclude='*/lib2to3' --exclude='*/__pycache__' "$name" |
 		tar -C "$stage$(dirname "$tree")" -xf -
 	ext=""
-	include=$(env -i "$bin" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 	if [ -f "$include/Python.h" ]; then
 		mkdir -p "$stage/t/ext/$name"
-		gcc -shared -fPIC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls \
+		$cc -shared -fPIC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls \
 			-I "$include" -I "$(dirname "$include")" -o "$stage/t/ext/$name/native_ext.so" \
 			"$top/tests/targets/native_ext.c"
 		ext="/t/ext/$name"

@@ -2,6 +2,7 @@
 /proc/kallsyms, in every output (folded, pstats keys in cProfile's style
 for C functions)."""
 import marshal
+import os
 
 import pytest
 
@@ -15,11 +16,22 @@ def kernel_names(frames):
     return [f[0][len("<kernel "):-1] for f in frames if f[0].startswith("<kernel ")]
 
 
-def syscall_kernel_samples(stacks, script, lines):
+# A system call's first kernel frames, by architecture (uname -m): its
+# entry from user mode (arm64's named el0_sync before 5.11) and the
+# function every system call passes through.
+SYSCALL_FRAMES = {
+    "x86_64": (("entry_SYSCALL_64",), "do_syscall_64"),
+    "aarch64": (("el0t_64_sync", "el0_sync"), "do_el0_svc"),
+}
+MACHINE = os.uname().machine
+
+
+def syscall_kernel_samples(stacks, script, lines, machine=MACHINE):
     """Samples of syscalls.py's pump() inside write(2) and read(2), by
     which, checking on the way that every kernel stack sits right above
-    the Python frame that made the call and starts at the syscall entry.
-    Shared with the kernel matrix (tests/kernels/matrix.py)."""
+    the Python frame that made the call and starts at the syscall entry
+    of `machine`. Shared with the kernel matrix (tests/kernels/matrix.py)."""
+    entries, dispatch = SYSCALL_FRAMES[machine]
     in_kernel = {"write": 0, "read": 0}
     for frames, count in stacks:
         knames = kernel_names(frames)
@@ -31,9 +43,9 @@ def syscall_kernel_samples(stacks, script, lines):
         assert all(f[0].startswith("<kernel ") for f in frames[first:]), frames
         caller = frames[first - 1]
         assert caller[0] == "pump" and caller[1] == script, frames
-        if "do_syscall_64" not in knames:
+        if dispatch not in knames:
             continue  # an interrupt taken in user mode, say
-        assert knames[0].startswith("entry_SYSCALL_64"), knames
+        assert knames[0].startswith(entries), knames
         if caller[2] == lines["write"] and ("ksys_write" in knames or "vfs_write" in knames):
             in_kernel["write"] += count
         if caller[2] == lines["read"] and ("ksys_read" in knames or "vfs_read" in knames):
@@ -61,7 +73,7 @@ def test_kernel_frames_of_syscalls(python, tmp_path, refbpf_bin):
     # pstats: C functions keyed as cProfile does, ('~', 0, '<...>')
     with open(pstats, "rb") as f:
         keys = marshal.load(f)
-    for name in ("do_syscall_64", "vfs_read", "vfs_write"):
+    for name in (SYSCALL_FRAMES[MACHINE][1], "vfs_read", "vfs_write"):
         assert ("~", 0, "<kernel %s>" % name) in keys, sorted(k for k in keys if k[0] == "~")
 
 

@@ -270,6 +270,8 @@ LIBC = re.compile(r"lib(c|pthread)(\.so\.\d+|-[\d.]+\.so)")
 # Each waiting function, and what the libc functions it waits in are named
 # like (glibc's exported names, or its internal ones where it has symbols;
 # time.sleep is select() before 3.11)
+# The interpreter's functions that take the GIL back after a wait
+GIL_TAKERS = {"PyEval_RestoreThread", "PyEval_AcquireThread", "take_gil"}
 WAITS = {"in_sleep": re.compile(r"nanosleep|select"),
          "in_recv": re.compile(r"recv"),
          "in_event_wait": re.compile(r"sem_|futex|cond_")}
@@ -310,7 +312,11 @@ def wall_native_waits(stacks, how, stdout):
             kernel = [f for f in frames[off + 1:] if f[0].startswith("<kernel ")]
             if libc and kernel:
                 shown += n
-                names.update(libc)
+                # the GIL taken back once the wait is over (a thread of
+                # wall_waits.py woken while another holds it) is a wait
+                # of its own, not the one the function makes
+                if not any(describe(f)[0] in GIL_TAKERS for f in frames[py + 1:off]):
+                    names.update(libc)
         # a switch-out whose stack copy was lost has its Python frames only
         assert shown >= 0.9 * total, "%s (%s): %d of %d samples show libc and kernel frames; "\
             "stacks: %r" % (func, how, shown, total, waits[:2])

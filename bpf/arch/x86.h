@@ -5,24 +5,35 @@
  * userspace side (user/base/arch/), and vmlinux/ARCH/vmlinux.h.
  *
  *   ARCH_USER_REGS(X)	the user registers CFI unwinding starts from
- *			(--native, wall mode's waits): X(name) for each,
- *			the fields of abi.h's records and of
- *			struct perf_event_regs / struct pt_regs alike
+ *			(--native, wall mode's waits): X(field, reg) for
+ *			each, `field` the name of abi.h's records (pc and sp
+ *			first, the stack copy starts at sp), `reg` that of
+ *			struct perf_event_regs and of the kernel's struct
+ *			pt_regs alike
  *   ARCH_USER_MODE(e)	a perf event fired in user mode
  *   ARCH_NR_FUTEX	futex(2)'s syscall number
  *   ARCH_SYSCALL_NR/ARG0/ARG1(regs)  a task's syscall and its first two
  *			arguments, from its saved struct pt_regs (CO-RE)
- *   ARCH_THREAD_POINTER(task)  what pthread_self() returns, CPython's
- *			thread_id, of a BTF-typed task (an iterator's);
- *			ARCH_THREAD_POINTER_CORE(task) the same through CO-RE
- *			reads, for a task pointer without BTF type
+ *   ARCH_THREAD_POINTER(task)  the thread pointer of a BTF-typed task (an
+ *			iterator's); ARCH_THREAD_POINTER_CORE(task) the same
+ *			through CO-RE reads, for a task pointer without BTF
+ *   ARCH_THREAD_ID(tp, bias)  what pthread_self() returns (CPython's
+ *			thread_id) from the thread pointer and the C
+ *			library's distance between them (py_layout's
+ *			thread_id_bias, from user/base/arch/)
+ *   ARCH_TLS_SCAN_START(tp, len)  where the search for a static TLS
+ *			variable reads `len` bytes; ARCH_TLS_OFFSET(off, len)
+ *			what is kept of a find at byte `off` of them (never
+ *			0), ARCH_TLS_ADDR(tp, kept) where it lies then, and
+ *			ARCH_TLS_VALID(tp, kept) whether that address can be
+ *   ARCH_KERNEL_THREAD_SIZE  the size of a task's kernel stack, whose top
+ *			holds its user registers (before bpf_task_pt_regs())
  */
 #ifndef REFBPF_ARCH_X86_H
 #define REFBPF_ARCH_X86_H
 
-/* the stack pointer first after the instruction pointer: the stack copy
- * starts there */
-#define ARCH_USER_REGS(X) X(ip) X(sp) X(bp) X(bx) X(r12) X(r13) X(r14) X(r15)
+#define ARCH_USER_REGS(X) X(pc, ip) X(sp, sp) X(bp, bp) X(bx, bx) \
+	X(r12, r12) X(r13, r13) X(r14, r14) X(r15, r15)
 
 /*
  * What a perf event program's context starts with: the UAPI struct
@@ -42,7 +53,20 @@ struct perf_event_regs {
 #define ARCH_SYSCALL_ARG0(regs) BPF_CORE_READ(regs, di)
 #define ARCH_SYSCALL_ARG1(regs) BPF_CORE_READ(regs, si)
 
+/* fsbase; glibc's struct pthread starts there (TLS_TCB_AT_TP) */
 #define ARCH_THREAD_POINTER(task) ((task)->thread.fsbase)
 #define ARCH_THREAD_POINTER_CORE(task) BPF_CORE_READ(task, thread.fsbase)
+#define ARCH_THREAD_ID(tp, bias) (tp)
+
+/* Static TLS lies below the thread pointer (TLS variant II): kept is the
+ * distance below it. */
+#define ARCH_TLS_SCAN_START(tp, len) ((tp) - (len))
+#define ARCH_TLS_OFFSET(off, len) ((len) - (off))
+#define ARCH_TLS_ADDR(tp, kept) ((tp) - (kept))
+#define ARCH_TLS_VALID(tp, kept) ((tp) > (kept))
+
+/* THREAD_SIZE: 16 KiB (32 KiB only with KASAN, which no distribution
+ * kernel enables) */
+#define ARCH_KERNEL_THREAD_SIZE (16u << 10)
 
 #endif /* REFBPF_ARCH_X86_H */

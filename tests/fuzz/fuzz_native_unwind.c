@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&ev, 0, offsetof(struct native_stack_event, stack));
 	ev.type = EVENT_NATIVE_STACK;
 	ev.pid = ev.tid = (uint32_t)getpid();
-	ev.ip = starts[take(&data, &size, 1) % (sizeof(starts) / sizeof(starts[0]))] +
+	ev.pc = starts[take(&data, &size, 1) % (sizeof(starts) / sizeof(starts[0]))] +
 		take(&data, &size, 1);
 	uint64_t claimed = take(&data, &size, 8);
 

@@ -152,8 +152,11 @@ def wall_native(py, d):
 
 def native_syscall(py, d):
     folded = os.path.join(d, "k.folded")
+    # aarch64: with kernel frames, which say the system call where libc's
+    # frames have no names (tests/kernels/matrix.py)
+    kernel = ["--kernel"] if os.uname().machine == "aarch64" else []
     with Target(py["path"], target_path("native_syscall.py"), 60) as t:
-        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 2, "--native", "--folded", folded],
+        r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 2, "--native", "--folded", folded] + kernel,
                        check=False)
     return dict(completed(r), folded=text(folded))
 

@@ -170,7 +170,7 @@ static const struct thread_record *task_of(const struct thread_record *tasks, si
 					   uint64_t thread_id)
 {
 	for (size_t i = 0; i < n; i++)
-		if (tasks[i].thread_pointer == thread_id)
+		if (tasks[i].thread_id == thread_id)
 			return &tasks[i];
 	return NULL;
 }

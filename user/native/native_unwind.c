@@ -252,15 +252,18 @@ static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_arg)
 	return u->ev && (pid_t)u->ev->tid == tid;
 }
 
-/* Only the copied stack is memory here. */
+/* Only the copied stack is memory here. What libdw reads from it are
+ * saved registers and return addresses: the latter without a signature
+ * (arch.h), so that they lead to their module and its CFI. */
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct native_unwinder *u = arg;
-	uint64_t sp = u->ev->sp;
+	uint64_t sp = u->ev->sp, word;
 
 	if (addr < sp || addr - sp > u->stack_len || u->stack_len - (addr - sp) < sizeof(*result))
 		return false;
-	memcpy(result, u->ev->stack + (addr - sp), sizeof(*result));
+	memcpy(&word, u->ev->stack + (addr - sp), sizeof(word));
+	*result = arch_unsigned_word(word);
 	return true;
 }
 
@@ -368,11 +371,11 @@ size_t native_unwind(struct native_unwinder *u, const struct native_stack_event 
 	double t0 = monotonic_s();
 
 	if (size < head || ev->stack_len > REFBPF_NATIVE_STACK_BYTES ||
-	    ev->stack_len > size - head || !max || !ev->ip)
+	    ev->stack_len > size - head || !max || !ev->pc)
 		return 0;
-	pcs[0] = ev->ip;
+	pcs[0] = ev->pc;
 	sps[0] = ev->sp;
-	if (!dwfl_addrmodule(u->dwfl, ev->ip))
+	if (!dwfl_addrmodule(u->dwfl, ev->pc))
 		native_unwinder_refresh(u);
 	if (!u->attached)
 		return 1;

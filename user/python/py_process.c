@@ -5,6 +5,7 @@
  * decided by symbols, never by file name. Files are opened through
  * /proc/PID/root so processes in other mount namespaces work.
  */
+#include "base/arch.h"
 #include "base/clock.h"
 #include "python/py_process.h"
 
@@ -168,6 +169,10 @@ static void find_types(const struct interp_elf *ie, struct py_types *t)
 		*map[i].out = s[map[i].sym] ? s[map[i].sym] + ie->bias : 0;
 }
 
+/* Older than this and still no thread state, or no C library: not a
+ * process starting up. */
+#define NO_THREADS_MAX_AGE_S 5.0
+
 static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
 			 char *why, size_t whylen)
 {
@@ -258,6 +263,21 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 	if (traits && traits->code_gen == CODE_GEN_GLOBAL && ie->file->syms[ISYM_NEXT_FUNC_VERSION])
 		out->layout.walk.code_gen_addr = ie->file->syms[ISYM_NEXT_FUNC_VERSION] + ie->bias;
 	py_layout_finish(&out->layout);
+	/* BPF knows a thread by its pthread_self(), which CPython keeps */
+	char bias_why[200];
+	int bias_err = arch_thread_id_bias(pid, &out->layout.walk.thread_id_bias, bias_why,
+					  sizeof(bias_why));
+
+	/* (no C library mapped yet: a process just exec'd, whose loader
+	 * has mapped the executable but not yet its libraries) */
+	if (bias_err == -ENOENT && proc_age_seconds(pid) < NO_THREADS_MAX_AGE_S) {
+		snprintf(why, whylen, "Python %s has not finished loading", out->version);
+		return PY_NOT_READY;
+	}
+	if (bias_err) {
+		snprintf(why, whylen, "Python %s: %s", out->version, bias_why);
+		return bias_err == -ESRCH ? PY_NO_PROCESS : PY_UNSUPPORTED;
+	}
 	if (out->layout.walk.code_span > REFBPF_READ_SPAN) {
 		snprintf(why, whylen, "Python %s: the code object's fields lie %u bytes apart in the %s layout (BPF reads %u at most)",
 			 out->version, out->layout.walk.code_span, out->layout_source, REFBPF_READ_SPAN);
@@ -268,9 +288,6 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 
 /* Older than this, a layout mismatch is not start-up noise. */
 #define BAD_LAYOUT_SETTLE_S 1.0
-
-/* Older than this and still no thread state: not a process starting up. */
-#define NO_THREADS_MAX_AGE_S 5.0
 
 /* The chain the BPF walker follows holds in the live process. */
 static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t whylen)

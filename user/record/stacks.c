@@ -122,7 +122,7 @@ void rec_refresh_thread_names(struct recorder *r, struct rtarget *t, double now)
 
 			if (tasks[j].tid != th->tid)
 				continue;
-			name = py_thread_names_find(&t->names, tasks[j].thread_pointer);
+			name = py_thread_names_find(&t->names, tasks[j].thread_id);
 			if (name)
 				thread_name_copy(th->py_name, sizeof(th->py_name), name);
 			else

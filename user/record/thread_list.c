@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/arch.h"
 #include "record/kernel_features.h"
 #include "threads.skel.h"
 
@@ -64,15 +65,22 @@ void thread_list_prepare(bool waits)
 struct thread_lister {
 	pid_t pid;
 	bool waits;
+	uint32_t thread_id_bias;	/* user/base/arch.h */
 };
 
 struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_t whylen)
 {
 	struct thread_lister *t;
+	uint32_t bias;
 	int err = shared_load(waits);
 
 	if (err) {
 		snprintf(why, whylen, "cannot list the threads (BPF task iterator): %s", strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	err = arch_thread_id_bias(pid, &bias, why, whylen);
+	if (err) {
 		errno = -err;
 		return NULL;
 	}
@@ -84,6 +92,7 @@ struct thread_lister *thread_lister_open(pid_t pid, bool waits, char *why, size_
 	}
 	t->pid = pid;
 	t->waits = waits;
+	t->thread_id_bias = bias;
 	return t;
 }
 
@@ -105,6 +114,7 @@ static int read_records(struct thread_lister *t, size_t size, void **out, size_t
 	/* which process this look lists: read by the program as it runs,
 	 * for this iterator's reads alone (refbpf looks from one thread) */
 	shared[t->waits]->bss->target_tgid = (__u32)t->pid;
+	shared[t->waits]->bss->thread_id_bias = t->thread_id_bias;
 	fd = bpf_iter_create(bpf_link__fd(shared_link[t->waits]));
 	if (fd < 0) {
 		err = -errno;
@@ -187,7 +197,7 @@ const struct thread_record *thread_list_find(const struct thread_record *tasks, 
 					     uint64_t thread_id)
 {
 	for (size_t i = 0; i < n; i++)
-		if (tasks[i].thread_pointer == thread_id)
+		if (tasks[i].thread_id == thread_id)
 			return &tasks[i];
 	return NULL;
 }

@@ -25,7 +25,7 @@ static const struct thread_record *look_thread(const struct look *k, size_t i)
 static size_t look_find(const struct look *k, uint64_t thread_id)
 {
 	for (size_t i = 0; i < k->n; i++)
-		if (look_thread(k, i)->thread_pointer == thread_id)
+		if (look_thread(k, i)->thread_id == thread_id)
 			return i;
 	return k->n;
 }

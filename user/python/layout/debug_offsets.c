@@ -28,7 +28,6 @@ struct debug_offsets_map {
 	 * and last_holder are given inside the interpreter's own _gil. */
 	uint16_t interp_ceval_gil, interp_gil_state, interp_gil_locked, interp_gil_holder;
 	uint16_t tstate_interp;
-	uint16_t gil_size;			/* not described: sizeof(struct _gil_runtime_state) */
 	/* 3.14+: position of interpreter_state.code_object_generation */
 	uint16_t interp_code_object_generation;
 	/* 3.14+, free-threaded builds (0 in GIL builds): positions of
@@ -37,19 +36,19 @@ struct debug_offsets_map {
 	 * thread-local bytecode's interpreter_frame.tlbc_index and
 	 * code_object.co_tlbc */
 	uint16_t interp_gil_enabled, frame_tlbc_index, code_tlbc;
-	/* sizeof(struct _gil_runtime_state) in free-threaded builds, which
-	 * put `int enabled` first (not described) */
-	uint16_t gil_size_ft;
 	/* 3.13 does not describe a code counter: offsetof(PyInterpreterState,
 	 * func_state.next_version) in GIL and free-threaded builds, the same
-	 * in every 3.13 release checked (tests/test_layout_dwarf.py) */
+	 * in every 3.13 release checked (tests/test_layout_dwarf.py), on
+	 * x86-64: the interpreter embeds a GIL state (_gil) before it, whose
+	 * size is the architecture's (arm64's 16 bytes more: checked against
+	 * the DWARF of Debian's arm64 3.13.5 by tests/kernels/matrix.py) */
 	uint32_t func_next_version, func_next_version_ft;
 };
 
 static const struct debug_offsets_map maps[] = {
 	{
 		/* 3.13: checked against the DWARF of a 3.13.0 build, and of
-		 * 3.13.5t for the free-threaded GIL's size. */
+		 * 3.13.5t for the free-threaded GIL's size (py_layout.h). */
 		.min_version = 0x030d0000, .max_version = 0x030dffff, .size = 584,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -62,13 +61,13 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 520, .bytes_ob_sval = 528,
 		.unicode_state = 544, .unicode_length = 552, .unicode_ascii_size = 560,
 		.interp_ceval_gil = 112, .interp_gil_state = 120, .interp_gil_locked = 136,
-		.interp_gil_holder = 144, .tstate_interp = 176, .gil_size = 208, .gil_size_ft = 216,
+		.interp_gil_holder = 144, .tstate_interp = 176,
 		.func_next_version = 17000, .func_next_version_ft = 20092,
 	},
 	{
 		/* 3.14: checked against the DWARF of Debian's 3.14.10, and
-		 * the free-threaded positions (gil_size_ft too) against
-		 * 3.14.7t's */
+		 * the free-threaded positions (and GIL size, py_layout.h)
+		 * against 3.14.7t's */
 		.min_version = 0x030e0000, .max_version = 0x030effff, .size = 760,
 		.runtime_interpreters_head = 40,
 		.interp_next = 64, .interp_threads_head = 72,
@@ -81,7 +80,7 @@ static const struct debug_offsets_map maps[] = {
 		.bytes_ob_size = 600, .bytes_ob_sval = 608,
 		.unicode_state = 624, .unicode_length = 632, .unicode_ascii_size = 640,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
-		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208, .gil_size_ft = 216,
+		.interp_gil_holder = 152, .tstate_interp = 200,
 		.interp_code_object_generation = 160,
 		.interp_gil_enabled = 136, .frame_tlbc_index = 304, .code_tlbc = 392,
 	},
@@ -101,7 +100,7 @@ static const struct debug_offsets_map maps[] = {
 		.unicode_state = 720, .unicode_length = 728, .unicode_ascii_size = 736,
 		.unicode_compact_size = 744,
 		.interp_ceval_gil = 120, .interp_gil_state = 128, .interp_gil_locked = 144,
-		.interp_gil_holder = 152, .tstate_interp = 200, .gil_size = 208, .gil_size_ft = 216,
+		.interp_gil_holder = 152, .tstate_interp = 200,
 		.interp_code_object_generation = 160,
 		.interp_gil_enabled = 136, .frame_tlbc_index = 368, .code_tlbc = 456,
 	},
@@ -191,7 +190,8 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 	/* A free-threaded build has its GIL too, switched off unless
 	 * something turned it on (LAYOUT_GIL_SWITCHABLE). */
 	uint16_t state = 0, locked = 0, holder = 0, enabled = 0;
-	uint16_t gil_size = *free_threaded ? m->gil_size_ft : m->gil_size;
+	/* not described: the same struct in every release (py_layout.h) */
+	uint16_t gil_size = *free_threaded ? PY_GIL_STATE_SIZE_FT : PY_GIL_STATE_SIZE;
 
 	err |= get_offset(buf, m->interp_ceval_gil, &w->gil_at, 1 << 16);
 	err |= get_offset(buf, m->interp_gil_state, &state, 1 << 16);
@@ -230,7 +230,8 @@ int debug_offsets_parse(const uint8_t *buf, size_t len, struct py_version_layout
 			return -EINVAL;
 		out->interp_code_gen = gen;
 	} else {
-		out->interp_code_gen = *free_threaded ? m->func_next_version_ft : m->func_next_version;
+		out->interp_code_gen = (*free_threaded ? m->func_next_version_ft : m->func_next_version) +
+				       PY_GIL_STATE_SIZE - PY_GIL_STATE_SIZE_X86_64;
 	}
 	/* Not described: co_version, 3.12-3.15's sixth int after
 	 * co_firstlineno, before two pointers and co_filename (4 bytes of

@@ -19,7 +19,10 @@
 #include "base/atomic_file.h"
 
 #define LAYOUT_STORE_DEFAULT "/var/cache/refbpf/layouts"
-#define LAYOUT_STORE_MAGIC "refbpf-layout-5"
+/* A new number whenever fields of struct py_version_layout move while its
+ * size stays (record_size catches the rest): a record of another order is
+ * a miss, not a layout read with its fields swapped. */
+#define LAYOUT_STORE_MAGIC "refbpf-layout-6"
 
 struct layout_store_record {
 	char magic[16];

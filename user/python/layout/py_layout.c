@@ -59,8 +59,8 @@ void py_layout_finish(struct py_version_layout *l)
 	w->frame_span = end;
 	finish_code_span(w, &l->code);
 
-	/* 3.12+: BPF looks for the thread-local thread state below the
-	 * thread pointer (fsbase on x86-64), where static TLS puts it; an
+	/* 3.12+: BPF looks for the thread-local thread state next to the
+	 * thread pointer, where static TLS puts it (bpf/arch/); an
 	 * interpreter loaded by dlopen has it elsewhere, and BPF gives up. */
 	const struct py_version_traits *v = py_version_traits((int)(w->version_hex >> 24),
 							      (int)(w->version_hex >> 16 & 0xff));

@@ -8,11 +8,30 @@
 #define REFBPF_PY_LAYOUT_H
 
 #include <linux/types.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "bpf/abi.h"
+
+/*
+ * sizeof(struct _gil_runtime_state), the same shape in 3.8-3.15: four
+ * 8-byte fields (interval, last_holder, locked, switch_number), then two
+ * condition variables and two mutexes, whose size is the architecture's
+ * glibc's (a mutex is 40 bytes on x86-64, 48 on arm64: 208 and 224 in all).
+ */
+#define PY_GIL_STATE_SIZE ((int)(32 + 2 * sizeof(pthread_cond_t) + 2 * sizeof(pthread_mutex_t)))
+/* The same on x86-64, where offsets measured past one were taken */
+#define PY_GIL_STATE_SIZE_X86_64 208
+/*
+ * A free-threaded build's (3.13t-3.15t): `int enabled` first, padded to
+ * the alignment of the unsigned long that follows. 216 on x86-64, checked
+ * against the DWARF of 3.13.5t, 3.14.7t and 3.15.0rc1t
+ * (tests/test_layout_dwarf.py); arm64's (232) is derived the same way but
+ * unchecked: there is no arm64 free-threaded build to read it from.
+ */
+#define PY_GIL_STATE_SIZE_FT ((int)(PY_GIL_STATE_SIZE + sizeof(long)))
 
 /* How instruction positions map to line-table offsets. */
 enum py_instr_kind {
@@ -62,7 +81,7 @@ struct py_version_layout {
  * what BPF learns itself. Every layout goes through this before use. */
 void py_layout_finish(struct py_version_layout *l);
 
-/* Built-in table for 3.8-3.12 (x86-64, default GIL builds) into `out`:
+/* Built-in table for 3.8-3.12 (x86-64, arm64; default GIL builds) into `out`:
  * 0, or -ENOTSUP when there is none. */
 int py_layout_builtin(int major, int minor, struct py_version_layout *out);
 

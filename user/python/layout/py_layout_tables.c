@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * Built-in layouts for CPython 3.8-3.12 on x86-64, default (GIL) builds:
+ * Built-in layouts for CPython 3.8-3.12 on x86-64 and arm64 (LP64: the same
+ * offsets but for the GIL's size), default (GIL) builds:
  * offsets only, what each version is comes from versions.c. 3.13+
  * describe themselves through _Py_DebugOffsets (debug_offsets.c).
  * Every entry is cross-checked against the DWARF of real interpreters by
@@ -12,9 +13,9 @@
 #include "python/layout/versions.h"
 
 #define UNICODE_HASH 24
-/* struct _gil_runtime_state: last_holder, locked and its size (its
- * condition variables and mutexes are inside) are the same in 3.8-3.12. */
-#define GIL_STATE_38_312 .gil_holder = 8, .gil_locked = 16, .gil_size = 208
+/* struct _gil_runtime_state: last_holder, locked and its size are the same
+ * in 3.8-3.12 (its size is the architecture's: py_layout.h) */
+#define GIL_STATE_38_312 .gil_holder = 8, .gil_locked = 16, .gil_size = PY_GIL_STATE_SIZE
 
 /* PyObject / PyVarObject / bytes / str fields that 3.8-3.11 share. */
 #define CODE_COMMON_38_311                                                   \
