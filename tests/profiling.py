@@ -145,7 +145,8 @@ def go(path):
     open(path, "w").close()
 
 
-FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*):(?P<line>-?\d+)\)$")
+# a line refbpf does not know is "?" (None here), never another line
+FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*):(?P<line>-?\d+|\?)\)$")
 
 
 def parse_folded(path):
@@ -160,7 +161,8 @@ def parse_folded(path):
             frames = []
             for part in stack.split(";"):
                 m = FRAME.match(part)
-                frames.append((m.group("name"), m.group("file"), int(m.group("line")))
+                frames.append((m.group("name"), m.group("file"),
+                               None if m.group("line") == "?" else int(m.group("line")))
                               if m else (part, None, None))
             stacks.append((frames, int(count)))
     return stacks

@@ -377,7 +377,8 @@ def expected_samples(s, period_ns):
         fr = []
         for f, line in reversed(frames):
             filename, first, name, qualname = s.funcs[f]
-            fr.append((s.shown(f), as_text(filename), first, line if line >= 0 else first))
+            # pprof's line 0: not known
+            fr.append((s.shown(f), as_text(filename), first, line if line >= 0 else 0))
         if truncated:
             fr.append((TRUNC, "~", 0, 0))
         name = s.thread_names.get((pid, tid))
@@ -621,3 +622,35 @@ def test_many_samples(tmp_path):
     assert sum(smp["values"][0] for smp in prof["samples"]) == 400000
     # the root frame at line 1, every one of the 97 functions at line 2
     assert len(prof["locations"]) == 98
+
+
+UNKNOWN_LINE_RAW = """refbpf-raw 1
+meta rate_hz=100 period_s=0.01 duration_s=2.5 lost=0 err0=0 err1=0 err2=0 err3=0 err4=0 err5=0 err6=0 err7=0
+func 0 1 /srv/app.py <module> <module>
+func 1 10 /srv/app.py handler Handler.handler
+stack 100 100 0 30 0:5,1:12
+stack 100 100 0 7 0:5,1:-1
+thread 100 100 main
+target 100 0 0 37 3.12.1 python%20/srv/app.py !
+"""
+
+
+def test_an_unknown_line_is_never_shown_as_another(tmp_path, refbpf_bin):
+    """A frame whose instruction the line table does not place (line -1:
+    not the first line, which only a frame not yet started is on) is
+    shown as unknown by every writer that shows lines, and counted in the
+    header; before, it was shown on the function's first line."""
+    raw = tmp_path / "u.raw"
+    raw.write_text(UNKNOWN_LINE_RAW)
+    folded, pprof = tmp_path / "u.folded", tmp_path / "u.pb.gz"
+    r = raw_report(refbpf_bin, raw, "--folded", folded, "--pprof", pprof)
+    assert r.returncode == 0, r.stderr
+    assert "samples on an unknown line: 7" in r.stdout.splitlines()[1], r.stdout
+    lines = folded.read_text().splitlines()
+    assert "<module> (/srv/app.py:5);Handler.handler (/srv/app.py:?) 7" in lines, lines
+    assert not any("(/srv/app.py:10)" in line for line in lines), lines
+    doc = decode_pprof(pprof)
+    handler = [fid for fid, f in doc["functions"].items() if f["name"] == "Handler.handler"]
+    shown = sorted(line for loc in doc["locations"].values() for fid, line in loc["lines"]
+                   if fid in handler)
+    assert shown == [0, 12], shown    # pprof's 0: line not known

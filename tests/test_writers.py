@@ -155,8 +155,9 @@ class Synth:
             for f, line in frames:
                 filename, first, name, qualname = self.funcs[f]
                 shown = as_text(qualname if qualname else name)
-                parts.append("%s (%s:%d)" % (fold_escape(shown), fold_escape(as_text(filename)),
-                                             line if line >= 0 else first))
+                # -1: a line not known, shown as such (never the first line)
+                parts.append("%s (%s:%s)" % (fold_escape(shown), fold_escape(as_text(filename)),
+                                             line if line >= 0 else "?"))
             text = ";".join(parts)
             lines[text] = lines.get(text, 0) + count
         return lines
@@ -495,7 +496,7 @@ def test_folded_escapes_control_characters(tmp_path):
     frames, count = lines[0].rsplit(" ", 1)
     assert count == "5"
     assert frames.split(";") == [
-        "<module> (/srv/a\\x0db\\x1b]0:pwned\\x07.py:1)",
+        "<module> (/srv/a\\x0db\\x1b]0:pwned\\x07.py:?)",  # a frame given no line
         "Q.evil\\x0aname\\x1b[31m:\\x09\\x0d\\x7f\\x9b\u202e\\u2028 (/srv/n.py:12)"]
 
 
@@ -595,7 +596,8 @@ def test_report_header(tmp_path):
                         "PID 300 (not profiled); 2.50 s at 100 Hz, cpu mode; 22 samples, 4 threads")
     assert lines[1] == ("Samples lost: 3; not unwound: 18 (no thread state: 1, "
                         "no Python frame: 2, read fault: 4, ring buffer full: 5, "
-                        "thread-state walk limit: 6); truncated stacks: 4")
+                        "thread-state walk limit: 6); truncated stacks: 4; "
+                        "samples on an unknown line: 22")  # sort_synth's frames give no line
     assert lines[2] == "  PID 100  Python 3.12.1  python app.py  18 samples"
     assert lines[3] == "  PID 200  Python 3.11.7  python worker.py  4 samples  exited during recording"
     assert lines[4] == "  PID 300  not profiled: no libpython in its maps"

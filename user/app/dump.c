@@ -208,7 +208,10 @@ static void print_text(const struct py_process *proc, const struct profile *prof
 			escape_terminal_fputs(f->qualname, stdout);
 			fputs(" (", stdout);
 			escape_terminal_fputs(f->filename, stdout);
-			printf(":%d)\n", t->frames[k].line >= 0 ? t->frames[k].line : f->firstlineno);
+			if (t->frames[k].line >= 0)
+				printf(":%d)\n", t->frames[k].line);
+			else
+				fputs(":?)\n", stdout);	/* not a guessed line */
 			if (t->locals)
 				print_locals_text(&t->locals[k], t->locals_err[k]);
 		}
@@ -254,9 +257,11 @@ static void print_json(const struct py_process *proc, const struct profile *prof
 			json_string(f->name, stdout);
 			fputs(", \"file\": ", stdout);
 			json_string(f->filename, stdout);
-			printf(", \"line\": %d, \"firstlineno\": %d",
-			       t->frames[k].line >= 0 ? t->frames[k].line : f->firstlineno,
-			       f->firstlineno);
+			if (t->frames[k].line >= 0)
+				printf(", \"line\": %d", t->frames[k].line);
+			else
+				fputs(", \"line\": null", stdout);
+			printf(", \"firstlineno\": %d", f->firstlineno);
 			if (t->locals)
 				print_locals_json(&t->locals[k], t->locals_err[k]);
 			fputs("}", stdout);

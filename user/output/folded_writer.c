@@ -76,7 +76,8 @@ static int append_frame(struct arena *a, const struct pfunc *f, int32_t line)
 	if (append_escaped(a, f->qualname[0] ? f->qualname : f->name) ||
 	    append(a, " (", 2) || append_escaped(a, f->filename))
 		return -ENOMEM;
-	n = snprintf(num, sizeof(num), ":%d)", line < 0 ? f->firstlineno : (int)line);
+	/* a line nobody knows is shown as such, not as another line */
+	n = line < 0 ? snprintf(num, sizeof(num), ":?)") : snprintf(num, sizeof(num), ":%d)", (int)line);
 	return append(a, num, (size_t)n);
 }
 

@@ -163,7 +163,8 @@ static int cmp_loc(const void *x, const void *y)
 
 static struct loc frame_loc(const struct profile *p, const struct pframe *fr)
 {
-	return (struct loc){ fr->func, fr->line < 0 ? p->funcs[fr->func].firstlineno : fr->line };
+	/* pprof's line 0: not known */
+	return (struct loc){ fr->func, fr->line < 0 ? 0 : fr->line };
 }
 
 static int collect_locations(struct ctx *c)

@@ -123,7 +123,8 @@ static void print_targets_summary(FILE *out, const struct profile *p)
 	fputc('\n', out);
 }
 
-static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)
+static void print_losses(FILE *out, const struct profile *p, uint64_t truncated,
+			 uint64_t lines_unknown)
 {
 	uint64_t failed = 0;
 	const char *sep = " (";
@@ -141,6 +142,8 @@ static void print_losses(FILE *out, const struct profile *p, uint64_t truncated)
 		fputs(")", out);
 	if (truncated)
 		fprintf(out, "; truncated stacks: %" PRIu64, truncated);
+	if (lines_unknown)
+		fprintf(out, "; samples on an unknown line: %" PRIu64, lines_unknown);
 	fputs("\n", out);
 }
 
@@ -192,7 +195,7 @@ static void print_header(FILE *out, const struct profile *p, const struct callgr
 			 const struct gil_figures *g)
 {
 	print_targets_summary(out, p);
-	print_losses(out, p, cg->truncated);
+	print_losses(out, p, cg->truncated, cg->lines_unknown);
 	if (g)
 		print_gil_summary(out, p, g);
 	for (size_t i = 0; i < p->ntargets; i++)

@@ -195,6 +195,17 @@ static int64_t find_edge(struct builder *b, uint32_t caller, uint32_t callee)
 	return b->slots[i] - 1;
 }
 
+/* A Python frame whose line the line table did not give (markers and
+ * roots have none to give). */
+static bool has_unknown_line(const struct profile *p, const struct pstack *ps)
+{
+	for (uint32_t i = 0; i < ps->nframes; i++)
+		if (ps->frames[i].line < 0 &&
+		    strcmp(p->funcs[ps->frames[i].func].filename, CG_SYNTH_FILENAME))
+			return true;
+	return false;
+}
+
 static int add_stack(struct builder *b, const struct pstack *ps, uint64_t stamp)
 {
 	struct callgraph *cg = b->cg;
@@ -230,6 +241,8 @@ static int add_stack(struct builder *b, const struct pstack *ps, uint64_t stamp)
 	cg->total += ps->count;
 	if (ps->flags & PSTACK_TRUNCATED)
 		cg->truncated += ps->count;
+	if (has_unknown_line(b->p, ps))
+		cg->lines_unknown += ps->count;
 	return 0;
 }
 

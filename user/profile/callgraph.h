@@ -52,6 +52,7 @@ struct callgraph {
 	size_t nedges;
 	uint64_t total;		/* every sample: the root's cum */
 	uint64_t truncated;	/* samples of truncated stacks */
+	uint64_t lines_unknown;	/* samples with a Python frame on an unknown line */
 	uint32_t *func_of;	/* profile function -> cg function; CG_NONE if unsampled */
 };
 

@@ -331,6 +331,21 @@ static int64_t instr_unit(const struct symbolizer *s, const struct code_entry *e
 	return -1;
 }
 
+/* Whether the frame has not started: f_lasti -1 (3.8-3.10), or the
+ * instruction pointer one code unit before the code (3.11, 3.12). */
+static bool not_started(const struct symbolizer *s, const struct code_entry *e,
+			const struct py_frame_rec *rec)
+{
+	switch (s->layout->instr_kind) {
+	case INSTR_LASTI_BYTES:
+	case INSTR_LASTI_UNITS:
+		return (int32_t)rec->instr == -1;
+	case INSTR_POINTER:
+		return rec->instr + 2 == e->code + s->layout->code.code_adaptive;
+	}
+	return false;
+}
+
 static struct recent_frame *recent_slot(struct symbolizer *s, const struct py_frame_rec *rec)
 {
 	uint64_t h = (rec->code ^ (rec->instr * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
@@ -387,7 +402,10 @@ int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, str
 	int32_t line = unit >= 0 ? line_table_lookup(&e->lines, (uint32_t)unit) : -1;
 
 	out->func = e->func;
-	out->line = line >= 0 ? line : e->firstlineno;
+	/* A frame that has not run its first instruction is on its first
+	 * line, as CPython says (f_lineno); any other instruction the line
+	 * table does not place is on a line nobody knows: -1, never a guess. */
+	out->line = line >= 0 ? line : not_started(s, e, rec) ? e->firstlineno : -1;
 	*recent_slot(s, rec) = (struct recent_frame){ .code = rec->code, .instr = rec->instr,
 						      .key = rec->key,
 						      .firstlineno = rec->firstlineno,
