@@ -340,12 +340,22 @@ def test_reused_code_addresses_never_mislabelled(python, tmp_path, refbpf_bin):
     reused = [names for names in by_addr.values() if len(names) > 1]
     assert reused, "the allocator reused no code object address: the test proves nothing"
     stacks = parse_folded(folded)
+    # Samples refbpf could not name (a code object freed before it was
+    # read: on a loaded machine refbpf may run too late) are marked and
+    # counted, as are those lost or not unwound; they may explain samples a
+    # function misses, never samples it has too many of.
+    m = re.search(r"Samples lost: (\d+); not unwound: (\d+)", stdout)
+    assert m, stdout[:500]
+    marked = self_samples(stacks, "<unknown code object>") + int(m.group(1)) + int(m.group(2))
+    missing = 0
     for i, (name, addr) in enumerate(codes):
         expected = (short if i % 2 == 0 else long_) * 1000
         got = self_samples(stacks, name)
         # A mislabel would move a function's samples to its neighbour.
-        assert 0.5 * expected <= got <= 1.5 * expected, "%s: %d samples, expected ~%d" % (
-            name, got, expected)
+        assert got <= 1.5 * expected, "%s: %d samples, expected ~%d" % (name, got, expected)
+        missing += max(0.0, 0.5 * expected - got)
+    assert missing <= marked, "%.0f samples missing beyond half of what functions' CPU warrants, " \
+        "%d marked unknown, lost or not unwound:\n%s" % (missing, marked, stdout[:1500])
 
 
 def zombie(pid):
