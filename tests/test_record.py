@@ -569,9 +569,11 @@ def test_sub_interpreter_seen(python, tmp_path, refbpf_bin):
     hang off another interpreter than the main one."""
     label, path, version = python
     folded = tmp_path / "out.folded"
-    with Target(path, target_path("subinterp.py"), 6) as t:
+    # it runs until killed at the end: under a load of 10 refbpf took
+    # longer to start than the 6 s it once ran
+    with Target(path, target_path("subinterp.py"), 120) as t:
         given = CpuGiven(t.pid)
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 1.5, "-F", 199, "--folded", folded])
+        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 199, "--folded", folded])
         stacks = parse_folded(folded)
         total = sum(c for _, c in stacks)
         assert_sampled(total, given, r.stdout, 199)
