@@ -9,12 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "base/clock.h"
 #include "record/exit_watch.h"
 #include "record/kernel_features.h"
 #include "record/libbpf_log.h"
@@ -28,9 +25,6 @@ struct bpf_session {
 	int *perf_fds;
 	int ncpus;
 	int nattached;
-	/* each CPU's period, redrawn when its stretch ends (sample_period.h) */
-	struct sample_period periods;
-	double *redraw_at;	/* CLOCK_MONOTONIC seconds, per CPU */
 	struct bpf_link *exit_link, *exec_link, *fork_link;
 	struct bpf_link *switch_link;	/* wall mode */
 	/* Without -C or --all, targets' exits come from their pidfds: no BPF
@@ -61,35 +55,6 @@ static int open_cpu_clock(pid_t tid, int cpu, uint64_t period_ns)
 	return (int)syscall(__NR_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static uint64_t random_seed(void)
-{
-	uint64_t seed = 0;
-
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
-		seed = (uint64_t)(monotonic_s() * 1e9) ^ (uint64_t)getpid();
-	return seed;
-}
-
-/* Each CPU whose stretch has ended samples with a new period from now.
- * Done when the loop is awake anyway: a quiet recording is not woken for
- * it, and its stretches last until the next wake-up (5 s at most). */
-static void redraw_periods(struct bpf_session *s)
-{
-	double now = monotonic_s();
-
-	for (int cpu = 0; cpu < s->ncpus; cpu++) {
-		double stretch;
-		uint64_t period;
-
-		if (!s->perf_links || !s->perf_links[cpu] || now < s->redraw_at[cpu])
-			continue;
-		period = sample_period_draw(&s->periods, &stretch);
-		/* refused only for a period out of range: the old one stays */
-		ioctl(s->perf_fds[cpu], PERF_EVENT_IOC_PERIOD, &period);
-		s->redraw_at[cpu] = now + stretch;
-	}
-}
-
 static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why, size_t whylen)
 {
 	int err = 0;
@@ -101,15 +66,10 @@ static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why
 	}
 	s->perf_fds = calloc((size_t)s->ncpus, sizeof(*s->perf_fds));
 	s->perf_links = calloc((size_t)s->ncpus, sizeof(*s->perf_links));
-	s->redraw_at = calloc((size_t)s->ncpus, sizeof(*s->redraw_at));
-	if (!s->perf_fds || !s->perf_links || !s->redraw_at)
+	if (!s->perf_fds || !s->perf_links)
 		return -ENOMEM;
-	sample_period_init(&s->periods, rate_hz, random_seed());
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
-		double stretch;
-
-		s->perf_fds[cpu] = open_cpu_clock(-1, cpu, sample_period_draw(&s->periods, &stretch));
-		s->redraw_at[cpu] = monotonic_s() + stretch;
+		s->perf_fds[cpu] = open_cpu_clock(-1, cpu, sample_period_ns(rate_hz));
 		if (s->perf_fds[cpu] < 0) {
 			err = -errno;
 			/* possible but offline CPUs */
@@ -291,7 +251,6 @@ void bpf_session_close(struct bpf_session *s)
 	}
 	free(s->perf_links);
 	free(s->perf_fds);
-	free(s->redraw_at);
 	for (int i = 0; i < s->nthread_slots; i++)
 		bpf_session_stop_thread(s, i);
 	free(s->thread_links);
@@ -396,8 +355,6 @@ int bpf_session_poll(struct bpf_session *s, int timeout_ms)
 {
 	bool exited;
 	int n = wait_for_events(s, timeout_ms, &exited);
-
-	redraw_periods(s);
 
 	/* Samples are submitted without a wake-up, so a poll that timed
 	 * out may still have records waiting: consume them now. */

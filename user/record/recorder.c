@@ -7,6 +7,7 @@
  * interpreter has started.
  */
 #include "record/recorder_private.h"
+#include "record/sample_period.h"
 
 int rec_on_event(void *ctx, void *data, size_t size)
 {
@@ -174,7 +175,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 			      stderr);
 	}
 	if (o->features.off_cpu) {
-		r->off_cpu = off_cpu_new(1000000000ull / o->rate_hz, rec_add_off_cpu, r);
+		r->off_cpu = off_cpu_new(sample_period_ns(o->rate_hz), rec_add_off_cpu, r);
 		if (!r->off_cpu) {
 			err = -ENOMEM;
 			goto cleanup;
@@ -229,7 +230,7 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 			goto cleanup;
 	}
 	prof->rate_hz = o->rate_hz;
-	prof->period_s = 1.0 / o->rate_hz;
+	prof->period_s = sample_period_ns(o->rate_hz) / 1e9;
 	start = monotonic_s();
 	now = start;
 	bool progress = !o->verbose && isatty(STDERR_FILENO);
