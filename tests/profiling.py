@@ -95,6 +95,14 @@ class Target:
         self.stop()
 
 
+def sample_period_s(rate):
+    """The time one sample stands for at -F `rate`: refbpf's period is 1%
+    longer than 1/rate, so that samples do not keep step with the
+    scheduler's tick (user/record/sample_period.h)."""
+    period_ns = 10 ** 9 // rate
+    return (period_ns + period_ns // 100) / 1e9
+
+
 def run_refbpf(refbpf, args, timeout=120, check=True):
     r = subprocess.run([refbpf] + [str(a) for a in args], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=timeout)

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from kernel_times import asleep, assert_sampled_cpu, thread_times
-from profiling import Recording, Target, parse_folded, target_path
+from profiling import Recording, Target, parse_folded, sample_period_s, target_path
 from pythons import find_interpreters
 
 
@@ -79,7 +79,7 @@ def test_contended_gil_wait_is_reported(python, tmp_path, refbpf_bin):
         "refbpf: off CPU %.3f of the time; kernel: asleep or on a run queue %.3f" % (
             (wait + pre + off) / spin, (slept + runq) / total))
     held, on_cpu, wait_s = summary(r.stdout)
-    assert wait_s == pytest.approx(wait / 200.0, abs=0.006), r.stdout
+    assert wait_s == pytest.approx(wait * sample_period_s(200), abs=0.006), r.stdout
     # on CPU, a thread holds the GIL but just after waking in take_gil();
     # those wake-ups are a larger part of the little CPU a busy machine gives
     nogil = sum(c for f, c in stacks if f[-1][0] == "<no GIL>")
@@ -88,7 +88,7 @@ def test_contended_gil_wait_is_reported(python, tmp_path, refbpf_bin):
     header = next(l for l in r.stdout.splitlines() if "filename:lineno(function)" in l)
     assert "gil%" in header and "gilwait" in header
     row = next(l for l in r.stdout.splitlines() if l.endswith("(spin_thread)"))
-    assert float(row.split()[7]) == pytest.approx(wait / 200.0, abs=0.006), row
+    assert float(row.split()[7]) == pytest.approx(wait * sample_period_s(200), abs=0.006), row
     assert ("~", 0, "<GIL wait>") in stats
 
 

@@ -17,7 +17,7 @@ from kernel_times import (CpuGiven, asleep, assert_sampled, assert_sampled_cpu, 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from common import fd_infos  # noqa: E402  (bench/common.py: /proc/PID/fdinfo)
 from profiling import (Recording, Target, function_samples, go, go_file, markers,
-                       parse_folded, run_refbpf, self_samples, target_path)
+                       parse_folded, run_refbpf, sample_period_s, self_samples, target_path)
 from pythons import find_interpreters
 
 INTERPRETERS = [i for i in find_interpreters() if i[2] >= (3, 8)]
@@ -194,8 +194,7 @@ def test_sampled_in_proportion_to_cpu_time_on_a_shared_cpu(rate, tmp_path, refbp
         hog.wait()
     assert code == 0, err
     got = sum(c for _, c in parse_folded(folded))
-    # the period is 1% longer than 1/rate (user/record/sample_period.h)
-    want = (after[t.pid].cpu - before[t.pid].cpu) * rate / 1.01
+    want = (after[t.pid].cpu - before[t.pid].cpu) / sample_period_s(rate)
     assert want >= 150, "the target got %.0f samples' worth of CPU: too little" % want
     # the window measured starts up to one poll (50 ms) after the sampler
     # did and ends after refbpf wrote its outputs

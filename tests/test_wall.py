@@ -7,7 +7,7 @@ import pytest
 
 from conftest import tool_path
 from kernel_times import CpuGiven, asleep, assert_sampled, off_cpu_after_sleeping, thread_times
-from profiling import Target, markers, parse_folded, run_refbpf, target_path
+from profiling import Target, markers, parse_folded, run_refbpf, sample_period_s, target_path
 
 
 RATE = 200
@@ -62,7 +62,7 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     for who, n in per.items():
         assert abs(100.0 * n / total - 25.0) <= 2.0, (who, per, total, seen)
     # exact, not sampled: each blocked thread's time is the recording's
-    expected = header_duration(r.stdout) * RATE
+    expected = header_duration(r.stdout) / sample_period_s(RATE)
     for who in ("recv_thread", "sleep_thread", "main"):
         assert abs(per[who] - expected) <= 0.02 * expected + 2, (who, per[who], expected, seen)
     # attributed to the line it blocked on, under an <off-CPU> leaf
@@ -74,7 +74,7 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     # kernel says it slept and waited for a CPU after (a longer window)
     busy_blocked = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>" and
                        any(x[0] == "busy_thread" for x in f))
-    assert busy_blocked <= busy_slept * RATE * 1.02 + 2, (busy_blocked, busy_slept, per)
+    assert busy_blocked <= busy_slept / sample_period_s(RATE) * 1.02 + 2, (busy_blocked, busy_slept, per)
 
 
 @pytest.mark.root
@@ -129,7 +129,7 @@ def test_wall_mode_every_output_agrees(tmp_path, refbpf_bin):
     with open(prof, "rb") as f:
         stats = marshal.load(f)
     root = stats[("~", 0, "<refbpf: all samples>")]
-    assert root[0] == total and abs(root[3] - total / 100.0) < 1e-6
+    assert root[0] == total and abs(root[3] - total * sample_period_s(100)) < 1e-6
     assert ("~", 0, "<off-CPU>") in stats
 
 

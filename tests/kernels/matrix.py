@@ -38,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, TESTS)
 from conftest import BUILD  # noqa: E402
-from profiling import function_samples, markers, parse_folded, self_samples  # noqa: E402
+from profiling import (function_samples, markers, parse_folded, sample_period_s,  # noqa: E402
+                       self_samples)
 from test_gil import samples_of, summary  # noqa: E402
 from test_kernel import SYSCALL_FRAMES, syscall_kernel_samples  # noqa: E402
 from test_layout_dwarf import disagreements  # noqa: E402
@@ -408,7 +409,7 @@ def test_wall_mode_shares(kernel, python):
     # duration; one that runs too has its time on CPU sampled, which
     # emulated timers keep to within a few percent (exactly on this
     # machine's kernel: tests/test_wall.py)
-    expected = header_duration(r["stdout"]) * WALL_RATE
+    expected = header_duration(r["stdout"]) / sample_period_s(WALL_RATE)
     for who, within in (("recv_thread", 0.02), ("main", 0.02), ("sleep_thread", 0.05),
                         ("busy_thread", 0.05)):
         assert abs(per[who] - expected) <= within * expected + 2, (who, per[who], expected, seen)
@@ -439,7 +440,7 @@ def test_preempted_not_blocked(kernel):
     ok(r)
     stacks = folded_of(r)
     total = sum(c for _, c in stacks)
-    expected = header_duration(r["stdout"]) * WALL_RATE
+    expected = header_duration(r["stdout"]) / sample_period_s(WALL_RATE)
     # its time on CPU is sampled: within 10% under emulation
     assert abs(total - expected) <= 0.1 * expected, (total, expected, r["stdout"][:500])
     preempted = sum(c for f, c in stacks if f[-1][0] == "<preempted>")
