@@ -77,7 +77,9 @@ static int append_frame(struct arena *a, const struct pfunc *f, int32_t line)
 	    append(a, " (", 2) || append_escaped(a, f->filename))
 		return -ENOMEM;
 	/* a line nobody knows is shown as such, not as another line */
-	n = line < 0 ? snprintf(num, sizeof(num), ":?)") : snprintf(num, sizeof(num), ":%d)", (int)line);
+	if (line < 0)
+		return append(a, ":?)", 3);
+	n = snprintf(num, sizeof(num), ":%d)", (int)line);
 	return append(a, num, (size_t)n);
 }
 
