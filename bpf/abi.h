@@ -235,6 +235,7 @@ struct sample_event {
 	__u32 cpu;
 	__u64 time_ns;		/* CLOCK_MONOTONIC; in EVENT_SAMPLE only with --native, else 0 */
 	__u64 tstate;
+	__u64 run_ns;		/* EVENT_OFF_CPU: the thread's CPU time by then (se.sum_exec_runtime) */
 	__u32 flags;		/* enum sample_flags */
 	__u32 nframes;
 	__u32 nkernel;		/* --kernel: kernel return addresses after frames[nframes] */

@@ -54,6 +54,8 @@ def test_wall_mode_gives_each_thread_its_wall_time(python, tmp_path, refbpf_bin)
     assert "wall mode" in r.stdout.splitlines()[0], r.stdout
     # what refbpf saw (switch-outs without a stack, lost samples), for any failure below
     seen = "\n".join(r.stdout.splitlines()[:3] + r.stderr.splitlines())
+    # a switch-in the kernel left unreported is told from the thread's CPU time
+    assert "(0 could not be)" in r.stderr, seen
     stacks = parse_folded(folded)
     per = shares(stacks)
     total = sum(c for _, c in stacks)
@@ -139,12 +141,15 @@ def test_bad_mode_is_refused(refbpf_bin):
     assert r.stderr.strip() == "refbpf: unknown mode 'idle' (cpu or wall)"
 
 
-def off_cpu_check(script, period_ns=1000):
+def off_cpu_check(script, period_ns=1000, unseen=False):
     r = subprocess.run([tool_path("off_cpu_check"), str(period_ns)], input=script,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
     lines = r.stdout.splitlines()
     adds = [(int(x.split()[1]), int(x.split()[2])) for x in lines if x.startswith("add ")]
-    return adds, int(lines[-1].split()[1])
+    lost = int(lines[-2].split()[1])
+    if unseen:
+        return adds, lost, tuple(int(x) for x in lines[-1].split()[1:])
+    return adds, lost
 
 
 def test_off_cpu_intervals_are_counted_exactly_with_carry():
@@ -158,6 +163,23 @@ def test_off_cpu_time_without_a_stack_is_reported_not_dropped():
     adds, lost = off_cpu_check("leave 7 1000 0\nreturn 7 4000\nleave 8 0 1\nflush 6000\n")
     assert adds == [(8, 6)], adds
     assert lost == 3000, lost
+
+
+def test_a_switch_in_the_kernel_did_not_report_is_told_from_cpu_time():
+    # left at 1000 with 500 ns of CPU time, left again at 5000 with 1500:
+    # it ran 1000 ns in between, so 3000 of the 4000 were off CPU
+    adds, lost, unseen = off_cpu_check("leave_run 7 1000 500\nleave_run 7 5000 1500\n"
+                                       "return 7 6000\n", unseen=True)
+    assert adds == [(7, 3), (7, 1)] and lost == 0 and unseen == (1, 0), (adds, lost, unseen)
+    # without CPU times nothing is guessed: counted as not told
+    adds, lost, unseen = off_cpu_check("leave 7 1000 1\nleave 7 5000 1\nreturn 7 6000\n",
+                                       unseen=True)
+    assert adds == [(7, 1)] and lost == 0 and unseen == (1, 1), (adds, lost, unseen)
+    # a stack read from memory after the switch-out: when the thread came
+    # back is not known, so the stack is not trusted
+    adds, lost, unseen = off_cpu_check("leave_read 7 1000 2000 500\nleave_run 7 5000 1500\n",
+                                       unseen=True)
+    assert adds == [] and lost == 3000 and unseen == (1, 0), (adds, lost, unseen)
 
 
 def test_off_cpu_stack_read_later_counts_only_if_the_thread_had_not_run():

@@ -4,11 +4,12 @@
  *   off_cpu_check PERIOD_NS < SCRIPT
  * One event per line:
  *   leave TID T_NS NFRAMES        switch-out (NFRAMES 0: stack unreadable)
- *   leave_read TID T_NS READ_NS   switch-out, stack read from memory at READ_NS
+ *   leave_run TID T_NS RUN_NS     switch-out with the thread's CPU time by then
+ *   leave_read TID T_NS READ_NS [RUN_NS]  switch-out, stack read from memory at READ_NS
  *   return TID T_NS               switch-in
  *   flush T_NS                    end of a window
  * Prints "add TID COUNT" for every interval counted, then
- * "unattributed NS".
+ * "unattributed NS" and "unseen_returns N LOST".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ int main(int argc, char **argv)
 	static struct pframe stack[1];
 	struct off_cpu *oc;
 	char line[256], op[32];
-	unsigned long long a, b, c;
+	unsigned long long a, b, c, d = 0;
 	int err = 0;
 
 	if (argc != 2 || !(oc = off_cpu_new(strtoull(argv[1], NULL, 10), print_add, NULL))) {
@@ -38,13 +39,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	while (!err && fgets(line, sizeof(line), stdin)) {
-		int n = sscanf(line, "%31s %llu %llu %llu", op, &a, &b, &c);
+		int n = sscanf(line, "%31s %llu %llu %llu %llu", op, &a, &b, &c, &d);
 
-		if (n == 4 && !strcmp(op, "leave"))
-			err = off_cpu_leave(oc, 1, (uint32_t)a, NULL, b, 0, stack, c ? 1 : 0);
-		else if (n == 4 && !strcmp(op, "leave_read"))
-			err = off_cpu_leave_read_later(oc, 1, (uint32_t)a, NULL, b, 0, stack, 1, c);
-		else if (n == 3 && !strcmp(op, "return"))
+		struct off_cpu_leave l = { .pid = 1, .tid = (uint32_t)a, .t_ns = b,
+					   .frames = stack, .nframes = 1 };
+
+		if (n == 4 && !strcmp(op, "leave")) {
+			l.nframes = c ? 1 : 0;
+			err = off_cpu_leave(oc, &l);
+		} else if (n == 4 && !strcmp(op, "leave_run")) {
+			l.run_ns = c;
+			err = off_cpu_leave(oc, &l);
+		} else if (n >= 4 && !strcmp(op, "leave_read")) {
+			l.read_ns = c;
+			l.run_ns = n == 5 ? d : 0;
+			err = off_cpu_leave(oc, &l);
+		} else if (n == 3 && !strcmp(op, "return"))
 			err = off_cpu_return(oc, (uint32_t)a, b);
 		else if (n == 2 && !strcmp(op, "flush"))
 			err = off_cpu_flush(oc, a);
@@ -54,6 +64,8 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("unattributed %llu\n", (unsigned long long)off_cpu_unattributed_ns(oc));
+	printf("unseen_returns %llu %llu\n", (unsigned long long)off_cpu_unseen_returns(oc),
+	       (unsigned long long)off_cpu_unseen_returns_lost(oc));
 	off_cpu_free(oc);
 	return err ? 1 : 0;
 }

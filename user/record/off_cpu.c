@@ -17,6 +17,7 @@ struct oc_thread {
 	bool pending;		/* off CPU since `since` */
 	uint32_t flags;
 	uint64_t since;
+	uint64_t run_ns;	/* its CPU time at `since` (0: unknown) */
 	uint64_t carry_ns;	/* less than one period, not yet counted */
 	uint64_t read_ns;	/* stack read from memory at this time, not at `since` */
 	char comm[OFF_CPU_COMM_LEN];	/* its name when it left the CPU */
@@ -29,6 +30,7 @@ struct off_cpu {
 	off_cpu_add_fn add;
 	void *ctx;
 	uint64_t unattributed_ns;	/* off CPU in a stack that could not be read */
+	uint64_t unseen_returns, unseen_returns_lost;
 	struct oc_thread *t;
 	size_t n, cap;
 	struct int_table by_tid;	/* tid -> its index in t */
@@ -85,70 +87,109 @@ static struct oc_thread *get(struct off_cpu *oc, uint32_t tid)
 	return th;
 }
 
-int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, const char *comm, uint64_t t_ns,
-		  uint32_t flags, const struct pframe *frames, uint32_t nframes)
+void off_cpu_read_at(struct off_cpu *oc, uint32_t tid, uint64_t read_ns)
 {
-	return off_cpu_leave_read_later(oc, pid, tid, comm, t_ns, flags, frames, nframes, 0);
+	struct oc_thread *th = find(oc, tid);
+
+	if (th && th->pending && read_ns > th->read_ns)
+		th->read_ns = read_ns;
 }
 
-int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, const char *comm,
-			     uint64_t t_ns, uint32_t flags, const struct pframe *frames,
-			     uint32_t nframes, uint64_t read_ns)
-{
-	struct oc_thread *th = get(oc, tid);
-
-	if (!th)
-		return -ENOMEM;
-	if (nframes > th->cap) {
-		struct pframe *f = realloc(th->frames, nframes * sizeof(*f));
-
-		if (!f)
-			return -ENOMEM;
-		th->frames = f;
-		th->cap = nframes;
-	}
-	/* a new thread that reuses the tid starts without a carry */
-	if (th->pid != pid)
-		th->carry_ns = 0;
-	th->pid = pid;
-	if (comm) {
-		memcpy(th->comm, comm, sizeof(th->comm));
-		th->comm[sizeof(th->comm) - 1] = 0;
-	} else {
-		th->comm[0] = 0;
-	}
-	th->pending = true;
-	th->since = t_ns;
-	th->read_ns = read_ns;
-	th->flags = flags;
-	th->nframes = nframes;
-	if (nframes)
-		memcpy(th->frames, frames, nframes * sizeof(*frames));
-	return 0;
-}
-
-/* Count the interval [since, t_ns) of a pending thread. */
-static int account(struct off_cpu *oc, struct oc_thread *th, uint64_t t_ns)
+/* Count `off_ns` of a pending thread's interval, which ended by `back_ns`
+ * (its switch-in, or the latest it can have been). */
+static int count_off(struct off_cpu *oc, struct oc_thread *th, uint64_t off_ns, uint64_t back_ns)
 {
 	uint64_t total, count;
 
-	if (!th->pending || t_ns <= th->since)
-		return 0;
 	/* A stack read after the switch-out is the one the thread blocked in
 	 * only if it was still off CPU then. */
-	if (th->read_ns && t_ns <= th->read_ns)
+	if (th->read_ns && back_ns <= th->read_ns)
 		th->nframes = 0;
 	th->read_ns = 0;
+	if (!off_ns)
+		return 0;
 	if (!th->nframes) {
-		oc->unattributed_ns += t_ns - th->since;
+		oc->unattributed_ns += off_ns;
 		return 0;
 	}
-	total = th->carry_ns + (t_ns - th->since);
+	total = th->carry_ns + off_ns;
 	count = total / oc->period_ns;
 	th->carry_ns = total % oc->period_ns;
 	return count ? oc->add(oc->ctx, th->pid, th->tid, th->flags, th->frames, th->nframes, count,
 			       th->comm) :
 		       0;
+}
+
+/* Count the interval [since, t_ns) of a pending thread. */
+static int account(struct off_cpu *oc, struct oc_thread *th, uint64_t t_ns)
+{
+	if (!th->pending || t_ns <= th->since)
+		return 0;
+	return count_off(oc, th, t_ns - th->since, t_ns);
+}
+
+/*
+ * `th` leaves the CPU at `l->t_ns` while still off it since `since`: its
+ * switch-in in between was not reported. The CPU time it gained is what
+ * it ran; the rest of the interval it was off CPU, in the stack it left
+ * in. When it came back is not known, so a stack read after it left is
+ * not trusted.
+ */
+static int account_unseen_return(struct off_cpu *oc, struct oc_thread *th,
+				 const struct off_cpu_leave *l)
+{
+	uint64_t span, ran;
+
+	oc->unseen_returns++;
+	if (th->pid != l->pid || !th->run_ns || !l->run_ns || l->run_ns < th->run_ns ||
+	    l->t_ns <= th->since) {
+		oc->unseen_returns_lost++;
+		return 0;
+	}
+	span = l->t_ns - th->since;
+	ran = l->run_ns - th->run_ns;
+	return count_off(oc, th, ran < span ? span - ran : 0, th->read_ns ? th->since : l->t_ns);
+}
+
+int off_cpu_leave(struct off_cpu *oc, const struct off_cpu_leave *l)
+{
+	struct oc_thread *th = get(oc, l->tid);
+	int err;
+
+	if (!th)
+		return -ENOMEM;
+	if (th->pending) {
+		err = account_unseen_return(oc, th, l);
+		if (err)
+			return err;
+	}
+	if (l->nframes > th->cap) {
+		struct pframe *f = realloc(th->frames, l->nframes * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		th->frames = f;
+		th->cap = l->nframes;
+	}
+	/* a new thread that reuses the tid starts without a carry */
+	if (th->pid != l->pid)
+		th->carry_ns = 0;
+	th->pid = l->pid;
+	if (l->comm) {
+		memcpy(th->comm, l->comm, sizeof(th->comm));
+		th->comm[sizeof(th->comm) - 1] = 0;
+	} else {
+		th->comm[0] = 0;
+	}
+	th->pending = true;
+	th->since = l->t_ns;
+	th->run_ns = l->run_ns;
+	th->read_ns = l->read_ns;
+	th->flags = l->flags;
+	th->nframes = l->nframes;
+	if (l->nframes)
+		memcpy(th->frames, l->frames, l->nframes * sizeof(*l->frames));
+	return 0;
 }
 
 int off_cpu_return(struct off_cpu *oc, uint32_t tid, uint64_t t_ns)
@@ -207,6 +248,16 @@ void off_cpu_forget_process(struct off_cpu *oc, uint32_t pid)
 uint64_t off_cpu_unattributed_ns(const struct off_cpu *oc)
 {
 	return oc->unattributed_ns;
+}
+
+uint64_t off_cpu_unseen_returns(const struct off_cpu *oc)
+{
+	return oc->unseen_returns;
+}
+
+uint64_t off_cpu_unseen_returns_lost(const struct off_cpu *oc)
+{
+	return oc->unseen_returns_lost;
 }
 
 size_t off_cpu_pending(const struct off_cpu *oc)

@@ -29,23 +29,32 @@ struct off_cpu;
 struct off_cpu *off_cpu_new(uint64_t period_ns, off_cpu_add_fn add, void *ctx);
 void off_cpu_free(struct off_cpu *oc);
 
-/*
- * Thread `tid`, named `comm` (NULL: not known), left the CPU at `t_ns` in
- * this stack (copied; nframes 0: a stack that could not be read, whose
- * time is not attributed). Replaces whatever was pending for it. 0 or
- * -ENOMEM.
- */
-int off_cpu_leave(struct off_cpu *oc, uint32_t pid, uint32_t tid, const char *comm, uint64_t t_ns,
-		  uint32_t flags, const struct pframe *frames, uint32_t nframes);
+/* A thread leaving the CPU. */
+struct off_cpu_leave {
+	uint32_t pid, tid;
+	const char *comm;		/* its name then, or NULL */
+	uint64_t t_ns;			/* when (CLOCK_MONOTONIC) */
+	uint64_t run_ns;		/* its CPU time by then, 0 if unknown */
+	uint64_t read_ns;		/* its stack was read from memory at this time, after
+					 * t_ns; 0: at t_ns, by BPF */
+	uint32_t flags;
+	const struct pframe *frames;	/* the stack it waits in (nframes 0: not read) */
+	uint32_t nframes;
+};
 
 /*
- * The same, with a stack read from the target's memory at `read_ns`, after
- * the switch-out (whose stack BPF could not read). It counts only if the
- * thread comes back after `read_ns`: it had not run when it was read.
+ * `l->tid` is off CPU from `l->t_ns`, in `frames` (copied), until it comes
+ * back. A stack read after the switch-out counts only if the thread comes
+ * back after `read_ns`: it had not run when it was read. A thread that
+ * leaves again with no switch-in seen in between (the kernel does not
+ * always report one) ran for the CPU time it gained: the rest of that
+ * interval was off CPU. 0 or -ENOMEM.
  */
-int off_cpu_leave_read_later(struct off_cpu *oc, uint32_t pid, uint32_t tid, const char *comm,
-			     uint64_t t_ns, uint32_t flags, const struct pframe *frames,
-			     uint32_t nframes, uint64_t read_ns);
+int off_cpu_leave(struct off_cpu *oc, const struct off_cpu_leave *l);
+
+/* The stack `tid` left the CPU in was read from memory by `read_ns`, not
+ * at its switch-out: it counts only if the thread comes back after that. */
+void off_cpu_read_at(struct off_cpu *oc, uint32_t tid, uint64_t read_ns);
 
 /* It is back on a CPU at `t_ns`: its time off CPU is added. 0 or -errno. */
 int off_cpu_return(struct off_cpu *oc, uint32_t tid, uint64_t t_ns);
@@ -60,6 +69,11 @@ void off_cpu_forget_process(struct off_cpu *oc, uint32_t pid);
 
 /* Time off CPU counted so far in stacks that could not be read. */
 uint64_t off_cpu_unattributed_ns(const struct off_cpu *oc);
+
+/* Switch-outs seen with no switch-in since the last one, and of those,
+ * the ones whose time could not be told (no CPU time to compare). */
+uint64_t off_cpu_unseen_returns(const struct off_cpu *oc);
+uint64_t off_cpu_unseen_returns_lost(const struct off_cpu *oc);
 
 /* Threads with time pending now (for tests and -v). */
 size_t off_cpu_pending(const struct off_cpu *oc);

@@ -274,6 +274,19 @@ static int build_read_stack(struct recorder *r, struct rtarget *t, const struct 
 	return at;
 }
 
+/* The switch-out `ev`, in the first `nframes` of r->frames, read from
+ * memory at `read_ns` (0: by BPF at the switch-out). */
+static int leave(struct recorder *r, const struct sample_event *ev, uint32_t flags,
+		 uint32_t nframes, uint64_t read_ns)
+{
+	struct off_cpu_leave l = { .pid = ev->pid, .tid = ev->tid, .comm = ev->comm,
+				   .t_ns = ev->time_ns, .run_ns = ev->run_ns,
+				   .read_ns = read_ns, .flags = flags,
+				   .frames = nframes ? r->frames : NULL, .nframes = nframes };
+
+	return off_cpu_leave(r->off_cpu, &l);
+}
+
 /*
  * Wall mode: BPF could not read the stack a thread blocked in (its memory
  * was not resident for a moment: pages being migrated or collapsed). It is
@@ -297,11 +310,9 @@ static int leave_with_read_stack(struct recorder *r, struct rtarget *t,
 	if (at == -ENOMEM)
 		return at;
 	if (at <= 0)
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags, NULL,
-				     0);
+		return leave(r, ev, flags, 0, 0);
 	r->reread++;
-	return off_cpu_leave_read_later(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags,
-					r->frames, (uint32_t)at, monotonic_ns());
+	return leave(r, ev, flags, (uint32_t)at, monotonic_ns());
 }
 
 int rec_on_sample(struct recorder *r, const struct sample_event *ev, size_t size)
@@ -336,15 +347,13 @@ int rec_on_sample(struct recorder *r, const struct sample_event *ev, size_t size
 			r->unwalked[why - 1]++;
 		if (why == UNWIND_READ_FAULT + 1 && ev->tstate)
 			return leave_with_read_stack(r, t, ev, flags);
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags, NULL,
-				     0);
+		return leave(r, ev, flags, 0, 0);
 	}
 	at = build_stack(r, t, ev, &flags);
 	if (at < 0)
 		return at;
 	if (ev->type == EVENT_OFF_CPU)
-		return off_cpu_leave(r->off_cpu, ev->pid, ev->tid, ev->comm, ev->time_ns, flags,
-				     r->frames, (uint32_t)at);
+		return leave(r, ev, flags, (uint32_t)at, 0);
 	return add_stack(r, t, ev->tid, flags, r->frames, (uint32_t)at, 1, ev->comm);
 }
 

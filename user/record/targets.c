@@ -103,12 +103,23 @@ static bool access_revoked(struct recorder *r, struct rtarget *t)
  * runs instead replaces this with the stack of its first switch-out, as
  * any thread does.
  */
+/* A made switch-out, whose stack was read after the thread's wait began. */
+static int on_seed(void *ctx, void *data, size_t size, uint64_t read_ns)
+{
+	struct recorder *r = ctx;
+	int err = rec_on_event(r, data, size);
+
+	if (!err && size >= offsetof(struct sample_event, frames) && *(const __u32 *)data == EVENT_OFF_CPU)
+		off_cpu_read_at(r->off_cpu, ((const struct sample_event *)data)->tid, read_ns);
+	return err;
+}
+
 int rec_seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns)
 {
 	struct waiting_opts o = { .kernel = r->o->features.kernel,
 				  .native = r->o->features.native && t->native };
 
-	return waiting_threads_emit(t->pid, &t->proc.layout.walk, start_ns, &o, rec_on_event, r);
+	return waiting_threads_emit(t->pid, &t->proc.layout.walk, start_ns, &o, on_seed, r);
 }
 
 static int start_native(struct recorder *r, struct rtarget *t)

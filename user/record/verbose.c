@@ -87,6 +87,10 @@ static void print_unwalked(const struct recorder *r)
 	for (int i = 0; i < UNWIND_NR; i++)
 		fprintf(stderr, "%s %s %llu", i ? "," : "", unwind_error_name(i), (unsigned long long)r->unwalked[i]);
 	fprintf(stderr, "; %llu read from memory instead\n", (unsigned long long)r->reread);
+	fprintf(stderr, "refbpf: wall mode: %llu switch-ins not reported by the kernel, "
+		"told from CPU time (%llu could not be)\n",
+		(unsigned long long)off_cpu_unseen_returns(r->off_cpu),
+		(unsigned long long)off_cpu_unseen_returns_lost(r->off_cpu));
 }
 
 void rec_collect_counters(struct recorder *r)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/proc.h"
 #include "python/stack_reader.h"
 #include "record/thread_list.h"
@@ -93,6 +94,7 @@ static struct sample_event *make_sample(pid_t pid, const struct thread_stack *ts
 	ev->tid = th->tid;
 	ev->time_ns = t_ns;
 	ev->tstate = ts->tstate;
+	ev->run_ns = th->runtime_ns;
 	ev->flags = ts->truncated ? SAMPLE_TRUNCATED : 0;
 	ev->nframes = ts->nframes;
 	ev->nkernel = nk;
@@ -105,7 +107,7 @@ static struct sample_event *make_sample(pid_t pid, const struct thread_stack *ts
 
 /* Send one thread's records: its native stack first, as BPF does. */
 static int emit(pid_t pid, const struct thread_stack *ts, const struct look *before, size_t at,
-		struct native_stack_event *native, size_t nsize, uint64_t t_ns,
+		struct native_stack_event *native, size_t nsize, uint64_t t_ns, uint64_t read_ns,
 		const struct waiting_opts *o, waiting_event_fn fn, void *ctx)
 {
 	const struct thread_wait_record *w = before->waits ? &before->waits[at] : NULL;
@@ -118,10 +120,10 @@ static int emit(pid_t pid, const struct thread_stack *ts, const struct look *bef
 		return -ENOMEM;
 	if (native) {
 		ev->flags |= SAMPLE_NATIVE_STACK;
-		err = fn(ctx, native, nsize);
+		err = fn(ctx, native, nsize, read_ns);
 	}
 	if (!err)
-		err = fn(ctx, ev, size);
+		err = fn(ctx, ev, size, read_ns);
 	free(ev);
 	return err;
 }
@@ -133,10 +135,11 @@ int waiting_threads_emit(pid_t pid, const struct py_layout *l, uint64_t t_ns,
 	char why[256];
 	struct thread_lister *t = thread_lister_open(pid, waits, why, sizeof(why));
 	struct thread_stack *stacks = NULL;
-	struct look before = { 0 }, after = { 0 };
+	struct look before = { 0 };
 	struct native_stack_event **natives = NULL;
 	size_t *nsizes = NULL;
 	size_t nstacks = 0;
+	uint64_t read_ns;
 	int err = 0;
 
 	/* A kernel that lets no iterator read a task's registers still
@@ -167,16 +170,18 @@ int waiting_threads_emit(pid_t pid, const struct py_layout *l, uint64_t t_ns,
 		if (b < before.n && before.waits[b].thread.state && stacks[i].nframes)
 			natives[i] = read_native(pid, &before.waits[b], &stacks[i], t_ns, &nsizes[i]);
 	}
-	if (take_look(t, waits, &after))
-		goto cleanup;
+	/* Everything about the threads was read by now. A thread blocked at
+	 * the look counts from t_ns, in what was read, if it comes back on
+	 * the CPU after this; one that came back before it may have moved
+	 * in between, and its time until then is counted without a stack. */
+	read_ns = monotonic_ns();
 	for (size_t i = 0; i < nstacks && !err; i++) {
 		const struct thread_stack *ts = &stacks[i];
-		size_t b = look_find(&before, ts->thread_id), a = look_find(&after, ts->thread_id);
+		size_t b = look_find(&before, ts->thread_id);
 
-		if (!ts->nframes || ts->read_error || b == before.n || a == after.n ||
-		    !thread_stayed_still(look_thread(&before, b), look_thread(&after, a)))
+		if (!ts->nframes || ts->read_error || b == before.n || !look_thread(&before, b)->state)
 			continue;
-		err = emit(pid, ts, &before, b, natives[i], nsizes[i], t_ns, o, fn, ctx);
+		err = emit(pid, ts, &before, b, natives[i], nsizes[i], t_ns, read_ns, o, fn, ctx);
 	}
 cleanup:
 	for (size_t i = 0; natives && i < nstacks; i++)
@@ -184,7 +189,6 @@ cleanup:
 	free(natives);
 	free(nsizes);
 	drop_look(&before);
-	drop_look(&after);
 	stack_reader_free(stacks, nstacks);
 	thread_lister_close(t);
 	return err;

@@ -6,9 +6,9 @@
  * read from memory (user/python/stack_reader.c), its kernel stack (--kernel) and
  * the user registers it entered the kernel with (--native), from a task
  * iterator (bpf/threads.bpf.c), and its user stack from memory at those
- * registers. A thread counts only if it stayed off the CPU from before the
- * look to after it (its CPU time and context switches unchanged): then
- * all of that is one moment of it.
+ * registers. A thread blocked at the look may wake while it is read: what
+ * was read is its wait only if its next switch-in comes after the read
+ * ended, which the caller learns from BPF (user/record/off_cpu.c).
  */
 #ifndef REFBPF_WAITING_THREADS_H
 #define REFBPF_WAITING_THREADS_H
@@ -20,8 +20,9 @@
 
 #include "python/layout/py_layout.h"
 
-/* Called with each record made, as the ring buffer's callback is. */
-typedef int (*waiting_event_fn)(void *ctx, void *data, size_t size);
+/* Called with each record made, as the ring buffer's callback is, and the
+ * time (CLOCK_MONOTONIC ns) by which its stacks were read. */
+typedef int (*waiting_event_fn)(void *ctx, void *data, size_t size, uint64_t read_ns);
 
 struct waiting_opts {
 	bool kernel;		/* --kernel: each stack's kernel frames */
@@ -29,11 +30,11 @@ struct waiting_opts {
 };
 
 /*
- * For every thread of `pid` off the CPU throughout the look, an
- * EVENT_OFF_CPU record of time `t_ns` (CPU number 0), preceded with
- * `native` by its EVENT_NATIVE_STACK. Threads that ran are left to their
- * next switch-out. 0, or the callback's error, or -ENOMEM; a look that
- * cannot be made makes nothing.
+ * For every thread of `pid` blocked at the look, an EVENT_OFF_CPU record of
+ * time `t_ns` (CPU number 0), preceded with `native` by its
+ * EVENT_NATIVE_STACK. Threads on a CPU or runnable are left to their next
+ * switch-out. 0, or the callback's error, or -ENOMEM; a look that cannot
+ * be made makes nothing.
  */
 int waiting_threads_emit(pid_t pid, const struct py_layout *l, uint64_t t_ns,
 			 const struct waiting_opts *o, waiting_event_fn fn, void *ctx);
