@@ -192,19 +192,34 @@ def target_exit_children(d):
     return target_exit(PYTHONS[-1], d, ["-C"])
 
 
+def sched_times(pid):
+    """A thread's time on a CPU and waiting on a runqueue, in ns, as its
+    kernel counted them (/proc/PID/schedstat)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        on_cpu, waiting, _ = f.read().split()
+    return int(on_cpu), int(waiting)
+
+
 def preempted(d):
     """--mode wall on the guest's one CPU shared with a busy shell loop:
-    the single-threaded target never blocks, it waits for the CPU."""
+    the single-threaded target never blocks, it waits for the CPU. With
+    what the guest's kernel counted of both from refbpf's attaching to
+    its exit."""
     folded = os.path.join(d, "wall.folded")
     hog = subprocess.Popen(["sh", "-c", "while :; do :; done"])
     try:
         with Target(PYTHONS[-1]["path"], target_path("known_stack.py"), 120, 5) as t:
-            r = run_refbpf(REFBPF, ["-p", t.pid, "-d", 3, "-F", 200, "--mode", "wall",
-                                    "--folded", folded], check=False)
+            rec = Recording(REFBPF, ["-p", t.pid, "-d", 3, "-F", 200, "--mode", "wall",
+                                     "--folded", folded], d)
+            rec.wait_attached(timeout=120)
+            t0, before = time.monotonic(), sched_times(t.pid)
+            rc, out, err = rec.finish()
+            t1, after = time.monotonic(), sched_times(t.pid)
     finally:
         hog.kill()
         hog.wait(timeout=30)
-    return dict(completed(r), folded=text(folded))
+    return dict(rc=rc, stdout=out, stderr=err, folded=text(folded), window=[t0, t1],
+                on_cpu_s=(after[0] - before[0]) / 1e9, waiting_s=(after[1] - before[1]) / 1e9)
 
 
 def top(d):

@@ -439,13 +439,30 @@ def test_preempted_not_blocked(kernel):
     r = report(kernel, "preempted")
     ok(r)
     stacks = folded_of(r)
+    period = sample_period_s(WALL_RATE)
     total = sum(c for _, c in stacks)
-    expected = header_duration(r["stdout"]) / sample_period_s(WALL_RATE)
-    # its time on CPU is sampled: within 10% under emulation
-    assert abs(total - expected) <= 0.1 * expected, (total, expected, r["stdout"][:500])
     preempted = sum(c for f, c in stacks if f[-1][0] == "<preempted>")
     blocked = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>")
-    assert preempted >= 0.25 * total and blocked <= 0.02 * total + 2, (preempted, blocked, total)
+    on_cpu = total - preempted - blocked
+    seen = (total, preempted, on_cpu, r["window"], r["on_cpu_s"], r["waiting_s"],
+            r["stdout"].splitlines()[0], r["stderr"][-600:])
+    assert blocked <= 0.02 * total + 2, seen
+    # What the guest's kernel counted is measured from a little after the
+    # recording began (seen attached) to a little after it ended (refbpf
+    # gone): the recording's own share lies within these slacks of it.
+    # (Not wall time: a vCPU the host leaves stalled makes that longer
+    # than what the guest's tasks got.)
+    start = float(re.search(r"sampled from ([0-9.]+) \(CLOCK_MONOTONIC\)", r["stderr"]).group(1))
+    before = max(0.0, r["window"][0] - start)
+    after = max(0.0, r["window"][1] - (start + header_duration(r["stdout"])))
+    # waiting for the CPU is measured, not sampled
+    assert (r["waiting_s"] - after) / period - 2 <= preempted, seen
+    assert preempted <= (r["waiting_s"] + before) / period * 1.01 + 2, seen
+    # its time on the CPU is sampled, never more than the kernel gave it;
+    # under emulation a stalled vCPU also drops timer ticks, so it may be less
+    assert 0.7 * (r["on_cpu_s"] - after) / period <= on_cpu, seen
+    assert on_cpu <= (r["on_cpu_s"] + before) / period * 1.1 + 2, seen
+    assert preempted >= 0.25 * total, seen
 
 
 @kernels

@@ -95,14 +95,6 @@ static bool access_revoked(struct recorder *r, struct rtarget *t)
 	return true;
 }
 
-/*
- * Wall mode: threads already off CPU when recording starts send no
- * switch-out. Each one that stays off while it is looked at gets the
- * records BPF sends at a switch-out, made from memory
- * (user/record/waiting_threads.c), and counts from `start_ns`; a thread that
- * runs instead replaces this with the stack of its first switch-out, as
- * any thread does.
- */
 /* A made switch-out, whose stack was read after the thread's wait began. */
 static int on_seed(void *ctx, void *data, size_t size, uint64_t read_ns)
 {
@@ -114,6 +106,14 @@ static int on_seed(void *ctx, void *data, size_t size, uint64_t read_ns)
 	return err;
 }
 
+/*
+ * Wall mode: threads already off CPU when recording starts send no
+ * switch-out. Each one blocked when it is looked at gets the records BPF
+ * sends at a switch-out, made from memory (user/record/waiting_threads.c),
+ * and counts from `start_ns` if it comes back after they were read; a
+ * thread that runs instead replaces this with the stack of its first
+ * switch-out, as any thread does.
+ */
 int rec_seed_off_cpu(struct recorder *r, struct rtarget *t, uint64_t start_ns)
 {
 	struct waiting_opts o = { .kernel = r->o->features.kernel,
