@@ -16,6 +16,8 @@ CITED = re.compile(r"(?<![\w/.<-])((?:user|bpf|tests|bench|scripts|docs|vmlinux|
 TEMPLATE = re.compile(r"[A-Z]{3,}")
 # Generated at build time, not in the tree.
 GENERATED = {"vmlinux/x86/vmlinux.h"}
+# Designs of work not built yet name the files they would add.
+PROPOSALS = "docs/plans/"
 
 
 def tracked_files():
@@ -27,7 +29,8 @@ def tracked_files():
 def citations():
     found = []
     for path in tracked_files():
-        if not re.search(r"\.(c|h|py|md|sh|rst|js|css|mk)$|(^|/)Makefile$", path):
+        if not re.search(r"\.(c|h|py|md|sh|rst|js|css|mk)$|(^|/)Makefile$", path) or \
+                path.startswith(PROPOSALS):
             continue
         with open(os.path.join(ROOT, path), errors="replace") as f:
             for lineno, line in enumerate(f, 1):
