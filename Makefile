@@ -258,7 +258,7 @@ static:
 # checks compare with what the kernel gave the target, not with an idle
 # machine's wall clock.
 test-loaded: $(BIN) $(TOOLS) $(MAN) pythons node-tools
-	./scripts/with-cpu-hogs.sh $(PYTHON) -m pytest -ra -v tests/
+	./scripts/with-cpu-hogs.sh $(PYTHON) -m pytest -ra -v --durations=40 tests/
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
