@@ -444,9 +444,8 @@ def test_preempted_not_blocked(kernel):
     preempted = sum(c for f, c in stacks if f[-1][0] == "<preempted>")
     blocked = sum(c for f, c in stacks if f[-1][0] == "<off-CPU>")
     on_cpu = total - preempted - blocked
-    seen = (total, preempted, on_cpu, r["window"], r["on_cpu_s"], r["waiting_s"],
+    seen = (total, preempted, blocked, on_cpu, r["window"], r["on_cpu_s"], r["waiting_s"],
             r["stdout"].splitlines()[0], r["stderr"][-600:])
-    assert blocked <= 0.02 * total + 2, seen
     # What the guest's kernel counted is measured from a little after the
     # recording began (seen attached) to a little after it ended (refbpf
     # gone): the recording's own share lies within these slacks of it.
@@ -455,6 +454,13 @@ def test_preempted_not_blocked(kernel):
     start = float(re.search(r"sampled from ([0-9.]+) \(CLOCK_MONOTONIC\)", r["stderr"]).group(1))
     before = max(0.0, r["window"][0] - start)
     after = max(0.0, r["window"][1] - (start + header_duration(r["stdout"])))
+    # Blocked only as long as the kernel says it was neither running nor
+    # runnable, in the window or before it: it may wait on its own memory
+    # map's lock while refbpf, attaching, reads it (seen once for 0.2 s on
+    # a guest's one vCPU), but a preemption is never taken for a block.
+    window = r["window"][1] - r["window"][0]
+    blocked_s = max(0.0, window - r["on_cpu_s"] - r["waiting_s"])
+    assert blocked <= (blocked_s + before) / period * 1.01 + 2, seen
     # waiting for the CPU is measured, not sampled
     assert (r["waiting_s"] - after) / period - 2 <= preempted, seen
     assert preempted <= (r["waiting_s"] + before) / period * 1.01 + 2, seen
