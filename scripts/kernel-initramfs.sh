@@ -7,7 +7,8 @@
 #                               scripts/arm64-sysroot.sh)
 #   /bin/refbpf                 the binary under test (and the shared
 #                               libraries it needs, if it is not static)
-#   /t/tests/...                tests/profiling.py, tests/targets/, tests/kernels/guest.py
+#   /t/tests/...                tests/profiling.py, tests/kernel_times.py, tests/targets/,
+#                               tests/kernels/guest.py
 #   /t/ext/NAME/native_ext.so   the --native test extension, built here
 #                               against each interpreter's own headers (by
 #                               the cross compiler for arm64)
@@ -62,7 +63,7 @@ if ! file -L "$refbpf" | grep -q 'statically linked'; then
 	done
 fi
 
-cp "$top/tests/profiling.py" "$top/tests/kernels/guest.py" "$stage/t/tests/"
+cp "$top/tests/profiling.py" "$top/tests/kernel_times.py" "$top/tests/kernels/guest.py" "$stage/t/tests/"
 cp -r "$top/tests/targets" "$stage/t/tests/targets"
 find "$stage/t/tests" -name __pycache__ -prune -exec rm -rf {} +
 

@@ -18,6 +18,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernel_times import thread_times  # noqa: E402
 from profiling import Recording, Target, go, go_file, run_refbpf, target_path  # noqa: E402
 
 REFBPF = "/bin/refbpf"
@@ -192,14 +193,6 @@ def target_exit_children(d):
     return target_exit(PYTHONS[-1], d, ["-C"])
 
 
-def sched_times(pid):
-    """A thread's time on a CPU and waiting on a runqueue, in ns, as its
-    kernel counted them (/proc/PID/schedstat)."""
-    with open("/proc/%d/schedstat" % pid) as f:
-        on_cpu, waiting, _ = f.read().split()
-    return int(on_cpu), int(waiting)
-
-
 def preempted(d):
     """--mode wall on the guest's one CPU shared with a busy shell loop:
     the single-threaded target never blocks, it waits for the CPU. With
@@ -212,14 +205,14 @@ def preempted(d):
             rec = Recording(REFBPF, ["-p", t.pid, "-d", 3, "-F", 200, "--mode", "wall",
                                      "--folded", folded], d)
             rec.wait_attached(timeout=120)
-            t0, before = time.monotonic(), sched_times(t.pid)
+            before = thread_times(t.pid)[t.pid]
             rc, out, err = rec.finish()
-            t1, after = time.monotonic(), sched_times(t.pid)
+            after = thread_times(t.pid)[t.pid]
     finally:
         hog.kill()
         hog.wait(timeout=30)
-    return dict(rc=rc, stdout=out, stderr=err, folded=text(folded), window=[t0, t1],
-                on_cpu_s=(after[0] - before[0]) / 1e9, waiting_s=(after[1] - before[1]) / 1e9)
+    return dict(rc=rc, stdout=out, stderr=err, folded=text(folded), window=[before.at, after.at],
+                on_cpu_s=after.cpu - before.cpu, waiting_s=after.runq - before.runq)
 
 
 def top(d):
