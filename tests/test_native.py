@@ -270,10 +270,14 @@ LIBC = re.compile(r"lib(c|pthread)(\.so\.\d+|-[\d.]+\.so)")
 # Each waiting function, and what the libc functions it waits in are named
 # like (glibc's exported names, or its internal ones where it has symbols;
 # time.sleep is select() before 3.11)
-# The interpreter's functions that take the GIL back after a wait, or that
-# wait for it when the eval loop is asked to hand it over (_Py_HandlePending)
-GIL_TAKERS = {"PyEval_RestoreThread", "PyEval_AcquireThread", "take_gil", "_Py_HandlePending",
-              "_PyThreadState_Attach", "_PyEval_AcquireLock"}
+# The interpreter's functions that wait for the GIL: to take it back after
+# a wait, when the eval loop is asked to hand it over (_Py_HandlePending),
+# and to hand it over (drop_gil, under PyEval_SaveThread, waits until the
+# thread that asked has taken it: forced switching)
+GIL_FUNCTIONS = {"PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_SaveThread",
+                 "PyEval_ReleaseThread", "take_gil", "drop_gil", "_Py_HandlePending",
+                 "_PyThreadState_Attach", "_PyThreadState_Detach", "_PyEval_AcquireLock",
+                 "_PyEval_ReleaseLock", "PyGILState_Ensure", "PyGILState_Release"}
 WAITS = {"in_sleep": re.compile(r"nanosleep|select"),
          "in_recv": re.compile(r"recv"),
          "in_event_wait": re.compile(r"sem_|futex|cond_")}
@@ -316,17 +320,17 @@ def wall_native_waits(stacks, how, stdout):
                 shown += n
                 # The libc functions' names are judged only where the
                 # interpreter's function that called into libc is named:
-                # the GIL taken back once the wait is over (a thread of
-                # wall_waits.py woken while another holds it) is a wait of
-                # its own, not the one the function makes, and a caller
-                # the binary has no symbol for (take_gil is static, and
-                # the guests have no DWARF) may be that.
+                # the GIL handed over or taken back around the wait (a
+                # thread of wall_waits.py woken while another holds it) is
+                # a wait of its own, not the one the function makes, and a
+                # caller the binary has no symbol for (take_gil is static,
+                # and the guests have no DWARF) may be one of those.
                 native = [describe(f) for f in frames[py + 1:off]]
                 first_libc = next(i for i, (_, m) in enumerate(native)
                                   if LIBC.fullmatch(m.split()[0]))
                 caller = native[first_libc - 1][0] if first_libc else None
                 if caller not in (None, "??") and \
-                        not any(name in GIL_TAKERS for name, _ in native):
+                        not any(name in GIL_FUNCTIONS for name, _ in native):
                     names.update(libc)
         # a switch-out whose stack copy was lost has its Python frames only
         assert shown >= 0.9 * total, "%s (%s): %d of %d samples show libc and kernel frames; "\
