@@ -39,4 +39,19 @@ static inline int grow_array(void *arrp, size_t *cap, size_t n, size_t size, siz
 
 #define GROW(arr, cap, n, first) grow_array(&(arr), &(cap), (n), sizeof(*(arr)), (first))
 
+/* Room for `more` items after the first `len`: a buffer appended to in
+ * pieces. 0, or -ENOMEM with the array and *cap untouched. */
+static inline int grow_room(void *arrp, size_t *cap, size_t len, size_t more, size_t size,
+			    size_t first)
+{
+	if (!more)
+		return 0;
+	if (more > SIZE_MAX - len)
+		return -ENOMEM;
+	return grow_array(arrp, cap, len + more - 1, size, first);
+}
+
+#define GROW_ROOM(arr, cap, len, more, first) \
+	grow_room(&(arr), &(cap), (len), (more), sizeof(*(arr)), (first))
+
 #endif /* REFBPF_GROW_H */

@@ -293,15 +293,9 @@ int proc_descendants(pid_t pid, pid_t **out, size_t *n)
 
 		if (*end || v <= 0)
 			continue;
-		if (nall == cap) {
-			cap = cap ? cap * 2 : 256;
-			void *na = realloc(all, cap * sizeof(*all));
-
-			if (!na) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			all = na;
+		if (GROW(all, cap, nall, 256)) {
+			err = -ENOMEM;
+			goto cleanup;
 		}
 		all[nall].pid = (pid_t)v;
 		all[nall].ppid = proc_ppid((pid_t)v);

@@ -34,15 +34,9 @@ static int add(struct kernel_symbols *k, uint64_t addr, const char *name)
 
 	if (GROW(k->syms, k->cap, k->n, 65536))
 		return -ENOMEM;
-	if (k->names_len + len > k->names_cap) {
-		size_t cap = k->names_cap ? k->names_cap * 2 : 1 << 20;
-		char *n = realloc(k->names, cap);
-
-		if (!n || k->names_len + len > UINT32_MAX)
-			return -ENOMEM;
-		k->names = n;
-		k->names_cap = cap;
-	}
+	if (k->names_len + len > UINT32_MAX ||
+	    GROW_ROOM(k->names, k->names_cap, k->names_len, len, 1 << 20))
+		return -ENOMEM;
 	memcpy(k->names + k->names_len, name, len);
 	k->syms[k->n++] = (struct ksym){ .addr = addr, .name = (uint32_t)k->names_len };
 	k->names_len += len;

@@ -81,7 +81,7 @@ static struct site_entry *find_slot(struct site_entry *slots, size_t nslots, uin
 	return &slots[i];
 }
 
-static int grow(struct native_symbols *s)
+static int rehash_doubled(struct native_symbols *s)
 {
 	size_t n = s->nslots * 2;
 	struct site_entry *slots = calloc(n, sizeof(*slots));
@@ -259,7 +259,7 @@ int native_symbols_resolve(struct native_symbols *s, Dwfl *dwfl, uint64_t pc,
 		if (err)
 			return err;
 		if ((s->nused + 1) * 2 > s->nslots) {
-			if (grow(s))
+			if (rehash_doubled(s))
 				return -ENOMEM;
 			e = find_slot(s->slots, s->nslots, pc);
 		}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/atomic_file.h"
+#include "base/grow.h"
 #include "base/escape.h"
 
 struct line {
@@ -27,21 +28,7 @@ struct arena {
 
 static int reserve(struct arena *a, size_t n)
 {
-	size_t cap = a->cap ? a->cap : 65536;
-	char *data;
-
-	if (n <= a->cap - a->len)
-		return 0;
-	if (n > SIZE_MAX / 2 - a->len)
-		return -ENOMEM;
-	while (cap - a->len < n)
-		cap *= 2;
-	data = realloc(a->data, cap);
-	if (!data)
-		return -ENOMEM;
-	a->data = data;
-	a->cap = cap;
-	return 0;
+	return GROW_ROOM(a->data, a->cap, a->len, n, 65536);
 }
 
 static int append(struct arena *a, const char *s, size_t n)

@@ -487,17 +487,11 @@ struct profile *raw_read(const char *path, char *why, size_t whylen)
 		return NULL;
 	}
 	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 1 << 16;
-			char *nb = cap <= RAW_MAX_FILE ? realloc(buf, cap) : NULL;
-
-			if (!nb) {
-				snprintf(why, whylen, "%s: too large or out of memory", path);
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
+		if (len == cap && (len >= RAW_MAX_FILE || GROW(buf, cap, len, 1 << 16))) {
+			snprintf(why, whylen, "%s: too large or out of memory", path);
+			free(buf);
+			fclose(f);
+			return NULL;
 		}
 		size_t got = fread(buf + len, 1, cap - len, f);
 

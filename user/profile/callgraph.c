@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
+
 #define NONE UINT32_MAX
 
 struct builder {
@@ -144,20 +146,13 @@ static int reserve_edge(struct builder *b)
 {
 	struct callgraph *cg = b->cg;
 
-	if (cg->nedges == b->edges_cap) {
-		size_t cap = b->edges_cap ? b->edges_cap * 2 : 256;
-		struct cg_edge *edges = realloc(cg->edges, cap * sizeof(*edges));
-		uint64_t *stamps;
+	size_t edges_cap = b->edges_cap, stamps_cap = b->edges_cap;
 
-		if (!edges)
-			return -ENOMEM;
-		cg->edges = edges;
-		stamps = realloc(b->edge_stamp, cap * sizeof(*stamps));
-		if (!stamps)
-			return -ENOMEM;
-		b->edge_stamp = stamps;
-		b->edges_cap = cap;
-	}
+	/* the two arrays grow alike; the smaller capacity is the one kept */
+	if (GROW(cg->edges, edges_cap, cg->nedges, 256) ||
+	    GROW(b->edge_stamp, stamps_cap, cg->nedges, 256))
+		return -ENOMEM;
+	b->edges_cap = edges_cap < stamps_cap ? edges_cap : stamps_cap;
 	if ((cg->nedges + 1) * 2 > b->nslots) {
 		size_t n = b->nslots ? b->nslots * 2 : 512;
 		uint32_t *old = b->slots;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "python/py_dict.h"
 #include "profile/thread_label.h"
 #include "python/py_values.h"
@@ -38,18 +39,10 @@ static int find_active(struct py_reader *r, uint64_t interp, uint64_t *active)
 
 static int add_name(struct py_thread_names *tn, uint64_t ident, const char *name)
 {
-	if (tn->n == tn->cap) {
-		size_t cap = tn->cap ? tn->cap * 2 : 16;
-		struct py_thread_name *nn;
-
-		if (cap > NAMES_MAX)
-			return 1;	/* enough: stop the walk */
-		nn = realloc(tn->names, cap * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		tn->names = nn;
-		tn->cap = cap;
-	}
+	if (tn->n >= NAMES_MAX)
+		return 1;	/* enough: stop the walk */
+	if (GROW(tn->names, tn->cap, tn->n, 16))
+		return -ENOMEM;
 	tn->names[tn->n].ident = ident;
 	thread_name_copy(tn->names[tn->n].name, sizeof(tn->names[tn->n].name), name);
 	tn->n++;

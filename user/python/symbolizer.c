@@ -101,7 +101,7 @@ static struct code_entry *find_slot(struct code_entry *slots, size_t nslots, uin
 	return &slots[i];
 }
 
-static int grow(struct symbolizer *s)
+static int rehash_doubled(struct symbolizer *s)
 {
 	size_t n = s->nslots * 2;
 	struct code_entry *slots = calloc(n, sizeof(*slots));
@@ -388,7 +388,7 @@ int symbolizer_resolve(struct symbolizer *s, const struct py_frame_rec *rec, str
 			goto unknown;
 		}
 		if ((s->nused + 1) * 2 > s->nslots) {
-			if (grow(s)) {
+			if (rehash_doubled(s)) {
 				line_table_free(&fresh.lines);
 				return -ENOMEM;
 			}

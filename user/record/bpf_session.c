@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/grow.h"
 #include "record/exit_watch.h"
 #include "record/kernel_features.h"
 #include "record/libbpf_log.h"
@@ -431,22 +433,18 @@ int bpf_session_sample_thread(struct bpf_session *s, pid_t tid, uint64_t period_
 	while (slot < s->nthread_slots && s->thread_fds[slot] >= 0)
 		slot++;
 	if (slot == s->nthread_slots) {
-		int n = s->nthread_slots ? s->nthread_slots * 2 : 8;
-		struct bpf_link **links = realloc(s->thread_links, (size_t)n * sizeof(*links));
+		size_t links_cap = (size_t)slot, fds_cap = (size_t)slot, n;
 
-		if (!links)
+		/* the two arrays grow alike; the smaller capacity is the one kept */
+		if (GROW(s->thread_links, links_cap, (size_t)slot, 8) ||
+		    GROW(s->thread_fds, fds_cap, (size_t)slot, 8) || links_cap > INT_MAX)
 			return -ENOMEM;
-		s->thread_links = links;
-		int *fds = realloc(s->thread_fds, (size_t)n * sizeof(*fds));
-
-		if (!fds)
-			return -ENOMEM;
-		s->thread_fds = fds;
-		for (int i = s->nthread_slots; i < n; i++) {
+		n = links_cap < fds_cap ? links_cap : fds_cap;
+		for (size_t i = (size_t)slot; i < n; i++) {
 			s->thread_fds[i] = -1;
 			s->thread_links[i] = NULL;
 		}
-		s->nthread_slots = n;
+		s->nthread_slots = (int)n;
 	}
 	int fd = open_cpu_clock(tid, -1, period_ns);
 

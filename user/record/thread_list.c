@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/arch.h"
+#include "base/grow.h"
 #include "record/kernel_features.h"
 #include "threads.skel.h"
 
@@ -122,17 +123,10 @@ static int read_records(struct thread_lister *t, size_t size, void **out, size_t
 		return err;
 	}
 	for (;;) {
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			char *nr = realloc(recs, ncap * size);
-
-			if (!nr) {
-				err = -ENOMEM;
-				snprintf(why, whylen, "out of memory");
-				goto cleanup;
-			}
-			recs = nr;
-			cap = ncap;
+		if (grow_array(&recs, &cap, count, size, 64)) {
+			err = -ENOMEM;
+			snprintf(why, whylen, "out of memory");
+			goto cleanup;
 		}
 		/* The iterator hands out whole records. */
 		ssize_t got = read(fd, recs + count * size, size);

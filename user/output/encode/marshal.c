@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/escape.h"
+#include "base/grow.h"
 
 #define TYPE_INT		'i'
 #define TYPE_LONG		'l'
@@ -53,23 +54,9 @@ static int fail(struct marshal_buf *b, int err)
 /* Make room for n more bytes. */
 static int reserve(struct marshal_buf *b, size_t n)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	unsigned char *data;
-
 	if (b->err)
 		return b->err;
-	if (n <= b->cap - b->len)
-		return 0;
-	if (n > SIZE_MAX / 2 - b->len)
-		return fail(b, -ENOMEM);
-	while (cap - b->len < n)
-		cap *= 2;
-	data = realloc(b->data, cap);
-	if (!data)
-		return fail(b, -ENOMEM);
-	b->data = data;
-	b->cap = cap;
-	return 0;
+	return GROW_ROOM(b->data, b->cap, b->len, n, 4096) ? fail(b, -ENOMEM) : 0;
 }
 
 static int put(struct marshal_buf *b, const void *p, size_t n)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
+
 enum wire_type {
 	WIRE_VARINT = 0,
 	WIRE_LEN = 2,
@@ -12,27 +14,9 @@ enum wire_type {
 
 static int reserve(struct pb_buf *b, size_t n)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	uint8_t *data;
-
-	if (b->err)
-		return b->err;
-	if (n <= b->cap - b->len)
-		return 0;
-	if (n > SIZE_MAX / 2 - b->len) {
+	if (!b->err && GROW_ROOM(b->data, b->cap, b->len, n, 4096))
 		b->err = -ENOMEM;
-		return b->err;
-	}
-	while (cap - b->len < n)
-		cap *= 2;
-	data = realloc(b->data, cap);
-	if (!data) {
-		b->err = -ENOMEM;
-		return b->err;
-	}
-	b->data = data;
-	b->cap = cap;
-	return 0;
+	return b->err;
 }
 
 static void put_raw_varint(struct pb_buf *b, uint64_t v)
