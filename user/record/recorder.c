@@ -143,32 +143,23 @@ static int close_window(struct recorder *r, double now)
 	return err;
 }
 
-int recorder_run(const struct recorder_opts *o, struct profile *prof)
+/* What the chosen features need before BPF loads: kernel symbols, the
+ * off-CPU tracker, the native unwinder. */
+static int recorder_prepare(struct recorder *r, struct profile *prof)
 {
-	struct recorder *r = calloc(1, sizeof(*r));
-	char why[512];
-	double start, now;
-	int err = 0;
+	const struct recorder_opts *o = r->o;
 
-	if (!r)
-		return -ENOMEM;
-	r->o = o;
-	r->prof = prof;
-	r->files = interp_files_new();
-	if (!r->files) {
-		free(r);
-		return -ENOMEM;
-	}
 	prof->mode = o->features.off_cpu ? PROFILE_MODE_WALL : PROFILE_MODE_CPU;
 	prof->gil = o->features.gil;
 	prof->kernel = o->features.kernel;
 	if (o->features.kernel) {
 		r->ksyms = kernel_symbols_load(NULL);
 		if (!r->ksyms) {
+			int err = -errno;
+
 			fprintf(stderr, "refbpf: --kernel: cannot read /proc/kallsyms: %s\n",
-				strerror(errno));
-			err = -errno;
-			goto cleanup;
+				strerror(-err));
+			return err;
 		}
 		if (!kernel_symbols_count(r->ksyms))
 			fputs("refbpf: --kernel: /proc/kallsyms shows no addresses (it needs CAP_SYSLOG): kernel frames will be named <kernel ?>\n",
@@ -176,23 +167,29 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	}
 	if (o->features.off_cpu) {
 		r->off_cpu = off_cpu_new(sample_period_ns(o->rate_hz), rec_add_off_cpu, r);
-		if (!r->off_cpu) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
+		if (!r->off_cpu)
+			return -ENOMEM;
 	}
 	if (o->features.native) {
 		r->native = native_samples_new();
-		if (!r->native) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
+		if (!r->native)
+			return -ENOMEM;
 	}
+	return 0;
+}
+
+/* Find the targets, load BPF and point it at them. */
+static int recorder_attach(struct recorder *r)
+{
+	const struct recorder_opts *o = r->o;
+	char why[512];
+	int err;
+
 	/* --all lists every process once BPF reports execs: one started
 	 * while BPF loads (seconds on a busy machine) is missed otherwise. */
 	err = o->all ? 0 : rec_discover_all(r);
 	if (err)
-		goto cleanup;
+		return err;
 	struct bpf_session_opts so = {
 		.rate_hz = o->rate_hz,
 		.btf_path = o->btf_path,
@@ -206,11 +203,11 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	err = bpf_session_open(&r->bpf, &so, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "refbpf: %s\n", why);
-		goto cleanup;
+		return err;
 	}
 	err = o->all ? rec_discover_all(r) : 0;
 	if (err)
-		goto cleanup;
+		return err;
 	/* thread names, and wall mode's look at the threads already asleep */
 	thread_list_prepare(o->features.off_cpu && (o->features.kernel || o->features.native));
 	/* Watch first, then list the existing descendants: a child forked
@@ -222,32 +219,21 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		err = rec_configure_bpf(r);
 	if (err) {
 		fprintf(stderr, "refbpf: cannot configure the targets: %s\n", strerror(-err));
-		goto cleanup;
+		return err;
 	}
-	if (o->on_watched) {
-		err = o->on_watched(o->launch_ctx);
-		if (err)
-			goto cleanup;
-	}
-	prof->rate_hz = o->rate_hz;
-	prof->period_s = sample_period_ns(o->rate_hz) / 1e9;
-	start = monotonic_s();
-	now = start;
-	bool progress = !o->verbose && isatty(STDERR_FILENO);
-	double next_progress = start;
-	double next_liveness = start + LIVENESS_EVERY_S;
+	return o->on_watched ? o->on_watched(o->launch_ctx) : 0;
+}
 
-	r->window_start = start;
-	r->window_wall = time(NULL);
-	for (size_t i = 0; r->off_cpu && i < r->n && !err; i++)
-		if (r->t[i]->state == RT_ACTIVE)
-			err = rec_seed_off_cpu(r, r->t[i], (uint64_t)(start * 1e9));
-	if (err) {
-		fprintf(stderr, "refbpf: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	if (o->verbose)
-		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
+/* The recording itself: events as they come, and what is due on time
+ * (discovery retries, thread names, liveness, --every windows, progress),
+ * until the duration, a stop signal or the last target's exit. */
+static void recorder_loop(struct recorder *r, double start)
+{
+	const struct recorder_opts *o = r->o;
+	bool progress = !o->verbose && isatty(STDERR_FILENO);
+	double now = start, next_progress = start, next_liveness = start + LIVENESS_EVERY_S;
+	int err;
+
 	while (!*o->stop && (r->live > 0 || o->all) && !r->fatal) {
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
@@ -285,6 +271,16 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 	}
 	if (progress)
 		rec_show_progress(r, now - start, true);
+}
+
+/* Everything collected goes into the profile, whatever ended the run:
+ * the ring buffer's last samples, the threads still off CPU, the last
+ * --every window. 0, or 1 when the recording failed part way. */
+static int recorder_finish(struct recorder *r, struct profile *prof, double start)
+{
+	const struct recorder_opts *o = r->o;
+	double now;
+
 	if (o->all)
 		rec_report_left_out(r);
 	if (r->fatal)
@@ -304,14 +300,51 @@ int recorder_run(const struct recorder_opts *o, struct profile *prof)
 		/* The last, partial window: nothing collected is lost. */
 		if (close_window(r, monotonic_s()) && !r->fatal)
 			r->fatal = -EIO;
-		err = r->fatal ? 1 : 0;
-		goto cleanup;
+		return r->fatal ? 1 : 0;
 	}
 	rec_collect_counters(r);
 	rec_refresh_all_thread_names(r);
 	rec_record_targets(r);
 	/* What was recorded before a failure is still written. */
-	err = r->fatal ? 1 : 0;
+	return r->fatal ? 1 : 0;
+}
+
+int recorder_run(const struct recorder_opts *o, struct profile *prof)
+{
+	struct recorder *r = calloc(1, sizeof(*r));
+	double start;
+	int err = 0;
+
+	if (!r)
+		return -ENOMEM;
+	r->o = o;
+	r->prof = prof;
+	r->files = interp_files_new();
+	if (!r->files) {
+		free(r);
+		return -ENOMEM;
+	}
+	err = recorder_prepare(r, prof);
+	if (!err)
+		err = recorder_attach(r);
+	if (err)
+		goto cleanup;
+	prof->rate_hz = o->rate_hz;
+	prof->period_s = sample_period_ns(o->rate_hz) / 1e9;
+	start = monotonic_s();
+	r->window_start = start;
+	r->window_wall = time(NULL);
+	for (size_t i = 0; r->off_cpu && i < r->n && !err; i++)
+		if (r->t[i]->state == RT_ACTIVE)
+			err = rec_seed_off_cpu(r, r->t[i], (uint64_t)(start * 1e9));
+	if (err) {
+		fprintf(stderr, "refbpf: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	if (o->verbose)
+		fprintf(stderr, "refbpf: attached %.1f ms after start\n", (start - o->t0) * 1e3);
+	recorder_loop(r, start);
+	err = recorder_finish(r, prof, start);
 cleanup:
 	recorder_free(r);
 	return err;
