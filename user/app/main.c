@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * refbpf: attach to running CPython processes, sample their Python stacks
- * with eBPF, and write cProfile-style reports.
+ * with eBPF, and write cProfile-style tables, pstats files and flame graphs.
  */
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -30,6 +30,7 @@
 #include "app/every_rotation.h"
 #include "record/recorder.h"
 #include "output/table_writer.h"
+#include "python/layout/versions.h"
 
 #define REFBPF_VERSION "0.1.0"
 /* How long to wait for an interpreter that is still starting. */
@@ -75,8 +76,9 @@ static void install_signal_handlers(void)
 
 static void print_version(void)
 {
-	printf("refbpf %s (libbpf %u.%u, libdw, BTF: /sys/kernel/btf/vmlinux or --btf; CPython 3.8-3.15)\n",
-	       REFBPF_VERSION, libbpf_major_version(), libbpf_minor_version());
+	printf("refbpf %s (libbpf %u.%u, libdw, BTF: /sys/kernel/btf/vmlinux or --btf; CPython %s)\n",
+	       REFBPF_VERSION, libbpf_major_version(), libbpf_minor_version(),
+	       py_versions_supported());
 }
 
 /*
@@ -103,7 +105,7 @@ static int write_outputs(const struct cli_options *o, const output_paths paths,
 	if (!table)
 		return status;
 	if (table_write(stdout, prof, &ro) || fflush(stdout)) {
-		fprintf(stderr, "refbpf: cannot write the report to stdout: %s\n", strerror(errno));
+		fprintf(stderr, "refbpf: cannot write the table to stdout: %s\n", strerror(errno));
 		status = 1;
 	}
 	return status;

@@ -104,7 +104,8 @@ static int find_interpreter_elf(struct interp_files *files, pid_t pid, const str
 		return PY_OK;
 	}
 	if (old_python) {
-		snprintf(why, whylen, "unsupported Python version (older than 3.7; 3.8-3.15 are supported)");
+		snprintf(why, whylen, "unsupported Python version (older than 3.7; %s are supported)",
+			 py_versions_supported());
 		return PY_UNSUPPORTED;
 	}
 	if (unreadable[0]) {
@@ -237,8 +238,8 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 		struct py_version_layout builtin;
 
 		if (py_layout_builtin(out->major, out->minor, &builtin)) {
-			snprintf(why, whylen, "unsupported Python version %s (3.8-3.15 are supported)",
-				 out->version);
+			snprintf(why, whylen, "unsupported Python version %s (%s are supported)",
+				 out->version, py_versions_supported());
 			return PY_UNSUPPORTED;
 		}
 		/* The interpreter's own DWARF describes exactly this build

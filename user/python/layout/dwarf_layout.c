@@ -188,7 +188,7 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 	err |= dl_add(t, "locked", &w->gil_locked, 4);
 	err |= dl_add(t, "last_holder", &w->gil_holder, DL_PTR);
 	err |= dl_add(t, NULL, &w->gil_size, 0);
-	if (minor >= 13)
+	if (v->ft_builds)
 		err |= dl_add_ft(t, "enabled", &w->gil_enabled, 4);
 	t = dl_want(p, DL_TSTATE, "_ts", "PyThreadState");
 	if (!gil_in_runtime)
@@ -212,7 +212,7 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 		err |= dl_add(t, "previous", &w->frame_previous, DL_PTR);
 		err |= dl_add(t, minor <= 12 ? "prev_instr" : "instr_ptr", &w->frame_instr, DL_PTR);
 		err |= dl_add(t, "owner", &w->frame_owner, 1);
-		if (minor == 11)
+		if (v->frame_is_entry)
 			err |= dl_add(t, "is_entry", &w->frame_is_entry, 1);
 		if (v->ft_flags & LAYOUT_TLBC)
 			err |= dl_add_ft(t, "tlbc_index", &w->frame_tlbc_index, 4);
@@ -226,7 +226,7 @@ static int dl_plan_init(struct dl_plan *p, int minor, struct py_version_layout *
 		err |= dl_add(t, "co_qualname", &c->qualname, DL_PTR);
 		err |= dl_add(t, "co_code_adaptive", &c->code_adaptive, 0);
 	}
-	if (minor >= 12)
+	if (v->code_version)
 		err |= dl_add(t, "co_version", &c->version, 4);
 	if (v->ft_flags & LAYOUT_TLBC)
 		err |= dl_add_ft(t, "co_tlbc", &w->code_tlbc, DL_PTR);
@@ -817,8 +817,9 @@ static void dl_identify(struct dl_ctx *c, Elf *elf)
 static void dl_finish(struct py_version_layout *l, int major, int minor)
 {
 	struct py_layout *w = &l->walk;
-	/* 3.13+: only a free-threaded build's GIL has `enabled` */
-	bool ft = minor >= 13 && w->gil_enabled != DL_ABSENT;
+	const struct py_version_traits *v = py_version_traits(major, minor);
+	/* only a free-threaded build's GIL has `enabled` */
+	bool ft = v && v->ft_builds && w->gil_enabled != DL_ABSENT;
 	/* what the DWARF says, not what the version implies */
 	uint16_t kind_bit = l->code.unicode_kind_bit;
 

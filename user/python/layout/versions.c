@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "bpf/py_str.h"
 
@@ -23,23 +24,23 @@ static const struct py_version_traits traits[] = {
 	{ .minor = 10, FRAME_OBJECT, .instr_kind = INSTR_LASTI_UNITS,
 	  .linetable_kind = LINETABLE_PEP626, .gil_flag = LAYOUT_GIL_IN_RUNTIME },
 	{ .minor = 11, INTERPRETER_FRAME, .flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER,
-	  .gil_flag = LAYOUT_GIL_IN_RUNTIME },
+	  .gil_flag = LAYOUT_GIL_IN_RUNTIME, .frame_is_entry = true },
 	/* 3.12+: the thread state in static TLS, below the thread pointer */
 	{ .minor = 12, INTERPRETER_FRAME,
 	  .flags = LAYOUT_VIA_CFRAME | LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
-	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_GLOBAL },
+	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_GLOBAL, .code_version = true },
 	{ .minor = 13, INTERPRETER_FRAME, .flags = LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
 	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_INTERP,
-	  .debug_offsets = true },
+	  .debug_offsets = true, .ft_builds = true, .code_version = true },
 	/* 3.14+: free-threaded builds give each thread its own bytecode */
 	{ .minor = 14, INTERPRETER_FRAME, .flags = LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
 	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_INTERP_ON_FREE,
 	  .code_tag_mask = 7, .debug_offsets = true, .ft_flags = LAYOUT_TLBC,
-	  .ft_str_kind_bit = PY_STR_KIND_BIT_FT },
+	  .ft_str_kind_bit = PY_STR_KIND_BIT_FT, .ft_builds = true, .code_version = true },
 	{ .minor = 15, INTERPRETER_FRAME, .flags = LAYOUT_HAS_OWNER | LAYOUT_TLS_TSTATE,
 	  .gil_flag = LAYOUT_GIL_VIA_INTERP, .code_gen = CODE_GEN_INTERP_ON_FREE,
 	  .code_tag_mask = 7, .debug_offsets = true, .ft_flags = LAYOUT_TLBC,
-	  .ft_str_kind_bit = PY_STR_KIND_BIT_FT },
+	  .ft_str_kind_bit = PY_STR_KIND_BIT_FT, .ft_builds = true, .code_version = true },
 };
 
 const struct py_version_traits *py_version_traits(int major, int minor)
@@ -50,6 +51,16 @@ const struct py_version_traits *py_version_traits(int major, int minor)
 		if (traits[i].minor == minor)
 			return &traits[i];
 	return NULL;
+}
+
+const char *py_versions_supported(void)
+{
+	static char text[16];
+
+	if (!text[0])
+		snprintf(text, sizeof(text), "3.%d-3.%d", traits[0].minor,
+			 traits[sizeof(traits) / sizeof(traits[0]) - 1].minor);
+	return text;
 }
 
 bool py_version_has_debug_offsets(int major, int minor)

@@ -42,7 +42,13 @@ struct py_version_traits {
 	uint16_t ft_str_kind_bit;
 	uint64_t code_tag_mask;		/* f_executable is a tagged _PyStackRef */
 	bool debug_offsets;		/* _PyRuntime starts with _Py_DebugOffsets */
+	bool ft_builds;			/* --disable-gil builds exist (3.13+) */
+	bool frame_is_entry;		/* entry frames marked by is_entry (3.11) */
+	bool code_version;		/* PyCodeObject has co_version (3.12+) */
 };
+
+/* "3.8-3.15": the versions the table has rows for, for messages. */
+const char *py_versions_supported(void);
 
 /* The row of 3.`minor`, or NULL for a version refbpf does not support. */
 const struct py_version_traits *py_version_traits(int major, int minor);
