@@ -60,3 +60,49 @@ def test_python_files_are_clean():
                        text=True)
     assert "No module named pyflakes" not in r.stderr, "pyflakes is missing: make deps installs it"
     assert r.returncode == 0 and not r.stdout, r.stdout + r.stderr
+
+
+# Where each label kind of tests/pythons.py comes from, as README's
+# "where the tests get it" column says it.
+MATRIX_SOURCES = {"pyenv": "pyenv", "bullseye": "bullseye", "debian": "bookworm",
+                  "trixie": "trixie", "sid": "sid"}
+
+
+def readme_support_rows():
+    """(versions cell, where cell, status cell) of README's support table."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    table = text[text.index("## Support"):]
+    rows = []
+    for line in table.splitlines()[1:]:
+        if line.startswith("## "):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 5 and re.match(r"3\.\d", cells[0]):
+            rows.append((cells[0], cells[2], cells[3]))
+    return rows
+
+
+def test_support_matrix_is_written_once():
+    """README's support table is the one place the tested interpreters are
+    listed: docs/support.md points to it rather than copying it, and
+    tests/pythons.py's MATRIX (what CI insists on) names exactly its
+    "tested here" rows."""
+    import pythons
+
+    support = open(os.path.join(ROOT, "docs", "support.md")).read()
+    assert "| CPython |" not in support, "docs/support.md copies README's support table"
+    assert "README.md#support" in support
+    rows = readme_support_rows()
+    tested = set()
+    for versions, where, status in rows:
+        if not status.startswith("tested here"):
+            continue
+        for version in re.findall(r"3\.\d+\.[\w~]+", versions):
+            minor = ".".join(version.rstrip("t").split(".")[:2])
+            ft = version.endswith("t")
+            for kind, word in MATRIX_SOURCES.items():
+                if word in where:
+                    tested.add((kind, minor + ("t" if ft else "")))
+    matrix = {(kind, minor) for kind, minor, _ in pythons.MATRIX}
+    assert matrix == tested, ("tests/pythons.py's MATRIX and README's support table differ",
+                              sorted(matrix - tested), sorted(tested - matrix))
