@@ -20,7 +20,7 @@ SHELL := /bin/bash
 #   make test-arm64 boot Debian's arm64 kernels under qemu and run the
 #                   checks inside each (docs/support.md: Architectures)
 #   make test-kernels  boot Debian's kernels 5.10-sid under qemu and run
-#                   the checks inside each (README: Kernels)
+#                   the checks inside each (docs/support.md: Kernels)
 #   make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from the running
 #                   kernel (another ARCH: Debian's kernel of that architecture)
 #   make man       build the man page refbpf(8) from docs/refbpf.8.rst

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * How to walk CPython's state with a struct py_layout, written once for
- * both sides: the BPF sampler (bpf/profiler.bpf.c) and `refbpf dump`
- * (user/python/stack_reader.c), which reads sleeping threads from userspace,
- * and the layout check (user/python/layout_check.c).
+ * both sides: the BPF sampler's frame walk (bpf/frames.h) and, through
+ * user/python/target_walk.h, `refbpf dump` (user/python/stack_reader.c),
+ * which reads sleeping threads from userspace, the layout check
+ * (user/python/layout_check.c) and the symbolizer's code keys.
  *
  * The includer defines
  *   PY_WALK_INLINE                      how the helpers are inlined

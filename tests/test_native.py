@@ -158,7 +158,7 @@ def test_mixed_stack_in_every_output(refbpf_bin, python, tmp_path):
     report = subprocess.run([refbpf_bin, "report", str(raw)], capture_output=True, text=True,
                             timeout=60).stdout
     assert "~:0(c_spin [native_ext.so])" in report
-    # what it cost, for the README's figures
+    # what it cost, as -v prints it (docs/wall-gil-native.md)
     assert re.search(r"--native: \d+ stacks unwound", r.stderr), r.stderr
 
 

@@ -96,7 +96,7 @@ void cli_usage(FILE *out)
 	      "       refbpf dump --pid PID [PID...] [--json] [--locals]\n"
 	      "\n"
 	      "Sample the Python stacks of running CPython processes with eBPF and\n"
-	      "print a cumulative-sorted report when recording ends (Ctrl-C, SIGTERM,\n"
+	      "print a cumulative-sorted table when recording ends (Ctrl-C, SIGTERM,\n"
 	      "-d expiry, or every target gone). `record` starts PROGRAM, profiles it\n"
 	      "from its first line (-C: and its children) until it exits, and exits\n"
 	      "with its exit status (128+N for signal N).\n"

@@ -19,7 +19,6 @@
 
 #include "profile/callgraph.h"
 #include "base/escape.h"
-#include "bpf/abi.h"	/* REFBPF_MAX_FRAMES: the deepest stack a profile holds */
 
 enum top_sort {
 	TOP_SORT_SELF_PCT,	/* key o: share of the last second as innermost frame */
@@ -112,7 +111,7 @@ static void read_keys(struct top *t)
 /* Add the window's stacks to the since-start profile. */
 static int accumulate(struct top *t, const struct profile *w)
 {
-	struct pframe frames[REFBPF_MAX_FRAMES];
+	struct pframe frames[PROFILE_MAX_FRAMES];
 
 	if (w->nfuncs > t->nfunc_map) {
 		int64_t *m = realloc(t->func_map, w->nfuncs * sizeof(*m));
@@ -126,7 +125,7 @@ static int accumulate(struct top *t, const struct profile *w)
 	}
 	for (size_t i = 0; i < w->nstacks; i++) {
 		const struct pstack *s = w->stacks[i];
-		uint32_t n = s->nframes < REFBPF_MAX_FRAMES ? s->nframes : REFBPF_MAX_FRAMES;
+		uint32_t n = s->nframes < PROFILE_MAX_FRAMES ? s->nframes : PROFILE_MAX_FRAMES;
 
 		for (uint32_t k = 0; k < n; k++) {
 			uint32_t fi = s->frames[k].func;

@@ -2,7 +2,7 @@
 /*
  * Making strings read from a target process safe to print. Function and
  * file names and command lines are attacker-controlled bytes: they must
- * not move the cursor of the terminal that reads our report, nor break the
+ * not move the cursor of the terminal that reads our table, nor break the
  * line structure of a text output format.
  */
 #ifndef REFBPF_ESCAPE_H

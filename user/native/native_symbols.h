@@ -7,7 +7,7 @@
  * A native function is keyed as cProfile keys C functions, ("~", 0,
  * "<native SYMBOL [MODULE]>"), which pstats prints as
  * {native SYMBOL [MODULE]}; its qualified name, what the flame graph,
- * folded stacks and the report show, is "SYMBOL [MODULE]". A function
+ * folded stacks and the table show, is "SYMBOL [MODULE]". A function
  * inlined at the address is "SYMBOL [MODULE] (inlined)"; an address in no
  * symbol "?? [MODULE]". MODULE is the file's base name.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The text report: a header (targets, duration, rate, samples, what was
+ * The text table: a header (targets, duration, rate, samples, what was
  * lost) and a table of functions in the spirit of
  * `python -m cProfile -s cumulative`. Strings from the targets are
  * printed escaped (see escape.h).
@@ -34,7 +34,7 @@ struct table_opts {
 int table_parse_sort(const char *s);
 
 /*
- * Write the report. Ties in the sort key are broken by function name, then
+ * Write the table. Ties in the sort key are broken by function name, then
  * file name, then line, so the output is deterministic. 0 or -errno.
  */
 int table_write(FILE *out, const struct profile *p, const struct table_opts *o);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The call graph derived from a profile, shared by the text report and the
+ * The call graph derived from a profile, shared by the text table and the
  * pstats writer. Functions are grouped by their pstats key (filename,
  * firstlineno, name): two profile functions with that key in common (say
  * two qualnames, or two processes) are one function here, as in cProfile.

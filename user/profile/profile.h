@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The profile model: symbolized call stacks with sample counts, plus what
- * the report header needs (targets, duration, counters). Filled while
+ * the table's header needs (targets, duration, counters). Filled while
  * recording (or from a raw file), read by every writer.
  */
 #ifndef REFBPF_PROFILE_H
@@ -12,6 +12,9 @@
 #include <stdint.h>
 
 #include "profile/unwind_error.h"
+
+/* The deepest Python stack a sample holds: as deep as BPF reads. */
+#define PROFILE_MAX_FRAMES REFBPF_MAX_FRAMES
 
 /* A Python function as cProfile keys it, plus its qualified name. */
 struct pfunc {
@@ -167,7 +170,7 @@ int profile_add_stack(struct profile *p, uint32_t pid, uint32_t tid, uint32_t fl
 		      const struct pframe *frames, uint32_t nframes, uint64_t count);
 
 /*
- * Record a target for the report header. Strings copied; NULLs allowed.
+ * Record a target for the table's header. Strings copied; NULLs allowed.
  * Its samples start with those already added for the pid. The pointer is
  * valid until the next profile_add_target.
  */

@@ -3,7 +3,7 @@
  * Every thread state of a target as userspace walks them (`refbpf dump`,
  * the layout check): _PyRuntime's interpreters from the list's head, each
  * one's thread states in list order. BPF walks the same lists in its own
- * resumable steps (bpf/profiler.bpf.c); this is the one userspace walk.
+ * resumable steps (bpf/thread_state.h); this is the one userspace walk.
  */
 #ifndef REFBPF_TSTATE_WALK_H
 #define REFBPF_TSTATE_WALK_H

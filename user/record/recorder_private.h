@@ -75,7 +75,7 @@ enum rtarget_state {
 struct rtarget {
 	pid_t pid;
 	int state;
-	bool was_profiled;	/* sampled at some point (for the report) */
+	bool was_profiled;	/* sampled at some point (for the table) */
 	bool watched;		/* handed to BPF */
 	bool implicit;		/* found by --all, not named by the user */
 	struct py_process proc;

@@ -187,7 +187,7 @@ static bool refused_for_gil(struct recorder *r, struct rtarget *t)
 
 void rec_begin_discovery(struct recorder *r, struct rtarget *t)
 {
-	/* The old image's code addresses mean nothing now, and the report
+	/* The old image's code addresses mean nothing now, and the outputs
 	 * describes the new image. */
 	symbolizer_free(t->sym);
 	t->sym = NULL;

@@ -2,7 +2,7 @@
 /* Counters collected from BPF, and what -v prints. */
 #include "record/recorder_private.h"
 
-/* For -v and the README's figures. */
+/* For -v, and the cost figures of docs/wall-gil-native.md. */
 static void print_native_costs(struct recorder *r)
 {
 	struct native_costs c = { 0 };
