@@ -63,7 +63,9 @@ class Refbpf:
     notes when the -v lines `attached` and `first sample` appear."""
 
     def __init__(self, binary, pids, rate, duration=None, extra=()):
-        self.args = [binary, "-p", ",".join(str(p) for p in pids), "-F", str(rate), "-v"]
+        """pids: the targets, or None for --all."""
+        where = ["-p", ",".join(str(p) for p in pids)] if pids is not None else ["--all"]
+        self.args = [binary] + where + ["-F", str(rate), "-v"]
         self.args += list(extra)
         if duration is not None:
             self.args += ["-d", str(duration)]
