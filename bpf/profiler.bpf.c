@@ -205,10 +205,10 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *prev = (struct task_struct *)ctx->args[1];
 	struct task_struct *next = (struct task_struct *)ctx->args[2];
-	__u32 ptgid = BPF_CORE_READ(prev, tgid);
-	__u32 ntgid = BPF_CORE_READ(next, tgid);
+	/* prev is still current here: its tgid without a read of the task */
+	__u32 ptgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (bpf_map_lookup_elem(&targets, &ptgid)) {
+	if (target_maybe(ptgid) && bpf_map_lookup_elem(&targets, &ptgid)) {
 		/* The state prev leaves in, from the task: the tracepoint
 		 * passes it as args[3] only since 5.18. A task put back to
 		 * TASK_RUNNING by a pending signal stays runnable: preempted. */
@@ -225,7 +225,9 @@ int on_sched_switch(struct bpf_raw_tracepoint_args *ctx)
 								       0,
 			      BPF_CORE_READ(prev, se.sum_exec_runtime));
 	}
-	if (!bpf_map_lookup_elem(&targets, &ntgid))
+	__u32 ntgid = BPF_CORE_READ(next, tgid);
+
+	if (!target_maybe(ntgid) || !bpf_map_lookup_elem(&targets, &ntgid))
 		return 0;
 
 	struct on_cpu_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -261,7 +263,13 @@ struct {
 /* --all: every exec on the host is reported, every Python fork followed. */
 const volatile bool watch_all = false;
 
-static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 code, __u32 ppid)
+/* When an exec of a process nobody tracks last woke userspace (--all),
+ * and how many did (for -v). */
+__u64 untracked_exec_woke_ns = 0;
+__u64 untracked_exec_wakeups = 0;
+
+static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 code, __u32 ppid,
+					       __u64 wake_flag)
 {
 	struct process_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -273,8 +281,7 @@ static __always_inline void send_process_event(__u32 type, __u32 tgid, __s32 cod
 	e->pid = tgid;
 	e->exit_code = code;
 	e->ppid = ppid;
-	/* Process events are rare and wanted now (exec: re-discovery). */
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	bpf_ringbuf_submit(e, wake_flag);
 }
 
 /* A process whose exit (and, without --all, exec) userspace wants. */
@@ -313,11 +320,12 @@ int on_process_fork(struct bpf_raw_tracepoint_args *ctx)
 	__s32 fork_flags = BPF_CORE_READ(child, self_exec_id) != parent_exec_id ? FORK_CHILD_EXECD : 0;
 
 	if (layout && !fork_flags) {
+		target_filter_set(ctgid);
 		bpf_map_update_elem(&targets, &ctgid, layout, BPF_ANY);
 		targets_changed();
 		fork_flags |= FORK_LAYOUT_COPIED;
 	}
-	send_process_event(EVENT_FORK, ctgid, fork_flags, ptgid);
+	send_process_event(EVENT_FORK, ctgid, fork_flags, ptgid, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -344,7 +352,8 @@ int on_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	bpf_map_delete_elem(&code_quiet, &tgid);
 	bpf_map_delete_elem(&watched, &tgid);
 	send_process_event(EVENT_EXIT, tgid,
-			   have_task_btf ? task->exit_code : BPF_CORE_READ(task, exit_code), 0);
+			   have_task_btf ? task->exit_code : BPF_CORE_READ(task, exit_code), 0,
+			   BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -355,12 +364,30 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 
+	bool tracked = is_tracked(tgid);
+
 	/* With --all any exec may start a Python. */
-	if (!watch_all && !is_tracked(tgid))
+	if (!watch_all && !tracked)
 		return 0;
 	if (!bpf_map_delete_elem(&targets, &tgid))
 		targets_changed();
 	bpf_map_delete_elem(&code_quiet, &tgid);
-	send_process_event(EVENT_EXEC, tgid, 0, 0);
+	/* A tracked process's exec is wanted now (its layout is gone). The
+	 * host's other execs (--all) wake userspace at most once per
+	 * EXEC_WAKE_GAP_NS: after a wake-up it polls every few ms for twice
+	 * that long (user/record/recorder.c), so the ones sent in between
+	 * are read as soon, and a host running thousands of programs a
+	 * second does not wake it for each. */
+	__u64 now = bpf_ktime_get_ns(), wake = BPF_RB_FORCE_WAKEUP;
+
+	if (!tracked) {
+		if (now - *(volatile __u64 *)&untracked_exec_woke_ns < EXEC_WAKE_GAP_NS)
+			wake = BPF_RB_NO_WAKEUP;
+		else {
+			untracked_exec_woke_ns = now;
+			__sync_fetch_and_add(&untracked_exec_wakeups, 1);
+		}
+	}
+	send_process_event(EVENT_EXEC, tgid, 0, 0, wake);
 	return 0;
 }

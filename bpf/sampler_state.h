@@ -186,6 +186,28 @@ static __always_inline void targets_changed(void)
 }
 
 /*
+ * A filter in front of `targets`: a byte per tgid & TARGET_FILTER_MASK,
+ * set (by userspace, and by the fork program) before a tgid is added and
+ * never cleared. 0 says "no target" with one load, where a hash lookup
+ * costs a hash and a bucket walk: wall mode asks at every context switch
+ * on the host, almost always of a task that is no target. A 1 (a target,
+ * a past one, or another tgid with the same low bits) is settled by the
+ * lookup. Plain bytes, not bits: a byte store needs no atomic, which
+ * 5.10 lacks (atomic or came in 5.12).
+ */
+__u8 target_filter[TARGET_FILTER_SIZE] = {};
+
+static __always_inline bool target_maybe(__u32 tgid)
+{
+	return *(volatile __u8 *)&target_filter[tgid & TARGET_FILTER_MASK] != 0;
+}
+
+static __always_inline void target_filter_set(__u32 tgid)
+{
+	target_filter[tgid & TARGET_FILTER_MASK] = 1;
+}
+
+/*
  * The layout of process tgid, NULL when it is no target. A sample uses the
  * copy in its CPU's scratch when the same process was sampled last there:
  * lines it touches anyway, instead of a hash lookup's, which miss the cache
@@ -199,7 +221,7 @@ static __always_inline const struct py_layout *target_layout(struct scratch *s, 
 	if (s->layout_gen == gen && s->layout_tgid == tgid)
 		return s->layout_known ? &s->layout : NULL;
 
-	const struct py_layout *l = bpf_map_lookup_elem(&targets, &tgid);
+	const struct py_layout *l = target_maybe(tgid) ? bpf_map_lookup_elem(&targets, &tgid) : NULL;
 
 	s->layout_tgid = tgid;
 	s->layout_gen = gen;

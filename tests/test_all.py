@@ -2,6 +2,7 @@
 exist when recording starts and the ones started later, each with its own
 version and layout and its own root; non-Python processes stay out."""
 import re
+import signal
 import subprocess
 import time
 
@@ -94,3 +95,77 @@ def test_all_finds_a_python_started_while_bpf_loads(tmp_path, refbpf_bin):
     assert re.search(r"^  PID %d  Python " % t.pid, out, re.M), out[:3000]
     assert_sampled_cpu(samples_under_process(parse_folded(folded), t.pid, "share_three"), cpu,
                        199, part=0.5)
+
+
+def test_all_host_execs_wake_refbpf_at_most_every_10_ms(tmp_path, refbpf_bin):
+    """--all hears of every exec on the host, but a burst of programs that
+    are not Python wakes refbpf at most once per 10 ms (BPF sends the
+    others without a wake-up, and refbpf polls every 10 ms after reading
+    one): every exec is still read, and a Python exec'd the moment the
+    burst ends, between two wake-ups, is found and sampled."""
+    label, path, version = INTERPRETERS[-1]
+    folded = tmp_path / "all.folded"
+    execs = 1000
+    recording = Recording(refbpf_bin, ["--all", "-F", "199", "--folded", folded], tmp_path)
+    rec = recording.proc
+    try:
+        recording.wait_attached()
+        burst = subprocess.Popen(
+            ["bash", "-c", 'for ((i = 0; i < %d; i++)); do /bin/true; done; exec "$0" "$@"' % execs,
+             path, target_path("shares.py"), "2"], stdout=subprocess.PIPE, text=True)
+        assert burst.stdout.readline().strip() == "READY"
+        # bash's CPU before the exec is the process's too
+        cpu_before = process_cpu_seconds(burst.pid)
+        burst.stdout.read()         # the target's end: exited, not reaped yet
+        cpu = process_cpu_seconds(burst.pid) - cpu_before
+        rec.send_signal(signal.SIGINT)
+        _, out, err = recording.finish(timeout=60)
+        burst.wait()
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+            rec.communicate()
+    assert rec.returncode == 0, err[-2000:]
+    assert_sampled_cpu(samples_under_process(parse_folded(folded), burst.pid, "share_three"),
+                       cpu, 199, part=0.5, what="PID %d (%s)" % (burst.pid, [
+                           line for line in err.splitlines() if "PID %d" % burst.pid in line]))
+    m = re.search(r"^refbpf: --all: (\d+) execs read, (\d+) of them woke refbpf$", err, re.M)
+    assert m, err[-2000:]
+    read, woke = int(m.group(1)), int(m.group(2))
+    assert read >= execs + 1, (read, execs)
+    # once per 10 ms at most (BPF's clock, on two CPUs racing now and then),
+    # over the whole recording: fewer than the burst's execs however slowly
+    # the machine ran them, unless it took over 8 s
+    seconds = recorded_seconds(out)
+    assert woke <= seconds * 100 * 1.25 + 10, (woke, read, seconds)
+
+
+def test_all_a_python_exec_d_late_in_a_shells_discovery_gets_its_own_time(tmp_path, refbpf_bin):
+    """A process not Python yet is looked at for 3 s after its exec; one
+    that execs Python just before that time is up (a shell that sleeps,
+    then execs) starts a new image, with 3 s of its own to start its
+    interpreter: before, the shell's deadline still held, and a Python
+    not ready by then was left out."""
+    label, path, version = INTERPRETERS[-1]
+    folded = tmp_path / "all.folded"
+    recording = Recording(refbpf_bin, ["--all", "-F", "199", "--folded", folded], tmp_path)
+    rec = recording.proc
+    try:
+        recording.wait_attached()
+        late = subprocess.Popen(["sh", "-c", 'sleep 2.97; exec "$0" "$@"', path,
+                                 target_path("shares.py"), "2"], stdout=subprocess.PIPE, text=True)
+        assert late.stdout.readline().strip() == "READY"
+        cpu_before = process_cpu_seconds(late.pid)
+        late.stdout.read()          # exited, not reaped yet
+        cpu = process_cpu_seconds(late.pid) - cpu_before
+        rec.send_signal(signal.SIGINT)
+        _, out, err = recording.finish(timeout=60)
+        late.wait()
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+            rec.communicate()
+    assert rec.returncode == 0, err[-2000:]
+    assert_sampled_cpu(samples_under_process(parse_folded(folded), late.pid, "share_three"),
+                       cpu, 199, part=0.5, what="PID %d (%s)" % (late.pid, [
+                           line for line in err.splitlines() if "PID %d" % late.pid in line]))

@@ -174,6 +174,12 @@ static void find_types(const struct interp_elf *ie, struct py_types *t)
  * process starting up. */
 #define NO_THREADS_MAX_AGE_S 5.0
 
+/* How long ago the process's current image started, as far as we know. */
+static double image_age(const struct py_process *p)
+{
+	return p->image_start_s > 0 ? monotonic_s() - p->image_start_s : proc_age_seconds(p->pid);
+}
+
 static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_process *out,
 			 char *why, size_t whylen)
 {
@@ -271,7 +277,7 @@ static int choose_layout(pid_t pid, const struct interp_elf *ie, struct py_proce
 
 	/* (no C library mapped yet: a process just exec'd, whose loader
 	 * has mapped the executable but not yet its libraries) */
-	if (bias_err == -ENOENT && proc_age_seconds(pid) < NO_THREADS_MAX_AGE_S) {
+	if (bias_err == -ENOENT && image_age(out) < NO_THREADS_MAX_AGE_S) {
 		snprintf(why, whylen, "Python %s has not finished loading", out->version);
 		return PY_NOT_READY;
 	}
@@ -301,7 +307,7 @@ static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t
 	case LAYOUT_CHECK_NOT_READY:
 		/* Every Python has a thread state moments after it starts;
 		 * a long-running one without any means the layout is wrong. */
-		if (detail[0] && proc_age_seconds(pid) > NO_THREADS_MAX_AGE_S) {
+		if (detail[0] && image_age(p) > NO_THREADS_MAX_AGE_S) {
 			snprintf(why, whylen,
 				 "Python %s: no thread state found through the %s layout (%s); refusing to profile it",
 				 p->version, p->layout_source, detail);
@@ -309,7 +315,7 @@ static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t
 		}
 		/* libpython loaded long ago and never started (the httpd
 		 * parent of mod_wsgi): waiting would not help. */
-		if (proc_age_seconds(pid) > NO_THREADS_MAX_AGE_S) {
+		if (image_age(p) > NO_THREADS_MAX_AGE_S) {
 			snprintf(why, whylen,
 				 "Python %s is loaded but not initialised: no interpreter runs in it",
 				 p->version);
@@ -323,7 +329,7 @@ static int check_layout(pid_t pid, const struct py_process *p, char *why, size_t
 	default:
 		/* An interpreter in its first moments may still be wiring its
 		 * state up: look again rather than give up on it. */
-		if (proc_age_seconds(pid) < BAD_LAYOUT_SETTLE_S) {
+		if (image_age(p) < BAD_LAYOUT_SETTLE_S) {
 			snprintf(why, whylen, "Python %s has not finished starting", p->version);
 			return PY_NOT_READY;
 		}
@@ -413,14 +419,16 @@ static void announce_wait(pid_t pid, int status, double wait_s, double age, cons
 }
 
 /* The wait loop of py_process_discover(), announced or not. */
-static int discover_waiting(struct interp_files *files, pid_t pid, double wait_s, bool announce,
-			    struct py_process *out, char *why, size_t whylen)
+static int discover_waiting(struct interp_files *files, pid_t pid, double image_start_s,
+			    double wait_s, bool announce, struct py_process *out, char *why,
+			    size_t whylen)
 {
 	double deadline = monotonic_s() + wait_s, age = 0;
 	int status, waited_on = PY_OK;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
+	out->image_start_s = image_start_s;
 	out->refusal = ptrace_access_check(pid, why, whylen);
 	if (out->refusal > 0)
 		return PY_NOT_ALLOWED;
@@ -443,7 +451,7 @@ static int discover_waiting(struct interp_files *files, pid_t pid, double wait_s
 			break;
 		}
 		if (status == PY_NOT_PYTHON) {
-			age = proc_age_seconds(pid);
+			age = image_age(out);
 			if (age < 0 || age > wait_s)
 				break;
 		}
@@ -475,13 +483,19 @@ static int discover_waiting(struct interp_files *files, pid_t pid, double wait_s
 int py_process_discover(struct interp_files *files, pid_t pid, double wait_s,
 			struct py_process *out, char *why, size_t whylen)
 {
-	return discover_waiting(files, pid, wait_s, false, out, why, whylen);
+	return discover_waiting(files, pid, 0, wait_s, false, out, why, whylen);
 }
 
 int py_process_discover_named(struct interp_files *files, pid_t pid, double wait_s,
 			      struct py_process *out, char *why, size_t whylen)
 {
-	return discover_waiting(files, pid, wait_s, true, out, why, whylen);
+	return discover_waiting(files, pid, 0, wait_s, true, out, why, whylen);
+}
+
+int py_process_discover_image(struct interp_files *files, pid_t pid, double image_start_s,
+			      struct py_process *out, char *why, size_t whylen)
+{
+	return discover_waiting(files, pid, image_start_s, 0, false, out, why, whylen);
 }
 
 void py_process_free(struct py_process *p)

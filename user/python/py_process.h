@@ -30,6 +30,9 @@ struct py_process {
 	/* for thread names and locals; objects.version_hex 0 when unknown */
 	struct py_object_layout objects;
 	struct py_types types;
+	/* when its current image started (monotonic seconds: its exec as
+	 * seen), 0 when unknown: then the process's own start stands in */
+	double image_start_s;
 };
 
 enum py_discover_status {
@@ -63,6 +66,15 @@ int py_process_discover(struct interp_files *files, pid_t pid, double wait_s,
  * Python process".
  */
 int py_process_discover_named(struct interp_files *files, pid_t pid, double wait_s,
+			      struct py_process *out, char *why, size_t whylen);
+/*
+ * One look, without waiting, at a process whose current image started at
+ * `image_start_s` (monotonic seconds; its exec as seen). How long ago that
+ * was tells a Python still starting from a layout that does not fit,
+ * where the process's own start cannot: a shell that runs for minutes,
+ * then execs Python, is caught in its interpreter's first moments.
+ */
+int py_process_discover_image(struct interp_files *files, pid_t pid, double image_start_s,
 			      struct py_process *out, char *why, size_t whylen);
 void py_process_free(struct py_process *p);
 

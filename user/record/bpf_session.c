@@ -276,10 +276,17 @@ static void targets_changed(struct bpf_session *s)
 	__atomic_fetch_add(&s->skel->bss->targets_gen, 1, __ATOMIC_SEQ_CST);
 }
 
+uint64_t bpf_session_exec_wakeups(const struct bpf_session *s)
+{
+	return __atomic_load_n(&s->skel->bss->untracked_exec_wakeups, __ATOMIC_RELAXED);
+}
+
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout)
 {
 	__u32 key = (__u32)pid;
 
+	/* the filter first: BPF reads it before the map (bpf/sampler_state.h) */
+	__atomic_store_n(&s->skel->bss->target_filter[key & TARGET_FILTER_MASK], 1, __ATOMIC_SEQ_CST);
 	int err = bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), layout,
 				       sizeof(*layout), BPF_ANY);
 

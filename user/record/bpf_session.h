@@ -53,6 +53,10 @@ int bpf_session_open(struct bpf_session **out, const struct bpf_session_opts *o,
 		     size_t whylen);
 void bpf_session_close(struct bpf_session *s);
 
+/* --all: how many execs of processes nobody tracks woke userspace (BPF
+ * sends the others without a wake-up). */
+uint64_t bpf_session_exec_wakeups(const struct bpf_session *s);
+
 int bpf_session_add_target(struct bpf_session *s, pid_t pid, const struct py_layout *layout);
 int bpf_session_remove_target(struct bpf_session *s, pid_t pid);
 /* Report exec and exit of `pid`; `flags` (enum watch_flags) adds its forks. */

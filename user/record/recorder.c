@@ -52,20 +52,26 @@ int rec_on_event(void *ctx, void *data, size_t size)
 	case EVENT_EXEC:
 		if (size < sizeof(*pe))
 			return 0;
+		r->exec_poll_until = monotonic_s() + EXEC_POLL_AFTER_S;
+		r->execs_read++;
 		if (r->off_cpu)
 			off_cpu_forget_process(r->off_cpu, pe->pid);
 		t = rec_find_target(r, (pid_t)pe->pid);
 		if (t && (t->state == RT_ACTIVE || t->state == RT_WATCHING ||
-			  (t->state == RT_DISCOVERING && !t->implicit))) {
-			/* a new image: its interpreter starts now */
+			  t->state == RT_DISCOVERING)) {
+			/* a new image: its interpreter starts now, and it gets
+			 * its own time to start (a shell that execs Python
+			 * near the end of its own is looked at as long) */
 			rec_begin_discovery(r, t);
-		} else if (r->o->all && (!t || t->state != RT_DISCOVERING)) {
+			t->image_start_s = t->discover_start;
+		} else if (r->o->all) {
 			/* --all: any exec may start a Python. */
 			t = rec_add_target(r, (pid_t)pe->pid);
 			if (!t)
 				return r->fatal = -ENOMEM;
 			t->implicit = true;
 			rec_begin_discovery(r, t);
+			t->image_start_s = t->discover_start;
 		}
 		return 0;
 	case EVENT_FORK:
@@ -81,7 +87,8 @@ int rec_on_event(void *ctx, void *data, size_t size)
 static int poll_timeout_ms(const struct recorder *r, double now, double start,
 			   const double *deadlines, size_t n)
 {
-	double wait = r->discovering ? DISCOVERY_POLL_MS / 1e3 : IDLE_POLL_MS / 1e3;
+	double wait = r->discovering || now < r->exec_poll_until ? DISCOVERY_POLL_MS / 1e3 :
+								   IDLE_POLL_MS / 1e3;
 
 	if (r->o->duration_s > 0 && start + r->o->duration_s - now < wait)
 		wait = start + r->o->duration_s - now;

@@ -43,6 +43,11 @@
 #define DISCOVERY_POLL_MS 10
 #define DISCOVERY_FAST_S 0.3
 #define DISCOVERY_SLOW_POLL_S 0.1
+/* --all: BPF wakes userspace for the host's execs at most once per
+ * EXEC_WAKE_GAP_NS and sends the others without a wake-up; after reading
+ * one, userspace polls every DISCOVERY_POLL_MS for this long, so that those
+ * are read as soon as a wake-up would have them (bpf/profiler.bpf.c). */
+#define EXEC_POLL_AFTER_S (3 * EXEC_WAKE_GAP_NS / 1e9)
 /* The progress line on a terminal is redrawn this often. */
 #define PROGRESS_EVERY_S 0.5
 /* How often live targets are checked in /proc, in case an exit event
@@ -94,6 +99,7 @@ struct rtarget {
 	bool seen_dead;		/* gone from /proc at the last liveness check */
 	bool refused;		/* its user could not ptrace it (ptrace_access.h) */
 	double discover_start, discover_deadline, next_retry;
+	double image_start_s;	/* when its exec was read; 0: none seen */
 	char reason[256];
 };
 
@@ -103,6 +109,8 @@ struct recorder {
 	size_t n, cap;
 	size_t live;		/* targets not yet exited or failed */
 	size_t discovering;
+	double exec_poll_until;	/* poll at DISCOVERY_POLL_MS until then */
+	uint64_t execs_read;	/* exec events, for -v */
 	size_t ignored;
 	struct profile *prof;
 	struct bpf_session *bpf;

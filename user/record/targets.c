@@ -210,11 +210,14 @@ void rec_retry_discovery(struct recorder *r, struct rtarget *t, double now)
 
 	if (now < t->next_retry)
 		return;
-	/* libpython is mapped and initialised within milliseconds of exec:
-	 * a process not Python by then rarely becomes one. */
-	if (now - t->discover_start > DISCOVERY_FAST_S)
-		t->next_retry = now + DISCOVERY_SLOW_POLL_S;
-	status = py_process_discover(r->files, t->pid, 0, &p, t->reason, sizeof(t->reason));
+	/* Every DISCOVERY_POLL_MS, not at every wake-up (with --all the
+	 * host's execs bring many). libpython is mapped and initialised
+	 * within milliseconds of exec: a process not Python by then rarely
+	 * becomes one, and is looked at less often. */
+	t->next_retry = now + (now - t->discover_start > DISCOVERY_FAST_S ? DISCOVERY_SLOW_POLL_S :
+									 DISCOVERY_POLL_MS / 1e3);
+	status = py_process_discover_image(r->files, t->pid, t->image_start_s, &p, t->reason,
+					   sizeof(t->reason));
 
 	if (status == PY_OK) {
 		py_process_free(&t->proc);

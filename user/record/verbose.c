@@ -109,6 +109,10 @@ void rec_collect_counters(struct recorder *r)
 	print_walk_counts(r);
 	if (r->off_cpu)
 		print_unwalked(r);
+	if (r->o->all)
+		fprintf(stderr, "refbpf: --all: %llu execs read, %llu of them woke refbpf\n",
+			(unsigned long long)r->execs_read,
+			(unsigned long long)bpf_session_exec_wakeups(r->bpf));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct symbolizer_stats *st;
 
