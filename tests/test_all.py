@@ -140,32 +140,43 @@ def test_all_host_execs_wake_refbpf_at_most_every_10_ms(tmp_path, refbpf_bin):
     assert woke <= seconds * 100 * 1.25 + 10, (woke, read, seconds)
 
 
+# A library whose constructor takes 0.4 s: preloaded into a Python, it holds
+# the interpreter unstarted that long after its exec.
+SLOW_START = "#include <unistd.h>\n__attribute__((constructor)) static void slow(void) { usleep(400000); }\n"
+
+
 def test_all_a_python_exec_d_late_in_a_shells_discovery_gets_its_own_time(tmp_path, refbpf_bin):
     """A process not Python yet is looked at for 3 s after its exec; one
     that execs Python just before that time is up (a shell that sleeps,
     then execs) starts a new image, with 3 s of its own to start its
-    interpreter: before, the shell's deadline still held, and a Python
-    not ready by then was left out."""
+    interpreter: before, the shell's deadline still held, and a Python not
+    started by then (here held 0.4 s by a preloaded constructor) was left
+    out. The shell is a subshell of bash, so that only its exec tells --all
+    of it (a fork of this Python test is announced by BPF and followed
+    another way)."""
     label, path, version = INTERPRETERS[-1]
+    slow = tmp_path / "slow_start.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(slow), "-x", "c", "-"], input=SLOW_START,
+                   text=True, check=True)
     folded = tmp_path / "all.folded"
     recording = Recording(refbpf_bin, ["--all", "-F", "199", "--folded", folded], tmp_path)
     rec = recording.proc
     try:
         recording.wait_attached()
-        late = subprocess.Popen(["sh", "-c", 'sleep 2.97; exec "$0" "$@"', path,
-                                 target_path("shares.py"), "2"], stdout=subprocess.PIPE, text=True)
-        assert late.stdout.readline().strip() == "READY"
-        cpu_before = process_cpu_seconds(late.pid)
-        late.stdout.read()          # exited, not reaped yet
-        cpu = process_cpu_seconds(late.pid) - cpu_before
+        outer = subprocess.Popen(
+            ["bash", "-c", '( exec sh -c "sleep 2.8; LD_PRELOAD=$1 exec \\"\\$0\\" \\"\\$2\\" 2" '
+             '"$0" "$1" "$2" ) & echo $!; wait', path, str(slow), target_path("shares.py")],
+            stdout=subprocess.PIPE, text=True)
+        late = int(outer.stdout.readline())
+        assert outer.stdout.readline().strip() == "READY"
+        outer.stdout.read()         # the target exited
         rec.send_signal(signal.SIGINT)
         _, out, err = recording.finish(timeout=60)
-        late.wait()
+        outer.wait()
     finally:
         if rec.poll() is None:
             rec.kill()
             rec.communicate()
     assert rec.returncode == 0, err[-2000:]
-    assert_sampled_cpu(samples_under_process(parse_folded(folded), late.pid, "share_three"),
-                       cpu, 199, part=0.5, what="PID %d (%s)" % (late.pid, [
-                           line for line in err.splitlines() if "PID %d" % late.pid in line]))
+    assert re.search(r"^  PID %d  Python " % late, out, re.M), out[:2000]
+    assert samples_under_process(parse_folded(folded), late, "share_three") > 0, out[:2000]
