@@ -97,6 +97,24 @@ def test_all_finds_a_python_started_while_bpf_loads(tmp_path, refbpf_bin):
                        199, part=0.5)
 
 
+def record_all_around(refbpf_bin, tmp_path, folded, run):
+    """refbpf --all from before run() until after it returns: (what run
+    returned, the report, refbpf's -v stderr)."""
+    recording = Recording(refbpf_bin, ["--all", "-F", "199", "--folded", folded], tmp_path)
+    rec = recording.proc
+    try:
+        recording.wait_attached()
+        result = run()
+        rec.send_signal(signal.SIGINT)
+        _, out, err = recording.finish(timeout=60)
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+            rec.communicate()
+    assert rec.returncode == 0, err[-2000:]
+    return result, out, err
+
+
 def test_all_host_execs_wake_refbpf_at_most_every_10_ms(tmp_path, refbpf_bin):
     """--all hears of every exec on the host, but a burst of programs that
     are not Python wakes refbpf at most once per 10 ms (BPF sends the
@@ -106,29 +124,23 @@ def test_all_host_execs_wake_refbpf_at_most_every_10_ms(tmp_path, refbpf_bin):
     label, path, version = INTERPRETERS[-1]
     folded = tmp_path / "all.folded"
     execs = 1000
-    recording = Recording(refbpf_bin, ["--all", "-F", "199", "--folded", folded], tmp_path)
-    rec = recording.proc
-    try:
-        recording.wait_attached()
-        burst = subprocess.Popen(
+
+    def burst():
+        p = subprocess.Popen(
             ["bash", "-c", 'for ((i = 0; i < %d; i++)); do /bin/true; done; exec "$0" "$@"' % execs,
              path, target_path("shares.py"), "2"], stdout=subprocess.PIPE, text=True)
-        assert burst.stdout.readline().strip() == "READY"
+        assert p.stdout.readline().strip() == "READY"
         # bash's CPU before the exec is the process's too
-        cpu_before = process_cpu_seconds(burst.pid)
-        burst.stdout.read()         # the target's end: exited, not reaped yet
-        cpu = process_cpu_seconds(burst.pid) - cpu_before
-        rec.send_signal(signal.SIGINT)
-        _, out, err = recording.finish(timeout=60)
-        burst.wait()
-    finally:
-        if rec.poll() is None:
-            rec.kill()
-            rec.communicate()
-    assert rec.returncode == 0, err[-2000:]
-    assert_sampled_cpu(samples_under_process(parse_folded(folded), burst.pid, "share_three"),
-                       cpu, 199, part=0.5, what="PID %d (%s)" % (burst.pid, [
-                           line for line in err.splitlines() if "PID %d" % burst.pid in line]))
+        cpu_before = process_cpu_seconds(p.pid)
+        p.stdout.read()             # the target's end: exited, not reaped yet
+        cpu = process_cpu_seconds(p.pid) - cpu_before
+        p.wait()
+        return p.pid, cpu
+
+    (pid, cpu), out, err = record_all_around(refbpf_bin, tmp_path, folded, burst)
+    assert_sampled_cpu(samples_under_process(parse_folded(folded), pid, "share_three"),
+                       cpu, 199, part=0.5, what="PID %d (%s)" % (pid, [
+                           line for line in err.splitlines() if "PID %d" % pid in line]))
     m = re.search(r"^refbpf: --all: (\d+) execs read, (\d+) of them woke refbpf$", err, re.M)
     assert m, err[-2000:]
     read, woke = int(m.group(1)), int(m.group(2))
@@ -159,10 +171,8 @@ def test_all_a_python_exec_d_late_in_a_shells_discovery_gets_its_own_time(tmp_pa
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(slow), "-x", "c", "-"], input=SLOW_START,
                    text=True, check=True)
     folded = tmp_path / "all.folded"
-    recording = Recording(refbpf_bin, ["--all", "-F", "199", "--folded", folded], tmp_path)
-    rec = recording.proc
-    try:
-        recording.wait_attached()
+
+    def late_python():
         outer = subprocess.Popen(
             ["bash", "-c", '( exec sh -c "sleep 2.8; LD_PRELOAD=$1 exec \\"\\$0\\" \\"\\$2\\" 2" '
              '"$0" "$1" "$2" ) & echo $!; wait', path, str(slow), target_path("shares.py")],
@@ -170,13 +180,9 @@ def test_all_a_python_exec_d_late_in_a_shells_discovery_gets_its_own_time(tmp_pa
         late = int(outer.stdout.readline())
         assert outer.stdout.readline().strip() == "READY"
         outer.stdout.read()         # the target exited
-        rec.send_signal(signal.SIGINT)
-        _, out, err = recording.finish(timeout=60)
         outer.wait()
-    finally:
-        if rec.poll() is None:
-            rec.kill()
-            rec.communicate()
-    assert rec.returncode == 0, err[-2000:]
+        return late
+
+    late, out, err = record_all_around(refbpf_bin, tmp_path, folded, late_python)
     assert re.search(r"^  PID %d  Python " % late, out, re.M), out[:2000]
     assert samples_under_process(parse_folded(folded), late, "share_three") > 0, out[:2000]
