@@ -18,11 +18,11 @@
  * byte per tgid & TARGET_FILTER_MASK, set by userspace before it adds a
  * target. */
 #define TARGET_FILTER_SIZE 65536
-/* --all: the exec of a process nobody tracks wakes userspace at most once
- * this often; userspace polls every DISCOVERY_POLL_MS for 2 x this after
- * reading one (user/record/recorder_private.h). */
-#define EXEC_WAKE_GAP_NS 10000000ull
 #define TARGET_FILTER_MASK (TARGET_FILTER_SIZE - 1)
+/* --all: the exec of a process nobody tracks wakes userspace at most once
+ * this often; userspace polls every DISCOVERY_POLL_MS for 3 x this after
+ * reading one (EXEC_POLL_AFTER_S, user/record/recorder_private.h). */
+#define EXEC_WAKE_GAP_NS 10000000ull
 /* Thread states visited when looking for the sampled thread's one. */
 #define REFBPF_MAX_TSTATES 2048
 /* Bytes read at once from a frame or a code object (a power of two). */

@@ -374,8 +374,8 @@ int on_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	bpf_map_delete_elem(&code_quiet, &tgid);
 	/* A tracked process's exec is wanted now (its layout is gone). The
 	 * host's other execs (--all) wake userspace at most once per
-	 * EXEC_WAKE_GAP_NS: after a wake-up it polls every few ms for twice
-	 * that long (user/record/recorder.c), so the ones sent in between
+	 * EXEC_WAKE_GAP_NS: having read one, it polls every 10 ms for three
+	 * times that long (user/record/recorder.c), so the ones sent in between
 	 * are read as soon, and a host running thousands of programs a
 	 * second does not wake it for each. */
 	__u64 now = bpf_ktime_get_ns(), wake = BPF_RB_FORCE_WAKEUP;
