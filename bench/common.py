@@ -118,6 +118,19 @@ def fd_prog_ids(pid):
     return {int(i["prog_id"]) for i in fd_infos(pid) if "prog_type" in i and "prog_id" in i}
 
 
+def prog_stats(pid, names, progs=None):
+    """(run time ns, run count) summed over PID's BPF programs named in
+    `names` (all of them when None), from `progs` (bpftool_progs(), taken
+    now when not given)."""
+    ours = fd_prog_ids(pid)
+    progs = bpftool_progs() if progs is None else progs
+    ids = [i for i in ours if i in progs and (names is None or progs[i][0] in names)]
+    if not ids:
+        raise BenchError("no BPF program named %s among PID %d's fds (%s)"
+                         % (sorted(names or ()), pid, sorted(ours)))
+    return sum(progs[i][1] for i in ids), sum(progs[i][2] for i in ids)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

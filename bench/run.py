@@ -36,9 +36,9 @@ HTTP_RATES = (100, 1000)
 HTTP_MODES = ("threaded", "single")
 
 from peers import Austin, austin_function_times, cprofile_function_times, find_austin
-from common import (BenchError, bpftool_progs, fd_prog_ids, free_port, hz, kill_children, med,
-                    on_signal, progress, reap, spawn, stat_cpu_s, task_cpu_ns, task_schedstat,
-                    wait_line)
+from common import (BenchError, bpftool_progs, free_port, hz, kill_children, med,
+                    on_signal, progress, prog_stats, reap, spawn, stat_cpu_s, task_cpu_ns,
+                    task_schedstat, wait_line)
 
 GOALS = {  # figure key -> (comparison, limit, text)
     "cpu_pct_100": ("<", 0.05, "< 0.05 %"),
@@ -132,14 +132,13 @@ class Refbpf:
         the host (a thread per request is one of each) and count as
         refbpf's cost too. The process's fds tell which loaded programs are
         ours (other refbpf runs may be loaded too)."""
-        ours = fd_prog_ids(self.pid)
         progs = bpftool_progs()
-        ids = [i for i in ours if progs.get(i, ("",))[0] == PROG_NAME]
-        if not ids:
-            raise BenchError("no BPF program named %s among refbpf's fds (%s): %s"
-                             % (PROG_NAME, sorted(ours), self.describe()))
-        return (sum(progs[i][1] for i in ours if i in progs),
-                sum(progs[i][1] for i in ids), sum(progs[i][2] for i in ids))
+        try:
+            total, _ = prog_stats(self.pid, None, progs)
+            sampler_ns, runs = prog_stats(self.pid, {PROG_NAME}, progs)
+        except BenchError as e:
+            raise BenchError("%s: %s" % (e, self.describe()))
+        return total, sampler_ns, runs
 
     def _finish(self, status, rusage):
         self.p.returncode = os.waitstatus_to_exitcode(status)

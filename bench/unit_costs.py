@@ -37,8 +37,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
-from common import (BenchError, bpftool_progs, fd_prog_ids, kill_children, med,  # noqa: E402
-                    on_signal, progress, reap, spawn, wait_line)
+from common import (BenchError, kill_children, med, on_signal, progress,  # noqa: E402
+                    prog_stats, reap, spawn, wait_line)
 
 ROWS = ("switch", "exec", "sample")
 # The programs that run in the task that forks, execs or exits
@@ -78,17 +78,6 @@ print("ROUNDTRIPS %d %.3f" % (n, elapsed), flush=True)
 EXEC_LOOP = 'end=$((SECONDS+%d)); n=0; while ((SECONDS<end)); do /bin/true; n=$((n+1)); done; echo "EXECS $n"'
 
 IDLE_TARGET = "import sys, time; print('READY', flush=True); time.sleep(3600)"
-
-
-def prog_stats(pid, names):
-    """(run time ns, run count) summed over PID's BPF programs named in
-    `names` (all of them when None)."""
-    ours = fd_prog_ids(pid)
-    progs = bpftool_progs()
-    ids = [i for i in ours if i in progs and (names is None or progs[i][0] in names)]
-    if not ids:
-        raise BenchError("no BPF program named %s among PID %d's fds" % (names, pid))
-    return sum(progs[i][1] for i in ids), sum(progs[i][2] for i in ids)
 
 
 def ping_pong(python, seconds):
