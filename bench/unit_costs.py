@@ -23,6 +23,13 @@ Rows:
   sample  BPF time per sample of a stack of 1,000 distinct Python
           functions (bench/workload.py with DEPTH 1000) at 100 Hz: the
           sampler's run time over its run count.
+  rss     refbpf's resident memory while it records the demo server
+          (thread per request) under a bounded loopback load at 100 Hz for
+          --rss-seconds: VmRSS at the end, and its growth over the second
+          half of the window, per hour (a line fitted through readings
+          every second; the first half holds the start-up, when every
+          function of the server is new). One round: it is a footprint,
+          not a time.
 
 Stdlib only; root; ./refbpf (make) and bpftool. Writes the figures to
 bench/results/unit_costs.json (git-ignored) and prints the table.
@@ -30,9 +37,11 @@ bench/results/unit_costs.json (git-ignored) and prints the table.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,10 +49,10 @@ import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
 from common import (BenchError, kill_children, med, on_signal, progress,  # noqa: E402
                     prog_stats, reap, spawn, wait_line)
 
-ROWS = ("switch", "exec", "sample")
+ROWS = ("switch", "exec", "sample", "rss")
 # The programs that run in the task that forks, execs or exits
 LIFETIME = {"on_process_fork", "on_process_exec", "on_process_exit"}
-GOALS = {"switch_bpf_ns": 50.0, "exec_cpu_us": 5.0, "sample_bpf_us": 30.0}
+GOALS = {"switch_bpf_ns": 50.0, "exec_cpu_us": 5.0, "sample_bpf_us": 30.0, "rss_mib": 16.0}
 
 # Two processes on CPU 0 passing one byte through two pipes: each pass is
 # a switch. Prints round trips per second when the window is over.
@@ -191,6 +200,39 @@ def row_sample(args):
     return {"sample_bpf_us": per_sample}
 
 
+def row_rss(args):
+    srv, port = run.start_demo_server(args.python, "threaded")
+    readings = []
+    try:
+        r = run.Refbpf(args.refbpf, [srv.pid], 100)
+        load = threading.Thread(target=run.run_load,
+                                args=(args, port, args.rss_seconds + 2))
+        try:
+            r.wait_for("attached")
+            load.start()
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < args.rss_seconds:
+                time.sleep(1)
+                readings.append((time.monotonic() - t0, run.vm_kb(r.pid, "VmRSS") / 1024))
+        finally:
+            stop(r.p)
+            if load.is_alive():
+                load.join()
+    finally:
+        srv.kill()
+        srv.wait()
+        reap(srv)
+    # least squares over the second half of the window
+    xs = [(t, m) for t, m in readings if t >= args.rss_seconds / 2]
+    mt = sum(t for t, _ in xs) / len(xs)
+    mm = sum(m for _, m in xs) / len(xs)
+    slope = (sum((t - mt) * (m - mm) for t, m in xs) /
+             max(1e-9, sum((t - mt) ** 2 for t, _ in xs)))
+    progress("rss: %.1f MiB after %.0f s, %.1f MiB at the end, %+.2f MiB/h"
+             % (readings[0][1], readings[0][0], readings[-1][1], slope * 3600))
+    return {"rss_mib": [readings[-1][1]], "rss_mib_per_hour": [slope * 3600]}
+
+
 def spread(xs):
     return "%.2f [%.2f-%.2f]" % (med(xs), min(xs), max(xs)) if xs else "-"
 
@@ -202,7 +244,11 @@ def main():
     ap.add_argument("--rows", default=",".join(ROWS), help="of %s" % ", ".join(ROWS))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--rss-seconds", type=int, default=60)
+    # the load of the rss row (bench/run.py's run_load)
+    ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
+    args.wrk = shutil.which("wrk")
     rows = args.rows.split(",")
     unknown = set(rows) - set(ROWS)
     if unknown:
@@ -232,6 +278,8 @@ def main():
         ("exec_bpf_us", "  BPF per exec, in the exec'ing tasks (us)"),
         ("execs_per_s", "  execs/s of the loop"),
         ("sample_bpf_us", "BPF per sample, 1,000 distinct frames, 100 Hz (us)"),
+        ("rss_mib", "refbpf RSS, demo server under load, 100 Hz (MiB)"),
+        ("rss_mib_per_hour", "  its growth (MiB per hour)"),
     ]
     print("%-58s %-26s %s" % ("cost per unit of work", "median [min-max]", "goal"))
     for key, label in table:

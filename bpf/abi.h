@@ -14,6 +14,10 @@
 /* Frames recorded per sample. Deeper stacks keep their innermost frames and
  * are flagged SAMPLE_TRUNCATED. */
 #define REFBPF_MAX_FRAMES 1024
+/* The ring buffer's size bounds (a power of two each): userspace picks one
+ * between them from the sampling rate (user/record/bpf_session.c). */
+#define RINGBUF_MIN_BYTES (1u << 20)
+#define RINGBUF_MAX_BYTES (8u << 20)
 /* BPF's filter in front of its targets map (bpf/sampler_state.h): one
  * byte per tgid & TARGET_FILTER_MASK, set by userspace before it adds a
  * target. */

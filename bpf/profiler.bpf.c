@@ -72,7 +72,7 @@ static __always_inline void send_sample(struct scratch *s, bool new_code)
 	__u64 wakeup = BPF_RB_NO_WAKEUP;
 
 	if (new_code || (!(s->sends++ & 7) &&
-			 bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKEUP_BYTES))
+			 bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wake_bytes))
 		wakeup = BPF_RB_FORCE_WAKEUP;
 
 	if (bpf_ringbuf_output(&events, &s->ev, size, wakeup))

@@ -23,13 +23,13 @@ struct {
 	__type(value, struct py_layout);
 } targets SEC(".maps");
 
-#define RINGBUF_BYTES (8 << 20)
-/* Wake userspace early when a quarter of the ring buffer is in use. */
-#define RINGBUF_WAKEUP_BYTES (RINGBUF_BYTES / 4)
+/* Userspace sizes the ring buffer before load (bpf_session.c:
+ * ring_bytes) and says from what fill BPF wakes it early. */
+const volatile __u64 ringbuf_wake_bytes = RINGBUF_MAX_BYTES / 4;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, RINGBUF_BYTES);
+	__uint(max_entries, RINGBUF_MAX_BYTES);
 } events SEC(".maps");
 
 /* Code objects this CPU has sent recently, direct-mapped by a hash of

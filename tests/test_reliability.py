@@ -79,12 +79,33 @@ def test_recursion_5000_deep(tmp_path, refbpf_bin):
         assert len(frames) - 1 == 1024      # the innermost REFBPF_MAX_FRAMES kept
 
 
-def ring_buffer_bytes():
-    """The sampler's ring buffer size, as bpf/sampler_state.h defines it."""
-    with open(os.path.join(ROOT, "bpf", "sampler_state.h")) as f:
-        m = re.search(r"#define RINGBUF_BYTES \((\d+) << (\d+)\)", f.read())
-    assert m, "RINGBUF_BYTES not found in bpf/sampler_state.h"
+def ring_buffer_bytes(name):
+    """A ring buffer size bound (RINGBUF_MIN_BYTES, RINGBUF_MAX_BYTES), as
+    bpf/abi.h defines it."""
+    with open(os.path.join(ROOT, "bpf", "abi.h")) as f:
+        m = re.search(r"#define %s \((\d+)u << (\d+)\)" % name, f.read())
+    assert m, "%s not found in bpf/abi.h" % name
     return int(m.group(1)) << int(m.group(2))
+
+
+def possible_cpus():
+    """The CPUs libbpf sizes per-CPU things by (/sys/.../cpu/possible)."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        return sum(int(b) - int(a) + 1 if b else 1
+                   for a, _, b in (r.partition("-") for r in f.read().strip().split(",")))
+
+
+def mapped_ring_kib(pid):
+    """The resident KiB of the BPF maps refbpf has mapped: its ring buffer
+    (the kernel maps the ring's data twice) and nothing else this size."""
+    kib, in_map = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                in_map = line.rstrip().endswith("anon_inode:bpf-map")
+            elif in_map and line.startswith("Rss:"):
+                kib += int(line.split()[1])
+    return kib
 
 
 def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, refbpf_bin):
@@ -117,12 +138,42 @@ def test_stopped_consumer_loses_samples_counted_never_slows_target(tmp_path, ref
     # lost: at most RINGBUF_BYTES of 100-frame samples (24 bytes a frame at
     # least);
     # while it ran, nothing was
-    held = ring_buffer_bytes() // (100 * 24)
+    held = ring_buffer_bytes("RINGBUF_MAX_BYTES") // (100 * 24)
     assert lost > 0 and lost >= 0.4 * cpu * rate - held, (lost, cpu, held, out[:1000])
     assert_sampled_cpu(samples, cpu_total - cpu, rate, what="the target while refbpf ran")
     # the busy target never waited for refbpf, which could not read: the
     # kernel says it was on a CPU or waiting for one, never asleep
     assert slept < 0.02 * (cpu + runq + slept), (cpu, runq, slept)
+
+
+@pytest.mark.parametrize("rate", [100, 1000])
+def test_ring_buffer_sized_to_the_rate_loses_nothing(tmp_path, refbpf_bin, rate):
+    """The ring buffer's pages are resident all run long, so refbpf sizes it
+    to the rate: about a second of 2-KiB samples from every CPU, a power of
+    two between RINGBUF_MIN_BYTES and RINGBUF_MAX_BYTES. What refbpf has
+    mapped is that and no more, and a stack of 1,000 frames (32 KiB a
+    sample, 16 times the planned size) still loses nothing."""
+    label, path, version = PYTHON
+    want = ring_buffer_bytes("RINGBUF_MIN_BYTES")
+    while want < rate * possible_cpus() * 2048 and want < ring_buffer_bytes("RINGBUF_MAX_BYTES"):
+        want *= 2
+    with Target(path, target_path("known_stack.py"), 14, 1000) as t:
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", rate, "-d", "5"], tmp_path)
+        rec.wait_attached()
+        given = CpuGiven(t.pid)
+        time.sleep(3)
+        kib = mapped_ring_kib(rec.proc.pid)
+        _, out, err = rec.finish(timeout=60)
+        cpu_total = given.share() * recorded_seconds(out)
+    assert rec.proc.returncode == 0, err[-2000:]
+    said = re.search(r"^refbpf: ring buffer (\d+) KiB \(%d Hz on (\d+) CPUs\)$" % rate, err, re.M)
+    assert said and int(said.group(1)) * 1024 == want, (want, err[-2000:])
+    # the data twice, the ring's header pages and the other maps' pages
+    # (mapped .bss/.rodata): a few dozen KiB
+    assert 2 * want // 1024 <= kib <= 2 * want // 1024 + 256, (kib, want)
+    assert re.search(r"^Samples lost: 0;", out, re.M), out[:1000]
+    samples = int(re.search(r"; (\d+) samples,", out).group(1))
+    assert_sampled_cpu(samples, cpu_total, rate)
 
 
 def test_target_gone_before_bpf_watches_it_still_ends_recording(tmp_path, refbpf_bin):

@@ -101,6 +101,34 @@ static int attach_sampler(struct bpf_session *s, unsigned int rate_hz, char *why
 /* --native samples carry up to REFBPF_NATIVE_STACK_BYTES each: room for
  * about a second of them at 1 kHz on a few CPUs between polls. */
 #define NATIVE_RINGBUF_BYTES (32u << 20)
+/* What a sample of a 60-frame stack takes in the ring buffer. */
+#define PLANNED_SAMPLE_BYTES 2048u
+
+/*
+ * The ring buffer's pages stay resident for the whole run, twice over in
+ * refbpf's RSS (the kernel maps the data area twice so that no record
+ * wraps), so it is sized to what the run sends: about a second of
+ * PLANNED_SAMPLE_BYTES samples from every CPU, of which BPF lets a quarter
+ * fill before it wakes userspace. Wall mode's records come per context
+ * switch of the targets, not per tick, and --native's are large: both keep
+ * a large buffer.
+ */
+static __u32 ring_bytes(const struct bpf_session_opts *o, int ncpus)
+{
+	const struct bpf_features *f = &o->features;
+	__u64 want = (__u64)o->rate_hz * (__u64)(ncpus > 0 ? ncpus : 1) * PLANNED_SAMPLE_BYTES;
+	__u32 bytes = RINGBUF_MIN_BYTES;
+
+	if (f->native)
+		return NATIVE_RINGBUF_BYTES;
+	if (f->off_cpu)
+		return RINGBUF_MAX_BYTES;
+	if (f->per_thread)
+		return RINGBUF_MIN_BYTES;
+	while (bytes < want && bytes < RINGBUF_MAX_BYTES)
+		bytes <<= 1;
+	return bytes;
+}
 
 /* One epoll set for the ring buffer's wake-ups and the targets' exits. */
 static int watch_exits(struct bpf_session *s)
@@ -188,9 +216,19 @@ int bpf_session_open(struct bpf_session **out, const struct bpf_session_opts *o,
 	s->skel->rodata->have_task_btf = kf->task_btf;
 	s->skel->rodata->have_task_pt_regs = kf->task_pt_regs;
 	s->skel->rodata->send_unwalked = features->per_thread;
-	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
-	if (!err && features->native)
-		err = bpf_map__set_max_entries(s->skel->maps.events, NATIVE_RINGBUF_BYTES);
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 ring = ring_bytes(o, ncpus);
+
+	s->skel->rodata->ringbuf_wake_bytes = ring / 4;
+	if (o->verbose)
+		fprintf(stderr, "refbpf: ring buffer %u KiB (%u Hz on %d CPUs%s)\n", ring >> 10,
+			o->rate_hz, ncpus,
+			features->native    ? ", --native" :
+			features->off_cpu   ? ", --mode wall" :
+			features->per_thread ? ", per thread" : "");
+	err = bpf_map__set_max_entries(s->skel->maps.scratch_map, (__u32)ncpus);
+	if (!err)
+		err = bpf_map__set_max_entries(s->skel->maps.events, ring);
 	if (!err)
 		err = profiler_bpf__load(s->skel);
 	if (err) {
