@@ -56,26 +56,42 @@ static __always_inline __u64 code_epoch(const struct py_layout *l, __u64 interp)
 
 static __always_inline struct code_set *code_set_of(struct scratch *s, __u64 code, __u32 tgid)
 {
-	__u32 i = (__u32)(refbpf_mix64(code ^ ((__u64)tgid << 40)) >> 55) & (CODE_SETS - 1);
+	__u32 i = (__u32)(refbpf_mix64(code ^ ((__u64)tgid << 40)) >> 32) & (CODE_SETS - 1);
 
 	return &s->code_sets[i];
 }
 
-static __always_inline bool slot_holds(const struct code_slot *cs, __u64 code, __u32 tgid,
-				       __u64 epoch)
+/* The way of `set` that holds `code` of `tgid` read in `epoch`, or NULL. */
+static __always_inline const struct code_slot *cached_code(const struct code_set *set, __u64 code,
+							   __u32 tgid, __u64 epoch)
 {
-	return cs->epoch == epoch && cs->code == code && cs->tgid == tgid;
+	for (int i = 0; i < CODE_WAYS; i++) {
+		const struct code_slot *cs = &set->way[i];
+
+		if (cs->epoch == epoch && cs->code == code && cs->tgid == tgid)
+			return cs;
+	}
+	return NULL;
 }
 
-/* The code object just read, valid in `epoch`: the way read last moves
- * to the second way unless it is out of date anyway. */
+/* The code object just read, valid in `epoch`, goes first; the ways
+ * before the first one out of date (or the last) move down one. */
 static __always_inline void remember_code(struct code_set *set, const struct py_frame_rec *rec,
 					  __u32 tgid, __u64 epoch)
 {
+	int stale = CODE_WAYS - 1;
+
+	for (int i = 0; i < CODE_WAYS - 1; i++)
+		if (set->way[i].epoch != epoch) {
+			stale = i;
+			break;
+		}
+	for (int i = CODE_WAYS - 1; i > 0; i--)
+		if (i <= stale)
+			set->way[i] = set->way[i - 1];
+
 	struct code_slot *cs = &set->way[0];
 
-	if (cs->epoch == epoch && cs->code != rec->code)
-		set->way[1] = *cs;
 	cs->code = rec->code;
 	cs->epoch = epoch;
 	cs->key = rec->key;

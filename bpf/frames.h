@@ -108,14 +108,8 @@ static __always_inline int frame_walk_step(struct scratch *s)
 		}
 	}
 	struct code_set *set = code_set_of(s, f.code, w->tgid);
-	const struct code_slot *cs = NULL;
+	const struct code_slot *cs = w->epoch ? cached_code(set, f.code, w->tgid, w->epoch) : NULL;
 
-	if (w->epoch) {
-		if (slot_holds(&set->way[0], f.code, w->tgid, w->epoch))
-			cs = &set->way[0];
-		else if (slot_holds(&set->way[1], f.code, w->tgid, w->epoch))
-			cs = &set->way[1];
-	}
 	if (cs) {
 		rec->key = cs->key;
 		rec->firstlineno = cs->firstlineno;

@@ -460,32 +460,35 @@ def test_quiet_code_counter_stays_quiet_across_cpus_and_targets(moved, tmp_path,
     assert woken <= 3, "refbpf woke %d times in 4 s of quiet targets" % woken
 
 
-def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin):
+@pytest.mark.parametrize("levels", [100, 1000])
+def test_code_objects_of_a_deep_stack_stay_cached(python, tmp_path, refbpf_bin, levels):
     """With a code counter (3.12+), BPF reads a code object once and then
     takes it from its per-CPU cache while the counter stands still. 100
     distinct functions on the stack, created in a row as a module's are,
     lie a fixed stride apart in memory: a weak hash put many in one slot,
-    so they evicted each other and were read again at every sample.
+    so they evicted each other and were read again at every sample. 1,000
+    of them overflowed a cache of two ways per set: 60 % were read again.
     Without a counter every frame is read."""
     label, path, version = python
     folded = tmp_path / "out.folded"
-    with Target(path, target_path("distinct_levels.py"), 100, 8) as t:
+    with Target(path, target_path("distinct_levels.py"), levels, 8) as t:
         counter = code_counter_address(t.pid)
         given = CpuGiven(t.pid)
         rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 499, "-d", 3, "--folded", folded],
                         tmp_path)
         rc, stdout, stderr = rec.finish()
-        deep = sum(c for frames, c in parse_folded(folded) if len(frames) >= 100)
+        deep = sum(c for frames, c in parse_folded(folded) if len(frames) >= levels)
         assert_sampled(deep, given, stdout, 499)
     assert rc == 0, stderr
     m = re.search(r"BPF: (\d+) frames from code objects validated before, (\d+) read again",
                   stderr)
     assert m, stderr
     trusted, read = int(m.group(1)), int(m.group(2))
-    assert trusted + read >= 100 * deep
+    assert trusted + read >= levels * deep
     if counter:
-        # once per function and CPU, a few more where three share a set
-        assert read <= 0.15 * (trusted + read), "%d of %d frames read again" % (
+        # once per function and CPU, a few more where five share a set
+        # (about 2 % of 1,000 functions in bpf/sampler_state.h's sets)
+        assert read <= 0.06 * (trusted + read), "%d of %d frames read again" % (
             read, trusted + read)
     else:
         assert trusted == 0, "%s has no code counter, yet %d frames were trusted" % (

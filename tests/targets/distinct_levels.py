@@ -21,6 +21,7 @@ LEVELS = []
 
 def main():
     count, seconds = int(sys.argv[1]), float(sys.argv[2])
+    sys.setrecursionlimit(count + 100)
     namespace = {"time": time, "LEVELS": LEVELS}
     for i in range(count):
         exec(compile(SOURCE.format(i=i), "<levels>", "exec"), namespace)
