@@ -23,6 +23,18 @@ Rows:
   sample  BPF time per sample of a stack of 1,000 distinct Python
           functions (bench/workload.py with DEPTH 1000) at 100 Hz: the
           sampler's run time over its run count.
+  watched refbpf's CPU per Python process watched under --all, in steady
+          state: 60 idle processes of 10 threads each, started before
+          refbpf; its CPU over a window, less its CPU over an equal window
+          of an --all run without them, per process and second.
+  thread  refbpf's CPU per thread created and ended by a thread-per-
+          request target (a thread started and joined per "request",
+          recorded with -p at 100 Hz), less its CPU recording the same
+          target spinning without threads, per thread.
+  code    the same per new code object: the target compiles and calls a
+          new function per iteration (the code objects come and go, as
+          in a templating engine), less the spinning target, per code
+          object made.
   rss     refbpf's resident memory while it records the demo server
           (thread per request) under a bounded loopback load at 100 Hz for
           --rss-seconds: VmRSS at the end, and its growth over the second
@@ -49,7 +61,7 @@ import run  # noqa: E402  (bench/run.py: Refbpf, Workload, BPF_STATS)
 from common import (BenchError, kill_children, med, on_signal, progress,  # noqa: E402
                     prog_stats, reap, spawn, wait_line)
 
-ROWS = ("switch", "exec", "sample", "rss")
+ROWS = ("switch", "exec", "sample", "watched", "thread", "code", "rss")
 # The programs that run in the task that forks, execs or exits
 LIFETIME = {"on_process_fork", "on_process_exec", "on_process_exit"}
 GOALS = {"switch_bpf_ns": 50.0, "exec_cpu_us": 5.0, "sample_bpf_us": 30.0, "rss_mib": 16.0}
@@ -87,6 +99,49 @@ print("ROUNDTRIPS %d %.3f" % (n, elapsed), flush=True)
 EXEC_LOOP = 'end=$((SECONDS+%d)); n=0; while ((SECONDS<end)); do /bin/true; n=$((n+1)); done; echo "EXECS $n"'
 
 IDLE_TARGET = "import sys, time; print('READY', flush=True); time.sleep(3600)"
+
+# Ten threads asleep, as a pool of an idle server's workers.
+IDLE_POOL = r"""
+import threading, time
+for _ in range(9):
+    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+print("READY", flush=True)
+time.sleep(3600)
+"""
+
+# Busy for a window in one of three ways, waiting for a line on stdin first
+# (refbpf attaches meanwhile); prints how many events it made.
+#   spin    a loop, no event (the baseline)
+#   thread  a thread started and joined per iteration
+#   code    a new function compiled and called per iteration
+BUSY = r"""
+import sys, threading, time
+mode, seconds = sys.argv[1], float(sys.argv[2])
+print("READY", flush=True)
+sys.stdin.readline()
+
+def work():
+    x = 0
+    for i in range(2000):
+        x += i
+    return x
+
+n, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    if mode == "thread":
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    elif mode == "code":
+        ns = {}
+        src = "def f_%d():\n    x = 0\n    for i in range(2000):\n        x += i\n" % n
+        exec(compile(src, "<made>", "exec"), ns)
+        ns["f_%d" % n]()
+    else:
+        work()
+    n += 1
+print("EVENTS %d" % n, flush=True)
+"""
 
 
 def ping_pong(python, seconds):
@@ -200,6 +255,95 @@ def row_sample(args):
     return {"sample_bpf_us": per_sample}
 
 
+def row_watched(args):
+    per_proc = []
+    procs = []
+    try:
+        for i in range(args.rounds):
+            r = run.Refbpf(args.refbpf, None, 100)
+            try:
+                r.wait_for("attached")
+                time.sleep(1)
+                c0 = r.cpu_ns()
+                time.sleep(args.seconds)
+                alone = r.cpu_ns() - c0
+            finally:
+                stop(r.p)
+            procs = [spawn([args.python, "-c", IDLE_POOL], stdout=subprocess.PIPE, text=True)
+                     for _ in range(60)]
+            for p in procs:
+                wait_line(p.stdout, r"READY", 30, "idle pool")
+            r = run.Refbpf(args.refbpf, None, 100)
+            try:
+                r.wait_for("attached")
+                time.sleep(1)  # the start-up scan has found them all
+                c0 = r.cpu_ns()
+                time.sleep(args.seconds)
+                watching = r.cpu_ns() - c0
+            finally:
+                stop(r.p)
+                for p in procs:
+                    p.kill()
+                    p.wait()
+                    reap(p)
+                procs = []
+            per_proc.append((watching - alone) / 1e3 / 60 / args.seconds)
+            progress("watched round %d: %.2f us of refbpf's CPU per process per second "
+                     "(%.1f ms alone, %.1f ms with 60 processes)"
+                     % (i + 1, per_proc[-1], alone / 1e6, watching / 1e6))
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+            reap(p)
+    return {"watched_us_per_s": per_proc}
+
+
+def busy_window(args, mode):
+    """refbpf's CPU recording BUSY in `mode` for a window, and the events."""
+    t = spawn([args.python, "-c", BUSY, mode, str(args.seconds)], stdin=subprocess.PIPE,
+              stdout=subprocess.PIPE, text=True)
+    try:
+        wait_line(t.stdout, r"READY", 30, "busy target")
+        r = run.Refbpf(args.refbpf, [t.pid], 100)
+        try:
+            r.wait_for("attached")
+            c0 = r.cpu_ns()
+            t.stdin.write("go\n")
+            t.stdin.flush()
+            events = int(wait_line(t.stdout, r"EVENTS (\d+)", args.seconds + 30,
+                                   "busy target").group(1))
+            time.sleep(0.2)
+            cpu = r.cpu_ns() - c0
+        finally:
+            stop(r.p)
+    finally:
+        t.kill()
+        t.wait()
+        reap(t)
+    return cpu, events
+
+
+def per_event_row(args, mode):
+    per_event = []
+    for i in range(args.rounds):
+        spin_cpu, _ = busy_window(args, "spin")
+        cpu, events = busy_window(args, mode)
+        per_event.append((cpu - spin_cpu) / 1e3 / max(1, events))
+        progress("%s round %d: %.2f us of refbpf's CPU per %s (%d made; %.1f ms, %.1f ms "
+                 "spinning)" % (mode, i + 1, per_event[-1], mode, events, cpu / 1e6,
+                                spin_cpu / 1e6))
+    return per_event
+
+
+def row_thread(args):
+    return {"thread_us": per_event_row(args, "thread")}
+
+
+def row_code(args):
+    return {"code_us": per_event_row(args, "code")}
+
+
 def row_rss(args):
     srv, port = run.start_demo_server(args.python, "threaded")
     readings = []
@@ -278,6 +422,9 @@ def main():
         ("exec_bpf_us", "  BPF per exec, in the exec'ing tasks (us)"),
         ("execs_per_s", "  execs/s of the loop"),
         ("sample_bpf_us", "BPF per sample, 1,000 distinct frames, 100 Hz (us)"),
+        ("watched_us_per_s", "refbpf's CPU per idle process watched, --all (us/s)"),
+        ("thread_us", "refbpf's CPU per thread made and ended, -p (us)"),
+        ("code_us", "refbpf's CPU per new code object, -p (us)"),
         ("rss_mib", "refbpf RSS, demo server under load, 100 Hz (MiB)"),
         ("rss_mib_per_hour", "  its growth (MiB per hour)"),
     ]
