@@ -256,9 +256,13 @@ static uint64_t stack_hash(const struct stack_key *k)
 	uint64_t h = hash_u64(hash_u64(0, (uint64_t)k->pid << 32 | k->tid),
 			      (uint64_t)k->flags << 32 | k->nframes);
 
-	for (uint32_t i = 0; i < k->nframes; i++)
-		h = hash_u64(h, (uint64_t)k->frames[i].func << 32 | (uint32_t)k->frames[i].line);
-	return h;
+	/* once per frame of every sample: one multiply per frame, the
+	 * full mix once at the end (the table compares whole stacks anyway) */
+	for (uint32_t i = 0; i < k->nframes; i++) {
+		h ^= (uint64_t)k->frames[i].func << 32 | (uint32_t)k->frames[i].line;
+		h = (h << 27 | h >> 37) * 0x9e3779b97f4a7c15ull;
+	}
+	return refbpf_mix64(h);
 }
 
 /* Room in the thread table must have been reserved: this cannot fail. */
