@@ -307,13 +307,23 @@ def test_signal_writes_outputs(sig, tmp_path, refbpf_bin):
 def test_attach_right_after_exec(python, tmp_path, refbpf_bin):
     label, path, version = python
     folded = tmp_path / "out.folded"
-    t = Target(path, target_path("known_stack.py"), 4, ready=False)
+    t = Target(path, target_path("known_stack.py"), 60, ready=False)
     try:
         given = CpuGiven(t.pid)
         # No wait: the interpreter is still starting (or not even mapped).
-        r = run_refbpf(refbpf_bin, ["-p", t.pid, "-d", 2, "-F", 499, "--folded", folded])
+        rec = Recording(refbpf_bin, ["-p", t.pid, "-F", 499, "--folded", folded], tmp_path)
+        # Recorded until the target has had a second of CPU, not for a
+        # fixed time: under load a start can take seconds of waiting, not
+        # of CPU (trixie's 3.13t calls sched_yield some 1,800 times while it
+        # imports its first modules, and each yield lets the CPU hogs run).
+        deadline = time.monotonic() + 60
+        while process_cpu_seconds(t.pid) < 1.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rec.proc.send_signal(signal.SIGINT)
+        rc, stdout, stderr = rec.finish()
+        assert rc == 0, stderr[-2000:]
         # all but its start-up, on a busy machine up to half the recording
-        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, r.stdout, 499,
+        assert_sampled(self_samples(parse_folded(folded), "leaf"), given, stdout, 499,
                        part=0.5)
     finally:
         t.stop()
